@@ -1,0 +1,67 @@
+/**
+ * One interface for every way of producing a video: the embedded ONNX Runtime pipeline, a ComfyUI
+ * server, the hosted Wan API. Chosen by config; the worker knows nothing else about them.
+ */
+
+export interface RuntimeRequest {
+  prompt: string;
+  negativePrompt?: string;
+  width: number;
+  height: number;
+  /** 4k+1 */
+  frames: number;
+  fps: number;
+  seed: number;
+  mode: 'draft' | 'final';
+  /** Denoising steps; the runtime's default when absent. */
+  steps?: number;
+  guidanceScale?: number;
+  /** First-frame conditioning image, already decoded safely and resized to width×height, RGB24. */
+  image?: { rgb: Uint8Array; width: number; height: number };
+}
+
+export interface StepProgress {
+  step: number;
+  totalSteps: number;
+  /** A cheap preview (linear latent→RGB projection of the middle frame), RGB24, when produced. */
+  preview?: { rgb: Uint8Array; width: number; height: number };
+}
+
+export interface RuntimeHooks {
+  onStep?(progress: StepProgress): void;
+  /** Checked between steps; an aborted signal ends the run with a RuntimeError code 'cancelled'. */
+  signal?: AbortSignal;
+}
+
+export type RuntimeResult =
+  /** Raw frames, RGB24, width*height*3 bytes each: the worker encodes them. */
+  | { kind: 'frames'; frames: Uint8Array[]; width: number; height: number; fps: number }
+  /** A finished video file (ComfyUI, hosted API): the worker re-encodes and labels it. */
+  | { kind: 'file'; path: string; width?: number; height?: number; fps?: number };
+
+export type RuntimeErrorCode =
+  | 'bad_input' // unrecoverable: tell the user, refund
+  | 'moderation' // the provider refused the content: refund, tell the user
+  | 'transient' // retry with backoff
+  | 'throttled' // provider asked to slow down: retry later
+  | 'oom' // out of memory: a final job may retry once as draft
+  | 'cancelled';
+
+export class RuntimeError extends Error {
+  readonly code: RuntimeErrorCode;
+  readonly retryAfterMs: number | undefined;
+  constructor(code: RuntimeErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RuntimeError';
+    this.code = code;
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
+export interface VideoRuntime {
+  readonly name: string;
+  /** Load models / check the server once; kept warm across jobs. */
+  load(): Promise<void>;
+  generate(request: RuntimeRequest, hooks?: RuntimeHooks): Promise<RuntimeResult>;
+  dispose(): Promise<void>;
+}
