@@ -1,0 +1,1 @@
+// Public surface of @framecast/content-safety. Each area exports from its own index.
