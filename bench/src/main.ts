@@ -1,0 +1,32 @@
+/**
+ * `npm run bench -- <name>`: runs one benchmark and prints its figures as JSON on stdout.
+ * Each benchmark module exports `run(): Promise<Record<string, unknown>>` and reports its figures
+ * next to a baseline or a peer measured in the same run.
+ */
+const BENCHES: Record<string, string[]> = {
+  intake: ['./intake.ts'],
+  moderation: ['./moderation-keywords.ts', './moderation-nsfw.ts'],
+  worker: ['./worker.ts'],
+};
+
+interface BenchModule {
+  run(): Promise<Record<string, unknown>>;
+}
+
+async function main(): Promise<void> {
+  const name = process.argv[2];
+  if (name === undefined || !(name in BENCHES)) {
+    console.error(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}>`);
+    process.exitCode = 2;
+    return;
+  }
+  const out: Record<string, unknown> = { bench: name, node: process.version, at: new Date().toISOString() };
+  for (const file of BENCHES[name] ?? []) {
+    const mod = (await import(file)) as BenchModule;
+    Object.assign(out, await mod.run());
+  }
+  console.log(JSON.stringify(out, null, 2));
+  process.exit(0);
+}
+
+await main();
