@@ -1,4 +1,4 @@
 export * from './model/generation-spec.schema.ts';
 export * from './model/chat-request.schema.ts';
 export * from './moderation/content-moderator.ts';
-export * from './storage/blob-store.ts';
+export * from './storage/index.ts';

@@ -1,0 +1,24 @@
+export type BlobStoreErrorCode =
+  /** No blob under that key. */
+  | 'not_found'
+  /** The key is empty, too long, absolute, has `..`, NUL or a character outside the allowed set. */
+  | 'invalid_key'
+  /** The store is misconfigured (missing bucket, bad directory). */
+  | 'config'
+  /** Anything else the backend reported (disk full, network, permissions). */
+  | 'backend';
+
+export class BlobStoreError extends Error {
+  readonly code: BlobStoreErrorCode;
+  readonly key: string | undefined;
+  constructor(code: BlobStoreErrorCode, message: string, options?: { key?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BlobStoreError';
+    this.code = code;
+    this.key = options?.key;
+  }
+}
+
+export function isBlobNotFound(err: unknown): boolean {
+  return err instanceof BlobStoreError && err.code === 'not_found';
+}

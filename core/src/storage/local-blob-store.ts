@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import { assertValidBlobKey } from './blob-key.ts';
+import { BlobStoreError } from './blob-store-error.ts';
+import type { BlobStore, StoredBlob } from './blob-store.ts';
+
+export interface LocalBlobStoreOptions {
+  /** Root directory; created on first write. Default `./data/blobs` (relative to the process cwd). */
+  dir?: string;
+}
+
+export const DEFAULT_LOCAL_BLOB_DIR = './data/blobs';
+
+/** Temp files live here; keys cannot start with '.', so no key can ever name this folder. */
+const TEMP_DIR = '.tmp';
+
+function errno(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
+    ? err.code
+    : undefined;
+}
+
+/**
+ * Blobs as files under one directory. Keys map to relative paths (`videos/abc.mp4` →
+ * `<dir>/videos/abc.mp4`). Writes go to a temp file in `<dir>/.tmp/`, are flushed, then renamed into
+ * place, so a reader never sees a half-written blob and a crash leaves only a temp file behind.
+ * Content types are not stored (the interface never reads them back). Deleting a missing key is a
+ * no-op, as on S3.
+ */
+export class LocalBlobStore implements BlobStore {
+  readonly kind = 'local';
+  readonly dir: string;
+
+  constructor(options: LocalBlobStoreOptions = {}) {
+    this.dir = path.resolve(options.dir ?? DEFAULT_LOCAL_BLOB_DIR);
+  }
+
+  /** Absolute path of a key's file (validates the key). */
+  pathOf(key: string): string {
+    assertValidBlobKey(key);
+    const full = path.resolve(this.dir, ...key.split('/'));
+    // Belt and braces: the charset already rules this out.
+    if (!full.startsWith(this.dir + path.sep)) {
+      throw new BlobStoreError('invalid_key', 'blob key resolves outside the store directory');
+    }
+    return full;
+  }
+
+  async put(key: string, data: Buffer | Readable, contentType: string): Promise<StoredBlob> {
+    const target = this.pathOf(key);
+    const tempDir = path.join(this.dir, TEMP_DIR);
+    const temp = path.join(tempDir, `${randomUUID()}.part`);
+    try {
+      await mkdir(tempDir, { recursive: true });
+      await mkdir(path.dirname(target), { recursive: true });
+      if (Buffer.isBuffer(data)) {
+        const fh = await open(temp, 'wx');
+        try {
+          await fh.writeFile(data);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      } else {
+        await pipeline(data, createWriteStream(temp, { flags: 'wx', flush: true }));
+      }
+      await rename(temp, target);
+      const { size } = await stat(target);
+      return { key, size, contentType };
+    } catch (err) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      if (errno(err) === 'EISDIR' || errno(err) === 'ENOTDIR') {
+        throw new BlobStoreError('invalid_key', 'blob key collides with an existing key used as a folder', {
+          key,
+          cause: err,
+        });
+      }
+      throw new BlobStoreError('backend', `local blob write failed (${errno(err) ?? 'error'})`, { key, cause: err });
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    const file = this.pathOf(key);
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw this.mapReadError(err, key);
+    }
+  }
+
+  async stream(key: string): Promise<Readable> {
+    const file = this.pathOf(key);
+    // Open first so a missing key fails here, not later on the stream's 'error' event.
+    try {
+      const fh = await open(file, 'r');
+      const info = await fh.stat().catch(async (err: unknown) => {
+        await fh.close();
+        throw err;
+      });
+      if (!info.isFile()) {
+        await fh.close();
+        throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+      }
+      return fh.createReadStream({ autoClose: true });
+    } catch (err) {
+      throw this.mapReadError(err, key);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    const file = this.pathOf(key);
+    try {
+      return (await stat(file)).isFile();
+    } catch (err) {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return false;
+      throw new BlobStoreError('backend', `local blob stat failed (${errno(err) ?? 'error'})`, { key, cause: err });
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.pathOf(key);
+    try {
+      await unlink(file);
+    } catch (err) {
+      const code = errno(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      if (code === 'EISDIR') return; // a folder of other keys, not a blob
+      throw new BlobStoreError('backend', `local blob delete failed (${code ?? 'error'})`, { key, cause: err });
+    }
+  }
+
+  /** `file://` URL of the blob; the expiry is meaningless here and ignored. */
+  async url(key: string, _expiresInSeconds?: number): Promise<string> {
+    return pathToFileURL(this.pathOf(key)).href;
+  }
+
+  private mapReadError(err: unknown, key: string): BlobStoreError {
+    const code = errno(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+      return new BlobStoreError('not_found', `no blob under key ${JSON.stringify(key)}`, { key, cause: err });
+    }
+    return new BlobStoreError('backend', `local blob read failed (${code ?? 'error'})`, { key, cause: err });
+  }
+}
