@@ -1,0 +1,176 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+
+const csv = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0),
+  );
+
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
+
+const bool = (def: boolean) =>
+  z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-CA', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `Role=tier` pairs, e.g. `Pro=pro,Moderators=admin`. */
+const roleTiers = csv.pipe(
+  z.array(
+    z.string().regex(/^[^=]+=(free|pro|admin)$/, 'each entry must look like RoleName=free|pro|admin'),
+  ),
+);
+
+/**
+ * Every setting of a Framecast process, read from the environment (and an optional `.env` file).
+ * Documented in the README; nothing else reads process.env.
+ */
+export const EnvSchema = z.object({
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  FRAMECAST_DATA_DIR: z.string().default('./data'),
+  FRAMECAST_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, _ and - only').default('fc'),
+  FRAMECAST_TIMEZONE: z.string().refine(validTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),
+  FRAMECAST_DEFAULT_LOCALE: z.enum(['zh-CN', 'en']).default('zh-CN'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  FRAMECAST_FREE_DAILY_CREDITS: int(30),
+  FRAMECAST_PRO_DAILY_CREDITS: int(300),
+  FRAMECAST_ADMIN_DAILY_CREDITS: int(100_000),
+  FRAMECAST_FREE_MAX_CONCURRENT: int(1, 1, 1000),
+  FRAMECAST_PRO_MAX_CONCURRENT: int(3, 1, 1000),
+  FRAMECAST_ADMIN_MAX_CONCURRENT: int(10, 1, 1000),
+  FRAMECAST_TENANT_DAILY_CAP: int(5000),
+  /** platform:userId entries, e.g. discord:1234,cli:alice */
+  FRAMECAST_ADMINS: csv,
+  FRAMECAST_PRO_USERS: csv,
+  FRAMECAST_ROLE_TIERS: roleTiers,
+  /** Let a final job that runs out of GPU memory retry once at draft size. */
+  FRAMECAST_OOM_DOWNGRADE: bool(true),
+
+  FRAMECAST_RUNTIME: z.enum(['onnx', 'comfyui', 'dashscope']).default('onnx'),
+  FRAMECAST_MODEL_DIR: z.string().default('./models/tiny-wan'),
+  FRAMECAST_ORT_PROVIDERS: csv.pipe(z.array(z.enum(['cuda', 'cpu']))),
+  FRAMECAST_STEPS: z.coerce.number().int().min(1).max(200).optional(),
+  COMFYUI_URL: z.url().optional(),
+  COMFYUI_TEMPLATE: z.enum(['t2v-a14b', 'i2v-a14b', 'ti2v-5b']).default('t2v-a14b'),
+  DASHSCOPE_API_KEY: z.string().min(8).optional(),
+  DASHSCOPE_BASE_URL: z.url().default('https://dashscope.aliyuncs.com'),
+  DASHSCOPE_MODEL: z.enum(['wan2.2-t2v-plus', 'wan2.2-i2v-plus', 'wan2.2-i2v-flash']).default('wan2.2-t2v-plus'),
+
+  FRAMECAST_STORAGE: z.enum(['local', 's3']).default('local'),
+  S3_ENDPOINT: z.url().optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_BUCKET: z.string().optional(),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_FORCE_PATH_STYLE: bool(true),
+
+  FRAMECAST_CONTENT_PRODUCER: z.string().max(200).default('Framecast'),
+  FRAMECAST_NSFW_BLOCK: z.coerce.number().min(0).max(1).default(0.5),
+  FRAMECAST_NSFW_REVIEW: z.coerce.number().min(0).max(1).default(0.7),
+  FRAMECAST_KEYWORD_LISTS: z.string().optional(),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export type Tier = 'free' | 'pro' | 'admin';
+
+export interface TierLimits {
+  dailyCredits: number;
+  maxConcurrent: number;
+}
+
+export interface FramecastConfig {
+  readonly env: Readonly<Env>;
+  readonly redisUrl: string | undefined;
+  readonly dataDir: string;
+  readonly keyPrefix: string;
+  readonly timeZone: string;
+  readonly defaultLocale: 'zh-CN' | 'en';
+  readonly tiers: Readonly<Record<Tier, TierLimits>>;
+  readonly tenantDailyCap: number;
+  readonly admins: ReadonlySet<string>;
+  readonly proUsers: ReadonlySet<string>;
+  readonly roleTiers: ReadonlyMap<string, Tier>;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'invalid_config';
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Path of an optional .env file; values in `env` win over it. Default: ./.env when present. */
+  dotenvPath?: string | false;
+}
+
+/** Parses the whole environment at once, listing every problem, and returns a frozen config. */
+export function loadConfig(env: Record<string, string | undefined> = process.env, options: LoadConfigOptions = {}): FramecastConfig {
+  let fileVars: Record<string, string> = {};
+  const dotenvPath = options.dotenvPath === undefined ? path.resolve('.env') : options.dotenvPath;
+  if (dotenvPath !== false && existsSync(dotenvPath)) {
+    fileVars = parseDotenv(readFileSync(dotenvPath));
+  }
+  const merged: Record<string, string> = { ...fileVars };
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && v !== '') merged[k] = v;
+  }
+  const result = EnvSchema.safeParse(merged);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  const e = result.data;
+  const problems: string[] = [];
+  if (e.FRAMECAST_RUNTIME === 'comfyui' && e.COMFYUI_URL === undefined) problems.push('COMFYUI_URL: required when FRAMECAST_RUNTIME=comfyui');
+  if (e.FRAMECAST_RUNTIME === 'dashscope' && e.DASHSCOPE_API_KEY === undefined) problems.push('DASHSCOPE_API_KEY: required when FRAMECAST_RUNTIME=dashscope');
+  if (e.FRAMECAST_STORAGE === 's3') {
+    for (const k of ['S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) {
+      if (e[k] === undefined) problems.push(`${k}: required when FRAMECAST_STORAGE=s3`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const roleTiersMap = new Map<string, Tier>();
+  for (const pair of e.FRAMECAST_ROLE_TIERS) {
+    const idx = pair.lastIndexOf('=');
+    roleTiersMap.set(pair.slice(0, idx), pair.slice(idx + 1) as Tier);
+  }
+  return Object.freeze({
+    env: Object.freeze(e),
+    redisUrl: e.REDIS_URL,
+    dataDir: path.resolve(e.FRAMECAST_DATA_DIR),
+    keyPrefix: e.FRAMECAST_KEY_PREFIX,
+    timeZone: e.FRAMECAST_TIMEZONE,
+    defaultLocale: e.FRAMECAST_DEFAULT_LOCALE,
+    tiers: Object.freeze({
+      free: { dailyCredits: e.FRAMECAST_FREE_DAILY_CREDITS, maxConcurrent: e.FRAMECAST_FREE_MAX_CONCURRENT },
+      pro: { dailyCredits: e.FRAMECAST_PRO_DAILY_CREDITS, maxConcurrent: e.FRAMECAST_PRO_MAX_CONCURRENT },
+      admin: { dailyCredits: e.FRAMECAST_ADMIN_DAILY_CREDITS, maxConcurrent: e.FRAMECAST_ADMIN_MAX_CONCURRENT },
+    }),
+    tenantDailyCap: e.FRAMECAST_TENANT_DAILY_CAP,
+    admins: new Set(e.FRAMECAST_ADMINS),
+    proUsers: new Set(e.FRAMECAST_PRO_USERS),
+    roleTiers: roleTiersMap,
+  });
+}

@@ -1,0 +1,110 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { GenerationSpecSchema } from '../model/generation-spec.schema.ts';
+import { PlatformSchema } from '../model/chat-request.schema.ts';
+import { Keys } from '../redis/keys.ts';
+import { VideoResultSchema } from '../queue/job-payloads.schema.ts';
+
+export const JOB_STATES = ['queued', 'active', 'review', 'succeeded', 'failed', 'cancelled', 'blocked'] as const;
+export const JobStateSchema = z.enum(JOB_STATES);
+export type JobState = z.infer<typeof JobStateSchema>;
+export const FINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'blocked']);
+
+export const JobErrorSchema = z.object({ code: z.string(), message: z.string(), retryable: z.boolean().default(false) });
+
+export const JobRecordSchema = z.object({
+  version: z.literal(1),
+  jobId: z.string(),
+  state: JobStateSchema,
+  platform: PlatformSchema,
+  userKey: z.string(),
+  tenantKey: z.string(),
+  channelId: z.string(),
+  eventId: z.string(),
+  cost: z.number().int(),
+  spec: GenerationSpecSchema,
+  createdAt: z.number().int(),
+  startedAt: z.number().int().optional(),
+  finishedAt: z.number().int().optional(),
+  attempts: z.number().int().default(0),
+  result: VideoResultSchema.optional(),
+  error: JobErrorSchema.optional(),
+  reviewRequired: z.boolean().default(false),
+});
+export type JobRecord = z.infer<typeof JobRecordSchema>;
+export type JobRecordInput = z.input<typeof JobRecordSchema>;
+
+const JSON_FIELDS = new Set(['spec', 'result', 'error']);
+const NUMBER_FIELDS = new Set(['cost', 'createdAt', 'startedAt', 'finishedAt', 'attempts', 'version']);
+const BOOL_FIELDS = new Set(['reviewRequired']);
+const RECORD_TTL_SECONDS = 90 * 24 * 3600;
+const USER_LIST_MAX = 500;
+
+function toHash(rec: Partial<JobRecord>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(rec)) {
+    if (v === undefined) continue;
+    out[k] = JSON_FIELDS.has(k) ? JSON.stringify(v) : String(v);
+  }
+  return out;
+}
+
+function fromHash(h: Record<string, string>): unknown {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (JSON_FIELDS.has(k)) out[k] = JSON.parse(v);
+    else if (NUMBER_FIELDS.has(k)) out[k] = Number(v);
+    else if (BOOL_FIELDS.has(k)) out[k] = v === 'true';
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** Job records: one Redis hash per job, readable by id, listable per user (newest first). */
+export class JobStore {
+  private readonly keys: Keys;
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.keys = new Keys(prefix);
+  }
+
+  async create(input: JobRecordInput): Promise<JobRecord> {
+    const rec = JobRecordSchema.parse(input);
+    const key = this.keys.job(rec.jobId);
+    const listKey = this.keys.userJobs(rec.userKey);
+    await this.redis
+      .multi()
+      .hset(key, toHash(rec))
+      .expire(key, RECORD_TTL_SECONDS)
+      .zadd(listKey, rec.createdAt, rec.jobId)
+      .zremrangebyrank(listKey, 0, -USER_LIST_MAX - 1)
+      .expire(listKey, RECORD_TTL_SECONDS)
+      .exec();
+    return rec;
+  }
+
+  async get(jobId: string): Promise<JobRecord | undefined> {
+    const h = await this.redis.hgetall(this.keys.job(jobId));
+    if (Object.keys(h).length === 0) return undefined;
+    return JobRecordSchema.parse(fromHash(h));
+  }
+
+  /** Applies a partial update to an existing record; a final state is never left again. */
+  async update(jobId: string, patch: Partial<Omit<JobRecord, 'jobId' | 'version'>>): Promise<JobRecord | undefined> {
+    const current = await this.get(jobId);
+    if (current === undefined) return undefined;
+    if (patch.state !== undefined && FINAL_STATES.has(current.state) && patch.state !== current.state) {
+      return current;
+    }
+    await this.redis.hset(this.keys.job(jobId), toHash(patch));
+    return { ...current, ...patch } as JobRecord;
+  }
+
+  async listByUser(userKey: string, limit = 20): Promise<JobRecord[]> {
+    const ids = await this.redis.zrevrange(this.keys.userJobs(userKey), 0, Math.max(0, Math.min(limit, USER_LIST_MAX) - 1));
+    const recs = await Promise.all(ids.map((id) => this.get(id)));
+    return recs.filter((r): r is JobRecord => r !== undefined);
+  }
+}

@@ -1,0 +1,132 @@
+import { Queue, type ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { Keys } from '../redis/keys.ts';
+import { GENERATE_QUEUE, GenerateJobDataSchema, type GenerateJobData, type GenerateJobDataInput } from './job-payloads.schema.ts';
+
+/** BullMQ priorities run 1 … 2^21; lower runs first. */
+const MAX_RANK = 1_000_000;
+const DEFAULT_SECONDS: Record<'draft' | 'final', number> = { draft: 60, final: 300 };
+const DURATION_SAMPLES = 50;
+
+/**
+ * Priority of a job whose user already has `rank` jobs waiting: a round-robin between users (each
+ * user's n-th waiting job runs after everyone's (n−1)-th), drafts ahead of finals of the same rank.
+ */
+export function fairPriority(rank: number, mode: 'draft' | 'final'): number {
+  return 1 + 2 * Math.min(Math.max(0, rank), MAX_RANK) + (mode === 'final' ? 1 : 0);
+}
+
+export interface QueuePosition {
+  /** 1-based place among waiting jobs; 0 when the job is running or gone. */
+  position: number;
+  state: 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'unknown';
+  etaSeconds: number;
+}
+
+/**
+ * The `generate` queue with per-user fairness. A set per user holds that user's waiting job ids;
+ * its size at enqueue time is the job's rank. Workers call `taken()` when they start a job.
+ */
+export class FairQueue {
+  readonly queue: Queue;
+  private readonly keys: Keys;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    connection: ConnectionOptions = redis,
+  ) {
+    this.keys = new Keys(prefix);
+    this.queue = new Queue(GENERATE_QUEUE, { connection, prefix: this.keys.bullPrefix });
+  }
+
+  /** Enqueues once per job id (a repeated call is a no-op) and returns the job's rank. */
+  async add(input: GenerateJobDataInput): Promise<{ rank: number; priority: number }> {
+    const data: GenerateJobData = GenerateJobDataSchema.parse(input);
+    const setKey = this.keys.waitingCount(data.userKey);
+    const replies = (await this.redis.multi().sadd(setKey, data.jobId).scard(setKey).exec()) ?? [];
+    const size = Number(replies[1]?.[1] ?? 1);
+    const rank = Math.max(0, size - 1);
+    const priority = fairPriority(rank, data.spec.mode);
+    await this.queue.add('generate', data, {
+      jobId: data.jobId,
+      priority,
+      attempts: 4,
+      backoff: { type: 'exponential', delay: 5_000 },
+      removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    });
+    return { rank, priority };
+  }
+
+  /** A worker started the job: it no longer counts toward its user's waiting rank. */
+  async taken(userKey: string, jobId: string): Promise<void> {
+    await this.redis.srem(this.keys.waitingCount(userKey), jobId);
+  }
+
+  async position(jobId: string, mode: 'draft' | 'final' = 'draft'): Promise<QueuePosition> {
+    const job = await this.queue.getJob(jobId);
+    if (job === undefined) return { position: 0, state: 'unknown', etaSeconds: 0 };
+    const state = await job.getState();
+    const avg = await this.averageSeconds(mode);
+    if (state === 'active') return { position: 0, state: 'active', etaSeconds: avg };
+    if (state === 'completed' || state === 'failed') return { position: 0, state, etaSeconds: 0 };
+    if (state === 'delayed') return { position: 0, state: 'delayed', etaSeconds: avg };
+    // Our jobs all carry a priority, so they wait in BullMQ's prioritized sorted set (score =
+    // priority·2^32 + insertion counter); its rank is the place in line. Jobs without a priority
+    // (none of ours) would sit in the plain wait list ahead of them.
+    const base = `${this.keys.bullPrefix}:${GENERATE_QUEUE}`;
+    const [rank, plain, workers] = await Promise.all([
+      this.redis.zrank(`${base}:prioritized`, jobId),
+      this.redis.llen(`${base}:wait`),
+      this.workerCount(),
+    ]);
+    const position = (rank ?? 0) + plain + 1;
+    const running = await this.queue.getActiveCount();
+    const slots = Math.max(1, workers);
+    // Jobs ahead of us plus the ones running, shared among the workers, then our own run.
+    const etaSeconds = Math.ceil(((position - 1 + running) / slots) * avg + avg);
+    return { position, state: 'waiting', etaSeconds };
+  }
+
+  private async workerCount(): Promise<number> {
+    try {
+      return (await this.queue.getWorkers()).length;
+    } catch {
+      return 1;
+    }
+  }
+
+  /** Recent run time of jobs of one mode, the ETA's unit. */
+  async averageSeconds(mode: 'draft' | 'final'): Promise<number> {
+    const samples = await this.redis.lrange(this.keys.durations(mode), 0, DURATION_SAMPLES - 1);
+    const ms = samples.map(Number).filter((n) => Number.isFinite(n) && n > 0);
+    if (ms.length === 0) return DEFAULT_SECONDS[mode];
+    return ms.reduce((a, b) => a + b, 0) / ms.length / 1000;
+  }
+
+  async recordDuration(mode: 'draft' | 'final', ms: number): Promise<void> {
+    const key = this.keys.durations(mode);
+    await this.redis.multi().lpush(key, Math.round(ms)).ltrim(key, 0, DURATION_SAMPLES - 1).exec();
+  }
+
+  /** Removes a job that has not started yet; false when a worker already holds it. */
+  async removeWaiting(jobId: string, userKey: string): Promise<boolean> {
+    const job = await this.queue.getJob(jobId);
+    if (job === undefined) return false;
+    try {
+      const state = await job.getState();
+      if (state !== 'waiting' && state !== 'prioritized' && state !== 'delayed' && state !== 'waiting-children') return false;
+      await job.remove();
+    } catch {
+      // A worker locked it between the state check and the removal.
+      return false;
+    }
+    await this.taken(userKey, jobId);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}

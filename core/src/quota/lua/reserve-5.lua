@@ -1,0 +1,57 @@
+--[[
+  Reserves credits for one job, atomically and idempotently.
+  KEYS[1] reservation hash      {prefix}:quota:res:{jobId}
+  KEYS[2] user's day hash        {prefix}:quota:u:{user}:{day}      fields spent, held
+  KEYS[3] user's bonus balance   {prefix}:quota:bonus:{user}        integer (granted credits)
+  KEYS[4] tenant's day hash      {prefix}:quota:t:{tenant}:{day}    fields spent, held
+  KEYS[5] user's active set      {prefix}:quota:active:{user}       job ids holding a concurrency slot
+  ARGV[1] jobId  ARGV[2] cost  ARGV[3] daily limit  ARGV[4] tenant cap  ARGV[5] max concurrent
+  ARGV[6] day  ARGV[7] user key  ARGV[8] tenant key  ARGV[9] now (ms)  ARGV[10] day-key ttl (s)
+  Returns { status, n1, n2 }:
+    {'ok', dailyLeftAfter, bonusAfter} | {'exists', state, 0} | {'credits', available, 0}
+    {'concurrency', active, 0} | {'tenant', tenantUsed, 0}
+]]
+local state = redis.call('HGET', KEYS[1], 'state')
+if state then
+  return { 'exists', state, 0 }
+end
+local jobId = ARGV[1]
+local cost = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local cap = tonumber(ARGV[4])
+local maxConcurrent = tonumber(ARGV[5])
+local ttl = tonumber(ARGV[10])
+
+local active = redis.call('SCARD', KEYS[5])
+if active >= maxConcurrent then
+  return { 'concurrency', active, 0 }
+end
+
+local spent = tonumber(redis.call('HGET', KEYS[2], 'spent') or '0')
+local held = tonumber(redis.call('HGET', KEYS[2], 'held') or '0')
+local bonus = tonumber(redis.call('GET', KEYS[3]) or '0')
+local dailyLeft = limit - spent - held
+if dailyLeft < 0 then dailyLeft = 0 end
+if dailyLeft + bonus < cost then
+  return { 'credits', dailyLeft + bonus, 0 }
+end
+
+local tSpent = tonumber(redis.call('HGET', KEYS[4], 'spent') or '0')
+local tHeld = tonumber(redis.call('HGET', KEYS[4], 'held') or '0')
+if tSpent + tHeld + cost > cap then
+  return { 'tenant', tSpent + tHeld, 0 }
+end
+
+local fromDaily = math.min(dailyLeft, cost)
+local fromBonus = cost - fromDaily
+redis.call('HINCRBY', KEYS[2], 'held', fromDaily)
+redis.call('EXPIRE', KEYS[2], ttl)
+if fromBonus > 0 then
+  redis.call('DECRBY', KEYS[3], fromBonus)
+end
+redis.call('HINCRBY', KEYS[4], 'held', cost)
+redis.call('EXPIRE', KEYS[4], ttl)
+redis.call('SADD', KEYS[5], jobId)
+redis.call('HSET', KEYS[1], 'state', 'held', 'jobId', jobId, 'cost', cost, 'daily', fromDaily,
+  'bonus', fromBonus, 'day', ARGV[6], 'user', ARGV[7], 'tenant', ARGV[8], 'heldAt', ARGV[9])
+return { 'ok', dailyLeft - fromDaily, bonus - fromBonus }

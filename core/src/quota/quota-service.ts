@@ -1,0 +1,188 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import type { FramecastConfig, Tier, TierLimits } from '../config/config.ts';
+import { Keys } from '../redis/keys.ts';
+import { dayIn } from '../util/day.ts';
+
+const DAY_TTL_SECONDS = 8 * 24 * 3600;
+const RESERVATION_TTL_SECONDS = 30 * 24 * 3600;
+
+function lua(name: string): string {
+  return readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
+}
+const RESERVE = lua('reserve-5.lua');
+const SETTLE = lua('settle-5.lua');
+
+export type ReserveDecision =
+  | { ok: true; dailyLeft: number; bonusLeft: number; alreadyReserved: false }
+  | { ok: true; alreadyReserved: true; state: string }
+  | { ok: false; reason: 'credits'; available: number }
+  | { ok: false; reason: 'concurrency'; active: number; limit: number }
+  | { ok: false; reason: 'tenant'; used: number; cap: number };
+
+export interface ReserveInput {
+  jobId: string;
+  userKey: string;
+  tenantKey: string;
+  cost: number;
+  tier: Tier;
+  now?: number;
+}
+
+export interface QuotaSnapshot {
+  user: string;
+  tier: Tier;
+  day: string;
+  timeZone: string;
+  dailyCredits: number;
+  spent: number;
+  held: number;
+  bonus: number;
+  available: number;
+  active: number;
+  maxConcurrent: number;
+}
+
+export type SettleResult = 'committed' | 'refunded' | 'noop' | 'missing';
+
+type RedisWithQuota = Redis & {
+  fcReserve(...args: (string | number)[]): Promise<[string, string | number, number]>;
+  fcSettle(...args: (string | number)[]): Promise<[string, string]>;
+};
+
+/**
+ * Per-user daily credits, per-tenant daily caps and per-user concurrent-job limits, kept in Redis
+ * and changed only by Lua scripts, so concurrent intakes and workers never over-spend.
+ * Lifecycle: reserve on accept → commit on success | refund on failure, block or cancel.
+ */
+export class QuotaService {
+  private readonly keys: Keys;
+  private readonly redis: RedisWithQuota;
+
+  constructor(
+    redis: Redis,
+    private readonly config: Pick<FramecastConfig, 'keyPrefix' | 'timeZone' | 'tiers' | 'tenantDailyCap'>,
+  ) {
+    this.keys = new Keys(config.keyPrefix);
+    if (!('fcReserve' in redis)) {
+      redis.defineCommand('fcReserve', { numberOfKeys: 5, lua: RESERVE });
+      redis.defineCommand('fcSettle', { numberOfKeys: 5, lua: SETTLE });
+    }
+    this.redis = redis as RedisWithQuota;
+  }
+
+  limits(tier: Tier): TierLimits {
+    return this.config.tiers[tier];
+  }
+
+  today(now = Date.now()): string {
+    return dayIn(this.config.timeZone, now);
+  }
+
+  async reserve(input: ReserveInput): Promise<ReserveDecision> {
+    if (!Number.isInteger(input.cost) || input.cost < 1) throw new RangeError(`cost must be a positive integer, got ${input.cost}`);
+    const now = input.now ?? Date.now();
+    const day = this.today(now);
+    const limits = this.limits(input.tier);
+    const k = this.keys;
+    const [status, a, b] = await this.redis.fcReserve(
+      k.quotaReservation(input.jobId),
+      k.quotaUserDay(input.userKey, day),
+      k.quotaBonus(input.userKey),
+      k.quotaTenantDay(input.tenantKey, day),
+      k.quotaActive(input.userKey),
+      input.jobId,
+      input.cost,
+      limits.dailyCredits,
+      this.config.tenantDailyCap,
+      limits.maxConcurrent,
+      day,
+      input.userKey,
+      input.tenantKey,
+      now,
+      DAY_TTL_SECONDS,
+    );
+    switch (status) {
+      case 'ok':
+        return { ok: true, alreadyReserved: false, dailyLeft: Number(a), bonusLeft: Number(b) };
+      case 'exists':
+        return { ok: true, alreadyReserved: true, state: String(a) };
+      case 'credits':
+        return { ok: false, reason: 'credits', available: Number(a) };
+      case 'concurrency':
+        return { ok: false, reason: 'concurrency', active: Number(a), limit: limits.maxConcurrent };
+      case 'tenant':
+        return { ok: false, reason: 'tenant', used: Number(a), cap: this.config.tenantDailyCap };
+      default:
+        throw new Error(`unexpected quota script status ${status}`);
+    }
+  }
+
+  /** Charges a held reservation for good (the user got the video). */
+  commit(jobId: string): Promise<SettleResult> {
+    return this.settle(jobId, 'commit');
+  }
+
+  /** Gives a held reservation back (failure, moderation block, cancel). */
+  refund(jobId: string): Promise<SettleResult> {
+    return this.settle(jobId, 'refund');
+  }
+
+  async reservation(jobId: string): Promise<Record<string, string> | undefined> {
+    const res = await this.redis.hgetall(this.keys.quotaReservation(jobId));
+    return Object.keys(res).length === 0 ? undefined : res;
+  }
+
+  private async settle(jobId: string, action: 'commit' | 'refund'): Promise<SettleResult> {
+    const res = await this.reservation(jobId);
+    if (res === undefined) return 'missing';
+    const { user, tenant, day } = res;
+    if (user === undefined || tenant === undefined || day === undefined) throw new Error(`reservation ${jobId} is malformed`);
+    const k = this.keys;
+    const [result] = await this.redis.fcSettle(
+      k.quotaReservation(jobId),
+      k.quotaUserDay(user, day),
+      k.quotaBonus(user),
+      k.quotaTenantDay(tenant, day),
+      k.quotaActive(user),
+      action,
+      Date.now(),
+      RESERVATION_TTL_SECONDS,
+    );
+    return result as SettleResult;
+  }
+
+  async show(userKey: string, tier: Tier, now = Date.now()): Promise<QuotaSnapshot> {
+    const day = this.today(now);
+    const limits = this.limits(tier);
+    const [dayHash, bonus, active] = await Promise.all([
+      this.redis.hgetall(this.keys.quotaUserDay(userKey, day)),
+      this.redis.get(this.keys.quotaBonus(userKey)),
+      this.redis.scard(this.keys.quotaActive(userKey)),
+    ]);
+    const spent = Number(dayHash.spent ?? 0);
+    const held = Number(dayHash.held ?? 0);
+    const bonusN = Number(bonus ?? 0);
+    return {
+      user: userKey,
+      tier,
+      day,
+      timeZone: this.config.timeZone,
+      dailyCredits: limits.dailyCredits,
+      spent,
+      held,
+      bonus: bonusN,
+      available: Math.max(0, limits.dailyCredits - spent - held) + bonusN,
+      active,
+      maxConcurrent: limits.maxConcurrent,
+    };
+  }
+
+  /** Adds credits that do not expire at midnight (spent after the daily allowance). */
+  async grant(userKey: string, credits: number): Promise<number> {
+    if (!Number.isInteger(credits) || credits === 0 || Math.abs(credits) > 1_000_000) {
+      throw new RangeError('credits must be a non-zero integer of at most 1,000,000');
+    }
+    return this.redis.incrby(this.keys.quotaBonus(userKey), credits);
+  }
+}

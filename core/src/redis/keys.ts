@@ -1,0 +1,53 @@
+/** Every Redis key the core uses, under one prefix (tests use a random one). */
+export class Keys {
+  constructor(readonly prefix: string) {}
+  quotaReservation(jobId: string): string {
+    return `${this.prefix}:quota:res:${jobId}`;
+  }
+  quotaUserDay(user: string, day: string): string {
+    return `${this.prefix}:quota:u:${user}:${day}`;
+  }
+  quotaBonus(user: string): string {
+    return `${this.prefix}:quota:bonus:${user}`;
+  }
+  quotaTenantDay(tenant: string, day: string): string {
+    return `${this.prefix}:quota:t:${tenant}:${day}`;
+  }
+  quotaActive(user: string): string {
+    return `${this.prefix}:quota:active:${user}`;
+  }
+  idempotency(platform: string, eventId: string): string {
+    return `${this.prefix}:idem:${platform}:${eventId}`;
+  }
+  job(jobId: string): string {
+    return `${this.prefix}:job:${jobId}`;
+  }
+  userJobs(user: string): string {
+    return `${this.prefix}:jobs:user:${user}`;
+  }
+  waitingCount(user: string): string {
+    return `${this.prefix}:fq:waiting:${user}`;
+  }
+  cancelFlag(jobId: string): string {
+    return `${this.prefix}:job:${jobId}:cancel`;
+  }
+  delivery(jobId: string): string {
+    return `${this.prefix}:delivery:${jobId}`;
+  }
+  durations(mode: string): string {
+    return `${this.prefix}:stats:durations:${mode}`;
+  }
+  /** BullMQ's own prefix for our queues. */
+  get bullPrefix(): string {
+    return `${this.prefix}:bull`;
+  }
+}
+
+/** A user is scoped to their platform: `discord:1234`. */
+export function userKeyOf(platform: string, userId: string): string {
+  return `${platform}:${userId}`;
+}
+
+export function tenantKeyOf(platform: string, tenantId: string): string {
+  return `${platform}:${tenantId}`;
+}
