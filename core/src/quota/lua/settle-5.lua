@@ -18,8 +18,8 @@ local jobId = redis.call('HGET', KEYS[1], 'jobId')
 local cost = tonumber(redis.call('HGET', KEYS[1], 'cost'))
 local daily = tonumber(redis.call('HGET', KEYS[1], 'daily'))
 local bonus = tonumber(redis.call('HGET', KEYS[1], 'bonus'))
-redis.call('HINCRBY', KEYS[2], 'held', -daily)
-redis.call('HINCRBY', KEYS[4], 'held', -cost)
+redis.call('HINCRBY', KEYS[2], 'held', 0 - daily) -- not -daily: Lua prints -0, which HINCRBY refuses
+redis.call('HINCRBY', KEYS[4], 'held', 0 - cost)
 redis.call('SREM', KEYS[5], jobId)
 if ARGV[1] == 'commit' then
   redis.call('HINCRBY', KEYS[2], 'spent', daily)

@@ -1,0 +1,286 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { FramecastConfig } from '../config/config.ts';
+import { parseVideoCommand, formatSpecSummary } from '../grammar/index.ts';
+import { formatEta, t, tAll, type LocalizedText, type MessageId } from '../i18n/messages.ts';
+import { JobStore } from '../jobs/job-record.ts';
+import { ChatRequestSchema, type ChatRequestInput, type Locale } from '../model/chat-request.schema.ts';
+import type { GenerationSpec } from '../model/generation-spec.schema.ts';
+import type { ContentModerator, ModerationVerdict } from '../moderation/content-moderator.ts';
+import { FairQueue } from '../queue/fair-queue.ts';
+import { costOf } from '../quota/cost.ts';
+import { QuotaService } from '../quota/quota-service.ts';
+import { Keys, tenantKeyOf, userKeyOf } from '../redis/keys.ts';
+import type { ReferenceImageIntake } from './reference-image-intake.ts';
+import { tierOf } from './tiers.ts';
+
+export type RefusalReason =
+  | 'invalid_request'
+  | 'bad_command'
+  | 'moderation_blocked'
+  | 'image_invalid'
+  | 'image_blocked'
+  | 'quota_credits'
+  | 'quota_concurrency'
+  | 'quota_tenant'
+  | 'internal';
+
+export type IntakeResult =
+  | {
+      status: 'accepted';
+      jobId: string;
+      position: number;
+      etaSeconds: number;
+      cost: number;
+      creditsLeft: number;
+      reviewRequired: boolean;
+      spec: GenerationSpec;
+      message: LocalizedText;
+      /** True when this event id was seen before and this is the first answer repeated. */
+      duplicate: boolean;
+    }
+  | {
+      status: 'refused';
+      reason: RefusalReason;
+      message: LocalizedText;
+      /** e.g. the grammar error's code and parameter, or the moderation category. */
+      detail?: Record<string, unknown>;
+      duplicate: boolean;
+    };
+
+export interface IntakeDeps {
+  config: FramecastConfig;
+  redis: Redis;
+  moderator: ContentModerator;
+  queue: FairQueue;
+  jobs: JobStore;
+  quota: QuotaService;
+  imageIntake?: ReferenceImageIntake;
+  logger?: Logger;
+  now?: () => number;
+  random?: () => number;
+}
+
+const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
+/** How long an intake may hold an event before a duplicate may take it over (it crashed). */
+const LEASE_MS = 30_000;
+const DUPLICATE_POLL_MS = 25;
+
+type IdemRecord = { state: 'pending'; jobId: string; leaseUntil: number } | { state: 'done'; jobId: string; result: IntakeResult };
+
+// Replaces the pending record only if it is still exactly what the caller saw (a takeover).
+const CAS_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
+  return 1
+end
+return 0`;
+
+function newJobId(): string {
+  // Time-sortable and short: base36 milliseconds + 8 random base32 characters.
+  return `j${Date.now().toString(36)}${randomBytes(5).toString('hex').slice(0, 8)}`;
+}
+
+function refusal(reason: RefusalReason, id: MessageId, vars: Record<string, string | number> = {}, detail?: Record<string, unknown>): IntakeResult {
+  return detail === undefined
+    ? { status: 'refused', reason, message: tAll(id, vars), duplicate: false }
+    : { status: 'refused', reason, message: tAll(id, vars), detail, duplicate: false };
+}
+
+function firstHit(v: ModerationVerdict): { category: string; match: string } {
+  const h = v.hits[0];
+  return { category: h?.category ?? 'policy', match: h?.match ?? '' };
+}
+
+function categoryLabel(category: string, locale: Locale): string {
+  const zh: Record<string, string> = {
+    violence: '暴力', sexual: '色情', politics: '政治敏感', fraud: '诈骗', drugs: '毒品', minors: '未成年人保护',
+    hate: '仇恨', 'self-harm': '自残', 'nsfw-image': '不适宜图片', policy: '平台规则',
+  };
+  return locale === 'zh-CN' ? (zh[category] ?? category) : category;
+}
+
+/**
+ * The one way in: a chat message becomes a queued generation job, or a clear refusal.
+ * parse → moderate text (and image) → reserve quota → record → enqueue → answer.
+ * Idempotent per platform event id: the same event twice gives the same answer and one charge.
+ */
+export class Intake {
+  private readonly keys: Keys;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: IntakeDeps) {
+    this.keys = new Keys(deps.config.keyPrefix);
+    this.now = deps.now ?? Date.now;
+  }
+
+  async intake(input: ChatRequestInput): Promise<IntakeResult> {
+    const parsed = ChatRequestSchema.safeParse(input);
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      return refusal('invalid_request', 'refusal.invalid_request', { detail });
+    }
+    const req = parsed.data;
+    const idemKey = this.keys.idempotency(req.platform, req.eventId);
+
+    // Claim the event, or wait for whoever claimed it first and repeat its answer.
+    let jobId = newJobId();
+    const pending: IdemRecord = { state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS };
+    const claimed = await this.deps.redis.set(idemKey, JSON.stringify(pending), 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX');
+    if (claimed === null) {
+      const outcome = await this.awaitOrTakeOver(idemKey);
+      if (outcome.kind === 'done') return { ...outcome.result, duplicate: true };
+      jobId = outcome.jobId;
+    }
+
+    let result: IntakeResult;
+    try {
+      result = await this.process(req, jobId);
+    } catch (err) {
+      this.deps.logger?.error({ err, jobId, platform: req.platform }, 'intake failed');
+      await this.deps.quota.refund(jobId).catch(() => undefined);
+      // Forget the claim so that the platform's retry of this event can try again.
+      await this.deps.redis.del(idemKey).catch(() => undefined);
+      return refusal('internal', 'refusal.internal');
+    }
+    const done: IdemRecord = { state: 'done', jobId, result };
+    await this.deps.redis.set(idemKey, JSON.stringify(done), 'EX', IDEMPOTENCY_TTL_SECONDS);
+    return result;
+  }
+
+  private async awaitOrTakeOver(idemKey: string): Promise<{ kind: 'done'; result: IntakeResult } | { kind: 'takeover'; jobId: string }> {
+    for (;;) {
+      const raw = await this.deps.redis.get(idemKey);
+      if (raw === null) {
+        // The first intake failed and released the claim: try to claim it ourselves.
+        const jobId = newJobId();
+        const rec: IdemRecord = { state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS };
+        if ((await this.deps.redis.set(idemKey, JSON.stringify(rec), 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX')) !== null) {
+          return { kind: 'takeover', jobId };
+        }
+        continue;
+      }
+      const rec = JSON.parse(raw) as IdemRecord;
+      if (rec.state === 'done') return { kind: 'done', result: rec.result };
+      if (rec.leaseUntil < this.now()) {
+        const next: IdemRecord = { state: 'pending', jobId: rec.jobId, leaseUntil: this.now() + LEASE_MS };
+        const ok = await this.deps.redis.eval(CAS_SCRIPT, 1, idemKey, raw, JSON.stringify(next), IDEMPOTENCY_TTL_SECONDS);
+        if (ok === 1) return { kind: 'takeover', jobId: rec.jobId };
+        continue;
+      }
+      await new Promise((r) => setTimeout(r, DUPLICATE_POLL_MS));
+    }
+  }
+
+  private async process(req: ReturnType<typeof ChatRequestSchema.parse>, jobId: string): Promise<IntakeResult> {
+    const { config, moderator, quota, queue, jobs } = this.deps;
+    const locale = req.locale;
+    const log = this.deps.logger?.child({ jobId, platform: req.platform });
+
+    // 1. Parse.
+    const parsedSpec = parseVideoCommand(req.text, this.deps.random === undefined ? {} : { random: this.deps.random });
+    if (!parsedSpec.ok) {
+      const e = parsedSpec.error;
+      return { status: 'refused', reason: 'bad_command', message: e.message, detail: { code: e.code, param: e.param, allowed: e.allowed }, duplicate: false };
+    }
+    let spec = parsedSpec.spec;
+
+    // 2. Moderate the text.
+    const ctx = { platform: req.platform, userId: req.userId };
+    const textVerdict = await moderator.moderateText(req.text, ctx);
+    if (textVerdict.action === 'block') {
+      const hit = firstHit(textVerdict);
+      log?.info({ category: hit.category, source: textVerdict.source }, 'prompt blocked');
+      return {
+        status: 'refused',
+        reason: 'moderation_blocked',
+        message: { 'zh-CN': t('refusal.moderation_blocked', 'zh-CN', { category: categoryLabel(hit.category, 'zh-CN') }), en: t('refusal.moderation_blocked', 'en', { category: hit.category }) },
+        detail: { category: hit.category, hits: textVerdict.hits },
+        duplicate: false,
+      };
+    }
+    let reviewRequired = textVerdict.action === 'review';
+
+    // 3. The reference image: fetched safely, decoded, stored, moderated.
+    const attachment = req.attachments[0];
+    if (attachment !== undefined) {
+      if (this.deps.imageIntake === undefined) {
+        return refusal('image_invalid', 'refusal.image_invalid', { detail: locale === 'zh-CN' ? '此处不支持图片' : 'images are not supported here' });
+      }
+      const img = await this.deps.imageIntake.accept(attachment, { jobId });
+      if (!img.ok) {
+        return { status: 'refused', reason: 'image_invalid', message: { 'zh-CN': t('refusal.image_invalid', 'zh-CN', { detail: img.message['zh-CN'] }), en: t('refusal.image_invalid', 'en', { detail: img.message.en }) }, detail: { code: img.code }, duplicate: false };
+      }
+      if (moderator.moderateImage !== undefined) {
+        const v = await moderator.moderateImage(img.pixels, ctx);
+        if (v.action === 'block') {
+          const hit = firstHit(v);
+          return {
+            status: 'refused',
+            reason: 'image_blocked',
+            message: { 'zh-CN': t('refusal.image_blocked', 'zh-CN', { category: categoryLabel(hit.category, 'zh-CN') }), en: t('refusal.image_blocked', 'en', { category: hit.category }) },
+            detail: { category: hit.category },
+            duplicate: false,
+          };
+        }
+        if (v.action === 'review') reviewRequired = true;
+      }
+      spec = { ...spec, referenceImage: img.image };
+    }
+
+    // 4. Reserve credits.
+    const userKey = userKeyOf(req.platform, req.userId);
+    const tenantKey = tenantKeyOf(req.platform, req.tenantId);
+    const tier = tierOf(config, userKey, req.roles);
+    const cost = costOf(spec);
+    const decision = await quota.reserve({ jobId, userKey, tenantKey, cost, tier, now: this.now() });
+    if (!decision.ok) {
+      switch (decision.reason) {
+        case 'credits':
+          return refusal('quota_credits', 'refusal.quota_credits', { cost, available: decision.available, timeZone: config.timeZone }, { cost, available: decision.available });
+        case 'concurrency':
+          return refusal('quota_concurrency', 'refusal.quota_concurrency', { active: decision.active, limit: decision.limit }, { active: decision.active, limit: decision.limit });
+        case 'tenant':
+          return refusal('quota_tenant', 'refusal.quota_tenant', { timeZone: config.timeZone });
+      }
+    }
+
+    // 5. Record and enqueue (the record first, so a worker always finds it).
+    const createdAt = this.now();
+    if ((await jobs.get(jobId)) === undefined) {
+      await jobs.create({
+        version: 1, jobId, state: 'queued', platform: req.platform, userKey, tenantKey, channelId: req.channelId,
+        eventId: req.eventId, cost, spec, createdAt, reviewRequired,
+      });
+    }
+    await queue.add({
+      version: 1, jobId, platform: req.platform, userKey, tenantKey, channelId: req.channelId, locale, tier, cost, spec,
+      replyTarget: req.replyTarget, reviewRequired, allowDowngrade: config.env.FRAMECAST_OOM_DOWNGRADE, enqueuedAt: createdAt,
+    });
+    const pos = await queue.position(jobId, spec.mode);
+    const snapshot = await quota.show(userKey, tier, this.now());
+    log?.info({ cost, tier, position: pos.position }, 'job accepted');
+
+    const vars = (l: Locale) => ({
+      summary: formatSpecSummary(spec, l),
+      jobId,
+      position: Math.max(1, pos.position),
+      eta: formatEta(pos.etaSeconds, l),
+      credits: snapshot.available,
+    });
+    const id: MessageId = reviewRequired ? 'intake.accepted_review' : 'intake.accepted';
+    return {
+      status: 'accepted',
+      jobId,
+      position: pos.position,
+      etaSeconds: pos.etaSeconds,
+      cost,
+      creditsLeft: snapshot.available,
+      reviewRequired,
+      spec,
+      message: { 'zh-CN': t(id, 'zh-CN', vars('zh-CN')), en: t(id, 'en', vars('en')) },
+      duplicate: false,
+    };
+  }
+}

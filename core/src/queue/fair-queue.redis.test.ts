@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { FairQueue, fairPriority } from './fair-queue.ts';
+import { Deliveries } from './delivery.ts';
+import { GENERATE_QUEUE, type GenerateJobDataInput } from './job-payloads.schema.ts';
+import { Keys } from '../redis/keys.ts';
+import { testRedis, uniquePrefix } from '../../../test/support/redis.ts';
+
+let redis: Redis;
+beforeAll(() => {
+  redis = testRedis();
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+function job(jobId: string, userKey: string, mode: 'draft' | 'final' = 'draft'): GenerateJobDataInput {
+  return {
+    version: 1, jobId, platform: 'discord', userKey, tenantKey: 'discord:g', channelId: 'c', locale: 'en', tier: 'free', cost: 3,
+    spec: { version: 1, prompt: 'a cat', mode, durationSeconds: 3, fps: 16, frames: 49, aspect: '16:9', width: 848, height: 480, seed: 1 },
+    replyTarget: {}, enqueuedAt: Date.now(),
+  };
+}
+
+describe('fairPriority', () => {
+  it('interleaves users by rank and puts drafts before finals of the same rank', () => {
+    expect(fairPriority(0, 'draft')).toBeLessThan(fairPriority(0, 'final'));
+    expect(fairPriority(0, 'final')).toBeLessThan(fairPriority(1, 'draft'));
+    expect(fairPriority(5_000_000, 'final')).toBeLessThanOrEqual(2 ** 21);
+  });
+});
+
+describe('FairQueue on a real Redis', () => {
+  it("user B's first job is taken before user A's second, with A's 20 jobs waiting", async () => {
+    const prefix = uniquePrefix();
+    const fq = new FairQueue(redis, prefix);
+    for (let i = 0; i < 20; i++) await fq.add(job(`a${i}`, 'discord:A'));
+    await fq.add(job('b0', 'discord:B'));
+    await fq.add(job('c0', 'discord:C', 'final'));
+    expect((await fq.position('a0')).position).toBe(1);
+    expect((await fq.position('b0')).position).toBe(2);
+    expect((await fq.position('c0')).position).toBe(3);
+    expect((await fq.position('a1')).position).toBe(4);
+
+    const order: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      const worker = new Worker(
+        GENERATE_QUEUE,
+        async (j) => {
+          order.push(j.id ?? '');
+          await fq.taken(String(j.data.userKey), j.id ?? '');
+          if (order.length === 22) setImmediate(() => void worker.close().then(resolve));
+        },
+        { connection: redis.duplicate(), prefix: new Keys(prefix).bullPrefix, concurrency: 1 },
+      );
+    });
+    await done;
+    expect(order.indexOf('b0')).toBeLessThan(order.indexOf('a1'));
+    expect(order.indexOf('c0')).toBeLessThan(order.indexOf('a1'));
+    expect(order.slice(0, 3)).toEqual(['a0', 'b0', 'c0']);
+    // A's own jobs keep their order.
+    const aOrder = order.filter((id) => id.startsWith('a'));
+    expect(aOrder).toEqual(Array.from({ length: 20 }, (_, i) => `a${i}`));
+    await fq.queue.obliterate({ force: true });
+    await fq.close();
+  });
+
+  it('a user who comes back after being served waits behind nobody else of lower rank', async () => {
+    const prefix = uniquePrefix();
+    const fq = new FairQueue(redis, prefix);
+    await fq.add(job('a0', 'cli:A'));
+    await fq.add(job('a1', 'cli:A'));
+    await fq.taken('cli:A', 'a0'); // a0 started
+    const r = await fq.add(job('a2', 'cli:A'));
+    expect(r.rank).toBe(1); // only a1 waits ahead of it
+    const b = await fq.add(job('b0', 'cli:B'));
+    expect(b.rank).toBe(0);
+    expect((await fq.position('b0')).position).toBeLessThan((await fq.position('a1')).position + 1);
+    await fq.queue.obliterate({ force: true });
+    await fq.close();
+  });
+
+  it('removes a waiting job and reports ETA from recorded durations', async () => {
+    const prefix = uniquePrefix();
+    const fq = new FairQueue(redis, prefix);
+    await fq.recordDuration('draft', 10_000);
+    await fq.recordDuration('draft', 20_000);
+    expect(await fq.averageSeconds('draft')).toBe(15);
+    await fq.add(job('x0', 'cli:X'));
+    await fq.add(job('x1', 'cli:Y'));
+    const p = await fq.position('x1');
+    expect(p.position).toBe(2);
+    expect(p.etaSeconds).toBe(30); // one job ahead (15 s) + its own run (15 s), one worker assumed
+    expect(await fq.removeWaiting('x0', 'cli:X')).toBe(true);
+    expect((await fq.position('x1')).position).toBe(1);
+    expect(await fq.removeWaiting('nope', 'cli:X')).toBe(false);
+    await fq.queue.obliterate({ force: true });
+    await fq.close();
+  });
+});
+
+describe('Deliveries', () => {
+  it('enqueues an outcome once and records one delivery', async () => {
+    const prefix = uniquePrefix();
+    const d = new Deliveries(redis, prefix);
+    const data = {
+      version: 1 as const, jobId: 'j1', platform: 'slack' as const, userKey: 'slack:u', channelId: 'C1', locale: 'en' as const, replyTarget: { channel: 'C1' },
+      outcome: { kind: 'failed' as const, code: 'x', message: { 'zh-CN': '失败', en: 'failed' } },
+    };
+    const results = await Promise.all(Array.from({ length: 10 }, () => d.enqueue(data)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect((await d.queue('slack').getJobCounts('waiting')).waiting).toBe(1);
+    expect(await d.state('j1')).toBe('enqueued');
+    const marks = await Promise.all([d.markDelivered('j1'), d.markDelivered('j1')]);
+    expect(marks.filter(Boolean)).toHaveLength(1);
+    expect(await d.state('j1')).toBe('delivered');
+    await d.queue('slack').obliterate({ force: true });
+    await d.close();
+  });
+});

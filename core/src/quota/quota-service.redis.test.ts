@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { QuotaService } from './quota-service.ts';
+import { costOf } from './cost.ts';
+import { testRedis } from '../../../test/support/redis.ts';
+import { testConfig } from '../../../test/support/config.ts';
+
+let redis: Redis;
+beforeAll(() => {
+  redis = testRedis();
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+/** Deterministic PRNG for the random failure schedule. */
+function mulberry32(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('costOf', () => {
+  it('charges by seconds × pixels, doubled for final', () => {
+    expect(costOf({ mode: 'draft', durationSeconds: 3, width: 848, height: 480 })).toBe(3);
+    expect(costOf({ mode: 'final', durationSeconds: 5, width: 1280, height: 720 })).toBe(23);
+    expect(costOf({ mode: 'draft', durationSeconds: 1, width: 480, height: 480 })).toBe(1);
+  });
+});
+
+describe('QuotaService on a real Redis', () => {
+  it('500 concurrent reservations with credits for 10 give exactly 10 accepted', async () => {
+    const config = testConfig({ FRAMECAST_FREE_DAILY_CREDITS: '30', FRAMECAST_FREE_MAX_CONCURRENT: '1000' });
+    const quota = new QuotaService(redis, config);
+    const results = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => quota.reserve({ jobId: `job-${i}`, userKey: 'discord:u1', tenantKey: 'discord:g1', cost: 3, tier: 'free' })),
+    );
+    const accepted = results.filter((r) => r.ok);
+    const refused = results.filter((r) => !r.ok);
+    expect(accepted).toHaveLength(10);
+    expect(refused).toHaveLength(490);
+    expect(refused.every((r) => !r.ok && r.reason === 'credits')).toBe(true);
+    const snap = await quota.show('discord:u1', 'free');
+    expect(snap).toMatchObject({ held: 30, spent: 0, available: 0, active: 10 });
+  });
+
+  it('the ledger balances after random commits, refunds and repeated settlements', async () => {
+    const config = testConfig({ FRAMECAST_PRO_DAILY_CREDITS: '200', FRAMECAST_PRO_MAX_CONCURRENT: '1000', FRAMECAST_TENANT_DAILY_CAP: '100000' });
+    const quota = new QuotaService(redis, config);
+    const rnd = mulberry32(42);
+    await quota.grant('slack:u2', 50);
+    const costs = new Map<string, number>();
+    for (let i = 0; i < 120; i++) costs.set(`j${i}`, 1 + Math.floor(rnd() * 9));
+    const reserved = await Promise.all(
+      [...costs].map(([jobId, cost]) => quota.reserve({ jobId, userKey: 'slack:u2', tenantKey: 'slack:t', cost, tier: 'pro' }).then((r) => [jobId, r] as const)),
+    );
+    const held = reserved.filter(([, r]) => r.ok).map(([id]) => id);
+    expect(held.length).toBeGreaterThan(0);
+    // Random outcome per job; each settled 1–3 times concurrently, as retried workers would.
+    const outcome = new Map<string, 'commit' | 'refund' | 'held'>();
+    for (const id of held) outcome.set(id, rnd() < 0.45 ? 'commit' : rnd() < 0.8 ? 'refund' : 'held');
+    await Promise.all(
+      held.flatMap((id) => {
+        const o = outcome.get(id);
+        if (o === 'held') return [];
+        const n = 1 + Math.floor(rnd() * 3);
+        return Array.from({ length: n }, () => (o === 'commit' ? quota.commit(id) : quota.refund(id)));
+      }),
+    );
+    // A refund after a commit must not give anything back, and vice versa.
+    for (const id of held) {
+      const o = outcome.get(id);
+      if (o === 'commit') expect(await quota.refund(id)).toBe('noop');
+      if (o === 'refund') expect(await quota.commit(id)).toBe('noop');
+    }
+    let committedDaily = 0, heldDaily = 0, bonusUsed = 0, committedCost = 0, heldCost = 0;
+    for (const id of held) {
+      const res = await quota.reservation(id);
+      expect(res).toBeDefined();
+      const daily = Number(res?.daily), bonus = Number(res?.bonus), cost = Number(res?.cost);
+      expect(daily + bonus).toBe(cost);
+      const o = outcome.get(id);
+      expect(res?.state).toBe(o === 'commit' ? 'committed' : o === 'refund' ? 'refunded' : 'held');
+      if (o === 'commit') { committedDaily += daily; committedCost += cost; bonusUsed += bonus; }
+      if (o === 'held') { heldDaily += daily; heldCost += cost; bonusUsed += bonus; }
+    }
+    const snap = await quota.show('slack:u2', 'pro');
+    expect(snap.spent).toBe(committedDaily);
+    expect(snap.held).toBe(heldDaily);
+    expect(snap.bonus).toBe(50 - bonusUsed);
+    expect(snap.active).toBe([...outcome.values()].filter((o) => o === 'held').length);
+    const tenant = await redis.hgetall(`${config.keyPrefix}:quota:t:slack:t:${quota.today()}`);
+    expect(Number(tenant.spent)).toBe(committedCost);
+    expect(Number(tenant.held)).toBe(heldCost);
+    // Nothing was ever over-spent: daily spent + held within the allowance.
+    expect(snap.spent + snap.held).toBeLessThanOrEqual(200);
+  });
+
+  it('reserving the same job twice charges once', async () => {
+    const quota = new QuotaService(redis, testConfig());
+    const a = await quota.reserve({ jobId: 'same', userKey: 'cli:u', tenantKey: 'cli:t', cost: 5, tier: 'free' });
+    const b = await quota.reserve({ jobId: 'same', userKey: 'cli:u', tenantKey: 'cli:t', cost: 5, tier: 'free' });
+    expect(a).toMatchObject({ ok: true, alreadyReserved: false });
+    expect(b).toMatchObject({ ok: true, alreadyReserved: true, state: 'held' });
+    expect((await quota.show('cli:u', 'free')).held).toBe(5);
+  });
+
+  it('limits concurrent jobs per user and frees the slot on commit or refund', async () => {
+    const quota = new QuotaService(redis, testConfig({ FRAMECAST_FREE_MAX_CONCURRENT: '2' }));
+    const r = (id: string) => quota.reserve({ jobId: id, userKey: 'wechat:w', tenantKey: 'wechat:room', cost: 1, tier: 'free' });
+    expect((await r('a')).ok).toBe(true);
+    expect((await r('b')).ok).toBe(true);
+    expect(await r('c')).toMatchObject({ ok: false, reason: 'concurrency', active: 2, limit: 2 });
+    await quota.commit('a');
+    expect((await r('c')).ok).toBe(true);
+  });
+
+  it('caps a tenant per day across its users', async () => {
+    const quota = new QuotaService(redis, testConfig({ FRAMECAST_TENANT_DAILY_CAP: '10', FRAMECAST_FREE_MAX_CONCURRENT: '10' }));
+    expect((await quota.reserve({ jobId: 'x1', userKey: 'discord:a', tenantKey: 'discord:g', cost: 6, tier: 'free' })).ok).toBe(true);
+    expect(await quota.reserve({ jobId: 'x2', userKey: 'discord:b', tenantKey: 'discord:g', cost: 6, tier: 'free' })).toMatchObject({ ok: false, reason: 'tenant' });
+    await quota.refund('x1');
+    expect((await quota.reserve({ jobId: 'x2', userKey: 'discord:b', tenantKey: 'discord:g', cost: 6, tier: 'free' })).ok).toBe(true);
+  });
+
+  it('rolls the day over at midnight in the configured time zone, and settles on the reservation day', async () => {
+    const quota = new QuotaService(redis, testConfig({ FRAMECAST_FREE_DAILY_CREDITS: '5', FRAMECAST_FREE_MAX_CONCURRENT: '10' }));
+    // 2026-03-01 15:59:00Z is 23:59 in Shanghai; one minute later it is the next day there.
+    const before = Date.UTC(2026, 2, 1, 15, 59, 0);
+    const after = Date.UTC(2026, 2, 1, 16, 0, 30);
+    expect(quota.today(before)).toBe('2026-03-01');
+    expect(quota.today(after)).toBe('2026-03-02');
+    expect((await quota.reserve({ jobId: 'd1', userKey: 'cli:z', tenantKey: 'cli:t', cost: 5, tier: 'free', now: before })).ok).toBe(true);
+    expect(await quota.reserve({ jobId: 'd2', userKey: 'cli:z', tenantKey: 'cli:t', cost: 5, tier: 'free', now: before })).toMatchObject({ ok: false, reason: 'credits' });
+    expect((await quota.reserve({ jobId: 'd3', userKey: 'cli:z', tenantKey: 'cli:t', cost: 5, tier: 'free', now: after })).ok).toBe(true);
+    expect(await quota.commit('d1')).toBe('committed');
+    expect((await quota.show('cli:z', 'free', before)).spent).toBe(5);
+    expect((await quota.show('cli:z', 'free', after))).toMatchObject({ spent: 0, held: 5 });
+  });
+
+  it('spends granted credits after the daily allowance and gives them back on refund', async () => {
+    const quota = new QuotaService(redis, testConfig({ FRAMECAST_FREE_DAILY_CREDITS: '3' }));
+    await quota.grant('cli:g', 4);
+    expect(await quota.reserve({ jobId: 'g1', userKey: 'cli:g', tenantKey: 'cli:t', cost: 6, tier: 'free' })).toMatchObject({ ok: true, dailyLeft: 0, bonusLeft: 1 });
+    await quota.refund('g1');
+    expect(await quota.show('cli:g', 'free')).toMatchObject({ bonus: 4, held: 0, available: 7 });
+    await expect(quota.grant('cli:g', 0)).rejects.toThrow(RangeError);
+  });
+});
