@@ -1,1 +1,2 @@
 // Public surface of @framecast/content-safety. Each area exports from its own index.
+export * from './fetch/index.ts';
