@@ -1,2 +1,3 @@
 // Public surface of @framecast/content-safety. Each area exports from its own index.
 export * from './fetch/index.ts';
+export * from './nsfw/index.ts';

@@ -1,0 +1,312 @@
+/**
+ * The NSFW image classifier: nsfwjs's MobileNetV2 (or InceptionV3) converted to ONNX, run with
+ * onnxruntime-node. Preprocessing matches nsfwjs (see nsfw-preprocess.ts).
+ *
+ * `moderateRgb` scores the whole image and a few crops (the centre and overlapping quadrants, or a
+ * 3×3 grid) in one batched run and takes the worst crop: a wide frame or a collage around an
+ * explicit picture lowers the whole-image score a lot, a crop does not.
+ *
+ * Rules: a crop whose summed probability of the block classes (default Porn + Hentai) reaches
+ * block.min blocks; otherwise one whose summed review classes (default Sexy) reach review.min
+ * sends the image to review; otherwise allow.
+ */
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import type { Metadata, SharpOptions } from 'sharp';
+import type { ContentModerator, ModerationHit, ModerationVerdict } from '@framecast/core';
+import { ensureNsfwModel } from './ensure-nsfw-model.ts';
+import { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from './keras-to-onnx.ts';
+import { resizeBilinearToTensor, type CropRect } from './nsfw-preprocess.ts';
+
+export const NSFW_CLASSES = ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'] as const;
+export type NsfwClass = (typeof NSFW_CLASSES)[number];
+export type NsfwScores = Record<NsfwClass, number>;
+
+export interface NsfwRule {
+  /** The probabilities of these classes are summed… */
+  classes: NsfwClass[];
+  /** …and the rule fires when the sum reaches this. */
+  min: number;
+}
+
+export interface NsfwThresholds {
+  block: NsfwRule;
+  review: NsfwRule;
+}
+
+export const DEFAULT_NSFW_THRESHOLDS: NsfwThresholds = Object.freeze({
+  block: Object.freeze({ classes: ['Porn', 'Hentai'], min: 0.5 }) as NsfwRule,
+  review: Object.freeze({ classes: ['Sexy'], min: 0.7 }) as NsfwRule,
+});
+
+export type NsfwAction = 'allow' | 'review' | 'block';
+
+export interface NsfwCropScores {
+  /** `whole`, `center`, or `cell-<row>-<col>`. */
+  crop: string;
+  rect: CropRect;
+  scores: NsfwScores;
+}
+
+export interface NsfwVerdict {
+  action: NsfwAction;
+  /** Scores of the crop that decided (for allow: of the whole image). */
+  scores: NsfwScores;
+  /** The crop that decided; null for allow. */
+  decidedBy: string | null;
+  /** The highest block-rule and review-rule sums over all crops. */
+  blockScore: number;
+  reviewScore: number;
+  crops: NsfwCropScores[];
+}
+
+export interface NsfwRgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface NsfwClassifierOptions {
+  /** An .onnx file; by default the MobileNetV2 conversion, created on demand by ensureNsfwModel. */
+  modelPath?: string;
+  /** onnxruntime execution providers, e.g. ['cuda', 'cpu'] on a GPU host. Default ['cpu']. */
+  executionProviders?: string[];
+  thresholds?: Partial<NsfwThresholds>;
+  /** Crops besides the whole image: 'quadrants' (centre + 4 overlapping quadrants), 'grid3' (centre + 3×3), 'none'. */
+  crops?: 'quadrants' | 'grid3' | 'none';
+  intraOpNumThreads?: number;
+  /** Largest batch handed to one session.run. Default 16. */
+  maxBatch?: number;
+}
+
+export type NsfwErrorCode = 'image_decode_failed' | 'image_too_large' | 'invalid_image' | 'invalid_thresholds';
+
+export class NsfwError extends Error {
+  constructor(
+    readonly code: NsfwErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'NsfwError';
+  }
+}
+
+/** Pixel limit for decoding user images (sharp's own default is 268 MP). */
+export const NSFW_MAX_INPUT_PIXELS = 40_000_000;
+
+function checkRule(rule: NsfwRule, which: string): NsfwRule {
+  if (!(rule.min >= 0 && rule.min <= 1) || rule.classes.length === 0 || !rule.classes.every((c) => NSFW_CLASSES.includes(c))) {
+    throw new NsfwError('invalid_thresholds', `${which}: classes must be among ${NSFW_CLASSES.join(',')} and min in [0,1]`);
+  }
+  return { classes: [...rule.classes], min: rule.min };
+}
+
+export function ruleScore(scores: NsfwScores, rule: NsfwRule): number {
+  return rule.classes.reduce((sum, c) => sum + scores[c], 0);
+}
+
+/** The crop rectangles scored by moderateRgb, the whole image first. */
+export function nsfwCrops(width: number, height: number, kind: 'quadrants' | 'grid3' | 'none'): { crop: string; rect: CropRect }[] {
+  const crops = [{ crop: 'whole', rect: { x: 0, y: 0, width, height } }];
+  if (kind === 'none' || width < 2 || height < 2) return crops;
+  const box = (fx: number, fy: number, fw: number, fh: number): CropRect => {
+    const w = Math.max(1, Math.round(width * fw));
+    const h = Math.max(1, Math.round(height * fh));
+    return { x: Math.min(width - w, Math.round(width * fx)), y: Math.min(height - h, Math.round(height * fy)), width: w, height: h };
+  };
+  crops.push({ crop: 'center', rect: box(0.2, 0.2, 0.6, 0.6) });
+  if (kind === 'quadrants') {
+    // 60 % × 60 % boxes in the four corners: they overlap, so nothing is split between all of them.
+    for (const [r, fy] of [0, 0.4].entries())
+      for (const [c, fx] of [0, 0.4].entries()) crops.push({ crop: `cell-${r}-${c}`, rect: box(fx, fy, 0.6, 0.6) });
+  } else {
+    // Half-size boxes on a quarter-size stride.
+    for (const [r, fy] of [0, 0.25, 0.5].entries())
+      for (const [c, fx] of [0, 0.25, 0.5].entries()) crops.push({ crop: `cell-${r}-${c}`, rect: box(fx, fy, 0.5, 0.5) });
+  }
+  return crops;
+}
+
+export class NsfwClassifier {
+  readonly thresholds: NsfwThresholds;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly inputSize: number,
+    thresholds: NsfwThresholds,
+    private readonly cropKind: 'quadrants' | 'grid3' | 'none',
+    private readonly maxBatch: number,
+  ) {
+    this.thresholds = thresholds;
+  }
+
+  static async load(opts: NsfwClassifierOptions = {}): Promise<NsfwClassifier> {
+    const thresholds: NsfwThresholds = {
+      block: checkRule(opts.thresholds?.block ?? DEFAULT_NSFW_THRESHOLDS.block, 'block'),
+      review: checkRule(opts.thresholds?.review ?? DEFAULT_NSFW_THRESHOLDS.review, 'review'),
+    };
+    const modelPath = opts.modelPath ?? (await ensureNsfwModel());
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: opts.executionProviders ?? ['cpu'],
+      graphOptimizationLevel: 'all',
+    };
+    if (opts.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = opts.intraOpNumThreads;
+    const session = await ort.InferenceSession.create(modelPath, sessionOptions);
+    if (!session.inputNames.includes(ONNX_INPUT_NAME) || !session.outputNames.includes(ONNX_OUTPUT_NAME)) {
+      throw new Error(`${modelPath} is not an nsfwjs conversion (inputs ${session.inputNames.join(',')})`);
+    }
+    const meta = session.inputMetadata.find((m) => m.name === ONNX_INPUT_NAME);
+    const dim = meta !== undefined && meta.isTensor ? meta.shape[1] : undefined;
+    const inputSize = typeof dim === 'number' ? dim : 224;
+    return new NsfwClassifier(session, inputSize, thresholds, opts.crops ?? 'quadrants', Math.max(1, opts.maxBatch ?? 16));
+  }
+
+  /** Runs the model on prepared NHWC tensors (`count` images of inputSize², values in [0,1]). */
+  async runTensor(tensor: Float32Array, count: number): Promise<NsfwScores[]> {
+    const per = this.inputSize * this.inputSize * 3;
+    if (tensor.length !== per * count) throw new RangeError(`expected ${per * count} floats, got ${tensor.length}`);
+    const results: NsfwScores[] = [];
+    for (let start = 0; start < count; start += this.maxBatch) {
+      const n = Math.min(this.maxBatch, count - start);
+      const input = new ort.Tensor('float32', tensor.subarray(start * per, (start + n) * per), [n, this.inputSize, this.inputSize, 3]);
+      const out = await this.session.run({ [ONNX_INPUT_NAME]: input });
+      const probs = out[ONNX_OUTPUT_NAME];
+      if (probs === undefined) throw new Error('the model returned no probabilities');
+      const data = probs.data as Float32Array;
+      for (let i = 0; i < n; i++) {
+        results.push({
+          Drawing: data[i * 5] ?? 0,
+          Hentai: data[i * 5 + 1] ?? 0,
+          Neutral: data[i * 5 + 2] ?? 0,
+          Porn: data[i * 5 + 3] ?? 0,
+          Sexy: data[i * 5 + 4] ?? 0,
+        });
+      }
+    }
+    return results;
+  }
+
+  /** Scores several (image, crop) pairs in as few runs as possible. */
+  async classifyRegions(regions: { image: NsfwRgbImage; rect?: CropRect }[]): Promise<NsfwScores[]> {
+    const per = this.inputSize * this.inputSize * 3;
+    const tensor = new Float32Array(per * regions.length);
+    regions.forEach(({ image, rect }, i) => {
+      checkImage(image);
+      resizeBilinearToTensor(image.data, image.width, image.height, this.inputSize, tensor, i * per, rect);
+    });
+    return this.runTensor(tensor, regions.length);
+  }
+
+  /** Scores whole images (several frames go in one run). */
+  async classifyBatch(images: NsfwRgbImage[]): Promise<NsfwScores[]> {
+    return this.classifyRegions(images.map((image) => ({ image })));
+  }
+
+  /** Scores the whole image only, as nsfwjs's `classify` would. */
+  async classifyRgb(rgb: Uint8Array, width: number, height: number): Promise<NsfwScores> {
+    const [scores] = await this.classifyBatch([{ data: rgb, width, height }]);
+    if (scores === undefined) throw new Error('no scores');
+    return scores;
+  }
+
+  /** Applies the thresholds to one set of scores. */
+  actionFor(scores: NsfwScores): NsfwAction {
+    if (ruleScore(scores, this.thresholds.block) >= this.thresholds.block.min) return 'block';
+    if (ruleScore(scores, this.thresholds.review) >= this.thresholds.review.min) return 'review';
+    return 'allow';
+  }
+
+  /** Whole image plus crops, the worst crop decides. */
+  async moderateRgb(rgb: Uint8Array, width: number, height: number): Promise<NsfwVerdict> {
+    const image = { data: rgb, width, height };
+    checkImage(image);
+    const crops = nsfwCrops(width, height, this.cropKind);
+    const scores = await this.classifyRegions(crops.map(({ rect }) => ({ image, rect })));
+    const scored: NsfwCropScores[] = crops.map((c, i) => ({ ...c, scores: scores[i] as NsfwScores }));
+    let best = { block: -1, review: -1, blockAt: 0, reviewAt: 0 };
+    scored.forEach((c, i) => {
+      const b = ruleScore(c.scores, this.thresholds.block);
+      const r = ruleScore(c.scores, this.thresholds.review);
+      if (b > best.block) best = { ...best, block: b, blockAt: i };
+      if (r > best.review) best = { ...best, review: r, reviewAt: i };
+    });
+    const whole = scored[0] as NsfwCropScores;
+    const base = { blockScore: best.block, reviewScore: best.review, crops: scored };
+    if (best.block >= this.thresholds.block.min) {
+      const c = scored[best.blockAt] as NsfwCropScores;
+      return { action: 'block', scores: c.scores, decidedBy: c.crop, ...base };
+    }
+    if (best.review >= this.thresholds.review.min) {
+      const c = scored[best.reviewAt] as NsfwCropScores;
+      return { action: 'review', scores: c.scores, decidedBy: c.crop, ...base };
+    }
+    return { action: 'allow', scores: whole.scores, decidedBy: null, ...base };
+  }
+
+  /** Decodes an image file (JPEG, PNG, WebP, GIF's first frame, …) safely, then moderateRgb. */
+  async moderateImage(buffer: Buffer): Promise<NsfwVerdict> {
+    const image = await decodeImageRgb(buffer);
+    return this.moderateRgb(image.data, image.width, image.height);
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function checkImage(image: NsfwRgbImage): void {
+  const { width, height, data } = image;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
+    throw new NsfwError('invalid_image', `bad image size ${width}x${height}`);
+  }
+  if (data.length !== width * height * 3) {
+    throw new NsfwError('invalid_image', `expected ${width * height * 3} bytes of RGB for ${width}x${height}, got ${data.length}`);
+  }
+}
+
+/**
+ * Decodes to packed RGB with sharp: pixel limit, fail on warnings (truncated or corrupt files),
+ * first frame only, EXIF orientation applied, alpha dropped, grey or CMYK turned into sRGB.
+ */
+export async function decodeImageRgb(buffer: Buffer, maxPixels = NSFW_MAX_INPUT_PIXELS): Promise<NsfwRgbImage> {
+  const options: SharpOptions = { limitInputPixels: maxPixels, failOn: 'warning', animated: false };
+  let meta: Metadata;
+  try {
+    meta = await sharp(buffer, options).metadata();
+  } catch (err) {
+    throw new NsfwError('image_decode_failed', 'the image could not be read', { cause: err });
+  }
+  if (meta.width === undefined || meta.height === undefined) throw new NsfwError('image_decode_failed', 'the image has no size');
+  if (meta.width * meta.height > maxPixels) {
+    throw new NsfwError('image_too_large', `the image has ${meta.width}x${meta.height} pixels, more than ${maxPixels}`);
+  }
+  try {
+    const { data, info } = await sharp(buffer, options)
+      .rotate()
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  } catch (err) {
+    if (err instanceof NsfwError) throw err;
+    throw new NsfwError('image_decode_failed', 'the image could not be decoded', { cause: err });
+  }
+}
+
+/** An image moderator for the core's ContentModerator port (source 'nsfw-onnx'). */
+export function createNsfwImageModerator(c: NsfwClassifier): Required<Pick<ContentModerator, 'moderateImage'>> {
+  return {
+    async moderateImage(image): Promise<ModerationVerdict> {
+      const v = await c.moderateRgb(image.data, image.width, image.height);
+      const hits: ModerationHit[] = [];
+      if (v.action !== 'allow') {
+        const rule = v.action === 'block' ? c.thresholds.block : c.thresholds.review;
+        for (const cls of rule.classes) hits.push({ category: 'nsfw-image', match: cls, score: v.scores[cls] });
+      }
+      return { action: v.action, hits, source: 'nsfw-onnx' };
+    },
+  };
+}
