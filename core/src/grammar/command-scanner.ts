@@ -99,15 +99,16 @@ type Detected = { kind: 'known'; def: FlagDef; nameEnd: number } | { kind: 'unkn
 /**
  * Is there a flag at cps[i]? `boundary`: i starts a whitespace-separated token. A flag needs two
  * dashes of any kind or one long dash (— –); in the middle of a token (`一只猫--ar 9:16`) only an
- * English-named known flag counts, and not after a letter or digit (`well--known`). An unknown name
+ * English-named known flag counts, and not after a letter or digit (`well--known`) except inside a
+ * one-word value (`--ar 9:16--draft`). An unknown name
  * is reported only at a token start after two dashes, so prose dashes stay prompt text.
  */
-function detectFlag(cps: readonly string[], i: number, boundary: boolean): Detected | undefined {
+function detectFlag(cps: readonly string[], i: number, boundary: boolean, inValue = false): Detected | undefined {
   if (!isDash(cps[i])) return undefined;
   const head = readFlagHead(cps, i);
   if (head === undefined) return undefined;
   if (head.dashLen < 2 && !isLongDash(cps[i])) return undefined;
-  if (!boundary && (!head.ascii || isAsciiAlnum(cps[i - 1]))) return undefined;
+  if (!boundary && (!head.ascii || (!inValue && isAsciiAlnum(cps[i - 1])))) return undefined;
   const def = lookupFlag(head.name);
   if (def !== undefined) return { kind: 'known', def, nameEnd: head.nameEnd };
   if (!head.ascii && boundary) {
@@ -165,7 +166,7 @@ function readValue(cps: readonly string[], def: FlagDef, from: number): ValueRea
     while (e < n) {
       const ch = cps[e];
       if (isSpace(ch)) break;
-      if (e > v && detectFlag(cps, e, false) !== undefined) break;
+      if (e > v && detectFlag(cps, e, false, true) !== undefined) break;
       if (def.value === 'number' && isHan(ch) && !(keep?.has(ch ?? '') ?? false)) break;
       e++;
     }

@@ -20,7 +20,7 @@ export const GRAMMAR_ERROR_CODES = [
 export const GrammarErrorCodeSchema = z.enum(GRAMMAR_ERROR_CODES);
 export type GrammarErrorCode = z.infer<typeof GrammarErrorCodeSchema>;
 
-export type LocalisedText = Record<Locale, string>;
+type LocalisedText = Record<Locale, string>;
 
 /** Why a /video command was refused, with a message for the user in each language. */
 export interface GrammarError {
