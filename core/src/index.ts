@@ -16,3 +16,7 @@ export * from './jobs/job-record.ts';
 export * from './jobs/job-service.ts';
 export * from './intake/reference-image-intake.ts';
 export * from './intake/tiers.ts';
+export * from './redis/local-redis.ts';
+export * from './intake/intake.ts';
+export * from './core.ts';
+export * from './grammar/index.ts';

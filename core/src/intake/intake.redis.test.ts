@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { createCore, type Core } from '../core.ts';
+import type { ContentModerator } from '../moderation/content-moderator.ts';
+import type { ChatRequestInput } from '../model/chat-request.schema.ts';
+import type { ReferenceImageIntake } from './reference-image-intake.ts';
+import { testRedis } from '../../../test/support/redis.ts';
+import { testConfig } from '../../../test/support/config.ts';
+
+let redis: Redis;
+beforeAll(() => {
+  redis = testRedis();
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+/** The port's contract with a word list: enough for intake's own tests. */
+const listModerator: ContentModerator = {
+  async moderateText(text) {
+    const lower = text.toLowerCase();
+    for (const [word, category, action] of [['gore', 'violence', 'block'], ['lingerie', 'sexual', 'review']] as const) {
+      const i = lower.indexOf(word);
+      if (i >= 0) return { action, hits: [{ category, match: word, start: i, end: i + word.length }], source: 'test-list' };
+    }
+    return { action: 'allow', hits: [], source: 'test-list' };
+  },
+};
+
+let seq = 0;
+function req(text: string, over: Partial<ChatRequestInput> = {}): ChatRequestInput {
+  seq += 1;
+  return {
+    version: 1, platform: 'discord', tenantId: 'guild1', channelId: 'chan1', userId: 'user1', eventId: `evt-${seq}-${Math.random()}`,
+    text, replyTarget: { interactionToken: 'x' }, locale: 'en', ...over,
+  };
+}
+
+async function withCore<T>(env: Record<string, string>, fn: (core: Core) => Promise<T>, extra: { imageIntake?: ReferenceImageIntake } = {}): Promise<T> {
+  const core = createCore({ config: testConfig(env), redis, moderator: listModerator, random: () => 0.5, ...extra });
+  try {
+    return await fn(core);
+  } finally {
+    await core.queue.queue.obliterate({ force: true });
+    await core.close();
+  }
+}
+
+describe('core.intake on a real Redis', () => {
+  it('accepts a request: job record, queue position, ETA, charge, localised message', async () => {
+    await withCore({}, async (core) => {
+      const r = await core.intake.intake(req('/video a red fox running through snow --ar 9:16 --draft --seed 7'));
+      expect(r.status).toBe('accepted');
+      if (r.status !== 'accepted') return;
+      expect(r.spec).toMatchObject({ aspect: '9:16', mode: 'draft', seed: 7, width: 480, height: 848 });
+      expect(r.position).toBe(1);
+      expect(r.etaSeconds).toBeGreaterThan(0);
+      expect(r.cost).toBe(3);
+      expect(r.creditsLeft).toBe(27);
+      expect(r.message.en).toContain(r.jobId);
+      expect(r.message['zh-CN']).toContain('已加入队列');
+      const rec = await core.jobs.get(r.jobId);
+      expect(rec).toMatchObject({ state: 'queued', userKey: 'discord:user1', cost: 3 });
+      const job = await core.queue.queue.getJob(r.jobId);
+      expect(job?.data.spec.seed).toBe(7);
+    });
+  });
+
+  it('the same event id sent 20 times concurrently gives one job and one charge', async () => {
+    await withCore({}, async (core) => {
+      const one = req('/video a lighthouse at dusk --draft');
+      const results = await Promise.all(Array.from({ length: 20 }, () => core.intake.intake({ ...one })));
+      const ids = new Set(results.map((r) => (r.status === 'accepted' ? r.jobId : 'refused')));
+      expect(ids.size).toBe(1);
+      expect([...ids][0]).not.toBe('refused');
+      expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+      expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
+      expect((await core.quota.show('discord:user1', 'free')).held).toBe(3);
+      // And later, as a platform retry would.
+      const again = await core.intake.intake({ ...one });
+      expect(again).toMatchObject({ status: 'accepted', duplicate: true });
+    });
+  });
+
+  it('500 concurrent intakes by one user with credits for 10 jobs: 10 accepted, 490 refused', async () => {
+    await withCore({ FRAMECAST_FREE_DAILY_CREDITS: '30', FRAMECAST_FREE_MAX_CONCURRENT: '1000' }, async (core) => {
+      const results = await Promise.all(Array.from({ length: 500 }, (_, i) => core.intake.intake(req(`/video shot ${i} of a calm sea --draft`))));
+      const accepted = results.filter((r) => r.status === 'accepted');
+      const refused = results.filter((r) => r.status === 'refused');
+      expect(accepted).toHaveLength(10);
+      expect(refused).toHaveLength(490);
+      expect(refused.every((r) => r.status === 'refused' && r.reason === 'quota_credits')).toBe(true);
+      expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(10);
+      const r0 = refused[0];
+      if (r0?.status === 'refused') {
+        expect(r0.message.en).toMatch(/Not enough credits: this video costs 3, you have 0 left/);
+        expect(r0.message['zh-CN']).toContain('额度不足');
+      }
+    });
+  });
+
+  it('refuses a bad command with the grammar error, and charges nothing', async () => {
+    await withCore({}, async (core) => {
+      const r = await core.intake.intake(req('/video a cat --ar 21:9'));
+      expect(r).toMatchObject({ status: 'refused', reason: 'bad_command', detail: { code: 'out_of_range', param: 'ar' } });
+      expect((await core.quota.show('discord:user1', 'free')).held).toBe(0);
+    });
+  });
+
+  it('refuses a blocked prompt with the category in both languages; review-level prompts are accepted for review', async () => {
+    await withCore({}, async (core) => {
+      const blocked = await core.intake.intake(req('/video gore everywhere'));
+      expect(blocked).toMatchObject({ status: 'refused', reason: 'moderation_blocked', detail: { category: 'violence' } });
+      if (blocked.status === 'refused') expect(blocked.message['zh-CN']).toContain('暴力');
+      const review = await core.intake.intake(req('/video a lingerie catalogue shoot --draft'));
+      expect(review).toMatchObject({ status: 'accepted', reviewRequired: true });
+      if (review.status === 'accepted') expect((await core.jobs.get(review.jobId))?.reviewRequired).toBe(true);
+    });
+  });
+
+  it('refuses malformed requests with a clear message', async () => {
+    await withCore({}, async (core) => {
+      const r = await core.intake.intake({ ...req('/video x'), platform: 'myspace' } as unknown as ChatRequestInput);
+      expect(r.status).toBe('refused');
+      if (r.status === 'refused') {
+        expect(r.reason).toBe('invalid_request');
+        expect(r.message.en).toContain('platform');
+      }
+    });
+  });
+
+  it('passes the reference image through the image port and refuses what it refuses', async () => {
+    const imageIntake: ReferenceImageIntake = {
+      async accept(att) {
+        if (att.url?.includes('bad') === true) return { ok: false, code: 'corrupt', message: { en: 'the file is not a readable image', 'zh-CN': '文件不是可读取的图片' } };
+        return { ok: true, image: { ref: 'ref/x.png', width: 64, height: 64, sha256: 'a'.repeat(64) }, pixels: { data: new Uint8Array(64 * 64 * 3), width: 64, height: 64 } };
+      },
+    };
+    await withCore({}, async (core) => {
+      const ok = await core.intake.intake(req('/video make it move --draft', { attachments: [{ kind: 'image', url: 'https://example.com/good.png' }] }));
+      expect(ok).toMatchObject({ status: 'accepted', spec: { referenceImage: { ref: 'ref/x.png' } } });
+      const bad = await core.intake.intake(req('/video make it move --draft', { attachments: [{ kind: 'image', url: 'https://example.com/bad.png' }] }));
+      expect(bad).toMatchObject({ status: 'refused', reason: 'image_invalid', detail: { code: 'corrupt' } });
+      if (bad.status === 'refused') expect(bad.message.en).toContain('not a readable image');
+    }, { imageIntake });
+  });
+
+  it('limits concurrent jobs and tells the user', async () => {
+    await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '1' }, async (core) => {
+      expect((await core.intake.intake(req('/video one --draft'))).status).toBe('accepted');
+      const r = await core.intake.intake(req('/video two --draft'));
+      expect(r).toMatchObject({ status: 'refused', reason: 'quota_concurrency' });
+    });
+  });
+
+  it('lets the owner or an admin cancel a waiting job, refunding it; others cannot', async () => {
+    await withCore({ FRAMECAST_ADMINS: 'discord:boss' }, async (core) => {
+      const r = await core.intake.intake(req('/video to be cancelled --draft'));
+      if (r.status !== 'accepted') throw new Error('not accepted');
+      expect(await core.jobService.cancel(r.jobId, { userKey: 'discord:other', isAdmin: false })).toMatchObject({ status: 'not_owner' });
+      expect(await core.jobService.cancel(r.jobId, { userKey: 'discord:user1', isAdmin: false })).toMatchObject({ status: 'cancelled' });
+      expect((await core.jobs.get(r.jobId))?.state).toBe('cancelled');
+      expect(await core.quota.show('discord:user1', 'free')).toMatchObject({ held: 0, spent: 0, active: 0 });
+      expect(await core.jobService.cancel(r.jobId, { userKey: 'discord:boss', isAdmin: true })).toMatchObject({ status: 'already_finished' });
+      expect(await core.jobService.cancel('nope', { userKey: 'discord:boss', isAdmin: true })).toMatchObject({ status: 'not_found' });
+    });
+  });
+});

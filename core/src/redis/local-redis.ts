@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+
+export interface RedisHandle {
+  url: string;
+  /** True when this process started the server (and stops it on close). */
+  owned: boolean;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function ping(url: string): Promise<boolean> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/**
+ * The Redis a process should use: REDIS_URL when set; otherwise the local redis-server that
+ * `framecast start` runs under <dataDir>/redis (found by its port file); otherwise one started now
+ * from the PATH on a free port with AOF persistence in that folder, stopped on close.
+ */
+export async function resolveRedis(opts: { redisUrl: string | undefined; dataDir: string; log?: (msg: string) => void }): Promise<RedisHandle> {
+  if (opts.redisUrl !== undefined) return { url: opts.redisUrl, owned: false, close: async () => undefined };
+  const dir = path.join(opts.dataDir, 'redis');
+  const portFile = path.join(dir, 'redis.port');
+  try {
+    const port = Number(readFileSync(portFile, 'utf8').trim());
+    const url = `redis://127.0.0.1:${port}`;
+    if (Number.isInteger(port) && port > 0 && (await ping(url))) return { url, owned: false, close: async () => undefined };
+  } catch {
+    // no running local server
+  }
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'yes'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${out}`)), 10_000);
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        new Error(
+          err.code === 'ENOENT'
+            ? 'redis-server is not installed. Install it with: sudo apt-get install -y redis-server (or set REDIS_URL to an existing Redis).'
+            : `cannot start redis-server: ${err.message}`,
+        ),
+      );
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with code ${code}:\n${out}`));
+    });
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        resolve();
+      }
+    });
+  });
+  writeFileSync(portFile, String(port));
+  opts.log?.(`started redis-server on 127.0.0.1:${port} (data in ${dir})`);
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(portFile, { force: true });
+  };
+  process.once('exit', () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+  });
+  return { url: `redis://127.0.0.1:${port}`, owned: true, close: stop };
+}
