@@ -20,4 +20,3 @@ export * from './redis/local-redis.ts';
 export * from './intake/intake.ts';
 export * from './core.ts';
 export * from './grammar/index.ts';
-export * from './grammar/index.ts';
