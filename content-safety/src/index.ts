@@ -1,3 +1,5 @@
 // Public surface of @framecast/content-safety. Each area exports from its own index.
 export * from './fetch/index.ts';
 export * from './nsfw/index.ts';
+export * from './keyword/index.ts';
+export * from './image/index.ts';

@@ -1,0 +1,165 @@
+/**
+ * The on-disk format of keyword lists (see content-safety/lists/README.md) and the categories
+ * config. Parsing is pure: text in, lists out, or a KeywordListError naming the file and line.
+ */
+import { z } from 'zod';
+import { KeywordListError } from './keyword-list-error.ts';
+
+export const KeywordActionSchema = z.enum(['block', 'review']);
+export type KeywordAction = z.infer<typeof KeywordActionSchema>;
+
+export const KEYWORD_FLAGS = ['numerals', 'prefix', 'suffix', 'substring', 'block', 'review'] as const;
+export type KeywordFlag = (typeof KEYWORD_FLAGS)[number];
+
+/** Per-entry options; a list's `flags` apply to all its entries, an entry's own add to them. */
+export interface KeywordFlags {
+  /** Digits and Chinese numerals (一/壹/六/陆 …) in the entry match each other. */
+  numerals?: boolean;
+  /** Latin entry may be followed by more letters ("fuck" hits "fucking"). */
+  prefix?: boolean;
+  /** Latin entry may be preceded by more letters ("fucker" hits "motherfucker"). */
+  suffix?: boolean;
+  /** Both of the above: the Latin entry matches inside words. */
+  substring?: boolean;
+  /** Overrides the category's action for this entry. */
+  action?: KeywordAction;
+}
+
+export interface KeywordList {
+  category: string;
+  words: string[];
+  /** An allow-list: its entries suppress any block/review hit they cover. */
+  allow?: boolean;
+  flags?: KeywordFlags;
+  /** Where it came from (file name), for error messages. */
+  source?: string;
+}
+
+export const CategoryConfigSchema = z.object({
+  action: KeywordActionSchema,
+  /** Shown to users when a prompt is refused. */
+  label: z.object({ en: z.string().min(1), 'zh-CN': z.string().min(1) }).optional(),
+  description: z.string().optional(),
+});
+export type CategoryConfig = z.infer<typeof CategoryConfigSchema>;
+
+export const CategoriesFileSchema = z.object({
+  version: z.literal(1),
+  categories: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), CategoryConfigSchema),
+});
+export type CategoriesFile = z.infer<typeof CategoriesFileSchema>;
+
+/** Built-in category actions, used by `fromLists` when no config is given. */
+export const DEFAULT_CATEGORY_ACTIONS: Readonly<Record<string, KeywordAction>> = Object.freeze({
+  violence: 'block',
+  sexual: 'block',
+  minors: 'block',
+  drugs: 'block',
+  fraud: 'review',
+  hate: 'block',
+  extremism: 'block',
+  'self-harm': 'review',
+  politics: 'review',
+  profanity: 'review',
+});
+
+export function parseCategoriesFile(text: string, file: string): CategoriesFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new KeywordListError('invalid_config', 'not valid JSON', { file, cause });
+  }
+  const parsed = CategoriesFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new KeywordListError('invalid_config', issues, { file });
+  }
+  return parsed.data;
+}
+
+/** Splits "word @flag @flag" into the word and its flags; throws on an unknown flag. */
+export function parseEntry(raw: string, file: string, line: number): { word: string; flags: KeywordFlags } {
+  const flags: KeywordFlags = {};
+  const parts = raw.split(/\s+@/);
+  const word = (parts[0] ?? '').trim();
+  for (const flag of parts.slice(1)) applyFlag(flags, flag.trim(), file, line);
+  if (word.startsWith('@')) throw new KeywordListError('invalid_list', `entry expected, got "${word}"`, { file, line });
+  return { word, flags };
+}
+
+function applyFlag(flags: KeywordFlags, flag: string, file: string, line: number): void {
+  switch (flag) {
+    case 'numerals':
+    case 'prefix':
+    case 'suffix':
+    case 'substring':
+      flags[flag] = true;
+      return;
+    case 'block':
+    case 'review':
+      flags.action = flag;
+      return;
+    default:
+      throw new KeywordListError('invalid_list', `unknown flag "@${flag}" (known: ${KEYWORD_FLAGS.map((f) => `@${f}`).join(' ')})`, {
+        file,
+        line,
+      });
+  }
+}
+
+/**
+ * Parses one list file:
+ *
+ *     # comment
+ *     @category violence      (required, unless @allow)
+ *     @allow                  (this file is an allow-list)
+ *     @flags numerals         (default flags for every entry below)
+ *     word
+ *     multi word phrase @prefix @review
+ */
+export function parseListFile(text: string, file: string): KeywordList {
+  let category: string | undefined;
+  let allow = false;
+  const fileFlags: KeywordFlags = {};
+  const words: string[] = [];
+  let seenEntry = false;
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  lines.forEach((rawLine, index) => {
+    const line = index + 1;
+    const noComment = rawLine.replace(/(^|\s)#.*$/, '').trim();
+    if (noComment === '') return;
+    if (noComment.startsWith('@')) {
+      const [directive = '', ...args] = noComment.slice(1).split(/\s+/);
+      if (seenEntry) {
+        throw new KeywordListError('invalid_list', `header "@${directive}" after the first entry`, { file, line });
+      }
+      switch (directive) {
+        case 'category':
+          if (args.length !== 1 || !/^[a-z][a-z0-9-]*$/.test(args[0] ?? '')) {
+            throw new KeywordListError('invalid_list', '"@category" takes one lowercase name', { file, line });
+          }
+          category = args[0];
+          return;
+        case 'allow':
+          allow = true;
+          return;
+        case 'flags':
+          for (const a of args) applyFlag(fileFlags, a.replace(/^@/, ''), file, line);
+          return;
+        default:
+          throw new KeywordListError('invalid_list', `unknown header "@${directive}" (known: @category @allow @flags)`, { file, line });
+      }
+    }
+    seenEntry = true;
+    parseEntry(noComment, file, line); // validates flags now, so the error names the line
+    words.push(noComment);
+  });
+  if (category === undefined && !allow) {
+    throw new KeywordListError('invalid_list', 'missing "@category <name>" header', { file });
+  }
+  const list: KeywordList = { category: category ?? 'allow', words, source: file };
+  if (allow) list.allow = true;
+  if (Object.keys(fileFlags).length > 0) list.flags = fileFlags;
+  return list;
+}
