@@ -1,1 +1,4 @@
 export * from './runtime/video-runtime.ts';
+export * from './runtime/onnx/index.ts';
+export * from './video/index.ts';
+export * from './runtime/comfyui/index.ts';
