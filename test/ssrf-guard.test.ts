@@ -449,7 +449,11 @@ describe('timeouts and cancellation', () => {
   it('gives localised messages and never echoes the path or query', async () => {
     const e = await createSafeFetcher(baseOpts)
       .fetchBuffer('http://169.254.169.254/latest/meta-data/?X-Amz-Signature=secretsig')
-      .catch((x: unknown) => x as SafeFetchError);
+      .then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+    if (!(e instanceof SafeFetchError)) throw new Error('expected a SafeFetchError');
     expect(e.userMessage['zh-CN']).toMatch(/内部|保留/);
     expect(e.localizedMessage('en')).toMatch(/internal or reserved/);
     expect(e.message).not.toContain('secretsig');

@@ -1,0 +1,3 @@
+export * from './image-format-sniffer.ts';
+export * from './safe-image-decoder.ts';
+export * from './conditioning-resize.ts';
