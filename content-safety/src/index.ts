@@ -3,3 +3,4 @@ export * from './fetch/index.ts';
 export * from './nsfw/index.ts';
 export * from './keyword/index.ts';
 export * from './image/index.ts';
+export * from './video-scan/index.ts';

@@ -2,8 +2,8 @@
  * The NSFW image classifier: nsfwjs's MobileNetV2 (or InceptionV3) converted to ONNX, run with
  * onnxruntime-node. Preprocessing matches nsfwjs (see nsfw-preprocess.ts).
  *
- * `moderateRgb` scores the whole image and a few crops (the centre and overlapping quadrants, or a
- * 3×3 grid) in one batched run and takes the worst crop: a wide frame or a collage around an
+ * `moderateRgb` scores the whole image and a few crops (plain borders trimmed, the centre, and
+ * overlapping quadrants or a 3×3 grid) in one batched run and takes the worst crop: a wide frame or a collage around an
  * explicit picture lowers the whole-image score a lot, a crop does not.
  *
  * Rules: a crop whose summed probability of the block classes (default Porn + Hentai) reaches
@@ -16,7 +16,7 @@ import type { Metadata, SharpOptions } from 'sharp';
 import type { ContentModerator, ModerationHit, ModerationVerdict } from '@framecast/core';
 import { ensureNsfwModel } from './ensure-nsfw-model.ts';
 import { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from './keras-to-onnx.ts';
-import { resizeBilinearToTensor, type CropRect } from './nsfw-preprocess.ts';
+import { findContentBox, resizeBilinearToTensor, type CropRect } from './nsfw-preprocess.ts';
 
 export const NSFW_CLASSES = ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'] as const;
 export type NsfwClass = (typeof NSFW_CLASSES)[number];
@@ -40,9 +40,10 @@ export const DEFAULT_NSFW_THRESHOLDS: NsfwThresholds = Object.freeze({
 });
 
 export type NsfwAction = 'allow' | 'review' | 'block';
+export type NsfwCropKind = 'quadrants' | 'grid3' | 'none';
 
 export interface NsfwCropScores {
-  /** `whole`, `center`, or `cell-<row>-<col>`. */
+  /** `whole`, `content` (borders trimmed), `center`, or `cell-<row>-<col>`. */
   crop: string;
   rect: CropRect;
   scores: NsfwScores;
@@ -73,7 +74,7 @@ export interface NsfwClassifierOptions {
   executionProviders?: string[];
   thresholds?: Partial<NsfwThresholds>;
   /** Crops besides the whole image: 'quadrants' (centre + 4 overlapping quadrants), 'grid3' (centre + 3×3), 'none'. */
-  crops?: 'quadrants' | 'grid3' | 'none';
+  crops?: NsfwCropKind;
   intraOpNumThreads?: number;
   /** Largest batch handed to one session.run. Default 16. */
   maxBatch?: number;
@@ -106,14 +107,29 @@ export function ruleScore(scores: NsfwScores, rule: NsfwRule): number {
   return rule.classes.reduce((sum, c) => sum + scores[c], 0);
 }
 
-/** The crop rectangles scored by moderateRgb, the whole image first. */
-export function nsfwCrops(width: number, height: number, kind: 'quadrants' | 'grid3' | 'none'): { crop: string; rect: CropRect }[] {
-  const crops = [{ crop: 'whole', rect: { x: 0, y: 0, width, height } }];
+/**
+ * The crop rectangles scored by moderateRgb, the whole image first:
+ * - `content`: the image with plain borders trimmed (when that removes ≥ 10 % of it);
+ * - `center` and `cell-<r>-<c>`: the middle 60 % and four overlapping 60 % corner boxes
+ *   ('quadrants'), or half-size boxes on a quarter-size stride ('grid3'), taken of the content box.
+ */
+export function nsfwCrops(rgb: Uint8Array, width: number, height: number, kind: NsfwCropKind): { crop: string; rect: CropRect }[] {
+  const whole: CropRect = { x: 0, y: 0, width, height };
+  const crops = [{ crop: 'whole', rect: whole }];
   if (kind === 'none' || width < 2 || height < 2) return crops;
+  const content = findContentBox(rgb, width, height);
+  const trimmed = content.width * content.height <= 0.9 * width * height && content.width >= 16 && content.height >= 16;
+  const base = trimmed ? content : whole;
+  if (trimmed) crops.push({ crop: 'content', rect: content });
   const box = (fx: number, fy: number, fw: number, fh: number): CropRect => {
-    const w = Math.max(1, Math.round(width * fw));
-    const h = Math.max(1, Math.round(height * fh));
-    return { x: Math.min(width - w, Math.round(width * fx)), y: Math.min(height - h, Math.round(height * fy)), width: w, height: h };
+    const w = Math.max(1, Math.round(base.width * fw));
+    const h = Math.max(1, Math.round(base.height * fh));
+    return {
+      x: base.x + Math.min(base.width - w, Math.round(base.width * fx)),
+      y: base.y + Math.min(base.height - h, Math.round(base.height * fy)),
+      width: w,
+      height: h,
+    };
   };
   crops.push({ crop: 'center', rect: box(0.2, 0.2, 0.6, 0.6) });
   if (kind === 'quadrants') {
@@ -135,7 +151,7 @@ export class NsfwClassifier {
     private readonly session: ort.InferenceSession,
     readonly inputSize: number,
     thresholds: NsfwThresholds,
-    private readonly cropKind: 'quadrants' | 'grid3' | 'none',
+    private readonly cropKind: NsfwCropKind,
     private readonly maxBatch: number,
   ) {
     this.thresholds = thresholds;
@@ -221,7 +237,7 @@ export class NsfwClassifier {
   async moderateRgb(rgb: Uint8Array, width: number, height: number): Promise<NsfwVerdict> {
     const image = { data: rgb, width, height };
     checkImage(image);
-    const crops = nsfwCrops(width, height, this.cropKind);
+    const crops = nsfwCrops(rgb, width, height, this.cropKind);
     const scores = await this.classifyRegions(crops.map(({ rect }) => ({ image, rect })));
     const scored: NsfwCropScores[] = crops.map((c, i) => ({ ...c, scores: scores[i] as NsfwScores }));
     let best = { block: -1, review: -1, blockAt: 0, reviewAt: 0 };

@@ -1,0 +1,186 @@
+/**
+ * Samples frames of a video with ffmpeg/ffprobe from the PATH, decoded as packed RGB at a fixed
+ * square size (scaled to fill, no crop, like the classifier's own preprocessing):
+ * the first frame, N frames a second, and the last frame.
+ *
+ * ffmpeg is spawned directly (no shell, arguments as an array) and its stdout is read as raw
+ * rgb24 frames: one process for the regular samples (`fps` filter, capped by -frames:v) and one for
+ * the last frame (`-sseof`, keeping the final frame decoded). Both are killed after a timeout.
+ */
+import { spawn } from 'node:child_process';
+
+export type VideoScanErrorCode =
+  | 'ffmpeg_missing'
+  | 'probe_failed'
+  | 'no_video_stream'
+  | 'video_too_long'
+  | 'video_too_large'
+  | 'decode_failed'
+  | 'timeout';
+
+export class VideoScanError extends Error {
+  constructor(
+    readonly code: VideoScanErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'VideoScanError';
+  }
+}
+
+export interface VideoProbe {
+  durationSec: number;
+  /** The container's start time; frame times are reported relative to it. */
+  startSec: number;
+  width: number;
+  height: number;
+  frameRate: number;
+}
+
+export interface SampledFrame {
+  timeSec: number;
+  /** Packed RGB, size × size. */
+  rgb: Uint8Array;
+}
+
+export interface SampleFramesOptions {
+  /** Square output size (the classifier's input size). */
+  size: number;
+  framesPerSecond: number;
+  /** Most frames in all, the first and last included; the rate is lowered to cover the whole video. */
+  maxFrames: number;
+  /** Per ffmpeg/ffprobe process. */
+  timeoutMs: number;
+  ffmpegPath?: string;
+  ffprobePath?: string;
+}
+
+interface RunResult {
+  stdout: Buffer;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], timeoutMs: number, onStdout?: (chunk: Buffer) => void): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => (onStdout ? onStdout(chunk) : out.push(chunk)));
+    child.stderr.on('data', (chunk: Buffer) => {
+      // Keep the tail only: ffmpeg can be chatty.
+      err = (err + chunk.toString('utf8')).slice(-16_384);
+    });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        e.code === 'ENOENT'
+          ? new VideoScanError('ffmpeg_missing', `${cmd} is not on the PATH`, { cause: e })
+          : new VideoScanError('decode_failed', `${cmd} failed to start`, { cause: e }),
+      );
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (timedOut) reject(new VideoScanError('timeout', `${cmd} took longer than ${timeoutMs} ms`));
+      else if (code !== 0) reject(new VideoScanError(cmd.endsWith('ffprobe') ? 'probe_failed' : 'decode_failed', `${cmd} exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
+      else resolve({ stdout: Buffer.concat(out), stderr: err });
+    });
+  });
+}
+
+function parseRate(rate: string | undefined): number {
+  if (rate === undefined) return 0;
+  const [n, d] = rate.split('/').map(Number);
+  if (n === undefined || !Number.isFinite(n)) return 0;
+  return d === undefined ? n : d > 0 ? n / d : 0;
+}
+
+export async function probeVideo(file: string, opts: { timeoutMs: number; ffprobePath?: string }): Promise<VideoProbe> {
+  const { stdout } = await run(
+    opts.ffprobePath ?? 'ffprobe',
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate,duration:format=duration,start_time', '-of', 'json', '--', file],
+    opts.timeoutMs,
+  );
+  let json: { streams?: { width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string; duration?: string }[]; format?: { duration?: string; start_time?: string } };
+  try {
+    json = JSON.parse(stdout.toString('utf8')) as typeof json;
+  } catch (e) {
+    throw new VideoScanError('probe_failed', 'ffprobe printed something that is not JSON', { cause: e });
+  }
+  const stream = json.streams?.[0];
+  if (stream?.width === undefined || stream.height === undefined) throw new VideoScanError('no_video_stream', 'the file has no video stream');
+  const durationSec = Number(stream.duration ?? json.format?.duration ?? NaN);
+  const frameRate = parseRate(stream.avg_frame_rate) || parseRate(stream.r_frame_rate);
+  if (!Number.isFinite(durationSec) || durationSec <= 0) throw new VideoScanError('probe_failed', 'the video has no duration');
+  const start = Number(json.format?.start_time ?? 0);
+  return { durationSec, startSec: Number.isFinite(start) ? start : 0, width: stream.width, height: stream.height, frameRate };
+}
+
+/** Splits a stream of bytes into frames of `frameBytes`. */
+function frameCollector(frameBytes: number, onFrame: (frame: Uint8Array) => void): (chunk: Buffer) => void {
+  let current = new Uint8Array(frameBytes);
+  let filled = 0;
+  return (chunk) => {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = Math.min(frameBytes - filled, chunk.length - offset);
+      current.set(chunk.subarray(offset, offset + n), filled);
+      filled += n;
+      offset += n;
+      if (filled === frameBytes) {
+        onFrame(current);
+        current = new Uint8Array(frameBytes);
+        filled = 0;
+      }
+    }
+  };
+}
+
+export async function sampleFrames(file: string, probe: VideoProbe, opts: SampleFramesOptions): Promise<SampledFrame[]> {
+  const { size } = opts;
+  const frameBytes = size * size * 3;
+  const ffmpeg = opts.ffmpegPath ?? 'ffmpeg';
+  const scale = `scale=${size}:${size}:flags=bilinear,format=rgb24`;
+  // Leave one frame for the last frame; lower the rate so the samples still span the whole video.
+  const regularBudget = Math.max(1, opts.maxFrames - 1);
+  const fps = Math.min(opts.framesPerSecond, regularBudget / probe.durationSec);
+  const frames: SampledFrame[] = [];
+  const collect = frameCollector(frameBytes, (rgb) => {
+    frames.push({ timeSec: frames.length / fps, rgb });
+  });
+  // The fps filter's first output is the first decoded frame (t = 0); then one every 1/fps.
+  await run(
+    ffmpeg,
+    ['-nostdin', '-v', 'error', '-i', file, '-an', '-sn', '-dn', '-vf', `fps=${fps.toFixed(6)},${scale}`, '-frames:v', String(regularBudget), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+    opts.timeoutMs,
+    collect,
+  );
+  if (frames.length === 0) throw new VideoScanError('decode_failed', 'no frame could be decoded');
+
+  // The last frame: seek close to the end, decode what is left, keep the final frame and its time.
+  const tail = Math.min(probe.durationSec, Math.max(1, probe.frameRate > 0 ? 3 / probe.frameRate : 1));
+  let last: Uint8Array | undefined;
+  const keepLast = frameCollector(frameBytes, (rgb) => {
+    last = rgb;
+  });
+  const { stderr } = await run(
+    ffmpeg,
+    ['-nostdin', '-v', 'info', '-sseof', `-${tail.toFixed(3)}`, '-copyts', '-i', file, '-an', '-sn', '-dn', '-vf', `${scale},showinfo`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+    opts.timeoutMs,
+    keepLast,
+  );
+  const times = [...stderr.matchAll(/pts_time:\s*(-?[0-9.]+)/g)].map((m) => Number(m[1]) - probe.startSec);
+  const lastTime = times.at(-1);
+  if (last !== undefined && lastTime !== undefined && Number.isFinite(lastTime)) {
+    const prev = frames.at(-1);
+    // Skip it when the regular samples already ended on (nearly) the same frame.
+    const minGap = probe.frameRate > 0 ? 0.5 / probe.frameRate : 0.01;
+    if (prev === undefined || lastTime - prev.timeSec > minGap) frames.push({ timeSec: lastTime, rgb: last });
+  }
+  return frames;
+}
