@@ -8,7 +8,7 @@ import { KeywordListError } from './keyword-list-error.ts';
 export const KeywordActionSchema = z.enum(['block', 'review']);
 export type KeywordAction = z.infer<typeof KeywordActionSchema>;
 
-export const KEYWORD_FLAGS = ['numerals', 'prefix', 'suffix', 'substring', 'block', 'review'] as const;
+export const KEYWORD_FLAGS = ['numerals', 'prefix', 'suffix', 'substring', 'block', 'review', 'noleet'] as const;
 export type KeywordFlag = (typeof KEYWORD_FLAGS)[number];
 
 /** Per-entry options; a list's `flags` apply to all its entries, an entry's own add to them. */
@@ -21,6 +21,8 @@ export interface KeywordFlags {
   suffix?: boolean;
   /** Both of the above: the Latin entry matches inside words. */
   substring?: boolean;
+  /** Latin entries of 4+ letters also match with one or two digit look-alikes (c0caine); default true. */
+  leet?: boolean;
   /** Overrides the category's action for this entry. */
   action?: KeywordAction;
 }
@@ -99,6 +101,9 @@ function applyFlag(flags: KeywordFlags, flag: string, file: string, line: number
     case 'block':
     case 'review':
       flags.action = flag;
+      return;
+    case 'noleet':
+      flags.leet = false;
       return;
     default:
       throw new KeywordListError('invalid_list', `unknown flag "@${flag}" (known: ${KEYWORD_FLAGS.map((f) => `@${f}`).join(' ')})`, {

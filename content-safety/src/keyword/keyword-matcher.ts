@@ -127,7 +127,8 @@ export class KeywordMatcher {
         for (let k = 0; k + 1 < cps.length; k++) {
           if ((norm.ends[k] ?? 0) < (norm.starts[k + 1] ?? 0)) breaks[k] = 1;
         }
-        const variants = flags.numerals === true ? numeralVariants(cps, word, file) : [cps];
+        let variants = flags.numerals === true ? numeralVariants(cps, word, file) : [cps];
+        if (flags.leet !== false) variants = variants.flatMap((v) => [v, ...leetVariants(v)]);
         const anyStart = flags.substring === true || flags.suffix === true;
         const anyEnd = flags.substring === true || flags.prefix === true;
         for (const variant of variants) {
@@ -322,6 +323,7 @@ export class KeywordMatcher {
   private verify(text: string, entry: Entry, first: number, last: number, n: number): boolean {
     const codes = this.codes;
     let spaced = false;
+    let compoundGaps = 0;
     // 1. Separators inside the match.
     for (let k = first; k < last; k++) {
       const from = this.ends[k] ?? 0;
@@ -342,9 +344,10 @@ export class KeywordMatcher {
         if (!leftSingle || !rightSingle) return false;
         spaced = true;
       } else if (g.joinersOnly && !leftSingle && !rightSingle) {
-        return false; // "cock-tail" is a compound word, not "f-u-c-k"
+        compoundGaps++; // "cock-tail" is a compound word; "dis-mem-ber" splits syllables
       }
     }
+    if (compoundGaps === 1) return false;
     // 2. Whole-word boundaries for Latin ends.
     if (entry.startBoundary && first > 0) {
       const prev = codes[first - 1] ?? 0;
@@ -372,6 +375,32 @@ export class KeywordMatcher {
 
 function isZeroWidthSpaceLike(cp: number): boolean {
   return (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2060 && cp <= 0x2064) || cp === 0xfeff || cp === 0x00ad;
+}
+
+const LEET: Readonly<Record<number, number>> = { 0x61: 0x34, 0x65: 0x33, 0x69: 0x31, 0x6c: 0x31, 0x6f: 0x30, 0x73: 0x35, 0x74: 0x37 };
+
+/**
+ * Digit look-alikes in Latin entries of four or more letters (c0caine, sh1t, k1ll): every variant
+ * with one or two letters swapped for a digit. '@' and '$' are not covered (they are separators).
+ */
+function leetVariants(cps: readonly number[]): number[][] {
+  if (cps.length < 4 || !cps.every((c) => c >= 0x61 && c <= 0x7a)) return [];
+  const out: number[][] = [];
+  for (let x = 0; x < cps.length; x++) {
+    const lx = LEET[cps[x] ?? 0];
+    if (lx === undefined) continue;
+    const one = [...cps];
+    one[x] = lx;
+    out.push(one);
+    for (let y = x + 1; y < cps.length; y++) {
+      const ly = LEET[cps[y] ?? 0];
+      if (ly === undefined) continue;
+      const two = [...one];
+      two[y] = ly;
+      out.push(two);
+    }
+  }
+  return out;
 }
 
 function numeralVariants(cps: readonly number[], word: string, file: string): number[][] {

@@ -32,6 +32,9 @@ const LOOKALIKES: Record<string, string> = {
   // Latin small capitals and other IPA look-alikes
   ᴀ: 'a', ʙ: 'b', ᴄ: 'c', ᴅ: 'd', ᴇ: 'e', ꜰ: 'f', ɢ: 'g', ʜ: 'h', ɪ: 'i', ᴊ: 'j', ᴋ: 'k', ʟ: 'l', ᴍ: 'm',
   ɴ: 'n', ᴏ: 'o', ᴘ: 'p', ǫ: 'q', ʀ: 'r', ꜱ: 's', ᴛ: 't', ᴜ: 'u', ᴠ: 'v', ᴡ: 'w', ʏ: 'y', ᴢ: 'z',
+  // Latin letters with hooks and strokes that have no decomposition
+  ƒ: 'f', ɓ: 'b', ƀ: 'b', ƈ: 'c', ɗ: 'd', ɖ: 'd', ɠ: 'g', ǥ: 'g', ɦ: 'h', ħ: 'h', ɨ: 'i', ƙ: 'k', ɱ: 'm', ɲ: 'n', ŋ: 'n',
+  ƥ: 'p', ʠ: 'q', ɽ: 'r', ʂ: 's', ƭ: 't', ŧ: 't', ʋ: 'v', ⱳ: 'w', ƴ: 'y', ɏ: 'y', ȥ: 'z', ƶ: 'z',
   ı: 'i', ȷ: 'j', ɑ: 'a', ɡ: 'g', ø: 'o', đ: 'd', ł: 'l', ß: 'ss', æ: 'ae', œ: 'oe', þ: 'th',
 };
 
