@@ -4,7 +4,9 @@
  * switched at boundary_ratio × 1000) with classifier-free guidance → VAE decode → RGB24 frames.
  * Sessions are created once in load() and kept warm across jobs.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import ort from 'onnxruntime-node';
@@ -97,6 +99,21 @@ interface Loaded {
   provider: 'cuda' | 'cpu';
 }
 
+/**
+ * onnxruntime-node ships CUDA support as extra shared libraries next to its binding, fetched by its
+ * install script on GPU hosts (skipped by default here). Without them ORT fails — and logs an error
+ * — on every CUDA attempt, so 'auto' checks first.
+ */
+function cudaProviderInstalled(): boolean {
+  try {
+    const binding = createRequire(import.meta.url).resolve('onnxruntime-node');
+    const binDir = path.join(path.dirname(binding), '..', 'bin', 'napi-v6', process.platform, process.arch);
+    return existsSync(path.join(binDir, 'libonnxruntime_providers_cuda.so')) || existsSync(path.join(binDir, 'onnxruntime_providers_cuda.dll'));
+  } catch {
+    return false;
+  }
+}
+
 function isOomMessage(message: string): boolean {
   return /out of memory|failed to allocate|bad_alloc|cudaErrorMemoryAllocation|CUDNN_STATUS_ALLOC_FAILED|OOM/i.test(message);
 }
@@ -167,6 +184,10 @@ export class OnnxVideoRuntime implements VideoRuntime {
 
     const choice = this.options.executionProvider ?? 'auto';
     let provider: 'cuda' | 'cpu' = choice === 'cpu' ? 'cpu' : 'cuda';
+    if (choice === 'auto' && !cudaProviderInstalled()) {
+      this.logger.warn({ reason: 'libonnxruntime_providers_cuda.so not installed with onnxruntime-node' }, 'CUDA execution provider unavailable, using CPU');
+      provider = 'cpu';
+    }
     const sessionOptions = (p: 'cuda' | 'cpu'): ort.InferenceSession.SessionOptions => ({
       executionProviders: [p],
       graphOptimizationLevel: 'all',
@@ -176,8 +197,7 @@ export class OnnxVideoRuntime implements VideoRuntime {
       const full = path.join(dir, file);
       if (provider === 'cuda') {
         try {
-          // ORT logs the failed provider load itself at error level; our warn line below says it once.
-          return await ort.InferenceSession.create(full, { ...sessionOptions('cuda'), ...(choice === 'auto' ? { logSeverityLevel: 4 as const } : {}) });
+          return await ort.InferenceSession.create(full, sessionOptions('cuda'));
         } catch (err) {
           if (choice === 'cuda') throw classifyOrtError(err, `loading ${file} on CUDA`);
           this.logger.warn({ file, reason: err instanceof Error ? err.message.slice(0, 200) : String(err) }, 'CUDA execution provider unavailable, falling back to CPU');
