@@ -16,6 +16,8 @@ import {
   isPromptQuoteOpen,
   isQuoteOpen,
   isSpace,
+  lastIndexOfEach,
+  type LastIndex,
 } from './text-normalise.ts';
 
 export interface FlagOccurrence {
@@ -64,12 +66,15 @@ interface FlagHead {
   ascii: boolean;
 }
 
+/** More dashes than this are a line or a divider, not a flag (and bounding it keeps scanning linear). */
+const MAX_FLAG_DASHES = 3;
+
 function readFlagHead(cps: readonly string[], start: number): FlagHead | undefined {
   let j = start;
-  while (j < cps.length && isDash(cps[j])) j++;
+  while (j < cps.length && isDash(cps[j]) && j - start <= MAX_FLAG_DASHES) j++;
   const dashLen = j - start;
   const first = cps[j];
-  if (dashLen === 0 || first === undefined) return undefined;
+  if (dashLen === 0 || dashLen > MAX_FLAG_DASHES || first === undefined) return undefined;
   let name = '';
   let k = j;
   if (LETTERS.test(fold(first))) {
@@ -130,7 +135,7 @@ const VALUE_HAN: Partial<Record<FlagName, ReadonlySet<string>>> = {
 
 type ValueRead = { ok: true; value: string; quoted: boolean; end: number } | { ok: false; error: GrammarError };
 
-function readValue(cps: readonly string[], def: FlagDef, from: number): ValueRead {
+function readValue(cps: readonly string[], def: FlagDef, from: number, last: LastIndex): ValueRead {
   const n = cps.length;
   let v = from;
   if (isAssign(cps[v])) v++;
@@ -138,7 +143,7 @@ function readValue(cps: readonly string[], def: FlagDef, from: number): ValueRea
   if (v >= n || detectFlag(cps, v, true) !== undefined) return { ok: false, error: missingValue(def.name) };
   const first = cps[v] ?? '';
   if (isQuoteOpen(first)) {
-    const close = findQuoteClose(cps, v);
+    const close = findQuoteClose(cps, v, last);
     if (close < 0) return { ok: false, error: unterminatedQuote(def.name, expectedCloser(first)) };
     return { ok: true, value: cps.slice(v + 1, close).join(''), quoted: true, end: close + 1 };
   }
@@ -148,7 +153,7 @@ function readValue(cps: readonly string[], def: FlagDef, from: number): ValueRea
     while (e < n) {
       if (e > v && detectFlag(cps, e, boundary) !== undefined) break;
       if (boundary && isPromptQuoteOpen(cps[e])) {
-        const close = findQuoteClose(cps, e);
+        const close = findQuoteClose(cps, e, last);
         if (close >= 0) {
           e = close + 1;
           boundary = false;
@@ -181,6 +186,7 @@ export function scanCommand(cps: readonly string[]): ScanResult {
   const n = cps.length;
   const text: string[] = [];
   const flags = new Map<FlagName, FlagOccurrence>();
+  const last = lastIndexOfEach(cps);
   let i = end ?? 0;
   let boundary = true;
   while (i < n) {
@@ -202,7 +208,7 @@ export function scanCommand(cps: readonly string[]): ScanResult {
       let quoted = false;
       let next = flag.nameEnd;
       if (flag.def.value !== 'none') {
-        const read = readValue(cps, flag.def, flag.nameEnd);
+        const read = readValue(cps, flag.def, flag.nameEnd, last);
         if (!read.ok) return read;
         if (read.value.trim() === '') return { ok: false, error: missingValue(flag.def.name) };
         ({ value, quoted } = read);
@@ -216,7 +222,7 @@ export function scanCommand(cps: readonly string[]): ScanResult {
     }
     if (boundary && isPromptQuoteOpen(ch)) {
       // A quoted stretch of prompt is taken as typed: `"a sign reading --draft"`.
-      const close = findQuoteClose(cps, i);
+      const close = findQuoteClose(cps, i, last);
       if (close >= 0) {
         text.push(...cps.slice(i, close + 1));
         boundary = false;

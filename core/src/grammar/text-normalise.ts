@@ -94,12 +94,22 @@ export function isPromptQuoteOpen(ch: string | undefined): boolean {
   return ch !== undefined && PROMPT_QUOTES.has(ch);
 }
 
+/** Last index of each code point in a text, so that looking for a quote that is never closed costs nothing. */
+export type LastIndex = ReadonlyMap<string, number>;
+
+export function lastIndexOfEach(cps: readonly string[]): LastIndex {
+  const last = new Map<string, number>();
+  cps.forEach((ch, i) => last.set(ch, i));
+  return last;
+}
+
 /** Index of the closing quote for the opener at cps[open], or -1 when it is never closed. */
-export function findQuoteClose(cps: readonly string[], open: number): number {
+export function findQuoteClose(cps: readonly string[], open: number, last?: LastIndex): number {
   const opener = cps[open];
   const closers = opener === undefined ? undefined : QUOTE_CLOSERS.get(opener);
   if (closers === undefined) return -1;
-  for (let i = open + 1; i < cps.length; i++) {
+  const end = last === undefined ? cps.length - 1 : Math.max(-1, ...closers.map((c) => last.get(c) ?? -1));
+  for (let i = open + 1; i <= end; i++) {
     const ch = cps[i];
     if (ch !== undefined && closers.includes(ch)) return i;
   }
