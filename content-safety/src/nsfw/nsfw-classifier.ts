@@ -289,7 +289,8 @@ export async function decodeImageRgb(buffer: Buffer, maxPixels = NSFW_MAX_INPUT_
   const options: SharpOptions = { limitInputPixels: maxPixels, failOn: 'warning', animated: false };
   let meta: Metadata;
   try {
-    meta = await sharp(buffer, options).metadata();
+    // The header only (nothing is decoded), without the pixel limit, so an oversized image gets its own error.
+    meta = await sharp(buffer, { ...options, limitInputPixels: false }).metadata();
   } catch (err) {
     throw new NsfwError('image_decode_failed', 'the image could not be read', { cause: err });
   }
