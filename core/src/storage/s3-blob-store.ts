@@ -1,15 +1,5 @@
 import { Readable, Transform } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { assertValidBlobKey } from './blob-key.ts';
 import { BlobStoreError } from './blob-store-error.ts';
 import type { BlobStore, StoredBlob } from './blob-store.ts';
@@ -36,15 +26,39 @@ export interface S3BlobStoreOptions {
 
 export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 
+/**
+ * The AWS SDK takes ~0.4 s to import; load it on the first S3 call so that importing @framecast/core
+ * (every bot, every test) does not pay for it when the local store is in use.
+ */
+interface Sdk {
+  s3: typeof import('@aws-sdk/client-s3');
+  upload: typeof import('@aws-sdk/lib-storage');
+  presigner: typeof import('@aws-sdk/s3-request-presigner');
+}
+let sdkPromise: Promise<Sdk> | undefined;
+function loadSdk(): Promise<Sdk> {
+  sdkPromise ??= Promise.all([
+    import('@aws-sdk/client-s3'),
+    import('@aws-sdk/lib-storage'),
+    import('@aws-sdk/s3-request-presigner'),
+  ]).then(([s3, upload, presigner]) => ({ s3, upload, presigner }));
+  return sdkPromise;
+}
+
 function httpStatus(err: unknown): number | undefined {
   if (typeof err !== 'object' || err === null || !('$metadata' in err)) return undefined;
   const meta = (err as { $metadata?: { httpStatusCode?: number } }).$metadata;
   return meta?.httpStatusCode;
 }
 
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : 'error';
+}
+
 function isNotFound(err: unknown): boolean {
-  if (err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound')) return true;
-  return httpStatus(err) === 404 && !(err instanceof S3ServiceException && err.name === 'NoSuchBucket');
+  const name = errorName(err);
+  if (name === 'NoSuchKey' || name === 'NotFound') return true;
+  return httpStatus(err) === 404 && name !== 'NoSuchBucket';
 }
 
 /**
@@ -58,7 +72,9 @@ function isNotFound(err: unknown): boolean {
 export class S3BlobStore implements BlobStore {
   readonly kind = 's3';
   readonly bucket: string;
-  readonly client: S3Client;
+  private readonly clientConfig: S3ClientConfig;
+  private clientPromise: Promise<{ sdk: Sdk; client: S3Client }> | undefined;
+  private createdClient: S3Client | undefined;
   private readonly keyPrefix: string;
   private readonly defaultExpiry: number;
   private readonly partSize: number;
@@ -82,7 +98,22 @@ export class S3BlobStore implements BlobStore {
     if (options.endpoint !== undefined) config.endpoint = options.endpoint;
     if (options.credentials !== undefined) config.credentials = options.credentials;
     if (options.maxAttempts !== undefined) config.maxAttempts = options.maxAttempts;
-    this.client = new S3Client(config);
+    this.clientConfig = config;
+  }
+
+  /** The SDK and this store's client, created on first use. */
+  private connect(): Promise<{ sdk: Sdk; client: S3Client }> {
+    this.clientPromise ??= loadSdk().then((sdk) => {
+      const client = new sdk.s3.S3Client(this.clientConfig);
+      this.createdClient = client;
+      return { sdk, client };
+    });
+    return this.clientPromise;
+  }
+
+  /** The underlying S3Client (for bucket set-up, lifecycle rules and other admin calls). */
+  async s3Client(): Promise<S3Client> {
+    return (await this.connect()).client;
   }
 
   private objectKey(key: string): string {
@@ -92,9 +123,10 @@ export class S3BlobStore implements BlobStore {
   async put(key: string, data: Buffer | Readable, contentType: string): Promise<StoredBlob> {
     const Key = this.objectKey(key);
     try {
+      const { sdk, client } = await this.connect();
       if (Buffer.isBuffer(data)) {
-        await this.client.send(
-          new PutObjectCommand({
+        await client.send(
+          new sdk.s3.PutObjectCommand({
             Bucket: this.bucket,
             Key,
             Body: data,
@@ -114,8 +146,8 @@ export class S3BlobStore implements BlobStore {
       });
       data.on('error', (err) => counted.destroy(err));
       data.pipe(counted);
-      const upload = new Upload({
-        client: this.client,
+      const upload = new sdk.upload.Upload({
+        client,
         params: { Bucket: this.bucket, Key, Body: counted, ContentType: contentType },
         partSize: this.partSize,
         queueSize: 2,
@@ -131,7 +163,8 @@ export class S3BlobStore implements BlobStore {
   async get(key: string): Promise<Buffer> {
     const Key = this.objectKey(key);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      const { sdk, client } = await this.connect();
+      const out = await client.send(new sdk.s3.GetObjectCommand({ Bucket: this.bucket, Key }));
       if (!out.Body) throw new BlobStoreError('backend', 'S3 GetObject returned no body', { key });
       return Buffer.from(await out.Body.transformToByteArray());
     } catch (err) {
@@ -142,7 +175,8 @@ export class S3BlobStore implements BlobStore {
   async stream(key: string): Promise<Readable> {
     const Key = this.objectKey(key);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      const { sdk, client } = await this.connect();
+      const out = await client.send(new sdk.s3.GetObjectCommand({ Bucket: this.bucket, Key }));
       const body = out.Body;
       if (!body) throw new BlobStoreError('backend', 'S3 GetObject returned no body', { key });
       // In Node the body is an http.IncomingMessage (a Readable) mixed with SDK helpers.
@@ -156,7 +190,8 @@ export class S3BlobStore implements BlobStore {
   async exists(key: string): Promise<boolean> {
     const Key = this.objectKey(key);
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+      const { sdk, client } = await this.connect();
+      await client.send(new sdk.s3.HeadObjectCommand({ Bucket: this.bucket, Key }));
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -167,7 +202,8 @@ export class S3BlobStore implements BlobStore {
   async delete(key: string): Promise<void> {
     const Key = this.objectKey(key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
+      const { sdk, client } = await this.connect();
+      await client.send(new sdk.s3.DeleteObjectCommand({ Bucket: this.bucket, Key }));
     } catch (err) {
       if (isNotFound(err)) return;
       throw this.mapError(err, key, 'delete');
@@ -178,12 +214,13 @@ export class S3BlobStore implements BlobStore {
   async url(key: string, expiresInSeconds?: number): Promise<string> {
     const Key = this.objectKey(key);
     const expiresIn = Math.min(MAX_PRESIGN_SECONDS, Math.max(1, Math.floor(expiresInSeconds ?? this.defaultExpiry)));
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key }), { expiresIn });
+    const { sdk, client } = await this.connect();
+    return sdk.presigner.getSignedUrl(client, new sdk.s3.GetObjectCommand({ Bucket: this.bucket, Key }), { expiresIn });
   }
 
   /** Closes the client's sockets. */
   destroy(): void {
-    this.client.destroy();
+    this.createdClient?.destroy();
   }
 
   private mapError(err: unknown, key: string, op: string): BlobStoreError {
@@ -191,7 +228,7 @@ export class S3BlobStore implements BlobStore {
     if (isNotFound(err)) {
       return new BlobStoreError('not_found', `no blob under key ${JSON.stringify(key)}`, { key, cause: err });
     }
-    const name = err instanceof Error ? err.name : 'error';
+    const name = errorName(err);
     if (name === 'NoSuchBucket') {
       return new BlobStoreError('config', `S3 bucket ${JSON.stringify(this.bucket)} does not exist`, { key, cause: err });
     }

@@ -81,6 +81,19 @@ describe('visible AIGC label', () => {
   });
 });
 
+describe('label font', () => {
+  it('finds Noto Sans CJK through fontconfig', async () => {
+    expect(await findCjkFontFile()).toMatch(/NotoSansCJK.*\.tt[cf]$|NotoSansCJK/);
+  });
+
+  it('fails with code font_missing naming the Debian package when the font is absent', async () => {
+    const err: unknown = await findCjkFontFile('/nonexistent/NotoSansCJK-Bold.ttc').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VideoError);
+    expect((err as VideoError).code).toBe('font_missing');
+    expect((err as VideoError).message).toContain('apt-get install fonts-noto-cjk');
+  });
+});
+
 describe('drawtext escaping', () => {
   it("renders text with : ' , ; [ ] \\ % exactly as drawtext's textfile does", async () => {
     const font = await findCjkFontFile();

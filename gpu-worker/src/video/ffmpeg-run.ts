@@ -48,7 +48,9 @@ export function runFfmpeg(command: FfmpegCommand, options: RunOptions = {}): Pro
     });
     command.on('end', () => {
       signal?.removeEventListener('abort', onAbort);
-      resolve();
+      // An abort that came before ffmpeg had started could not kill it: still report the cancel.
+      if (cancelled || signal?.aborted === true) reject(new VideoError('cancelled', 'video encoding cancelled'));
+      else resolve();
     });
     command.run();
   });
