@@ -4,3 +4,4 @@ export * from './nsfw/index.ts';
 export * from './keyword/index.ts';
 export * from './image/index.ts';
 export * from './video-scan/index.ts';
+export * from './remote/index.ts';
