@@ -180,17 +180,18 @@ describe('ComfyUiRuntime against a fake ComfyUI', () => {
   });
 
   it('a dropped websocket is reconnected and the job still completes', async () => {
-    fake.behaviour.stepDelayMs = 10;
+    // Slow enough that the reconnect (20–60 ms) lands well before the last of 16 steps.
+    fake.behaviour.stepDelayMs = 25;
     fake.behaviour.dropSocketsAfterProgress = 2;
     fake.behaviour.refuseAfterDropMs = 30;
     const rt = runtime();
     const steps: number[] = [];
-    const result = await rt.generate({ ...baseRequest, steps: 10 }, { onStep: (p) => steps.push(p.step) });
+    const result = await rt.generate({ ...baseRequest, steps: 16 }, { onStep: (p) => steps.push(p.step) });
     results.push(result);
     if (result.kind !== 'file') throw new Error('expected a file');
     expect((await probe(result.path)).codec_name).toBe('h264');
     expect(fake.connections.get(rt.clientId)).toBeGreaterThanOrEqual(2);
-    expect(steps.at(-1)).toBe(10); // progress resumed after the reconnect
+    expect(steps.at(-1)).toBe(16); // progress resumed after the reconnect
   });
 
   it('a websocket that stays down: the job completes through /history polling', async () => {

@@ -233,6 +233,7 @@ export class ComfyUiRuntime implements VideoRuntime {
     const { graph, totalSteps, samplerOffsets } =
       startImageName === undefined ? probe : fillWorkflow(template, filledRequest, { ...fillOverrides, startImageName });
 
+    if (signal?.aborted) throw new RuntimeError('cancelled', 'cancelled before submitting');
     const deadline = AbortSignal.timeout(this.timeouts.jobMs);
     const outcome = await this.run(graph, { totalSteps, samplerOffsets, hooks, deadline });
     if (outcome.kind === 'error') throw classifyExecutionError(outcome.data);
