@@ -26,6 +26,8 @@ export const GenerateJobDataSchema = z.object({
   reviewRequired: z.boolean().default(false),
   /** A final job that runs out of memory may retry once at draft size. */
   allowDowngrade: z.boolean().default(true),
+  /** Set when a final job ran out of memory and is retried at draft size. */
+  downgradedFrom: z.literal('final').optional(),
   enqueuedAt: z.number().int(),
 });
 export type GenerateJobData = z.infer<typeof GenerateJobDataSchema>;

@@ -1,0 +1,366 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import sharp from 'sharp';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import {
+  Deliveries, FairQueue, FINAL_STATES, FRAME_SIZES, GENERATE_QUEUE, GenerateJobDataSchema, JobService, JobStore, Keys, QuotaService,
+  type BlobStore, type DeliveryOutcome, type FramecastConfig, type GenerateJobData, type GenerationSpec, type JobProgress,
+  type VideoResult,
+} from '@framecast/core';
+import { RuntimeError, type RuntimeRequest, type RuntimeResult, type StepProgress, type VideoRuntime } from '../runtime/video-runtime.ts';
+import { encodeVideo, type EncodedVideo, type X264Preset } from '../video/encode-video.ts';
+import { fitToBudget } from '../video/fit-to-budget.ts';
+import { videoBudgetFor, type DeliveryPlatform } from '../video/platform-budgets.ts';
+import { VideoError } from '../video/video-error.ts';
+import { loadConditioningImage } from './conditioning-image.ts';
+import { GpuGate } from './gpu-gate.ts';
+import type { OutputScanner } from './output-scanner.ts';
+import { fill, WORKER_MESSAGES } from './worker-messages.ts';
+
+export interface JobTiming {
+  jobId: string;
+  /** Processor entered → first denoising step reported. */
+  toFirstStepMs: number;
+  /** Runtime call (load of inputs excluded). */
+  pipelineMs: number;
+  /** Last step reported → delivery enqueued (encode, budget, scan, store, bookkeeping). */
+  afterLastStepMs: number;
+  totalMs: number;
+}
+
+export interface GenerateWorkerOptions {
+  config: FramecastConfig;
+  /** For the core's services (records, quota, delivery). */
+  redis: Redis;
+  /** For BullMQ's worker (it makes its own blocking connection from it). */
+  connection: ConnectionOptions;
+  runtime: VideoRuntime;
+  store: BlobStore;
+  scanner?: OutputScanner;
+  logger: Logger;
+  /** Encode/scan/store job N on the CPU while job N+1 denoises. Default true. */
+  pipelined?: boolean;
+  workDir: string;
+  /** BullMQ lock: renewed at half this while a job runs; a dead worker's job is taken over after it. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  progressEveryMs?: number;
+  previewEveryMs?: number;
+  cancelPollMs?: number;
+  x264Preset?: X264Preset;
+  steps?: number;
+  /**
+   * Render at this fraction of the spec's size (multiples of 16), e.g. 0.25 for the tiny test
+   * model on a CPU. Default 1.
+   */
+  renderScale?: number;
+  onTiming?: (t: JobTiming) => void;
+}
+
+type Stage = 'denoise' | 'post';
+
+/**
+ * The GPU worker: takes jobs from the `generate` queue, runs the pipeline with progress and
+ * cancellation, encodes and labels the video, scans it, stores it and hands it to the platform's
+ * delivery queue. At-least-once underneath (BullMQ may run a job twice when a worker dies);
+ * exactly-once to the user through the delivery record and idempotent quota settlement.
+ */
+export class GenerateWorker {
+  readonly worker: Worker;
+  readonly gate = new GpuGate();
+  private readonly jobs: JobStore;
+  private readonly quota: QuotaService;
+  private readonly fq: FairQueue;
+  private readonly deliveries: Deliveries;
+  private readonly jobService: JobService;
+  private readonly startedAt = performance.now();
+
+  constructor(private readonly o: GenerateWorkerOptions) {
+    const prefix = o.config.keyPrefix;
+    this.jobs = new JobStore(o.redis, prefix);
+    this.quota = new QuotaService(o.redis, o.config);
+    this.fq = new FairQueue(o.redis, prefix);
+    this.deliveries = new Deliveries(o.redis, prefix);
+    this.jobService = new JobService(o.redis, prefix, this.jobs, this.fq, this.quota);
+    this.worker = new Worker(GENERATE_QUEUE, (job, token) => this.process(job, token), {
+      connection: o.connection,
+      prefix: new Keys(prefix).bullPrefix,
+      // One pipeline at a time on the accelerator; a second slot lets the next job denoise while
+      // the previous one is encoded (the GpuGate keeps the accelerator to one job).
+      concurrency: o.pipelined === false ? 1 : 2,
+      lockDuration: o.lockDurationMs ?? 10 * 60_000,
+      stalledInterval: o.stalledIntervalMs ?? 30_000,
+      maxStalledCount: 2,
+      autorun: false,
+    });
+    this.worker.on('failed', (job, err) => {
+      if (job !== undefined) void this.onFailed(job, err);
+    });
+    this.worker.on('error', (err) => o.logger.error({ err }, 'worker error'));
+  }
+
+  run(): Promise<void> {
+    return this.worker.run();
+  }
+
+  /** Fraction of the worker's life the accelerator was busy. */
+  busyFraction(): number {
+    return this.gate.busyMs / (performance.now() - this.startedAt);
+  }
+
+  async close(): Promise<void> {
+    await this.worker.close();
+    await Promise.all([this.fq.close(), this.deliveries.close()]);
+  }
+
+  private async process(job: Job, token: string | undefined): Promise<unknown> {
+    const t0 = performance.now();
+    const parsed = GenerateJobDataSchema.safeParse(job.data);
+    if (!parsed.success) {
+      this.o.logger.error({ jobId: job.id, issues: parsed.error.issues.length }, 'invalid job payload');
+      throw new UnrecoverableError('invalid job payload');
+    }
+    const d = parsed.data;
+    const log = this.o.logger.child({ jobId: d.jobId, platform: d.platform });
+
+    // A job taken over from a dead worker may already be done, or delivered.
+    const rec = await this.jobs.get(d.jobId);
+    if (rec !== undefined && (FINAL_STATES.has(rec.state) || rec.state === 'review')) {
+      log.info({ state: rec.state }, 'job already settled; nothing to do');
+      return { skipped: rec.state };
+    }
+    if ((await this.deliveries.state(d.jobId)) !== undefined) {
+      log.info('delivery already enqueued by an earlier attempt; settling');
+      await this.quota.commit(d.jobId);
+      await this.jobs.update(d.jobId, { state: 'succeeded', finishedAt: Date.now() });
+      return { skipped: 'delivered' };
+    }
+
+    await this.fq.taken(d.userKey, d.jobId);
+    await this.jobs.update(d.jobId, { state: 'active', startedAt: Date.now(), attempts: job.attemptsMade + 1 });
+
+    const abort = new AbortController();
+    const poll = setInterval(() => {
+      void this.jobService.isCancelRequested(d.jobId).then((yes) => {
+        if (yes) abort.abort();
+      }, () => undefined);
+    }, this.o.cancelPollMs ?? 500);
+    const dir = path.join(this.o.workDir, d.jobId);
+    let stage: Stage = 'denoise';
+    try {
+      await mkdir(dir, { recursive: true });
+      const spec = d.spec;
+      const { width, height } = renderSize(spec, this.o.renderScale ?? 1);
+      const image = spec.referenceImage === undefined ? undefined : await loadConditioningImage(this.o.store, spec.referenceImage.ref, width, height);
+      const request: RuntimeRequest = {
+        prompt: spec.prompt,
+        width,
+        height,
+        frames: spec.frames,
+        fps: spec.fps,
+        seed: spec.seed,
+        mode: spec.mode,
+        ...(spec.negativePrompt === undefined ? {} : { negativePrompt: spec.negativePrompt }),
+        ...(this.o.steps === undefined ? {} : { steps: this.o.steps }),
+        ...(image === undefined ? {} : { image }),
+      };
+      let firstStepAt: number | undefined;
+      let lastStepAt = 0;
+      let lastProgressAt = 0;
+      let lastPreviewAt = 0;
+      const onStep = (p: StepProgress) => {
+        const now = performance.now();
+        firstStepAt ??= now;
+        lastStepAt = now;
+        const last = p.step >= p.totalSteps;
+        if (!last && now - lastProgressAt < (this.o.progressEveryMs ?? 1000)) return;
+        lastProgressAt = now;
+        const wantPreview = p.preview !== undefined && now - lastPreviewAt >= (this.o.previewEveryMs ?? 5000);
+        if (wantPreview) lastPreviewAt = now;
+        void this.reportProgress(job, d.jobId, p, wantPreview).catch((err: unknown) => log.warn({ err }, 'progress report failed'));
+      };
+      const pipelineStart = performance.now();
+      const result = await this.gate.run(async () => {
+        if (abort.signal.aborted) throw new RuntimeError('cancelled', 'cancelled before start');
+        return this.o.runtime.generate(request, { onStep, signal: abort.signal });
+      });
+      const pipelineMs = performance.now() - pipelineStart;
+      if (lastStepAt === 0) lastStepAt = performance.now();
+      stage = 'post';
+      const outcome = await this.postProcess(d, result, dir, job);
+      const t1 = performance.now();
+      this.o.onTiming?.({
+        jobId: d.jobId,
+        toFirstStepMs: (firstStepAt ?? pipelineStart) - t0,
+        pipelineMs,
+        afterLastStepMs: t1 - lastStepAt,
+        totalMs: t1 - t0,
+      });
+      await this.fq.recordDuration(spec.mode, t1 - t0);
+      log.info({ outcome, ms: Math.round(t1 - t0) }, 'job done');
+      return { outcome };
+    } catch (err) {
+      return await this.onError(job, token, d, err, stage, log);
+    } finally {
+      clearInterval(poll);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  private async reportProgress(job: Job, jobId: string, p: StepProgress, withPreview: boolean): Promise<void> {
+    let previewRef: string | undefined;
+    if (withPreview && p.preview !== undefined) {
+      const jpeg = await sharp(Buffer.from(p.preview.rgb), { raw: { width: p.preview.width, height: p.preview.height, channels: 3 } }).jpeg({ quality: 70 }).toBuffer();
+      previewRef = `previews/${jobId}.jpg`;
+      await this.o.store.put(previewRef, jpeg, 'image/jpeg');
+    }
+    const progress: JobProgress = { step: p.step, totalSteps: p.totalSteps, phase: 'denoising', at: Date.now(), ...(previewRef === undefined ? {} : { previewRef }) };
+    await job.updateProgress(progress);
+  }
+
+  /** Encode with labels, fit the platform's budget, scan, store, then deliver or hold for review. */
+  private async postProcess(d: GenerateJobData, result: RuntimeResult, dir: string, job: Job): Promise<string> {
+    const spec = d.spec;
+    await job.updateProgress({ step: 0, totalSteps: 1, phase: 'encoding', at: Date.now() } satisfies JobProgress).catch(() => undefined);
+    const encoded: EncodedVideo = await encodeVideo(
+      result.kind === 'frames' ? { kind: 'frames', frames: result.frames, width: result.width, height: result.height, fps: result.fps } : { kind: 'file', path: result.path },
+      {
+        outputPath: path.join(dir, `${d.jobId}.mp4`),
+        aigc: { contentProducer: this.o.config.env.FRAMECAST_CONTENT_PRODUCER, produceId: d.jobId },
+        preset: this.o.x264Preset ?? 'veryfast',
+        ...(result.kind === 'file' ? { fps: spec.fps } : {}),
+      },
+    );
+    const budget = d.platform === 'cli' ? null : videoBudgetFor(d.platform as DeliveryPlatform, attachmentLimit(d.replyTarget));
+    let video = encoded;
+    let needsLink = false;
+    if (budget !== null) {
+      const fit = await fitToBudget(encoded, budget, { preset: this.o.x264Preset ?? 'veryfast' });
+      video = fit.video;
+      needsLink = !fit.fits;
+    }
+
+    if (this.o.scanner !== undefined) {
+      await job.updateProgress({ step: 0, totalSteps: 1, phase: 'scanning', at: Date.now() } satisfies JobProgress).catch(() => undefined);
+      const verdict = await this.o.scanner.scan(video.path);
+      if (verdict.action === 'block') {
+        await this.finishWithoutVideo(d, 'blocked', { kind: 'blocked', code: 'output_blocked', message: WORKER_MESSAGES.outputBlocked }, { code: 'output_blocked', message: `blocked at ${verdict.decidingFrames.join(',')} s` });
+        return 'blocked';
+      }
+      if (verdict.action === 'review') d = { ...d, reviewRequired: true };
+    }
+
+    const videoRef = `videos/${d.jobId}.mp4`;
+    const posterRef = `videos/${d.jobId}.jpg`;
+    await this.o.store.put(videoRef, createReadStream(video.path), 'video/mp4');
+    await this.o.store.put(posterRef, createReadStream(video.posterPath), 'image/jpeg');
+    const vr: VideoResult = {
+      videoRef, posterRef, bytes: video.bytes, width: video.width, height: video.height, frames: video.frames, fps: video.fps,
+      durationSec: video.durationSec, sha256: video.sha256, needsLink, downgraded: d.downgradedFrom !== undefined,
+    };
+    if (d.reviewRequired) {
+      await this.jobs.update(d.jobId, { state: 'review', result: vr });
+      return 'review';
+    }
+    // Delivery first (idempotent), then the charge: a crash between them is settled by the retry.
+    await this.deliveries.enqueue(deliveryOf(d, { kind: 'video', result: vr }));
+    await this.quota.commit(d.jobId);
+    await this.jobs.update(d.jobId, { state: 'succeeded', finishedAt: Date.now(), result: vr });
+    return 'delivered';
+  }
+
+  private async finishWithoutVideo(
+    d: GenerateJobData,
+    state: 'failed' | 'blocked' | 'cancelled',
+    outcome: DeliveryOutcome,
+    error: { code: string; message: string },
+  ): Promise<void> {
+    await this.deliveries.enqueue(deliveryOf(d, outcome));
+    await this.quota.refund(d.jobId);
+    await this.jobs.update(d.jobId, { state, finishedAt: Date.now(), error: { ...error, retryable: false } });
+  }
+
+  private async onError(job: Job, token: string | undefined, d: GenerateJobData, err: unknown, stage: Stage, log: Logger): Promise<unknown> {
+    const code = classify(err);
+    const reason = err instanceof Error ? err.message : String(err);
+    log.warn({ code, stage, attempt: job.attemptsMade + 1, err: reason }, 'job error');
+    switch (code) {
+      case 'cancelled':
+        await this.finishWithoutVideo(d, 'cancelled', { kind: 'cancelled', message: WORKER_MESSAGES.cancelled }, { code: 'cancelled', message: 'cancelled by request' });
+        return { outcome: 'cancelled' };
+      case 'bad_input':
+        await this.finishWithoutVideo(d, 'failed', { kind: 'failed', code: 'bad_input', message: fill(WORKER_MESSAGES.badInput, { reason }) }, { code: 'bad_input', message: reason });
+        return { outcome: 'failed' };
+      case 'moderation':
+        await this.finishWithoutVideo(d, 'blocked', { kind: 'blocked', code: 'provider_moderation', message: WORKER_MESSAGES.providerModeration }, { code: 'provider_moderation', message: reason });
+        return { outcome: 'blocked' };
+      case 'oom':
+        if (d.spec.mode === 'final' && d.allowDowngrade && d.downgradedFrom === undefined) {
+          log.warn('out of memory on a final job: retrying once at draft size');
+          await job.updateData({ ...d, spec: asDraft(d.spec), downgradedFrom: 'final' });
+          throw err;
+        }
+        break;
+      case 'throttled':
+        if (token !== undefined && err instanceof RuntimeError) {
+          await this.jobs.update(d.jobId, { state: 'queued' });
+          await job.moveToDelayed(Date.now() + (err.retryAfterMs ?? 30_000), token);
+          throw new DelayedError();
+        }
+        break;
+      case 'transient':
+        break;
+    }
+    const attempts = job.opts.attempts ?? 1;
+    if (code === 'oom' || job.attemptsMade + 1 >= attempts) {
+      await this.finishWithoutVideo(d, 'failed', { kind: 'failed', code, message: WORKER_MESSAGES.failed }, { code, message: reason });
+      throw new UnrecoverableError(reason);
+    }
+    await this.jobs.update(d.jobId, { state: 'queued', error: { code, message: reason, retryable: true } });
+    throw err instanceof Error ? err : new Error(reason);
+  }
+
+  /** A job BullMQ gave up on by itself (stalled too often): refund and tell the user, once. */
+  private async onFailed(job: Job, err: Error): Promise<void> {
+    const parsed = GenerateJobDataSchema.safeParse(job.data);
+    if (!parsed.success) return;
+    const d = parsed.data;
+    const rec = await this.jobs.get(d.jobId);
+    if (rec === undefined || FINAL_STATES.has(rec.state) || rec.state === 'review') return;
+    const attempts = job.opts.attempts ?? 1;
+    if (job.attemptsMade < attempts && !/stalled/i.test(err.message)) return;
+    await this.finishWithoutVideo(d, 'failed', { kind: 'failed', code: 'failed', message: WORKER_MESSAGES.failed }, { code: 'failed', message: err.message });
+  }
+}
+
+function classify(err: unknown): 'cancelled' | 'bad_input' | 'moderation' | 'oom' | 'throttled' | 'transient' {
+  if (err instanceof RuntimeError) return err.code;
+  if (err instanceof VideoError) return err.code === 'bad_input' ? 'bad_input' : 'transient';
+  return 'transient';
+}
+
+export function renderSize(spec: Pick<GenerationSpec, 'width' | 'height'>, scale: number): { width: number; height: number } {
+  if (!(scale > 0 && scale <= 1)) throw new RangeError(`render scale must be in (0, 1], got ${scale}`);
+  const r = (n: number) => Math.max(16, 16 * Math.round((n * scale) / 16));
+  return { width: r(spec.width), height: r(spec.height) };
+}
+
+function asDraft(spec: GenerationSpec): GenerationSpec {
+  const size = FRAME_SIZES.draft[spec.aspect];
+  return { ...spec, mode: 'draft', width: size.width, height: size.height };
+}
+
+function attachmentLimit(replyTarget: Record<string, unknown>): { attachmentSizeLimit?: number } {
+  const v = replyTarget.attachmentSizeLimit;
+  return typeof v === 'number' && v > 0 ? { attachmentSizeLimit: v } : {};
+}
+
+function deliveryOf(d: GenerateJobData, outcome: DeliveryOutcome) {
+  return {
+    version: 1 as const, jobId: d.jobId, platform: d.platform, userKey: d.userKey, channelId: d.channelId, locale: d.locale,
+    replyTarget: d.replyTarget, outcome,
+  };
+}
