@@ -149,10 +149,13 @@ export function parseVideoCommand(text: string, options: ParseOptions = {}): Par
   if (options.requireCommand === true && !scan.commandFound) return { ok: false, error: notACommand() };
   const { flags } = scan;
 
-  const mode: Mode = flags.has('draft') ? 'draft' : (defaults.mode ?? 'final');
+  // Defaults come from config (typed, but maybe not validated): anything unknown falls back.
+  const defaultMode = ModeSchema.safeParse(defaults.mode);
+  const defaultAspect = AspectSchema.safeParse(defaults.aspect);
+  const mode: Mode = flags.has('draft') ? 'draft' : defaultMode.success ? defaultMode.data : 'final';
   const seed = parseSeed(flags.get('seed'), options.random ?? Math.random);
   if (!seed.ok) return seed;
-  const aspect = parseAspect(flags.get('ar'), defaults.aspect ?? '16:9');
+  const aspect = parseAspect(flags.get('ar'), defaultAspect.success ? defaultAspect.data : '16:9');
   if (!aspect.ok) return aspect;
   const duration = parseDuration(flags.get('duration'), mode, defaults);
   if (!duration.ok) return duration;

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { formatGrammarHelp } from './grammar-help.ts';
+import { KNOWN_FLAGS } from './grammar-flags.ts';
 import { parseVideoCommand } from './prompt-grammar.ts';
 import { formatSpecSummary } from './spec-summary.ts';
+import { defaultStylePresets } from './style-presets.ts';
 
 const specOf = (text: string) => {
   const r = parseVideoCommand(text, { random: () => 0 });
@@ -26,5 +29,16 @@ describe('formatSpecSummary', () => {
     const spec = specOf('a very secret prompt --style ink-wash');
     for (const locale of ['en', 'zh-CN'] as const) expect(formatSpecSummary(spec, locale)).not.toContain('secret');
     expect(formatSpecSummary(spec, 'zh-CN')).toContain('风格 水墨');
+  });
+});
+
+describe('formatGrammarHelp', () => {
+  it('lists every option and every style in both languages', () => {
+    for (const locale of ['en', 'zh-CN'] as const) {
+      const help = formatGrammarHelp(locale);
+      for (const flag of KNOWN_FLAGS) expect(help).toContain(flag);
+      for (const s of defaultStylePresets().styles) expect(help).toContain(s.name);
+    }
+    expect(formatGrammarHelp('zh-CN')).toContain('水墨（ink-wash）');
   });
 });
