@@ -1,0 +1,124 @@
+/**
+ * scanVideo on real mp4s made by ffmpeg here: lavfi testsrc, and clips built frame by frame from
+ * neutral scenes and the synthetic image the classifier scores as high-risk.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NsfwClassifier, VideoScanError, decideVideo, ensureNsfwModel, scanVideo } from '@framecast/content-safety';
+import { highRiskImage, neutralScene } from './fixtures/nsfw/risk-images.ts';
+
+let dir: string;
+let classifier: NsfwClassifier;
+/** Block as usual; review when Porn + Hentai ≥ 0.5, so the high-risk frames exercise the review rule. */
+let reviewer: NsfwClassifier;
+
+function ffmpeg(args: string[], stdin?: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-y', ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg ${code}: ${err}`))));
+    if (stdin) p.stdin?.end(stdin);
+  });
+}
+
+const W = 320;
+const H = 240;
+const FPS = 10;
+
+/** An H.264 mp4 at 10 fps; `risky(i)` picks the high-risk image for frame i, else a moving neutral scene. */
+async function clip(name: string, frames: number, risky: (i: number) => boolean): Promise<string> {
+  const risk = highRiskImage(W, H).data;
+  const raw = Buffer.alloc(frames * W * H * 3);
+  for (let i = 0; i < frames; i++) raw.set(risky(i) ? risk : neutralScene(W, H, (i * 3) % 40).data, i * W * H * 3);
+  const file = path.join(dir, name);
+  await ffmpeg(['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${W}x${H}`, '-r', String(FPS), '-i', 'pipe:0', '-c:v', 'libx264', '-crf', '18', '-pix_fmt', 'yuv420p', file], raw);
+  return file;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'nsfw-video-'));
+  const modelPath = await ensureNsfwModel();
+  classifier = await NsfwClassifier.load({ modelPath });
+  reviewer = await NsfwClassifier.load({
+    modelPath,
+    thresholds: { block: { classes: ['Porn'], min: 0.99 }, review: { classes: ['Porn', 'Hentai'], min: 0.5 } },
+  });
+});
+
+afterAll(async () => {
+  await classifier?.release();
+  await reviewer?.release();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('scanVideo', () => {
+  it('allows lavfi testsrc and samples the first frame, one a second and the last frame', async () => {
+    const file = path.join(dir, 'testsrc.mp4');
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=duration=3:size=320x240:rate=25', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', file]);
+    const v = await scanVideo(file, classifier);
+    expect(v.action).toBe('allow');
+    expect(v.decidingFrames).toEqual([]);
+    expect(v.frames.map((f) => f.timeSec)).toEqual([0, 1, 2, 2.96]);
+    expect(v.durationSec).toBeCloseTo(3, 1);
+    for (const f of v.frames) expect(Object.values(f.scores).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+  });
+
+  it('blocks a clip with high-risk frames and reports their times', async () => {
+    const file = await clip('middle.mp4', 40, (i) => i >= 18 && i < 23); // 1.8 s – 2.2 s
+    const v = await scanVideo(file, classifier, { framesPerSecond: 2 });
+    expect(v.frames.map((f) => f.timeSec)).toEqual([0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 3.9]);
+    expect(v.action).toBe('block');
+    expect(v.decidingFrames).toEqual([2]);
+  });
+
+  it('checks the last frame even when the regular samples miss it', async () => {
+    const file = await clip('last.mp4', 30, (i) => i === 29);
+    const v = await scanVideo(file, classifier, { framesPerSecond: 1 });
+    expect(v.frames.map((f) => f.timeSec)).toEqual([0, 1, 2, 2.9]);
+    expect(v.action).toBe('block');
+    expect(v.decidingFrames).toEqual([2.9]);
+  });
+
+  it('sends two consecutive review-level frames to review, but allows a single one', async () => {
+    const sustained = await scanVideo(await clip('pair.mp4', 40, (i) => i >= 9 && i < 18), reviewer, { framesPerSecond: 2 });
+    expect(sustained.action).toBe('review');
+    expect(sustained.decidingFrames).toEqual([1, 1.5]);
+
+    const single = await scanVideo(await clip('single.mp4', 40, (i) => i >= 9 && i < 13), reviewer, { framesPerSecond: 2 });
+    expect(single.frames.filter((f) => f.action === 'review').map((f) => f.timeSec)).toEqual([1]);
+    expect(single.action).toBe('allow');
+  });
+
+  it('is bounded: maxFrames spreads the samples over the whole video, long videos are refused', async () => {
+    const file = path.join(dir, 'long.mp4');
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=duration=10:size=160x120:rate=10', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', file]);
+    const v = await scanVideo(file, classifier, { framesPerSecond: 5, maxFrames: 6 });
+    expect(v.frames).toHaveLength(6);
+    expect(v.frames.map((f) => f.timeSec)).toEqual([0, 2, 4, 6, 8, 9.9]);
+    await expect(scanVideo(file, classifier, { maxDurationSec: 5 })).rejects.toMatchObject({ code: 'video_too_long' });
+    await expect(scanVideo(file, classifier, { maxPixels: 160 * 120 - 1 })).rejects.toMatchObject({ code: 'video_too_large' });
+  });
+
+  it('refuses files that are not videos', async () => {
+    const junk = path.join(dir, 'junk.mp4');
+    await writeFile(junk, 'this is not an mp4');
+    await expect(scanVideo(junk, classifier)).rejects.toBeInstanceOf(VideoScanError);
+    await expect(scanVideo(junk, classifier)).rejects.toMatchObject({ code: 'probe_failed' });
+  });
+
+  it('decides from frame actions: block beats review, review needs a consecutive pair', () => {
+    const f = (timeSec: number, action: 'allow' | 'review' | 'block') => ({
+      timeSec,
+      action,
+      scores: { Drawing: 0, Hentai: 0, Neutral: 1, Porn: 0, Sexy: 0 },
+    });
+    expect(decideVideo([f(0, 'review'), f(1, 'allow'), f(2, 'review')])).toEqual({ action: 'allow', decidingFrames: [] });
+    expect(decideVideo([f(0, 'review'), f(1, 'review'), f(2, 'block')])).toEqual({ action: 'block', decidingFrames: [2] });
+    expect(decideVideo([f(0, 'allow'), f(1, 'review'), f(2, 'review'), f(3, 'review')])).toEqual({ action: 'review', decidingFrames: [1, 2] });
+  });
+});
