@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,6 +96,18 @@ describe('encodeVideo', () => {
     expect(err).toBeInstanceOf(VideoError);
     expect((err as VideoError).code).toBe('bad_input');
     await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
+
+    // A faststart mp4 cut short: its index still lists every frame, but most cannot be decoded.
+    const truncated = path.join(dir, 'truncated.mp4');
+    await writeFile(truncated, good.subarray(0, Math.floor(good.length * 0.6)));
+    const err2: unknown = await encodeVideo({ kind: 'file', path: truncated }, { outputPath: out, aigc, preset: 'ultrafast' }).catch(
+      (e: unknown) => e,
+    );
+    expect(err2).toBeInstanceOf(VideoError);
+    expect((err2 as VideoError).code).toBe('bad_input');
+    expect((err2 as VideoError).message).toMatch(/truncated or corrupt: \d+ of 33 frames are readable/);
+    await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await readdir(dir)).filter((f) => f.includes('.part'))).toEqual([]);
 
     const empty = path.join(dir, 'empty.mp4');
     await writeFile(empty, '');

@@ -260,6 +260,12 @@ export async function encodeVideo(input: EncodeInput, options: EncodeOptions): P
       .inputOptions('-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${srcWidth}x${srcHeight}`, '-framerate', String(srcFps));
   } else {
     const probe = await probeVideo(input.path); // bad_input for a corrupt or empty file
+    if (probe.indexedFrames !== undefined && probe.frames < Math.floor(probe.indexedFrames * 0.9)) {
+      throw new VideoError(
+        'bad_input',
+        `the input video is truncated or corrupt: ${probe.frames} of ${probe.indexedFrames} frames are readable`,
+      );
+    }
     srcWidth = probe.width;
     srcHeight = probe.height;
     srcFps = options.fps ?? probe.fps;
@@ -305,6 +311,16 @@ export async function encodeVideo(input: EncodeInput, options: EncodeOptions): P
 
   try {
     await runFfmpeg(command, { inputIsForeign: input.kind === 'file', ...(options.signal ? { signal: options.signal } : {}) });
+    if (input.kind === 'file') {
+      // ffmpeg skips undecodable packets and exits 0: a truncated file's index promises frames it lacks.
+      const got = await probeVideo(tmpVideo).catch(() => undefined);
+      if (!got || got.frames < Math.floor(srcFrames * 0.9)) {
+        throw new VideoError(
+          'bad_input',
+          `the input video is truncated or corrupt: decoded ${got?.frames ?? 0} of ${srcFrames} frames`,
+        );
+      }
+    }
     await stat(tmpPoster).catch((err: unknown) => {
       throw new VideoError('encode_failed', 'ffmpeg wrote no poster frame', { cause: err });
     });

@@ -89,7 +89,10 @@ export interface VideoProbe {
   width: number;
   height: number;
   fps: number;
+  /** Packets of the video stream that could actually be read. */
   frames: number;
+  /** Frames the container's index promises (mp4 stts), when it has one; more than `frames` = truncated. */
+  indexedFrames: number | undefined;
   durationSec: number;
   hasAudio: boolean;
   formatName: string | undefined;
@@ -119,6 +122,7 @@ export async function probeVideo(file: string): Promise<VideoProbe> {
     height: video.height,
     fps,
     frames,
+    indexedFrames: video.nb_frames !== undefined && Number(video.nb_frames) > 0 ? Number(video.nb_frames) : undefined,
     durationSec: Number.isFinite(durationSec) ? durationSec : frames / fps,
     hasAudio: probe.streams.some((s) => s.codec_type === 'audio'),
     formatName: probe.format?.format_name,
