@@ -10,6 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
+import https from 'node:https';
+import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -458,5 +460,29 @@ describe('timeouts and cancellation', () => {
     expect(e.localizedMessage('en')).toMatch(/internal or reserved/);
     expect(e.message).not.toContain('secretsig');
     expect(e.message).not.toContain('meta-data');
+  });
+});
+
+describe('https', () => {
+  it('verifies the certificate for the name that was checked, through the guarded lookup', async () => {
+    const key = join(tmp, 'tls.key');
+    const cert = join(tmp, 'tls.crt');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=secure.example', '-addext', 'subjectAltName=DNS:secure.example', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const pem = (await readFile(cert)).toString();
+    const server = https.createServer({ key: await readFile(key), cert: pem }, (_req, res) => res.end('over tls'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.2', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const lookup = fakeDns({ 'secure.example': ['127.0.0.2'], 'other.example': ['127.0.0.2'], 'evil.example': ['127.0.0.1'] });
+      const f = createSafeFetcher({ ...baseOpts, lookup, extraCaCerts: [pem] });
+      expect((await f.fetchBuffer(`https://secure.example:${port}/`)).body.toString()).toBe('over tls');
+      // the certificate is still checked: a wrong name or an untrusted CA fails
+      expect(await codeOf(f.fetchBuffer(`https://other.example:${port}/`))).toBe('network');
+      expect(await codeOf(createSafeFetcher({ ...baseOpts, lookup }).fetchBuffer(`https://secure.example:${port}/`))).toBe('network');
+      expect(await codeOf(f.fetchBuffer(`https://evil.example:${port}/`))).toBe('blocked_address');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -16,6 +16,7 @@ import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import type { IncomingMessage, ClientRequest } from 'node:http';
 import type { LookupFunction, Socket } from 'node:net';
 import { isIP } from 'node:net';
@@ -55,6 +56,8 @@ export interface SafeFetchOptions {
   allowedContentTypes?: string[];
   /** Host name resolution; default node:dns lookup (all addresses). */
   lookup?: SafeLookup;
+  /** Extra CA certificates (PEM) trusted for https besides Node's roots: an operator's private store, tests. */
+  extraCaCerts?: string[];
 }
 
 export interface SafeFetchInit {
@@ -172,6 +175,7 @@ interface HopContext {
   connectTimeoutMs: number;
   idleTimeoutMs: number;
   userAgent: string;
+  ca: string[] | undefined;
   /** Records a failure that explains a later AbortError. */
   fail(e: SafeFetchError): void;
 }
@@ -224,6 +228,8 @@ function openHop(url: URL, ctx: HopContext): Promise<{ req: ClientRequest; res: 
       agent: false,
       lookup: guardedLookup(ctx.policy, ctx.lookup),
       signal: ctx.signal,
+      ...(isHttps && ctx.ca ? { ca: ctx.ca } : {}),
+      ...(isHttps && isIP(host) === 0 ? { servername: host } : {}),
       headers: {
         host: url.host,
         'user-agent': ctx.userAgent,
@@ -264,6 +270,8 @@ export function createSafeFetcher(opts: SafeFetchOptions): SafeFetcher {
   const connectTimeoutMs = opts.connectTimeoutMs ?? Math.min(opts.timeoutMs, 10_000);
   const idleTimeoutMs = opts.idleTimeoutMs ?? Math.min(opts.timeoutMs, 15_000);
   const userAgent = opts.userAgent ?? 'Framecast-SafeFetch/0.1';
+  // `ca` replaces Node's roots, so extra CAs are added to them rather than used alone.
+  const ca = opts.extraCaCerts && opts.extraCaCerts.length > 0 ? [...tls.rootCertificates, ...opts.extraCaCerts] : undefined;
 
   /**
    * Follows redirects to a final 2xx response, then streams its body through the caps into the
@@ -285,7 +293,7 @@ export function createSafeFetcher(opts: SafeFetchOptions): SafeFetcher {
     const onCallerAbort = (): void => fail(new SafeFetchError('aborted', 'aborted by caller'));
     if (init?.signal?.aborted) onCallerAbort();
     else init?.signal?.addEventListener('abort', onCallerAbort, { once: true });
-    const ctx: HopContext = { policy, lookup, signal: controller.signal, connectTimeoutMs, idleTimeoutMs, userAgent, fail };
+    const ctx: HopContext = { policy, lookup, signal: controller.signal, connectTimeoutMs, idleTimeoutMs, userAgent, ca, fail };
 
     let current: { req: ClientRequest; res: IncomingMessage } | undefined;
     try {
