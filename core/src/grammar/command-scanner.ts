@@ -224,7 +224,7 @@ export function scanCommand(cps: readonly string[]): ScanResult {
       // A quoted stretch of prompt is taken as typed: `"a sign reading --draft"`.
       const close = findQuoteClose(cps, i, last);
       if (close >= 0) {
-        text.push(...cps.slice(i, close + 1));
+        text.push(cps.slice(i, close + 1).join(''));
         boundary = false;
         i = close + 1;
         continue;

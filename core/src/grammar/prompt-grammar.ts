@@ -3,6 +3,19 @@
  *
  *   /video <prompt> [--seed N] [--ar 16:9|9:16|1:1|4:3|3:4] [--duration S] [--style NAME] [--neg "text"] [--draft]
  *
+ * As people type it:
+ * - the command word is optional (`/video`, `／video`, `/VIDEO`, `/视频`, `／视频`, or already stripped);
+ * - a flag starts with two dashes of any kind (`--`, `——`, `－－`, `—-`, `−−`) or one long dash (`—`, `–`),
+ *   names may be full-width (`－－ｓｅｅｄ`) or Chinese (`--种子`, `--风格`, `--时长`, `--反向`, `--草稿`);
+ * - a value follows after whitespace (U+3000 too) or `=`/`＝`/`:`, in any quotes (" “” ‘’ 「」 『』) or none;
+ * - flags may come before, between or after the prompt; in Chinese text they may follow without a space
+ *   (`一只猫--ar 9:16`), and number values end at the first Chinese character (`--seed 42一只狗`);
+ * - an unquoted `--neg` runs to the next flag (`--neg blurry, low quality --draft`);
+ * - a quoted stretch of prompt is taken as typed (`"a sign reading --draft"`);
+ * - prompt text is NFKC-normalised except for full-width Chinese punctuation (，。！？：（）…), whitespace
+ *   collapsed, one pair of quotes around the whole prompt removed.
+ * Unknown flags are reported only at a token start after two dashes, so dashes in prose stay prompt text.
+ *
  * Pure: no I/O except reading core/styles.json once when no presets are passed; never throws.
  */
 import { z } from 'zod';
