@@ -145,7 +145,7 @@ describe('samplers on a toy ODE', () => {
     const x0 = Float32Array.of(0.3, -0.2);
     for (const sampler of [new EulerFlowSampler(flowSchedule('euler', 7, 5)), new UniPcFlowSampler(flowSchedule('unipc', 7, 5))]) {
       const { sigmas } = sampler.schedule;
-      let x = Float32Array.of(0.3 + sigmas[0]! * 1.1, -0.2 - sigmas[0]! * 0.4);
+      let x: Float32Array = Float32Array.of(0.3 + sigmas[0]! * 1.1, -0.2 - sigmas[0]! * 0.4);
       for (let i = 0; i < 7; i++) {
         const sigma = sigmas[i]!;
         x = sampler.step(Float32Array.from(x, (xi, k) => (xi - x0[k]!) / sigma), x, i);
