@@ -181,7 +181,7 @@ export async function decodeImageSafely(input: Buffer, opts: DecodeImageOptions 
   const normalizedFormat = sniffed === 'jpeg' ? 'jpeg' : 'png';
   const clean = sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } });
   const normalized = await (normalizedFormat === 'jpeg'
-    ? clean.jpeg({ quality: 92, chromaSubsampling: '4:4:4' })
+    ? clean.jpeg({ quality: 90 })
     : clean.png({ compressionLevel: 6 })
   ).toBuffer();
 
