@@ -5,3 +5,4 @@ export * from './keyword/index.ts';
 export * from './image/index.ts';
 export * from './video-scan/index.ts';
 export * from './remote/index.ts';
+export * from './pipeline/index.ts';

@@ -20,3 +20,4 @@ export * from './redis/local-redis.ts';
 export * from './intake/intake.ts';
 export * from './core.ts';
 export * from './grammar/index.ts';
+export * from './util/logger.ts';

@@ -67,6 +67,11 @@ export const EnvSchema = z.object({
   FRAMECAST_MODEL_DIR: z.string().default('./models/tiny-wan'),
   FRAMECAST_ORT_PROVIDERS: csv.pipe(z.array(z.enum(['cuda', 'cpu']))),
   FRAMECAST_STEPS: z.coerce.number().int().min(1).max(200).optional(),
+  /** Render at this fraction of the requested size; default 0.25 for the tiny CPU model, else 1. */
+  FRAMECAST_RENDER_SCALE: z.coerce.number().gt(0).max(1).optional(),
+  /** BullMQ lock of a running job (ms); a dead worker's job is taken over after it. */
+  FRAMECAST_LOCK_MS: z.coerce.number().int().min(1000).max(3_600_000).optional(),
+  FRAMECAST_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).max(600_000).optional(),
   COMFYUI_URL: z.url().optional(),
   COMFYUI_TEMPLATE: z.enum(['t2v-a14b', 'i2v-a14b', 'ti2v-5b']).default('t2v-a14b'),
   DASHSCOPE_API_KEY: z.string().min(8).optional(),

@@ -1,0 +1,2 @@
+export * from './reference-image-intake.ts';
+export * from './combined-moderator.ts';

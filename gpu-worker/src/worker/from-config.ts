@@ -1,0 +1,116 @@
+import os from 'node:os';
+import path from 'node:path';
+import type { ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createBlobStore, type BlobStore, type FramecastConfig } from '@framecast/core';
+import { createSafeFetcher, NsfwClassifier, scanVideo } from '@framecast/content-safety';
+import { ComfyUiRuntime } from '../runtime/comfyui/index.ts';
+import { DashScopeRuntime, safeFetcherDownloader } from '../runtime/dashscope/index.ts';
+import { OnnxVideoRuntime, ensureTinyWanModel, defaultTinyWanDir } from '../runtime/onnx/index.ts';
+import type { VideoRuntime } from '../runtime/video-runtime.ts';
+import { GenerateWorker, type GenerateWorkerOptions } from './generate-worker.ts';
+import type { OutputScanner } from './output-scanner.ts';
+
+/** The blob store named by config. */
+export function blobStoreFromConfig(config: FramecastConfig): BlobStore {
+  const e = config.env;
+  if (e.FRAMECAST_STORAGE === 's3') {
+    return createBlobStore({
+      kind: 's3',
+      bucket: e.S3_BUCKET ?? '',
+      ...(e.S3_ENDPOINT === undefined ? {} : { endpoint: e.S3_ENDPOINT }),
+      region: e.S3_REGION,
+      forcePathStyle: e.S3_FORCE_PATH_STYLE,
+      credentials: { accessKeyId: e.S3_ACCESS_KEY_ID ?? '', secretAccessKey: e.S3_SECRET_ACCESS_KEY ?? '' },
+    });
+  }
+  return createBlobStore({ kind: 'local', dir: path.join(config.dataDir, 'blobs') });
+}
+
+/** The video runtime named by FRAMECAST_RUNTIME; the tiny model is generated on first use. */
+export async function runtimeFromConfig(config: FramecastConfig, store: BlobStore, logger: Logger): Promise<VideoRuntime> {
+  const e = config.env;
+  switch (e.FRAMECAST_RUNTIME) {
+    case 'comfyui':
+      return new ComfyUiRuntime({ baseUrl: e.COMFYUI_URL ?? '', template: e.COMFYUI_TEMPLATE });
+    case 'dashscope': {
+      const fetcher = createSafeFetcher({ maxBytes: 512 * 1024 * 1024, timeoutMs: 10 * 60_000 });
+      return new DashScopeRuntime({
+        baseUrl: e.DASHSCOPE_BASE_URL,
+        apiKey: e.DASHSCOPE_API_KEY ?? '',
+        model: e.DASHSCOPE_MODEL,
+        downloader: safeFetcherDownloader(fetcher),
+        publishImage: async (img) => {
+          const { default: sharp } = await import('sharp');
+          const png = await sharp(Buffer.from(img.rgb), { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
+          const key = `published/${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}.png`;
+          await store.put(key, png, 'image/png');
+          return store.url(key, 3600);
+        },
+      });
+    }
+    case 'onnx': {
+      const dir = path.resolve(e.FRAMECAST_MODEL_DIR);
+      if (dir === path.resolve(defaultTinyWanDir())) await ensureTinyWanModel(dir);
+      const providers = e.FRAMECAST_ORT_PROVIDERS;
+      const ep = providers.includes('cuda') ? (providers.includes('cpu') ? 'auto' : 'cuda') : providers.length === 0 ? 'auto' : 'cpu';
+      return new OnnxVideoRuntime({
+        modelDir: dir,
+        executionProvider: ep,
+        logger: { info: (obj: object, msg: string) => logger.info(obj, msg), warn: (obj: object, msg: string) => logger.warn(obj, msg) },
+      });
+    }
+  }
+}
+
+/** The output scan: the NSFW classifier over sampled frames. */
+export async function outputScannerFromConfig(config: FramecastConfig): Promise<OutputScanner> {
+  const e = config.env;
+  const classifier = await NsfwClassifier.load({
+    thresholds: {
+      block: { classes: ['Porn', 'Hentai'], min: e.FRAMECAST_NSFW_BLOCK },
+      review: { classes: ['Sexy'], min: e.FRAMECAST_NSFW_REVIEW },
+    },
+  });
+  return {
+    async scan(videoPath) {
+      const v = await scanVideo(videoPath, classifier);
+      return { action: v.action, decidingFrames: v.decidingFrames, category: 'nsfw-image' };
+    },
+  };
+}
+
+export interface WorkerFromConfigOptions {
+  config: FramecastConfig;
+  redis: Redis;
+  connection: ConnectionOptions;
+  logger: Logger;
+  overrides?: Partial<GenerateWorkerOptions>;
+}
+
+/** A worker wired from config: runtime loaded (kept warm), store, output scan. */
+export async function createWorkerFromConfig(o: WorkerFromConfigOptions): Promise<GenerateWorker> {
+  const store = o.overrides?.store ?? blobStoreFromConfig(o.config);
+  const runtime = o.overrides?.runtime ?? (await runtimeFromConfig(o.config, store, o.logger));
+  await runtime.load();
+  const scanner = o.overrides?.scanner ?? (await outputScannerFromConfig(o.config));
+  const e = o.config.env;
+  const tiny = e.FRAMECAST_RUNTIME === 'onnx' && path.resolve(e.FRAMECAST_MODEL_DIR) === path.resolve(defaultTinyWanDir());
+  const renderScale = e.FRAMECAST_RENDER_SCALE ?? (tiny ? 0.25 : 1);
+  return new GenerateWorker({
+    config: o.config,
+    redis: o.redis,
+    connection: o.connection,
+    runtime,
+    store,
+    scanner,
+    logger: o.logger,
+    workDir: path.join(os.tmpdir(), 'framecast-worker'),
+    renderScale,
+    ...(e.FRAMECAST_STEPS === undefined ? {} : { steps: e.FRAMECAST_STEPS }),
+    ...(e.FRAMECAST_LOCK_MS === undefined ? {} : { lockDurationMs: e.FRAMECAST_LOCK_MS }),
+    ...(e.FRAMECAST_STALLED_INTERVAL_MS === undefined ? {} : { stalledIntervalMs: e.FRAMECAST_STALLED_INTERVAL_MS }),
+    ...o.overrides,
+  });
+}
