@@ -45,6 +45,15 @@ jobs
   .requiredOption('--as <user>', 'who cancels: platform:userId (must own the job unless an admin)')
   .action(async (jobId: string, opts: { as: string }) => (await import('./commands/jobs-command.ts')).jobsCancel(jobId, opts));
 
+for (const decision of ['approve', 'reject'] as const) {
+  jobs
+    .command(decision)
+    .description(`${decision} a video held for human review (admins only)`)
+    .argument('<jobId>')
+    .requiredOption('--as <user>', 'the admin: platform:userId listed in FRAMECAST_ADMINS')
+    .action(async (jobId: string, opts: { as: string }) => (await import('./commands/jobs-command.ts')).jobsReview(jobId, opts, decision));
+}
+
 program
   .command('moderate')
   .description('moderate text, an image (path or URL) or a video; prints a JSON verdict')

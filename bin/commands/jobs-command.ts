@@ -46,3 +46,17 @@ export async function jobsCancel(jobId: string, opts: { as: string }): Promise<v
     await ctx.close();
   }
 }
+
+export async function jobsReview(jobId: string, opts: { as: string }, decision: 'approve' | 'reject'): Promise<void> {
+  const userKey = parseUserKey(opts.as);
+  const ctx = await openContext();
+  try {
+    const core = coreFor(ctx);
+    const res = await core.jobService.review(jobId, { userKey, isAdmin: ctx.config.admins.has(userKey) }, decision);
+    printJson(res);
+    if (res.status !== 'approved' && res.status !== 'rejected') process.exitCode = 1;
+    await core.close();
+  } finally {
+    await ctx.close();
+  }
+}

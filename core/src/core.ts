@@ -38,7 +38,7 @@ export function createCore(opts: CoreOptions): Core {
   const jobs = new JobStore(redis, config.keyPrefix);
   const queue = new FairQueue(redis, config.keyPrefix);
   const deliveries = new Deliveries(redis, config.keyPrefix);
-  const jobService = new JobService(redis, config.keyPrefix, jobs, queue, quota);
+  const jobService = new JobService(redis, config.keyPrefix, jobs, queue, quota, deliveries);
   const intake = new Intake({
     config, redis, moderator: opts.moderator, queue, jobs, quota,
     ...(opts.imageIntake === undefined ? {} : { imageIntake: opts.imageIntake }),

@@ -49,6 +49,11 @@ export const MESSAGES = {
   'job.cancelled': { en: 'Job {jobId} was cancelled; its credits were refunded.', 'zh-CN': '任务 {jobId} 已取消，额度已退还。' },
   'job.cancel_requested': { en: 'Job {jobId} will stop after its current step; its credits will be refunded.', 'zh-CN': '任务 {jobId} 将在当前步骤后停止，额度将退还。' },
   'job.already_finished': { en: 'Job {jobId} has already finished ({state}).', 'zh-CN': '任务 {jobId} 已结束（{state}）。' },
+  'job.not_admin': { en: 'Only an admin can review job {jobId}.', 'zh-CN': '只有管理员可以审核任务 {jobId}。' },
+  'job.not_in_review': { en: 'Job {jobId} is not waiting for review ({state}).', 'zh-CN': '任务 {jobId} 不在待审核状态（{state}）。' },
+  'job.review_expired': { en: 'Job {jobId} can no longer be delivered: its reply details have expired.', 'zh-CN': '任务 {jobId} 的回复信息已过期，无法再发送。' },
+  'job.approved': { en: 'Job {jobId} was approved and is being delivered.', 'zh-CN': '任务 {jobId} 已通过审核，正在发送。' },
+  'job.rejected': { en: 'Job {jobId} was rejected; the user was told and refunded.', 'zh-CN': '任务 {jobId} 已被驳回，已通知用户并退还额度。' },
   'eta.seconds': { en: '{n} s', 'zh-CN': '{n} 秒' },
   'eta.minutes': { en: '{n} min', 'zh-CN': '{n} 分钟' },
 } as const satisfies Record<string, LocalizedText>;

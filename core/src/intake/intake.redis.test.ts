@@ -166,3 +166,30 @@ describe('core.intake on a real Redis', () => {
     });
   });
 });
+
+describe('human review before delivery', () => {
+  it('an admin approves (delivered, charged) or rejects (told, refunded); others cannot', async () => {
+    await withCore({ FRAMECAST_ADMINS: 'discord:boss', FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
+      const held = async (text: string) => {
+        const r = await core.intake.intake(req(text));
+        if (r.status !== 'accepted') throw new Error('not accepted');
+        // What a worker does with a result that needs review.
+        await core.jobs.update(r.jobId, { state: 'review', result: { videoRef: `videos/${r.jobId}.mp4`, bytes: 10, width: 848, height: 480, frames: 49, fps: 16, durationSec: 3, needsLink: false, downgraded: false } });
+        return r.jobId;
+      };
+      const a = await held('/video a lingerie ad --draft');
+      const b = await held('/video a lingerie ad again --draft');
+      expect(await core.jobService.review(a, { userKey: 'discord:user1', isAdmin: false }, 'approve')).toMatchObject({ status: 'not_admin' });
+      expect(await core.jobService.review(a, { userKey: 'discord:boss', isAdmin: true }, 'approve')).toMatchObject({ status: 'approved' });
+      expect(await core.jobService.review(b, { userKey: 'discord:boss', isAdmin: true }, 'reject')).toMatchObject({ status: 'rejected' });
+      expect(await core.jobService.review(a, { userKey: 'discord:boss', isAdmin: true }, 'reject')).toMatchObject({ status: 'not_in_review' });
+      expect((await core.jobs.get(a))?.state).toBe('succeeded');
+      expect((await core.jobs.get(b))?.state).toBe('blocked');
+      expect(await core.quota.show('discord:user1', 'free')).toMatchObject({ spent: 3, held: 0 });
+      const dq = core.deliveries.queue('discord');
+      expect((await dq.getJob(`deliver-${a}`))?.data.outcome.kind).toBe('video');
+      expect((await dq.getJob(`deliver-${b}`))?.data.outcome.kind).toBe('blocked');
+      await dq.obliterate({ force: true });
+    });
+  });
+});

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import { tAll, type LocalizedText } from '../i18n/messages.ts';
+import type { Deliveries } from '../queue/delivery.ts';
 import type { FairQueue } from '../queue/fair-queue.ts';
+import { GenerateJobDataSchema } from '../queue/job-payloads.schema.ts';
 import type { QuotaService } from '../quota/quota-service.ts';
 import { Keys } from '../redis/keys.ts';
 import { FINAL_STATES, type JobRecord, type JobStore } from './job-record.ts';
@@ -9,6 +11,12 @@ export interface Actor {
   userKey: string;
   isAdmin: boolean;
 }
+
+export type ReviewResult =
+  | { status: 'approved' | 'rejected'; message: LocalizedText }
+  | { status: 'not_found' | 'not_admin' | 'not_in_review' | 'expired'; message: LocalizedText };
+
+const REJECTED: LocalizedText = { en: 'A moderator did not approve this video. The credits were refunded.', 'zh-CN': '视频未通过人工审核，额度已退还。' };
 
 export type CancelResult =
   | { status: 'cancelled' | 'cancel_requested'; message: LocalizedText }
@@ -25,6 +33,7 @@ export class JobService {
     private readonly jobs: JobStore,
     private readonly queue: FairQueue,
     private readonly quota: QuotaService,
+    private readonly deliveries?: Deliveries,
   ) {
     this.keys = new Keys(prefix);
   }
@@ -53,6 +62,32 @@ export class JobService {
     }
     await this.redis.set(this.keys.cancelFlag(jobId), actor.userKey, 'EX', CANCEL_FLAG_TTL_SECONDS);
     return { status: 'cancel_requested', message: tAll('job.cancel_requested', { jobId }) };
+  }
+
+  /**
+   * An admin's decision on a video held for review: approved → delivered and charged; rejected →
+   * never delivered, refunded, and the user is told.
+   */
+  async review(jobId: string, actor: Actor, decision: 'approve' | 'reject'): Promise<ReviewResult> {
+    const rec = await this.jobs.get(jobId);
+    if (rec === undefined) return { status: 'not_found', message: tAll('job.not_found', { jobId }) };
+    if (!actor.isAdmin) return { status: 'not_admin', message: tAll('job.not_admin', { jobId }) };
+    if (rec.state !== 'review' || rec.result === undefined) return { status: 'not_in_review', message: tAll('job.not_in_review', { jobId, state: rec.state }) };
+    const job = await this.queue.queue.getJob(jobId);
+    const parsed = GenerateJobDataSchema.safeParse(job?.data);
+    if (this.deliveries === undefined || !parsed.success) return { status: 'expired', message: tAll('job.review_expired', { jobId }) };
+    const d = parsed.data;
+    const base = { version: 1 as const, jobId, platform: d.platform, userKey: d.userKey, channelId: d.channelId, locale: d.locale, replyTarget: d.replyTarget };
+    if (decision === 'approve') {
+      await this.deliveries.enqueue({ ...base, outcome: { kind: 'video', result: rec.result } });
+      await this.quota.commit(jobId);
+      await this.jobs.update(jobId, { state: 'succeeded', finishedAt: Date.now() });
+      return { status: 'approved', message: tAll('job.approved', { jobId }) };
+    }
+    await this.deliveries.enqueue({ ...base, outcome: { kind: 'blocked', code: 'review_rejected', message: REJECTED } });
+    await this.quota.refund(jobId);
+    await this.jobs.update(jobId, { state: 'blocked', finishedAt: Date.now(), error: { code: 'review_rejected', message: `rejected by ${actor.userKey}`, retryable: false } });
+    return { status: 'rejected', message: tAll('job.rejected', { jobId }) };
   }
 
   async isCancelRequested(jobId: string): Promise<boolean> {
