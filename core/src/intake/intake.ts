@@ -248,7 +248,8 @@ export class Intake {
 
     // 5. Record and enqueue (the record first, so a worker always finds it).
     const createdAt = this.now();
-    if ((await jobs.get(jobId)) === undefined) {
+    // Only a takeover of a crashed intake can find the record already written.
+    if (!decision.alreadyReserved || (await jobs.get(jobId)) === undefined) {
       await jobs.create({
         version: 1, jobId, state: 'queued', platform: req.platform, userKey, tenantKey, channelId: req.channelId,
         eventId: req.eventId, cost, spec, createdAt, reviewRequired,
@@ -258,8 +259,8 @@ export class Intake {
       version: 1, jobId, platform: req.platform, userKey, tenantKey, channelId: req.channelId, locale, tier, cost, spec,
       replyTarget: req.replyTarget, reviewRequired, allowDowngrade: config.env.FRAMECAST_OOM_DOWNGRADE, enqueuedAt: createdAt,
     });
-    const pos = await queue.position(jobId, spec.mode);
-    const snapshot = await quota.show(userKey, tier, this.now());
+    const pos = await queue.waitingPosition(jobId, spec.mode);
+    const creditsLeft = decision.alreadyReserved ? (await quota.show(userKey, tier, this.now())).available : decision.dailyLeft + decision.bonusLeft;
     log?.info({ cost, tier, position: pos.position }, 'job accepted');
 
     const vars = (l: Locale) => ({
@@ -267,7 +268,7 @@ export class Intake {
       jobId,
       position: Math.max(1, pos.position),
       eta: formatEta(pos.etaSeconds, l),
-      credits: snapshot.available,
+      credits: creditsLeft,
     });
     const id: MessageId = reviewRequired ? 'intake.accepted_review' : 'intake.accepted';
     return {
@@ -276,7 +277,7 @@ export class Intake {
       position: pos.position,
       etaSeconds: pos.etaSeconds,
       cost,
-      creditsLeft: snapshot.available,
+      creditsLeft,
       reviewRequired,
       spec,
       message: { 'zh-CN': t(id, 'zh-CN', vars('zh-CN')), en: t(id, 'en', vars('en')) },

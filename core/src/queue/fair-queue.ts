@@ -72,29 +72,47 @@ export class FairQueue {
     if (state === 'active') return { position: 0, state: 'active', etaSeconds: avg };
     if (state === 'completed' || state === 'failed') return { position: 0, state, etaSeconds: 0 };
     if (state === 'delayed') return { position: 0, state: 'delayed', etaSeconds: avg };
-    // Our jobs all carry a priority, so they wait in BullMQ's prioritized sorted set (score =
-    // priority·2^32 + insertion counter); its rank is the place in line. Jobs without a priority
-    // (none of ours) would sit in the plain wait list ahead of them.
+    return this.waitingPosition(jobId, mode);
+  }
+
+  /**
+   * Place and ETA of a job known to be waiting (one Redis round trip plus a cached worker count):
+   * the intake's answer. Our jobs all carry a priority, so they wait in BullMQ's prioritized sorted
+   * set (score = priority·2^32 + insertion counter); its rank is the place in line. Jobs without a
+   * priority (none of ours) would sit in the plain wait list ahead of them.
+   */
+  async waitingPosition(jobId: string, mode: 'draft' | 'final'): Promise<QueuePosition> {
     const base = `${this.keys.bullPrefix}:${GENERATE_QUEUE}`;
-    const [rank, plain, workers] = await Promise.all([
-      this.redis.zrank(`${base}:prioritized`, jobId),
-      this.redis.llen(`${base}:wait`),
+    const [replies, avg, workers] = await Promise.all([
+      this.redis.multi().zrank(`${base}:prioritized`, jobId).llen(`${base}:wait`).llen(`${base}:active`).exec(),
+      this.averageSeconds(mode),
       this.workerCount(),
     ]);
-    const position = (rank ?? 0) + plain + 1;
-    const running = await this.queue.getActiveCount();
+    const rank = replies?.[0]?.[1] as number | null | undefined;
+    const plain = Number(replies?.[1]?.[1] ?? 0);
+    const running = Number(replies?.[2]?.[1] ?? 0);
+    if (rank === null || rank === undefined) return { position: 0, state: 'unknown', etaSeconds: avg };
+    const position = rank + plain + 1;
     const slots = Math.max(1, workers);
     // Jobs ahead of us plus the ones running, shared among the workers, then our own run.
     const etaSeconds = Math.ceil(((position - 1 + running) / slots) * avg + avg);
     return { position, state: 'waiting', etaSeconds };
   }
 
+  private workersCache: { at: number; n: number } | undefined;
+
+  /** Workers connected to the queue (CLIENT LIST is costly: cached for 5 s). */
   private async workerCount(): Promise<number> {
+    const now = Date.now();
+    if (this.workersCache !== undefined && now - this.workersCache.at < 5_000) return this.workersCache.n;
+    let n = 1;
     try {
-      return (await this.queue.getWorkers()).length;
+      n = (await this.queue.getWorkers()).length;
     } catch {
-      return 1;
+      // CLIENT LIST refused (managed Redis): assume one worker.
     }
+    this.workersCache = { at: now, n };
+    return n;
   }
 
   /** Recent run time of jobs of one mode, the ETA's unit. */
