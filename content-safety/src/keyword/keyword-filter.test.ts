@@ -62,6 +62,10 @@ describe('matching and offsets', () => {
       ['屠杀', 0, 2, '屠杀'],
       ['杀人', 1, 3, '杀人'],
     ]);
+    // Words reachable only through a failure link's output (mint-filter 4.0.3 misses both).
+    const nested = KeywordFilter.fromLists([{ category: 'violence', words: ['屠杀人民', '杀人', 'abcd', 'bc'], flags: { substring: true } }]);
+    expect(hitsOf(nested, '屠杀人')).toEqual([['杀人', 1, 3, '杀人']]);
+    expect(hitsOf(nested, 'abce')).toEqual([['bc', 1, 3, 'bc']]);
     const g = KeywordFilter.fromLists([{ category: 'violence', words: ['abc', 'bcd', 'bc'], flags: { substring: true } }]);
     expect(hitsOf(g, 'abcd')).toEqual([
       ['abc', 0, 3, 'abc'],
