@@ -1,0 +1,163 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { createSafeFetcher } from '@framecast/content-safety';
+import { createCore, DeliveryJobDataSchema, type ChatRequestInput, type Core, type FramecastConfig } from '@framecast/core';
+import { blobStoreFromConfig, createWorkerFromConfig, DashScopeRuntime, probeVideo, readAigcMetadata, safeFetcherDownloader, type GenerateWorker, type VideoRuntime } from '@framecast/gpu-worker';
+import { productModerator } from '../bin/commands/services.ts';
+import { startFakeComfyUi } from './fakes/fake-comfyui.ts';
+import { startFakeDashScope } from './fakes/fake-dashscope.ts';
+import { testRedis, testRedisUrl } from './support/redis.ts';
+import { testConfig } from './support/config.ts';
+
+// The worker with the remote runtimes: the real ComfyUI and DashScope clients talking to local
+// fakes of those services over real sockets, and everything else real (Redis, ffmpeg, ONNX scan).
+
+let redis: Redis;
+let dataDir: string;
+beforeAll(async () => {
+  redis = testRedis();
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-rt-'));
+});
+afterAll(async () => {
+  await redis.quit();
+  await rm(dataDir, { recursive: true, force: true });
+});
+const logger = pino({ level: 'silent' });
+
+let seq = 0;
+function request(text: string): ChatRequestInput {
+  seq += 1;
+  return { version: 1, platform: 'slack', tenantId: 'T1', channelId: 'C1', userId: 'U1', eventId: `rt-${seq}-${Date.now()}`, text, replyTarget: { channel: 'C1' }, locale: 'en' };
+}
+
+async function setup(config: FramecastConfig, runtime?: VideoRuntime): Promise<{ core: Core; worker: GenerateWorker }> {
+  const store = blobStoreFromConfig(config);
+  const { moderator } = await productModerator(config);
+  const core = createCore({ config, redis, moderator, logger });
+  const worker = await createWorkerFromConfig({ config, redis, connection: { url: testRedisUrl(), maxRetriesPerRequest: null }, logger, overrides: { store, ...(runtime === undefined ? {} : { runtime }) } });
+  void worker.run();
+  return { core, worker };
+}
+
+async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function delivered(core: Core, jobId: string) {
+  const dj = await waitFor(async () => (await core.deliveries.queue('slack').getJob(`deliver-${jobId}`)) ?? undefined, 60_000, 'delivery');
+  return DeliveryJobDataSchema.parse(dj.data);
+}
+
+describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
+  it('a final job that runs out of GPU memory is retried once at draft size, and delivered labelled', async () => {
+    const fake = await startFakeComfyUi({ stepDelayMs: 1, nodeDelayMs: 1 });
+    fake.behaviour.failNode = { classType: 'KSamplerAdvanced', exceptionType: 'torch.OutOfMemoryError', message: 'Allocation on device 0 would exceed allowed memory. (out of memory)' };
+    const config = testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'comfyui', COMFYUI_URL: fake.url, FRAMECAST_PRO_USERS: 'slack:U1' });
+    const { core, worker } = await setup(config);
+    try {
+      const r = await core.intake.intake(request('/video a fox in the snow --duration 2'));
+      if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
+      expect(r.spec.mode).toBe('final');
+      // The first attempt fails with the OOM; let the retry through.
+      await waitFor(async () => (fake.history.size >= 1 ? true : undefined), 30_000, 'the first attempt');
+      fake.behaviour.failNode = undefined;
+      const d = await delivered(core, r.jobId);
+      expect(d.outcome.kind).toBe('video');
+      if (d.outcome.kind !== 'video') return;
+      expect(d.outcome.result.downgraded).toBe(true);
+      const sizes = fake.postedBodies.map((b) => {
+        const graph = (b as { prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }> }).prompt;
+        const latent = Object.values(graph).find((n) => n.class_type === 'EmptyHunyuanLatentVideo');
+        return `${String(latent?.inputs.width)}x${String(latent?.inputs.height)}`;
+      });
+      expect(sizes).toEqual(['1280x720', '848x480']);
+      const file = path.join(dataDir, 'blobs', d.outcome.result.videoRef);
+      expect(await readAigcMetadata(file)).toMatchObject({ Label: '1', ProduceID: r.jobId });
+      expect((await probeVideo(file)).codec).toBe('h264');
+      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'succeeded' ? true : undefined), 10_000, 'succeeded');
+      const q = await core.quota.show('slack:U1', 'pro');
+      expect(q).toMatchObject({ held: 0, spent: r.cost });
+    } finally {
+      await worker.close();
+      await core.close();
+      await fake.close();
+    }
+  });
+
+  it('a graph ComfyUI refuses fails at once with a reason and a refund (no retries)', async () => {
+    const fake = await startFakeComfyUi({ stepDelayMs: 1, nodeDelayMs: 1 });
+    fake.behaviour.failNode = { classType: 'EmptyHunyuanLatentVideo', exceptionType: 'ValueError', message: 'length must be 4k+1' };
+    const config = testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'comfyui', COMFYUI_URL: fake.url });
+    const { core, worker } = await setup(config);
+    try {
+      const r = await core.intake.intake(request('/video waves --draft'));
+      if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
+      const d = await delivered(core, r.jobId);
+      expect(d.outcome).toMatchObject({ kind: 'failed', code: 'bad_input' });
+      expect(fake.postedBodies).toHaveLength(1);
+      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'failed' ? true : undefined), 10_000, 'failed');
+      expect(await core.quota.show('slack:U1', 'free')).toMatchObject({ held: 0, spent: 0 });
+    } finally {
+      await worker.close();
+      await core.close();
+      await fake.close();
+    }
+  });
+});
+
+describe('worker + DashScope runtime (fake hosted API)', () => {
+  function runtimeFor(url: string, apiKey: string): DashScopeRuntime {
+    // The download goes through the SSRF guard; only the fake's loopback address is trusted here.
+    const fetcher = createSafeFetcher({ maxBytes: 50 * 1024 * 1024, timeoutMs: 20_000, allowPrivateCidrs: ['127.0.0.1/32'] });
+    return new DashScopeRuntime({ baseUrl: url, apiKey, model: 'wan2.2-t2v-plus', downloader: safeFetcherDownloader(fetcher), poll: { initialMs: 20, maxMs: 50, factor: 2 }, maxInPlaceWaitMs: 200 });
+  }
+
+  it('throttling waits and retries without a second charge; the video is delivered once', async () => {
+    const fake = await startFakeDashScope({ throttleCreates: 3, retryAfterSeconds: 1 });
+    const config = testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'dashscope', DASHSCOPE_API_KEY: fake.behaviour.apiKey, DASHSCOPE_BASE_URL: fake.url });
+    const { core, worker } = await setup(config, runtimeFor(fake.url, fake.behaviour.apiKey));
+    try {
+      const r = await core.intake.intake(request('/video a paper lantern rising --draft'));
+      if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
+      const d = await delivered(core, r.jobId);
+      expect(d.outcome.kind).toBe('video');
+      expect(fake.creations.filter((c) => c.status === 429).length).toBe(3);
+      expect(fake.creations.filter((c) => c.status === 200).length).toBe(1);
+      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'succeeded' ? true : undefined), 10_000, 'succeeded');
+      expect(await core.quota.show('slack:U1', 'free')).toMatchObject({ held: 0, spent: r.cost });
+    } finally {
+      await worker.close();
+      await core.close();
+      await fake.close();
+    }
+  });
+
+  it("the provider's moderation refusal becomes a clear refusal with a refund", async () => {
+    const fake = await startFakeDashScope();
+    const config = testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'dashscope', DASHSCOPE_API_KEY: fake.behaviour.apiKey, DASHSCOPE_BASE_URL: fake.url });
+    const { core, worker } = await setup(config, runtimeFor(fake.url, fake.behaviour.apiKey));
+    try {
+      const r = await core.intake.intake(request(`/video a street scene ${fake.behaviour.moderationMarker}:output --draft`));
+      if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
+      const d = await delivered(core, r.jobId);
+      expect(d.outcome).toMatchObject({ kind: 'blocked', code: 'provider_moderation' });
+      if (d.outcome.kind === 'blocked') expect(d.outcome.message['zh-CN']).toContain('额度已退还');
+      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'blocked' ? true : undefined), 10_000, 'blocked');
+      expect(await core.quota.show('slack:U1', 'free')).toMatchObject({ held: 0, spent: 0 });
+    } finally {
+      await worker.close();
+      await core.close();
+      await fake.close();
+    }
+  });
+});
