@@ -4,12 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import pino from 'pino';
 import sharp from 'sharp';
-import { createCore, DeliveryJobDataSchema, type ChatRequestInput, type Core, type FramecastConfig } from '@framecast/core';
-import { createWorkerFromConfig, probeVideo, readAigcMetadata, type GenerateWorker } from '@framecast/gpu-worker';
-import { productImageIntake, productModerator } from '../bin/commands/services.ts';
-import { blobStoreFromConfig } from '@framecast/gpu-worker';
+import { DeliveryJobDataSchema, type ChatRequestInput, type FramecastConfig } from '@framecast/core';
+import { blobStoreFromConfig, probeVideo, readAigcMetadata } from '@framecast/gpu-worker';
+import { productCoreAndWorker, waitFor } from './support/e2e.ts';
 import { testRedis, testRedisUrl } from './support/redis.ts';
 import { testConfig } from './support/config.ts';
 
@@ -24,8 +22,6 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-const logger = pino({ level: 'silent' });
-
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return { REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '4', FRAMECAST_FREE_MAX_CONCURRENT: '5', ...extra };
 }
@@ -39,23 +35,7 @@ function request(text: string, extra: Partial<ChatRequestInput> = {}): ChatReque
   };
 }
 
-async function setup(config: FramecastConfig): Promise<{ core: Core; worker: GenerateWorker }> {
-  const store = blobStoreFromConfig(config);
-  const { moderator } = await productModerator(config);
-  const core = createCore({ config, redis, moderator, imageIntake: productImageIntake(store), logger });
-  const worker = await createWorkerFromConfig({ config, redis, connection: { url: testRedisUrl(), maxRetriesPerRequest: null }, logger, overrides: { store } });
-  return { core, worker };
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const setup = (config: FramecastConfig) => productCoreAndWorker(config, redis);
 
 describe('end to end: request → queue → worker → labelled mp4 → delivery (real Redis, ONNX Runtime, ffmpeg)', () => {
   it('turns a chat request into an mp4 with the expected size, frames, fps and AIGC metadata, charged once', async () => {

@@ -3,11 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import pino from 'pino';
 import { createSafeFetcher } from '@framecast/content-safety';
-import { createCore, DeliveryJobDataSchema, type ChatRequestInput, type Core, type FramecastConfig } from '@framecast/core';
-import { blobStoreFromConfig, createWorkerFromConfig, DashScopeRuntime, probeVideo, readAigcMetadata, safeFetcherDownloader, type GenerateWorker, type VideoRuntime } from '@framecast/gpu-worker';
-import { productModerator } from '../bin/commands/services.ts';
+import type { ChatRequestInput, Core, FramecastConfig } from '@framecast/core';
+import { DashScopeRuntime, probeVideo, readAigcMetadata, safeFetcherDownloader, type GenerateWorker, type VideoRuntime } from '@framecast/gpu-worker';
+import { awaitDelivery, productCoreAndWorker, waitFor } from './support/e2e.ts';
 import { startFakeComfyUi } from './fakes/fake-comfyui.ts';
 import { startFakeDashScope } from './fakes/fake-dashscope.ts';
 import { testRedis, testRedisUrl } from './support/redis.ts';
@@ -26,8 +25,6 @@ afterAll(async () => {
   await redis.quit();
   await rm(dataDir, { recursive: true, force: true });
 });
-const logger = pino({ level: 'silent' });
-
 let seq = 0;
 function request(text: string): ChatRequestInput {
   seq += 1;
@@ -35,28 +32,12 @@ function request(text: string): ChatRequestInput {
 }
 
 async function setup(config: FramecastConfig, runtime?: VideoRuntime): Promise<{ core: Core; worker: GenerateWorker }> {
-  const store = blobStoreFromConfig(config);
-  const { moderator } = await productModerator(config);
-  const core = createCore({ config, redis, moderator, logger });
-  const worker = await createWorkerFromConfig({ config, redis, connection: { url: testRedisUrl(), maxRetriesPerRequest: null }, logger, overrides: { store, ...(runtime === undefined ? {} : { runtime }) } });
-  void worker.run();
-  return { core, worker };
+  const both = await productCoreAndWorker(config, redis, runtime);
+  void both.worker.run();
+  return both;
 }
 
-async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function delivered(core: Core, jobId: string) {
-  const dj = await waitFor(async () => (await core.deliveries.queue('slack').getJob(`deliver-${jobId}`)) ?? undefined, 60_000, 'delivery');
-  return DeliveryJobDataSchema.parse(dj.data);
-}
+const delivered = (core: Core, jobId: string) => awaitDelivery(core, 'slack', jobId, 60_000);
 
 describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
   it('a final job that runs out of GPU memory is retried once at draft size, and delivered labelled', async () => {

@@ -1,5 +1,6 @@
 import { connectRedis, createLogger, loadConfig, resolveRedis } from '@framecast/core';
 import { createWorkerFromConfig } from '@framecast/gpu-worker';
+import { stopOnSignal } from './run-until-signal.ts';
 
 /**
  * `framecast start`: the product on one machine. Redis (a local redis-server with AOF under
@@ -23,17 +24,10 @@ export async function startCommand(): Promise<void> {
     '',
   ];
   console.error(lines.join('\n'));
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
+  stopOnSignal(logger, async () => {
     await worker.close();
     await redis.quit();
     await handle.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  });
   await new Promise(() => undefined);
 }

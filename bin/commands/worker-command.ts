@@ -1,5 +1,6 @@
 import { connectRedis, createLogger, loadConfig, resolveRedis } from '@framecast/core';
 import { createWorkerFromConfig } from '@framecast/gpu-worker';
+import { stopOnSignal } from './run-until-signal.ts';
 
 /** `framecast worker`: one process per GPU, the model loaded once, until SIGINT/SIGTERM. */
 export async function workerCommand(): Promise<void> {
@@ -9,17 +10,10 @@ export async function workerCommand(): Promise<void> {
   const redis = connectRedis(handle.url, 'framecast-worker');
   const worker = await createWorkerFromConfig({ config, redis, connection: { url: handle.url, maxRetriesPerRequest: null }, logger });
   logger.info({ runtime: config.env.FRAMECAST_RUNTIME }, 'worker ready');
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping: finishing the current job');
+  stopOnSignal(logger, async () => {
     await worker.close();
     await redis.quit();
     await handle.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  });
   await worker.run();
 }

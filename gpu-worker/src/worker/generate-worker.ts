@@ -312,10 +312,12 @@ export class GenerateWorker {
         }
         break;
       case 'transient':
+      case 'config':
         break;
     }
+    if (code === 'config') log.error({ err: reason }, 'runtime misconfigured: failing the job without retries');
     const attempts = job.opts.attempts ?? 1;
-    if (code === 'oom' || job.attemptsMade + 1 >= attempts) {
+    if (code === 'oom' || code === 'config' || job.attemptsMade + 1 >= attempts) {
       await this.finishWithoutVideo(d, 'failed', { kind: 'failed', code, message: WORKER_MESSAGES.failed }, { code, message: reason });
       throw new UnrecoverableError(reason);
     }
@@ -336,8 +338,10 @@ export class GenerateWorker {
   }
 }
 
-function classify(err: unknown): 'cancelled' | 'bad_input' | 'moderation' | 'oom' | 'throttled' | 'transient' {
+function classify(err: unknown): 'cancelled' | 'bad_input' | 'moderation' | 'oom' | 'throttled' | 'transient' | 'config' {
   if (err instanceof RuntimeError) return err.code;
+  // A rejected API key or similar operator mistake: retrying cannot help.
+  if (err instanceof Error && 'code' in err && typeof err.code === 'string' && /unauthori[sz]ed|invalid_credentials|config/.test(err.code)) return 'config';
   if (err instanceof VideoError) return err.code === 'bad_input' ? 'bad_input' : 'transient';
   return 'transient';
 }

@@ -1,0 +1,79 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testRedisUrl, uniquePrefix } from './support/redis.ts';
+
+const run = promisify(execFile);
+const CLI = path.resolve(import.meta.dirname, '..', 'bin', 'framecast.mjs');
+let dir: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'fc-cli-'));
+  env = { ...(process.env as Record<string, string>), REDIS_URL: testRedisUrl(), FRAMECAST_KEY_PREFIX: uniquePrefix(), FRAMECAST_DATA_DIR: dir, LOG_LEVEL: 'silent' };
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const r = await run(process.execPath, [CLI, ...args], { env, cwd: dir, timeout: 60_000 });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: x.code ?? -1, out: x.stdout ?? '', err: x.stderr ?? '' };
+  }
+}
+
+describe('the framecast CLI (real binary, test Redis)', () => {
+  it('parse prints the spec, or the localised error with exit code 1', async () => {
+    const ok = await cli('parse', '／视频 一只猫 ——ar １６：９ ——seed ４２ ——draft');
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({ ok: true, spec: { prompt: '一只猫', aspect: '16:9', seed: 42, mode: 'draft' } });
+    const bad = await cli('parse', '/video a cat --ar 21:9');
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.out)).toMatchObject({ ok: false, error: { code: 'out_of_range', param: 'ar' } });
+  });
+
+  it('quota grant then show; jobs show of an unknown id; a malformed user', async () => {
+    const g = await cli('quota', 'grant', 'discord:42', '7');
+    expect(g.code).toBe(0);
+    expect(JSON.parse(g.out)).toMatchObject({ granted: 7, bonus: 7 });
+    const s = await cli('quota', 'show', 'discord:42');
+    expect(JSON.parse(s.out)).toMatchObject({ user: 'discord:42', tier: 'free', bonus: 7, available: 37 });
+    const j = await cli('jobs', 'show', 'nope');
+    expect(j.code).toBe(1);
+    expect(JSON.parse(j.out)).toEqual({ error: 'not_found', jobId: 'nope' });
+    const u = await cli('quota', 'show', 'alice');
+    expect(u.code).toBe(2);
+    expect(u.err).toContain('platform:userId');
+  });
+
+  it('moderate text gives the verdict with categories and original offsets; moderate image refuses a non-image', async () => {
+    const t = await cli('moderate', 'text', 'a poster of 屠 杀 in the city');
+    const v = JSON.parse(t.out) as { verdict: string; hits: { category: string; start: number; end: number; matchedText: string }[] };
+    expect(v.verdict).toBe('block');
+    expect(v.hits[0]).toMatchObject({ category: 'violence', start: 12, end: 15, matchedText: '屠 杀' });
+    const fake = path.join(dir, 'fake.png');
+    await writeFile(fake, '%PDF-1.7\n1 0 obj <<>> endobj\n');
+    const i = await cli('moderate', 'image', fake);
+    expect(i.code).toBe(1);
+    expect(JSON.parse(i.out)).toMatchObject({ verdict: 'refused', code: 'pdf' });
+  });
+
+  it('a bad configuration stops before anything starts, listing every problem', async () => {
+    const saved = env;
+    env = { ...env, FRAMECAST_TIMEZONE: 'Nowhere/Land', FRAMECAST_FREE_DAILY_CREDITS: 'many' };
+    try {
+      const r = await cli('quota', 'show', 'cli:me');
+      expect(r.code).toBe(78);
+      expect(r.err).toMatch(/FRAMECAST_TIMEZONE[\s\S]*FRAMECAST_FREE_DAILY_CREDITS|FRAMECAST_FREE_DAILY_CREDITS[\s\S]*FRAMECAST_TIMEZONE/);
+    } finally {
+      env = saved;
+    }
+  });
+});
