@@ -6,3 +6,4 @@ export * from './image/index.ts';
 export * from './video-scan/index.ts';
 export * from './remote/index.ts';
 export * from './pipeline/index.ts';
+export * from './onnx/index.ts';

@@ -14,7 +14,8 @@
  * GlobalAveragePooling2D → GlobalAveragePool + Flatten; Flatten → back to NHWC order + Flatten;
  * Dense → Gemm; Dropout → nothing (inference).
  */
-import { OnnxGraphBuilder } from '../onnx/onnx-graph-builder.ts';
+import { OnnxDataType, OnnxGraphBuilder, attr } from '../onnx/index.ts';
+import type { OnnxAttr } from '../onnx/index.ts';
 import type { KerasLayer, KerasModelSource } from './nsfwjs-model-source.ts';
 
 export const ONNX_INPUT_NAME = 'input';
@@ -91,7 +92,7 @@ function shape4(shape: number[], what: string): Shape4 {
 }
 
 export function convertKerasToOnnx(source: KerasModelSource): Uint8Array {
-  const g = new OnnxGraphBuilder(`nsfwjs_${source.name}`);
+  const g = new OnnxGraphBuilder(`nsfwjs_${source.name}`, 13);
   const values = new Map<string, Value>();
   const used = new Set<string>();
 
@@ -110,14 +111,14 @@ export function convertKerasToOnnx(source: KerasModelSource): Uint8Array {
       case 'linear':
         return x;
       case 'relu':
-        return { name: g.node('Relu', [x.name], `${stem}/relu`), rank: x.rank };
+        return { name: g.op('Relu', [x.name], {}, `${stem}/relu`), rank: x.rank };
       case 'sigmoid':
-        return { name: g.node('Sigmoid', [x.name], `${stem}/sigmoid`), rank: x.rank };
+        return { name: g.op('Sigmoid', [x.name], {}, `${stem}/sigmoid`), rank: x.rank };
       case 'tanh':
-        return { name: g.node('Tanh', [x.name], `${stem}/tanh`), rank: x.rank };
+        return { name: g.op('Tanh', [x.name], {}, `${stem}/tanh`), rank: x.rank };
       case 'softmax':
         // Keras softmax is over the last axis: channels, which is axis 1 in NCHW and in [N, F].
-        return { name: g.node('Softmax', [x.name], `${stem}/softmax`, { axis: 1 }), rank: x.rank };
+        return { name: g.op('Softmax', [x.name], { axis: attr.int(1) }, `${stem}/softmax`), rank: x.rank };
       default:
         throw new KerasConversionError(`${stem}: activation ${String(act)} is not supported`);
     }
@@ -157,8 +158,8 @@ export function convertKerasToOnnx(source: KerasModelSource): Uint8Array {
         if (typeof h !== 'number' || typeof w !== 'number' || typeof ch !== 'number') {
           throw new KerasConversionError(`${stem}: input shape ${JSON.stringify(shape)} must be fixed`);
         }
-        g.addInput(ONNX_INPUT_NAME, ['N', h, w, ch]);
-        out = { name: g.node('Transpose', [ONNX_INPUT_NAME], `${stem}/nchw`, { perm: [0, 3, 1, 2] }), rank: 4 };
+        g.input(ONNX_INPUT_NAME, OnnxDataType.FLOAT, ['N', h, w, ch]);
+        out = { name: g.op('Transpose', [ONNX_INPUT_NAME], { perm: attr.ints([0, 3, 1, 2]) }, `${stem}/nchw`), rank: 4 };
         break;
       }
       case 'ZeroPadding2D': {
@@ -174,8 +175,8 @@ export function convertKerasToOnnx(source: KerasModelSource): Uint8Array {
           [top, left] = pair(p, stem);
           [bottom, right] = [top, left];
         }
-        const pads = g.addInt64Initializer(`${stem}/pads`, [0, 0, top, left, 0, 0, bottom, right]);
-        out = { name: g.node('Pad', [x.name, pads], stem, { mode: 'constant' }), rank: 4 };
+        const pads = g.int64s(`${stem}/pads`, [0, 0, top, left, 0, 0, bottom, right]);
+        out = { name: g.op('Pad', [x.name, pads], { mode: attr.string('constant') }, stem), rank: 4 };
         break;
       }
       case 'Conv2D':
@@ -188,21 +189,21 @@ export function convertKerasToOnnx(source: KerasModelSource): Uint8Array {
         const ks = shape4(k.shape, stem);
         const [kh, kw, cin, cout] = ks;
         const wName = depthwise
-          ? g.addFloatInitializer(`${stem}/W`, [cin * cout, 1, kh, kw], depthwiseKernel(k.values, ks))
-          : g.addFloatInitializer(`${stem}/W`, [cout, cin, kh, kw], convKernel(k.values, ks));
+          ? g.floats(`${stem}/W`, [cin * cout, 1, kh, kw], depthwiseKernel(k.values, ks))
+          : g.floats(`${stem}/W`, [cout, cin, kh, kw], convKernel(k.values, ks));
         const ins = [x.name, wName];
         if (c['use_bias'] === true) {
           const b = weight(layer, 'bias');
-          ins.push(g.addFloatInitializer(`${stem}/B`, [b.values.length], b.values));
+          ins.push(g.floats(`${stem}/B`, [b.values.length], b.values));
         }
-        const attrs: Record<string, number | number[] | string> = {
-          kernel_shape: [kh, kw],
-          strides: pair(c['strides'] ?? 1, stem),
-          dilations: pair(c['dilation_rate'] ?? 1, stem),
-          auto_pad: autoPad(layer),
+        const attrs: Record<string, OnnxAttr> = {
+          kernel_shape: attr.ints([kh, kw]),
+          strides: attr.ints(pair(c['strides'] ?? 1, stem)),
+          dilations: attr.ints(pair(c['dilation_rate'] ?? 1, stem)),
+          auto_pad: attr.string(autoPad(layer)),
         };
-        if (depthwise) attrs['group'] = cin;
-        out = activation({ name: g.node('Conv', ins, stem, attrs), rank: 4 }, c['activation'], stem);
+        if (depthwise) attrs['group'] = attr.int(cin);
+        out = activation({ name: g.op('Conv', ins, attrs, stem), rank: 4 }, c['activation'], stem);
         break;
       }
       case 'BatchNormalization': {
@@ -219,17 +220,17 @@ export function convertKerasToOnnx(source: KerasModelSource): Uint8Array {
         const eps = c['epsilon'];
         if (typeof eps !== 'number') throw new KerasConversionError(`${stem}: epsilon missing`);
         out = {
-          name: g.node(
+          name: g.op(
             'BatchNormalization',
             [
               x.name,
-              g.addFloatInitializer(`${stem}/gamma`, [n], gamma),
-              g.addFloatInitializer(`${stem}/beta`, [n], beta),
-              g.addFloatInitializer(`${stem}/mean`, [n], mean.values),
-              g.addFloatInitializer(`${stem}/var`, [n], variance.values),
+              g.floats(`${stem}/gamma`, [n], gamma),
+              g.floats(`${stem}/beta`, [n], beta),
+              g.floats(`${stem}/mean`, [n], mean.values),
+              g.floats(`${stem}/var`, [n], variance.values),
             ],
+            { epsilon: attr.float(eps) },
             stem,
-            { epsilon: { float: eps } },
           ),
           rank: x.rank,
         };
@@ -242,11 +243,11 @@ export function convertKerasToOnnx(source: KerasModelSource): Uint8Array {
         if (slope !== 0 || threshold !== 0) throw new KerasConversionError(`${stem}: ReLU with slope/threshold is not supported`);
         const max = c['max_value'];
         if (typeof max === 'number') {
-          const lo = g.addFloatScalar(`${stem}/min`, 0);
-          const hi = g.addFloatScalar(`${stem}/max`, max);
-          out = { name: g.node('Clip', [x.name, lo, hi], stem), rank: x.rank };
+          const lo = g.scalar(`${stem}/min`, 0);
+          const hi = g.scalar(`${stem}/max`, max);
+          out = { name: g.op('Clip', [x.name, lo, hi], {}, stem), rank: x.rank };
         } else {
-          out = { name: g.node('Relu', [x.name], stem), rank: x.rank };
+          out = { name: g.op('Relu', [x.name], {}, stem), rank: x.rank };
         }
         break;
       }
@@ -259,7 +260,7 @@ export function convertKerasToOnnx(source: KerasModelSource): Uint8Array {
         if (first === undefined || rest.length === 0) throw new KerasConversionError(`${stem}: Add needs two inputs or more`);
         let acc = first.name;
         rest.forEach((v, i) => {
-          acc = g.node('Add', [acc, v.name], i === rest.length - 1 ? stem : `${stem}/${i}`);
+          acc = g.op('Add', [acc, v.name], {}, i === rest.length - 1 ? stem : `${stem}/${i}`);
         });
         out = { name: acc, rank: first.rank };
         break;
@@ -269,7 +270,7 @@ export function convertKerasToOnnx(source: KerasModelSource): Uint8Array {
         const axis = c['axis'];
         const rank = ins[0]?.rank ?? 0;
         if (!(axis === -1 || axis === rank - 1)) throw new KerasConversionError(`${stem}: Concatenate on axis ${String(axis)} is not supported`);
-        out = { name: g.node('Concat', ins.map((v) => v.name), stem, { axis: 1 }), rank };
+        out = { name: g.op('Concat', ins.map((v) => v.name), { axis: attr.int(1) }, stem), rank };
         break;
       }
       case 'MaxPooling2D':
@@ -278,29 +279,29 @@ export function convertKerasToOnnx(source: KerasModelSource): Uint8Array {
         const x = single(layer);
         need4(layer, x);
         const pool = pair(c['pool_size'], stem);
-        const attrs: Record<string, number | number[] | string> = {
-          kernel_shape: pool,
-          strides: pair(c['strides'] ?? pool, stem),
-          auto_pad: autoPad(layer),
+        const attrs: Record<string, OnnxAttr> = {
+          kernel_shape: attr.ints(pool),
+          strides: attr.ints(pair(c['strides'] ?? pool, stem)),
+          auto_pad: attr.string(autoPad(layer)),
         };
-        if (layer.class_name === 'AveragePooling2D') attrs['count_include_pad'] = 0;
-        out = { name: g.node(layer.class_name === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [x.name], stem, attrs), rank: 4 };
+        if (layer.class_name === 'AveragePooling2D') attrs['count_include_pad'] = attr.int(0);
+        out = { name: g.op(layer.class_name === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [x.name], attrs, stem), rank: 4 };
         break;
       }
       case 'GlobalAveragePooling2D': {
         channelsLast(layer);
         const x = single(layer);
         need4(layer, x);
-        const pooled = g.node('GlobalAveragePool', [x.name], `${stem}/pool`);
-        out = { name: g.node('Flatten', [pooled], stem, { axis: 1 }), rank: 2 };
+        const pooled = g.op('GlobalAveragePool', [x.name], {}, `${stem}/pool`);
+        out = { name: g.op('Flatten', [pooled], { axis: attr.int(1) }, stem), rank: 2 };
         break;
       }
       case 'Flatten': {
         const x = single(layer);
         if (x.rank === 4) {
           // Keras flattens NHWC; go back to that order first so a following Dense sees its layout.
-          const nhwc = g.node('Transpose', [x.name], `${stem}/nhwc`, { perm: [0, 2, 3, 1] });
-          out = { name: g.node('Flatten', [nhwc], stem, { axis: 1 }), rank: 2 };
+          const nhwc = g.op('Transpose', [x.name], { perm: attr.ints([0, 2, 3, 1]) }, `${stem}/nhwc`);
+          out = { name: g.op('Flatten', [nhwc], { axis: attr.int(1) }, stem), rank: 2 };
         } else {
           out = x;
         }
@@ -312,12 +313,12 @@ export function convertKerasToOnnx(source: KerasModelSource): Uint8Array {
         const k = weight(layer, 'kernel');
         const [fin, fout] = k.shape;
         if (k.shape.length !== 2 || fin === undefined || fout === undefined) throw new KerasConversionError(`${stem}: bad kernel shape`);
-        const ins = [x.name, g.addFloatInitializer(`${stem}/W`, [fin, fout], k.values)];
+        const ins = [x.name, g.floats(`${stem}/W`, [fin, fout], k.values)];
         if (c['use_bias'] === true) {
           const b = weight(layer, 'bias');
-          ins.push(g.addFloatInitializer(`${stem}/B`, [fout], b.values));
+          ins.push(g.floats(`${stem}/B`, [fout], b.values));
         }
-        out = activation({ name: g.node('Gemm', ins, stem), rank: 2 }, c['activation'], stem);
+        out = activation({ name: g.op('Gemm', ins, {}, stem), rank: 2 }, c['activation'], stem);
         break;
       }
       case 'Dropout':
@@ -336,11 +337,10 @@ export function convertKerasToOnnx(source: KerasModelSource): Uint8Array {
   }
   const unused = [...source.weights.keys()].filter((k) => !used.has(k));
   if (unused.length > 0) throw new KerasConversionError(`weights not used by any layer: ${unused.slice(0, 5).join(', ')}`);
-  g.node('Identity', [final.name], ONNX_OUTPUT_NAME);
+  g.op('Identity', [final.name], {}, ONNX_OUTPUT_NAME);
   const classes = source.weights.get(`${outName}/bias`)?.values.length ?? 5;
-  g.addOutput(ONNX_OUTPUT_NAME, ['N', classes]);
+  g.output(ONNX_OUTPUT_NAME, OnnxDataType.FLOAT, ['N', classes]);
   return g.encode({
-    opset: 13,
     producer: 'framecast-convert-nsfw',
     docString: `nsfwjs ${source.nsfwjsVersion} ${source.name}, converted from its tfjs layers model`,
     metadata: {

@@ -1,32 +1,58 @@
 /**
- * A small writer of ONNX models: collects nodes, initializers, inputs and outputs, and encodes a
- * ModelProto with protobufjs from the ONNX subset in `onnx-subset.proto` (written from the ONNX
- * IR specification). Only what our converters need: float tensors, int64 tensors, and the
- * attribute kinds float, int, ints, string.
+ * A small ONNX model writer: builds a ModelProto node by node and encodes it with protobufjs
+ * (schema in onnx-subset.proto). Enough for the models we generate or convert: float32 / int64 /
+ * int32 / uint8 initializers as little-endian raw_data, typed attributes (int, float, ints,
+ * floats, string), graph inputs and outputs with fixed or symbolic dimensions, model doc string
+ * and metadata. Used by the nsfwjs → ONNX converter and by the tiny Wan model generator.
+ *
+ * Names: a name given explicitly (graph input, node output) must be new, or building fails;
+ * a name made from a prefix is the prefix itself when free, else `prefix_<n>`.
  */
-import { readFileSync } from 'node:fs';
-import protobuf from 'protobufjs';
+import { OnnxAttributeType, OnnxDataType, modelProtoType } from './onnx-proto.ts';
+import type { OnnxDataTypeValue } from './onnx-proto.ts';
 
-const PROTO_TEXT = readFileSync(new URL('./onnx-subset.proto', import.meta.url), 'utf8');
-let modelType: protobuf.Type | undefined;
-
-function modelProtoType(): protobuf.Type {
-  modelType ??= protobuf.parse(PROTO_TEXT, { keepCase: true }).root.lookupType('onnx.ModelProto');
-  return modelType;
+export class OnnxGraphError extends Error {
+  readonly code = 'onnx_graph_invalid';
+  constructor(message: string) {
+    super(message);
+    this.name = 'OnnxGraphError';
+  }
 }
 
-/** ONNX TensorProto.DataType values. */
-export const OnnxDataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7 } as const;
-/** ONNX AttributeProto.AttributeType values. */
-const AttrType = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
+/** A dimension is a fixed size or a symbolic name (a dynamic batch, frames, height...). */
+export type OnnxDim = number | string;
 
-export type OnnxAttributeValue = number | number[] | string | { float: number };
+export type OnnxAttr =
+  | { kind: 'int'; value: number }
+  | { kind: 'float'; value: number }
+  | { kind: 'ints'; value: readonly number[] }
+  | { kind: 'floats'; value: readonly number[] }
+  | { kind: 'string'; value: string };
+
+/** Attribute constructors: `{ axis: attr.int(1), epsilon: attr.float(1e-3), mode: attr.string('edge') }`. */
+export const attr = {
+  int: (value: number): OnnxAttr => ({ kind: 'int', value }),
+  float: (value: number): OnnxAttr => ({ kind: 'float', value }),
+  ints: (value: readonly number[]): OnnxAttr => ({ kind: 'ints', value }),
+  floats: (value: readonly number[]): OnnxAttr => ({ kind: 'floats', value }),
+  string: (value: string): OnnxAttr => ({ kind: 'string', value }),
+};
+
+export type InitializerData = Float32Array | BigInt64Array | Int32Array | Uint8Array;
+
+export interface OnnxEncodeOptions {
+  /** ModelProto.producer_name; default 'framecast-onnx-writer'. */
+  producer?: string;
+  docString?: string;
+  /** ModelProto.metadata_props (what ONNX Runtime reports as custom metadata). */
+  metadata?: Record<string, string>;
+}
 
 interface AttributeMessage {
   name: string;
   type: number;
-  f?: number;
   i?: number;
+  f?: number;
   s?: Uint8Array;
   ints?: number[];
   floats?: number[];
@@ -39,6 +65,11 @@ interface TensorMessage {
   raw_data: Uint8Array;
 }
 
+interface ValueInfoMessage {
+  name: string;
+  type: { tensor_type: { elem_type: number; shape: { dim: ({ dim_value: number } | { dim_param: string })[] } } };
+}
+
 interface NodeMessage {
   name: string;
   op_type: string;
@@ -47,26 +78,49 @@ interface NodeMessage {
   attribute: AttributeMessage[];
 }
 
-/** A dimension is a fixed size or a symbolic name (for a dynamic batch). */
-export type OnnxDim = number | string;
+const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
-interface ValueInfoMessage {
-  name: string;
-  type: { tensor_type: { elem_type: number; shape: { dim: ({ dim_value: number } | { dim_param: string })[] } } };
+function dataTypeOf(data: InitializerData): OnnxDataTypeValue {
+  if (data instanceof Float32Array) return OnnxDataType.FLOAT;
+  if (data instanceof BigInt64Array) return OnnxDataType.INT64;
+  if (data instanceof Int32Array) return OnnxDataType.INT32;
+  return OnnxDataType.UINT8;
 }
 
-function attribute(name: string, value: OnnxAttributeValue): AttributeMessage {
-  if (typeof value === 'string') return { name, type: AttrType.STRING, s: new TextEncoder().encode(value) };
-  if (Array.isArray(value)) {
-    for (const v of value) if (!Number.isInteger(v)) throw new Error(`attribute ${name}: ints must be integers`);
-    return { name, type: AttrType.INTS, ints: value };
+/** raw_data is little-endian whatever the host's byte order. */
+function rawBytes(data: InitializerData): Uint8Array {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+  if (HOST_LITTLE_ENDIAN || data instanceof Uint8Array) return bytes;
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < data.length; i++) {
+    if (data instanceof Float32Array) view.setFloat32(i * 4, data[i] ?? 0, true);
+    else if (data instanceof Int32Array) view.setInt32(i * 4, data[i] ?? 0, true);
+    else view.setBigInt64(i * 8, data[i] ?? 0n, true);
   }
-  if (typeof value === 'object') return { name, type: AttrType.FLOAT, f: value.float };
-  if (!Number.isInteger(value)) throw new Error(`attribute ${name}: use { float } for a float attribute`);
-  return { name, type: AttrType.INT, i: value };
+  return bytes;
 }
 
-function valueInfo(name: string, elemType: number, dims: readonly OnnxDim[]): ValueInfoMessage {
+function integers(name: string, values: readonly number[]): number[] {
+  for (const v of values) if (!Number.isSafeInteger(v)) throw new OnnxGraphError(`attribute ${name}: ${v} is not an integer; use attr.float(s)`);
+  return [...values];
+}
+
+function toAttribute(name: string, a: OnnxAttr): AttributeMessage {
+  switch (a.kind) {
+    case 'int':
+      return { name, type: OnnxAttributeType.INT, i: integers(name, [a.value])[0] ?? 0 };
+    case 'float':
+      return { name, type: OnnxAttributeType.FLOAT, f: a.value };
+    case 'ints':
+      return { name, type: OnnxAttributeType.INTS, ints: integers(name, a.value) };
+    case 'floats':
+      return { name, type: OnnxAttributeType.FLOATS, floats: [...a.value] };
+    case 'string':
+      return { name, type: OnnxAttributeType.STRING, s: new TextEncoder().encode(a.value) };
+  }
+}
+
+function valueInfo(name: string, elemType: OnnxDataTypeValue, dims: readonly OnnxDim[]): ValueInfoMessage {
   return {
     name,
     type: {
@@ -86,77 +140,101 @@ export class OnnxGraphBuilder {
   private readonly names = new Set<string>();
   private counter = 0;
 
-  constructor(private readonly graphName: string) {}
+  /** `opset`: the default-domain opset version the model imports. */
+  constructor(
+    private readonly graphName: string,
+    private readonly opset = 17,
+  ) {}
 
-  /** A fresh tensor name with the given stem. */
-  fresh(stem: string): string {
-    let name = stem;
-    while (this.names.has(name)) name = `${stem}__${++this.counter}`;
+  /** A new value name: `prefix` when free, else `prefix_<n>`. */
+  fresh(prefix: string): string {
+    let name = prefix;
+    while (this.names.has(name)) name = `${prefix}_${++this.counter}`;
     this.names.add(name);
     return name;
   }
 
-  addInput(name: string, dims: readonly OnnxDim[], elemType: number = OnnxDataType.FLOAT): string {
+  private claim(name: string): string {
+    if (name === '') throw new OnnxGraphError('a value name must not be empty');
+    if (this.names.has(name)) throw new OnnxGraphError(`value name ${name} is already used in graph ${this.graphName}`);
     this.names.add(name);
-    this.inputs.push(valueInfo(name, elemType, dims));
     return name;
   }
 
-  addOutput(name: string, dims: readonly OnnxDim[], elemType: number = OnnxDataType.FLOAT): void {
+  /** Declares a graph input; returns its name. */
+  input(name: string, elemType: OnnxDataTypeValue, dims: readonly OnnxDim[]): string {
+    this.inputs.push(valueInfo(this.claim(name), elemType, dims));
+    return name;
+  }
+
+  /** Declares an existing value (a node output) as a graph output; returns its name. */
+  output(name: string, elemType: OnnxDataTypeValue, dims: readonly OnnxDim[]): string {
+    if (!this.names.has(name)) throw new OnnxGraphError(`graph output ${name} is not produced by the graph`);
     this.outputs.push(valueInfo(name, elemType, dims));
+    return name;
   }
 
-  addFloatInitializer(stem: string, dims: readonly number[], data: Float32Array): string {
+  /** Adds a constant tensor (element type from the array type); returns its name. */
+  initializer(prefix: string, dims: readonly number[], data: InitializerData): string {
     const count = dims.reduce((a, b) => a * b, 1);
-    if (count !== data.length) throw new Error(`initializer ${stem}: ${data.length} values for dims [${dims.join(',')}]`);
-    const name = this.fresh(stem);
-    const raw = new Uint8Array(data.byteLength);
-    // raw_data is little-endian; copy element-wise through a DataView so the host order never matters.
-    const view = new DataView(raw.buffer);
-    for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i] ?? 0, true);
-    this.initializers.push({ name, dims: [...dims], data_type: OnnxDataType.FLOAT, raw_data: raw });
+    if (count !== data.length) throw new OnnxGraphError(`initializer ${prefix}: ${data.length} values for dims [${dims.join(',')}]`);
+    const name = this.fresh(prefix);
+    this.initializers.push({ name, dims: [...dims], data_type: dataTypeOf(data), raw_data: rawBytes(data) });
     return name;
   }
 
-  addInt64Initializer(stem: string, values: readonly number[]): string {
-    const name = this.fresh(stem);
-    const raw = new Uint8Array(values.length * 8);
-    const view = new DataView(raw.buffer);
-    values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
-    this.initializers.push({ name, dims: [values.length], data_type: OnnxDataType.INT64, raw_data: raw });
-    return name;
+  /** A float32 constant of shape `dims`. */
+  floats(prefix: string, dims: readonly number[], values: ArrayLike<number>): string {
+    return this.initializer(prefix, dims, values instanceof Float32Array ? values : Float32Array.from(values));
   }
 
-  addFloatScalar(stem: string, value: number): string {
-    const name = this.fresh(stem);
-    const raw = new Uint8Array(4);
-    new DataView(raw.buffer).setFloat32(0, value, true);
-    this.initializers.push({ name, dims: [], data_type: OnnxDataType.FLOAT, raw_data: raw });
-    return name;
+  /** A 1-D int64 constant (shapes, pads, axes). */
+  int64s(prefix: string, values: readonly number[]): string {
+    return this.initializer(prefix, [values.length], BigInt64Array.from(integers(prefix, values), (v) => BigInt(v)));
   }
 
-  /** Adds a node with one output and returns the output's name. */
-  node(opType: string, inputs: readonly string[], stem: string, attrs: Record<string, OnnxAttributeValue> = {}): string {
-    const output = this.fresh(stem);
+  /** A float32 scalar (rank 0). */
+  scalar(prefix: string, value: number): string {
+    return this.initializer(prefix, [], Float32Array.of(value));
+  }
+
+  /**
+   * Adds a node. `outputs` is the list of output names (each must be new), or a count of fresh
+   * names to make. `''` in `inputs` skips an optional input. Returns the output names.
+   */
+  node(opType: string, inputs: readonly string[], outputs: readonly string[] | number = 1, attrs: Record<string, OnnxAttr> = {}): string[] {
+    for (const i of inputs) if (i !== '' && !this.names.has(i)) throw new OnnxGraphError(`${opType} node: input ${i} is not defined`);
+    const outs =
+      typeof outputs === 'number'
+        ? Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase()))
+        : outputs.map((o) => this.claim(o));
     this.nodes.push({
-      name: output,
+      name: outs[0] ?? this.fresh(opType),
       op_type: opType,
       input: [...inputs],
-      output: [output],
-      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+      output: outs,
+      attribute: Object.entries(attrs).map(([k, v]) => toAttribute(k, v)),
     });
-    return output;
+    return outs;
   }
 
-  /** Encodes the model (IR version 8, default-domain opset `opset`). */
-  encode(opts: { opset: number; producer: string; docString?: string; metadata?: Record<string, string> }): Uint8Array {
+  /** Single-output node; `outputName` names the output (must be new), else a fresh name. */
+  op(opType: string, inputs: readonly string[], attrs: Record<string, OnnxAttr> = {}, outputName?: string): string {
+    const [out] = this.node(opType, inputs, outputName === undefined ? 1 : [outputName], attrs);
+    if (out === undefined) throw new OnnxGraphError('unreachable: node without output');
+    return out;
+  }
+
+  /** Encodes the model: IR version 8, default-domain opset from the constructor. */
+  encode(options: OnnxEncodeOptions = {}): Uint8Array {
     const type = modelProtoType();
+    const metadata = Object.entries(options.metadata ?? {});
     const message = {
       ir_version: 8,
-      opset_import: [{ domain: '', version: opts.opset }],
-      producer_name: opts.producer,
+      producer_name: options.producer ?? 'framecast-onnx-writer',
       producer_version: '1',
-      doc_string: opts.docString ?? '',
+      opset_import: [{ domain: '', version: this.opset }],
+      ...(options.docString !== undefined ? { doc_string: options.docString } : {}),
       graph: {
         name: this.graphName,
         node: this.nodes,
@@ -164,10 +242,10 @@ export class OnnxGraphBuilder {
         input: this.inputs,
         output: this.outputs,
       },
-      metadata_props: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
+      ...(metadata.length > 0 ? { metadata_props: metadata.map(([key, value]) => ({ key, value })) } : {}),
     };
     const problem = type.verify(message);
-    if (problem !== null) throw new Error(`ONNX model does not match the schema: ${problem}`);
+    if (problem !== null) throw new OnnxGraphError(`ONNX model does not match the schema: ${problem}`);
     return type.encode(type.fromObject(message)).finish();
   }
 }
