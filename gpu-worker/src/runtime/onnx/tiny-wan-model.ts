@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OnnxDataType, OnnxGraphBuilder, attr } from '../../onnx-writer/index.ts';
+import { OnnxDataType, OnnxGraphBuilder, attr } from '@framecast/content-safety';
 import { philoxNormals } from './philox-rng.ts';
 import { MANIFEST_FILE } from './wan-manifest.schema.ts';
 import type { WanManifestInput } from './wan-manifest.schema.ts';
@@ -23,7 +23,7 @@ export type TinyWanVariant =
   /** Two experts, scalar timestep, concat conditioning (16 + 4 + 16 = 36 input channels). */
   | 'i2v';
 
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 const DEFAULT_SEED = 20251121;
 const Z = 16;
 const SPATIAL = 8;
