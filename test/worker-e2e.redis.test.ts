@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import sharp from 'sharp';
-import { DeliveryJobDataSchema, type ChatRequestInput, type FramecastConfig } from '@framecast/core';
+import { QueueEvents } from 'bullmq';
+import { DeliveryJobDataSchema, GENERATE_QUEUE, Keys, type ChatRequestInput, type FramecastConfig, type JobProgress } from '@framecast/core';
 import { blobStoreFromConfig, probeVideo, readAigcMetadata } from '@framecast/gpu-worker';
 import { productCoreAndWorker, waitFor } from './support/e2e.ts';
 import { testRedis, testRedisUrl } from './support/redis.ts';
@@ -41,6 +42,13 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
   it('turns a chat request into an mp4 with the expected size, frames, fps and AIGC metadata, charged once', async () => {
     const config = testConfig(env());
     const { core, worker } = await setup(config);
+    // What an adapter listens to while people wait: per-step progress with an occasional preview.
+    const events = new QueueEvents(GENERATE_QUEUE, { connection: { url: testRedisUrl() }, prefix: new Keys(config.keyPrefix).bullPrefix });
+    const seen: JobProgress[] = [];
+    events.on('progress', ({ data }) => {
+      if (typeof data === 'object' && data !== null) seen.push(data as JobProgress);
+    });
+    await events.waitUntilReady();
     void worker.run();
     try {
       const r = await core.intake.intake(request('/video a paper boat on a rainy street --draft --ar 9:16 --seed 3'));
@@ -59,9 +67,16 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
       await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'succeeded' ? true : undefined), 10_000, 'succeeded record');
       expect(await core.jobs.get(r.jobId)).toMatchObject({ state: 'succeeded', result: { frames: 49, width: 128, height: 208 } });
       expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 3, held: 0, active: 0 });
-      const progress = (await core.queue.queue.getJob(r.jobId))?.progress as { phase?: string } | undefined;
-      expect(progress?.phase).toBeDefined();
+      const denoising = seen.filter((p) => p.phase === 'denoising');
+      expect(denoising.length).toBeGreaterThan(0);
+      expect(denoising.at(-1)).toMatchObject({ step: 4, totalSteps: 4 });
+      const preview = denoising.find((p) => p.previewRef !== undefined)?.previewRef;
+      expect(preview).toBe(`previews/${r.jobId}.jpg`);
+      const jpeg = await blobStoreFromConfig(config).get(preview ?? '');
+      expect([jpeg[0], jpeg[1]]).toEqual([0xff, 0xd8]);
+      expect(seen.some((p) => p.phase === 'encoding')).toBe(true);
     } finally {
+      await events.close();
       await worker.close();
       await core.close();
     }

@@ -169,8 +169,9 @@ export class GenerateWorker {
       };
       let firstStepAt: number | undefined;
       let lastStepAt = 0;
-      let lastProgressAt = 0;
-      let lastPreviewAt = 0;
+      let lastProgressAt = Number.NEGATIVE_INFINITY;
+      let lastPreviewAt = Number.NEGATIVE_INFINITY;
+      let reports: Promise<void> = Promise.resolve();
       const onStep = (p: StepProgress) => {
         const now = performance.now();
         firstStepAt ??= now;
@@ -180,7 +181,8 @@ export class GenerateWorker {
         lastProgressAt = now;
         const wantPreview = p.preview !== undefined && now - lastPreviewAt >= (this.o.previewEveryMs ?? 5000);
         if (wantPreview) lastPreviewAt = now;
-        void this.reportProgress(job, d.jobId, p, wantPreview).catch((err: unknown) => log.warn({ err }, 'progress report failed'));
+        // One report at a time, in step order (a preview takes longer to send than a plain step).
+        reports = reports.then(() => this.reportProgress(job, d.jobId, p, wantPreview)).catch((err: unknown) => log.warn({ err }, 'progress report failed'));
       };
       const pipelineStart = performance.now();
       const result = await this.gate.run(async () => {
@@ -189,6 +191,7 @@ export class GenerateWorker {
       });
       const pipelineMs = performance.now() - pipelineStart;
       if (lastStepAt === 0) lastStepAt = performance.now();
+      await reports;
       stage = 'post';
       const outcome = await this.postProcess(d, result, dir, job);
       const t1 = performance.now();
