@@ -57,7 +57,9 @@ export async function resolveRedis(opts: { redisUrl: string | undefined; dataDir
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--protected-mode', 'yes'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its own process group: a Ctrl-C in the terminal reaches only us, and we stop Redis after the
+    // worker has finished with it. If we die without stopping it, the next start reuses it.
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -72,26 +74,32 @@ export async function resolveRedis(opts: { redisUrl: string | undefined; dataDir
         ),
       );
     });
-    child.once('exit', (code) => {
+    const onEarlyExit = (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`redis-server exited with code ${code}:\n${out}`));
-    });
-    child.stdout?.on('data', (d: Buffer) => {
+    };
+    child.once('exit', onEarlyExit);
+    const onData = (d: Buffer) => {
       out += d.toString();
       if (out.includes('Ready to accept connections')) {
         clearTimeout(timer);
-        child.removeAllListeners('exit');
+        child.removeListener('exit', onEarlyExit);
+        child.stdout?.removeListener('data', onData);
+        child.stdout?.resume(); // keep draining its log
         resolve();
       }
-    });
+    };
+    child.stdout?.on('data', onData);
   });
+  child.stderr?.resume();
   writeFileSync(portFile, String(port));
   opts.log?.(`started redis-server on 127.0.0.1:${port} (data in ${dir})`);
   const stop = async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
     rmSync(portFile, { force: true });
   };
   process.once('exit', () => {
