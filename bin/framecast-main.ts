@@ -29,6 +29,18 @@ quota
   .argument('<credits>', 'credits to add (negative to take back)')
   .action(async (user: string, credits: string) => (await import('./commands/quota-command.ts')).quotaGrant(user, credits));
 
+const settings = program.command('settings').description("a user's own choices (allow-downgrade: a final video that runs out of GPU memory may come at draft size)");
+settings
+  .command('show')
+  .argument('<user>', 'platform:userId')
+  .action(async (user: string) => (await import('./commands/settings-command.ts')).settingsShow(user));
+settings
+  .command('set')
+  .argument('<user>', 'platform:userId')
+  .argument('<name>', 'allow-downgrade')
+  .argument('<value>', 'on | off')
+  .action(async (user: string, name: string, value: string) => (await import('./commands/settings-command.ts')).settingsSet(user, name, value));
+
 const jobs = program.command('jobs').description('list, show or cancel jobs');
 jobs
   .command('list')

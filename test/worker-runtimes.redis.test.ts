@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createSafeFetcher } from '@framecast/content-safety';
-import type { ChatRequestInput, Core, FramecastConfig } from '@framecast/core';
+import { UserSettingsStore, type ChatRequestInput, type Core, type FramecastConfig } from '@framecast/core';
 import { DashScopeRuntime, probeVideo, readAigcMetadata, safeFetcherDownloader, type GenerateWorker, type VideoRuntime } from '@framecast/gpu-worker';
 import { awaitDelivery, productCoreAndWorker, waitFor } from './support/e2e.ts';
 import { startFakeComfyUi } from './fakes/fake-comfyui.ts';
@@ -68,6 +68,27 @@ describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
       await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'succeeded' ? true : undefined), 10_000, 'succeeded');
       const q = await core.quota.show('slack:U1', 'pro');
       expect(q).toMatchObject({ held: 0, spent: r.cost });
+    } finally {
+      await worker.close();
+      await core.close();
+      await fake.close();
+    }
+  });
+
+  it('a user who opted out of downgrades gets a clear failure and a refund, not a draft', async () => {
+    const fake = await startFakeComfyUi({ stepDelayMs: 1, nodeDelayMs: 1 });
+    fake.behaviour.failNode = { classType: 'KSamplerAdvanced', exceptionType: 'torch.OutOfMemoryError', message: 'Allocation on device 0 would exceed allowed memory. (out of memory)' };
+    const config = testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'comfyui', COMFYUI_URL: fake.url, FRAMECAST_PRO_USERS: 'slack:U1' });
+    const { core, worker } = await setup(config);
+    try {
+      await new UserSettingsStore(redis, config.keyPrefix).set('slack:U1', 'allow-downgrade', false);
+      const r = await core.intake.intake(request('/video a fox in the snow --duration 2'));
+      if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
+      const d = await delivered(core, r.jobId);
+      expect(d.outcome).toMatchObject({ kind: 'failed', code: 'oom' });
+      expect(fake.postedBodies).toHaveLength(1);
+      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'failed' ? true : undefined), 10_000, 'failed');
+      expect(await core.quota.show('slack:U1', 'pro')).toMatchObject({ held: 0, spent: 0 });
     } finally {
       await worker.close();
       await core.close();

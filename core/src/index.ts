@@ -21,3 +21,4 @@ export * from './intake/intake.ts';
 export * from './core.ts';
 export * from './grammar/index.ts';
 export * from './util/logger.ts';
+export * from './users/user-settings.ts';

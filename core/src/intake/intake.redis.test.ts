@@ -4,6 +4,7 @@ import { createCore, type Core } from '../core.ts';
 import type { ContentModerator } from '../moderation/content-moderator.ts';
 import type { ChatRequestInput } from '../model/chat-request.schema.ts';
 import type { ReferenceImageIntake } from './reference-image-intake.ts';
+import { UserSettingsStore } from '../users/user-settings.ts';
 import { testRedis } from '../../../test/support/redis.ts';
 import { testConfig } from '../../../test/support/config.ts';
 
@@ -190,6 +191,21 @@ describe('human review before delivery', () => {
       expect((await dq.getJob(`deliver-${a}`))?.data.outcome.kind).toBe('video');
       expect((await dq.getJob(`deliver-${b}`))?.data.outcome.kind).toBe('blocked');
       await dq.obliterate({ force: true });
+    });
+  });
+});
+
+describe('user settings', () => {
+  it("a user's allow-downgrade choice wins over the operator's default in the job", async () => {
+    await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
+      const settings = new UserSettingsStore(redis, core.config.keyPrefix);
+      const a = await core.intake.intake(req('/video default choice --draft'));
+      await settings.set('discord:user1', 'allow-downgrade', false);
+      const b = await core.intake.intake(req('/video opted out --draft'));
+      if (a.status !== 'accepted' || b.status !== 'accepted') throw new Error('not accepted');
+      expect((await core.queue.queue.getJob(a.jobId))?.data.allowDowngrade).toBe(true);
+      expect((await core.queue.queue.getJob(b.jobId))?.data.allowDowngrade).toBe(false);
+      expect(await settings.get('discord:user1')).toEqual({ allowDowngrade: false });
     });
   });
 });

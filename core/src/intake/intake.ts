@@ -12,6 +12,7 @@ import { FairQueue } from '../queue/fair-queue.ts';
 import { costOf } from '../quota/cost.ts';
 import { QuotaService } from '../quota/quota-service.ts';
 import { Keys, tenantKeyOf, userKeyOf } from '../redis/keys.ts';
+import { UserSettingsStore } from '../users/user-settings.ts';
 import type { ReferenceImageIntake } from './reference-image-intake.ts';
 import { tierOf } from './tiers.ts';
 
@@ -109,9 +110,11 @@ function categoryLabel(category: string, locale: Locale): string {
 export class Intake {
   private readonly keys: Keys;
   private readonly now: () => number;
+  private readonly settings: UserSettingsStore;
 
   constructor(private readonly deps: IntakeDeps) {
     this.keys = new Keys(deps.config.keyPrefix);
+    this.settings = new UserSettingsStore(deps.redis, deps.config.keyPrefix);
     this.now = deps.now ?? Date.now;
   }
 
@@ -255,9 +258,11 @@ export class Intake {
         eventId: req.eventId, cost, spec, createdAt, reviewRequired,
       });
     }
+    // The operator's default, unless the user chose otherwise.
+    const allowDowngrade = (await this.settings.get(userKey)).allowDowngrade ?? config.env.FRAMECAST_OOM_DOWNGRADE;
     await queue.add({
       version: 1, jobId, platform: req.platform, userKey, tenantKey, channelId: req.channelId, locale, tier, cost, spec,
-      replyTarget: req.replyTarget, reviewRequired, allowDowngrade: config.env.FRAMECAST_OOM_DOWNGRADE, enqueuedAt: createdAt,
+      replyTarget: req.replyTarget, reviewRequired, allowDowngrade, enqueuedAt: createdAt,
     });
     const pos = await queue.waitingPosition(jobId, spec.mode);
     const creditsLeft = decision.alreadyReserved ? (await quota.show(userKey, tier, this.now())).available : decision.dailyLeft + decision.bonusLeft;
