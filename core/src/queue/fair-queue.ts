@@ -1,7 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Keys } from '../redis/keys.ts';
 import { GENERATE_QUEUE, GenerateJobDataSchema, type GenerateJobData, type GenerateJobDataInput } from './job-payloads.schema.ts';
+
+const lua = (name: string) => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
+const ENQUEUE_RANK = lua('enqueue-rank-1.lua');
+const WAITING_POSITION = lua('waiting-position-3.lua');
+const WAITING_SET_TTL_SECONDS = 30 * 24 * 3600;
+
+type RedisWithFairQueue = Redis & {
+  fcEnqueueRank(key: string, jobId: string, ttl: number): Promise<number>;
+  fcWaitingPosition(prioritized: string, wait: string, active: string, jobId: string): Promise<[number, number, number]>;
+};
 
 /** BullMQ priorities run 1 … 2^21; lower runs first. */
 const MAX_RANK = 1_000_000;
@@ -38,15 +49,20 @@ export class FairQueue {
   ) {
     this.keys = new Keys(prefix);
     this.queue = new Queue(GENERATE_QUEUE, { connection, prefix: this.keys.bullPrefix });
+    if (!('fcEnqueueRank' in redis)) {
+      redis.defineCommand('fcEnqueueRank', { numberOfKeys: 1, lua: ENQUEUE_RANK });
+      redis.defineCommand('fcWaitingPosition', { numberOfKeys: 3, lua: WAITING_POSITION });
+    }
+  }
+
+  private get r(): RedisWithFairQueue {
+    return this.redis as RedisWithFairQueue;
   }
 
   /** Enqueues once per job id (a repeated call is a no-op) and returns the job's rank. */
   async add(input: GenerateJobDataInput): Promise<{ rank: number; priority: number }> {
     const data: GenerateJobData = GenerateJobDataSchema.parse(input);
-    const setKey = this.keys.waitingCount(data.userKey);
-    const replies = (await this.redis.multi().sadd(setKey, data.jobId).scard(setKey).exec()) ?? [];
-    const size = Number(replies[1]?.[1] ?? 1);
-    const rank = Math.max(0, size - 1);
+    const rank = Math.max(0, await this.r.fcEnqueueRank(this.keys.waitingCount(data.userKey), data.jobId, WAITING_SET_TTL_SECONDS));
     const priority = fairPriority(rank, data.spec.mode);
     await this.queue.add('generate', data, {
       jobId: data.jobId,
@@ -83,15 +99,12 @@ export class FairQueue {
    */
   async waitingPosition(jobId: string, mode: 'draft' | 'final'): Promise<QueuePosition> {
     const base = `${this.keys.bullPrefix}:${GENERATE_QUEUE}`;
-    const [replies, avg, workers] = await Promise.all([
-      this.redis.multi().zrank(`${base}:prioritized`, jobId).llen(`${base}:wait`).llen(`${base}:active`).exec(),
+    const [[rank, plain, running], avg, workers] = await Promise.all([
+      this.r.fcWaitingPosition(`${base}:prioritized`, `${base}:wait`, `${base}:active`, jobId),
       this.averageSeconds(mode),
       this.workerCount(),
     ]);
-    const rank = replies?.[0]?.[1] as number | null | undefined;
-    const plain = Number(replies?.[1]?.[1] ?? 0);
-    const running = Number(replies?.[2]?.[1] ?? 0);
-    if (rank === null || rank === undefined) return { position: 0, state: 'unknown', etaSeconds: avg };
+    if (rank < 0) return { position: 0, state: 'unknown', etaSeconds: avg };
     const position = rank + plain + 1;
     const slots = Math.max(1, workers);
     // Jobs ahead of us plus the ones running, shared among the workers, then our own run.
