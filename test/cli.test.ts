@@ -65,6 +65,20 @@ describe('the framecast CLI (real binary, test Redis)', () => {
     expect(JSON.parse(i.out)).toMatchObject({ verdict: 'refused', code: 'pdf' });
   });
 
+  it('moderate video samples frames and gives a verdict', async () => {
+    const mp4 = path.join(dir, 'clip.mp4');
+    await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=8:duration=2', '-pix_fmt', 'yuv420p', mp4]);
+    const r = await cli('moderate', 'video', mp4);
+    expect(r.code).toBe(0);
+    const v = JSON.parse(r.out) as { verdict: string; frames: { timeSec: number }[]; durationSec: number };
+    expect(v.verdict).toBe('allow');
+    expect(v.frames.length).toBeGreaterThanOrEqual(3);
+    expect(v.frames[0]?.timeSec).toBe(0);
+    const missing = await cli('moderate', 'video', path.join(dir, 'nope.mp4'));
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('no such file');
+  });
+
   it('a bad configuration stops before anything starts, listing every problem', async () => {
     const saved = env;
     env = { ...env, FRAMECAST_TIMEZONE: 'Nowhere/Land', FRAMECAST_FREE_DAILY_CREDITS: 'many' };
