@@ -8,6 +8,10 @@ export const MESSAGES = {
     en: 'Queued {summary}. Job {jobId}: position {position}, about {eta} to go. {credits} credits left today.',
     'zh-CN': '已加入队列：{summary}。任务 {jobId}：第 {position} 位，预计还需 {eta}。今日剩余额度 {credits}。',
   },
+  'intake.accepted_short': {
+    en: 'Your video is queued as job {jobId}.',
+    'zh-CN': '你的视频已加入队列，任务 {jobId}。',
+  },
   'intake.accepted_review': {
     en: 'Queued {summary}. Job {jobId}: position {position}, about {eta} to go. The result will be checked by a moderator before it is sent.',
     'zh-CN': '已加入队列：{summary}。任务 {jobId}：第 {position} 位，预计还需 {eta}。结果需经人工审核后发送。',

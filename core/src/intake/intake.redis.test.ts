@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createCore, type Core } from '../core.ts';
+import { FairQueue, type QueuePosition } from '../queue/fair-queue.ts';
+import type { GenerateJobDataInput } from '../queue/job-payloads.schema.ts';
+import { Intake } from './intake.ts';
 import type { ContentModerator } from '../moderation/content-moderator.ts';
 import type { ChatRequestInput } from '../model/chat-request.schema.ts';
 import type { ReferenceImageIntake } from './reference-image-intake.ts';
@@ -206,6 +209,67 @@ describe('user settings', () => {
       expect((await core.queue.queue.getJob(a.jobId))?.data.allowDowngrade).toBe(true);
       expect((await core.queue.queue.getJob(b.jobId))?.data.allowDowngrade).toBe(false);
       expect(await settings.get('discord:user1')).toEqual({ allowDowngrade: false });
+    });
+  });
+});
+
+describe('intake failures', () => {
+  function intakeWith(core: Core, queue: FairQueue): Intake {
+    return new Intake({ config: core.config, redis, moderator: listModerator, queue, jobs: core.jobs, quota: core.quota, random: () => 0.5 });
+  }
+
+  it('a failure after the job was queued still answers accepted, and a retry of the event gives the same job', async () => {
+    await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
+      class FlakyQueue extends FairQueue {
+        failures = 1;
+        override async waitingPosition(jobId: string, mode: 'draft' | 'final'): Promise<QueuePosition> {
+          if (this.failures-- > 0) throw new Error('connection reset');
+          return super.waitingPosition(jobId, mode);
+        }
+      }
+      const queue = new FlakyQueue(redis, core.config.keyPrefix);
+      const intake = intakeWith(core, queue);
+      const one = req('/video a flaky lighthouse --draft');
+      const first = await intake.intake(one);
+      expect(first.status).toBe('accepted');
+      const again = await intake.intake({ ...one });
+      expect(again).toMatchObject({ status: 'accepted', duplicate: true });
+      if (first.status === 'accepted' && again.status === 'accepted') expect(again.jobId).toBe(first.jobId);
+      expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
+      expect(await core.quota.show('discord:user1', 'free')).toMatchObject({ held: 3, active: 1 });
+      await queue.close();
+    });
+  });
+
+  it('a failure before the job was queued refunds, marks nothing queued, and lets the retry run', async () => {
+    await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
+      class BrokenQueue extends FairQueue {
+        failures = 1;
+        override async add(input: GenerateJobDataInput): Promise<{ rank: number; priority: number }> {
+          if (this.failures-- > 0) throw new Error('READONLY You can\'t write against a read only replica.');
+          return super.add(input);
+        }
+      }
+      const queue = new BrokenQueue(redis, core.config.keyPrefix);
+      const intake = intakeWith(core, queue);
+      const one = req('/video a broken queue --draft');
+      const first = await intake.intake(one);
+      expect(first).toMatchObject({ status: 'refused', reason: 'internal' });
+      expect(await core.quota.show('discord:user1', 'free')).toMatchObject({ held: 0, active: 0 });
+      const retry = await intake.intake({ ...one });
+      expect(retry.status).toBe('accepted');
+      expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
+      expect(await core.quota.show('discord:user1', 'free')).toMatchObject({ held: 3, active: 1 });
+      await queue.close();
+    });
+  });
+
+  it('uses the configured default language when the platform gives none', async () => {
+    await withCore({ FRAMECAST_DEFAULT_LOCALE: 'zh-CN' }, async (core) => {
+      const { locale: _drop, ...noLocale } = req('/video 一只猫 --draft');
+      const r = await core.intake.intake(noLocale);
+      if (r.status !== 'accepted') throw new Error('not accepted');
+      expect((await core.queue.queue.getJob(r.jobId))?.data.locale).toBe('zh-CN');
     });
   });
 });

@@ -70,6 +70,20 @@ const DUPLICATE_POLL_MS = 25;
 
 type IdemRecord = { state: 'pending'; jobId: string; leaseUntil: number } | { state: 'done'; jobId: string; result: IntakeResult };
 
+interface IntakeProgress {
+  reserved: boolean;
+  recorded: boolean;
+  enqueued: boolean;
+  spec?: GenerationSpec;
+}
+
+// Deletes the claim only if it is still ours.
+const CAS_DEL_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`;
+
 // Replaces the pending record only if it is still exactly what the caller saw (a takeover).
 const CAS_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -137,18 +151,44 @@ export class Intake {
       jobId = outcome.jobId;
     }
 
+    // Keep the claim alive while we work (an image fetch and NSFW check can be slow), so that a
+    // duplicate does not take over a live intake.
+    let claimRaw = JSON.stringify({ state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS } satisfies IdemRecord);
+    await this.deps.redis.set(idemKey, claimRaw, 'EX', IDEMPOTENCY_TTL_SECONDS);
+    const renew = setInterval(() => {
+      const next = JSON.stringify({ state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS } satisfies IdemRecord);
+      void this.deps.redis.eval(CAS_SCRIPT, 1, idemKey, claimRaw, next, IDEMPOTENCY_TTL_SECONDS).then(
+        (ok) => {
+          if (ok === 1) claimRaw = next;
+        },
+        () => undefined,
+      );
+    }, LEASE_MS / 3);
+
+    const progress: IntakeProgress = { reserved: false, recorded: false, enqueued: false };
     let result: IntakeResult;
     try {
-      result = await this.process(req, jobId);
+      result = await this.process(req, jobId, progress);
     } catch (err) {
+      clearInterval(renew);
       this.deps.logger?.error({ err, jobId, platform: req.platform }, 'intake failed');
-      await this.deps.quota.refund(jobId).catch(() => undefined);
-      // Forget the claim so that the platform's retry of this event can try again.
-      await this.deps.redis.del(idemKey).catch(() => undefined);
-      return refusal('internal', 'refusal.internal');
+      if (progress.enqueued) {
+        // Accepted for real: the job will run. Never refund it or let a retry make a second one.
+        result = { status: 'accepted', jobId, position: 0, etaSeconds: 0, cost: 0, creditsLeft: 0, reviewRequired: false, spec: progress.spec as GenerationSpec, message: tAll('intake.accepted_short', { jobId }), duplicate: false };
+      } else {
+        if (progress.reserved) await this.deps.quota.refund(jobId).catch(() => undefined);
+        if (progress.recorded) {
+          await this.deps.jobs.update(jobId, { state: 'failed', finishedAt: this.now(), error: { code: 'internal', message: 'intake failed before the job was queued', retryable: true } }).catch(() => undefined);
+        }
+        // Forget the claim so that the platform's retry of this event can try again.
+        await this.deps.redis.eval(CAS_DEL_SCRIPT, 1, idemKey, claimRaw).catch(() => undefined);
+        return refusal('internal', 'refusal.internal');
+      }
     }
+    clearInterval(renew);
     const done: IdemRecord = { state: 'done', jobId, result };
-    await this.deps.redis.set(idemKey, JSON.stringify(done), 'EX', IDEMPOTENCY_TTL_SECONDS);
+    // Only over our own claim: a takeover (same job id) writes its own, equivalent answer.
+    await this.deps.redis.eval(CAS_SCRIPT, 1, idemKey, claimRaw, JSON.stringify(done), IDEMPOTENCY_TTL_SECONDS);
     return result;
   }
 
@@ -176,9 +216,9 @@ export class Intake {
     }
   }
 
-  private async process(req: ReturnType<typeof ChatRequestSchema.parse>, jobId: string): Promise<IntakeResult> {
+  private async process(req: ReturnType<typeof ChatRequestSchema.parse>, jobId: string, progress: IntakeProgress): Promise<IntakeResult> {
     const { config, moderator, quota, queue, jobs } = this.deps;
-    const locale = req.locale;
+    const locale = req.locale ?? config.defaultLocale;
     const log = this.deps.logger?.child({ jobId, platform: req.platform });
 
     // 1. Parse.
@@ -249,6 +289,16 @@ export class Intake {
       }
     }
 
+    progress.reserved = !decision.alreadyReserved;
+    if (decision.alreadyReserved && decision.state !== 'held') {
+      // A takeover of an intake that had already queued this job, which has since been settled:
+      // answer with that job, enqueue nothing.
+      return {
+        status: 'accepted', jobId, position: 0, etaSeconds: 0, cost, creditsLeft: (await quota.show(userKey, tier, this.now())).available,
+        reviewRequired, spec, message: tAll('intake.accepted_short', { jobId }), duplicate: true,
+      };
+    }
+
     // 5. Record and enqueue (the record first, so a worker always finds it).
     const createdAt = this.now();
     // Only a takeover of a crashed intake can find the record already written.
@@ -260,12 +310,18 @@ export class Intake {
     }
     // The operator's default, unless the user chose otherwise.
     const allowDowngrade = (await this.settings.get(userKey)).allowDowngrade ?? config.env.FRAMECAST_OOM_DOWNGRADE;
+    progress.recorded = true;
     await queue.add({
       version: 1, jobId, platform: req.platform, userKey, tenantKey, channelId: req.channelId, locale, tier, cost, spec,
       replyTarget: req.replyTarget, reviewRequired, allowDowngrade, enqueuedAt: createdAt,
     });
-    const pos = await queue.waitingPosition(jobId, spec.mode);
-    const creditsLeft = decision.alreadyReserved ? (await quota.show(userKey, tier, this.now())).available : decision.dailyLeft + decision.bonusLeft;
+    progress.enqueued = true;
+    progress.spec = spec;
+    // From here on the request is accepted whatever happens; the place in line is best effort.
+    const pos = await queue.waitingPosition(jobId, spec.mode).catch(() => ({ position: 0, state: 'unknown' as const, etaSeconds: 0 }));
+    const creditsLeft = decision.alreadyReserved
+      ? await quota.show(userKey, tier, this.now()).then((q) => q.available, () => 0)
+      : decision.dailyLeft + decision.bonusLeft;
     log?.info({ cost, tier, position: pos.position }, 'job accepted');
 
     const vars = (l: Locale) => ({

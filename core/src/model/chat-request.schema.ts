@@ -38,7 +38,8 @@ export const ChatRequestSchema = z.object({
   text: z.string().max(8000),
   attachments: z.array(AttachmentSchema).max(4).default([]),
   replyTarget: ReplyTargetSchema,
-  locale: LocaleSchema.default('en'),
+  /** The user's language when the platform says; the configured default otherwise. */
+  locale: LocaleSchema.optional(),
   /** Platform roles the adapter resolved (mapped to tiers by config). */
   roles: z.array(z.string().max(64)).max(50).default([]),
   receivedAt: z.number().int().nonnegative().optional(),

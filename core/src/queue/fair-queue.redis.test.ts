@@ -66,14 +66,41 @@ describe('FairQueue on a real Redis', () => {
     await fq.close();
   });
 
-  it('a user who comes back after being served waits behind nobody else of lower rank', async () => {
+  it("a user's own jobs keep their order after some were taken; a newcomer still goes first", async () => {
+    const prefix = uniquePrefix();
+    const fq = new FairQueue(redis, prefix);
+    for (let i = 0; i < 4; i++) await fq.add(job(`a${i}`, 'cli:A'));
+    // A worker takes a0 and a1 (what BullMQ's worker does: move them to active).
+    const taken: string[] = [];
+    await new Promise<void>((resolve) => {
+      const w = new Worker(GENERATE_QUEUE, async (j) => {
+        taken.push(j.id ?? '');
+        await fq.taken('cli:A', j.id ?? '');
+        if (taken.length === 2) {
+          void w.close().then(resolve);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }, { connection: redis.duplicate(), prefix: new Keys(prefix).bullPrefix, concurrency: 1, autorun: true });
+    });
+    expect(taken).toEqual(['a0', 'a1']);
+    const a4 = await fq.add(job('a4', 'cli:A'));
+    expect(a4.rank).toBe(4); // behind a2 (rank 2) and a3 (rank 3), never between them
+    const b0 = await fq.add(job('b0', 'cli:B'));
+    expect(b0.rank).toBe(0);
+    const order = await Promise.all(['b0', 'a2', 'a3', 'a4'].map(async (id) => (await fq.position(id)).position));
+    expect(order).toEqual([1, 2, 3, 4]);
+    await fq.queue.obliterate({ force: true });
+    await fq.close();
+  });
+
+  it('a newcomer's first job goes ahead of a returning user's queued ones', async () => {
     const prefix = uniquePrefix();
     const fq = new FairQueue(redis, prefix);
     await fq.add(job('a0', 'cli:A'));
     await fq.add(job('a1', 'cli:A'));
     await fq.taken('cli:A', 'a0'); // a0 started
     const r = await fq.add(job('a2', 'cli:A'));
-    expect(r.rank).toBe(1); // only a1 waits ahead of it
+    expect(r.rank).toBe(2); // one more than a1's, so it stays behind it
     const b = await fq.add(job('b0', 'cli:B'));
     expect(b.rank).toBe(0);
     expect((await fq.position('b0')).position).toBeLessThan((await fq.position('a1')).position + 1);

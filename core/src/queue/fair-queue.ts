@@ -62,22 +62,33 @@ export class FairQueue {
   /** Enqueues once per job id (a repeated call is a no-op) and returns the job's rank. */
   async add(input: GenerateJobDataInput): Promise<{ rank: number; priority: number }> {
     const data: GenerateJobData = GenerateJobDataSchema.parse(input);
-    const rank = Math.max(0, await this.r.fcEnqueueRank(this.keys.waitingCount(data.userKey), data.jobId, WAITING_SET_TTL_SECONDS));
+    const setKey = this.keys.waitingCount(data.userKey);
+    const rank = Math.max(0, await this.r.fcEnqueueRank(setKey, data.jobId, WAITING_SET_TTL_SECONDS));
     const priority = fairPriority(rank, data.spec.mode);
-    await this.queue.add('generate', data, {
+    try {
+      await this.queue.add('generate', data, {
       jobId: data.jobId,
       priority,
       attempts: 4,
       backoff: { type: 'exponential', delay: 5_000 },
       removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
       removeOnFail: { age: 30 * 24 * 3600 },
-    });
+      });
+    } catch (err) {
+      // Not queued: it must not hold a place in its user's line.
+      await this.redis.zrem(setKey, data.jobId).catch(() => undefined);
+      throw err;
+    }
     return { rank, priority };
   }
 
-  /** A worker started the job: it no longer counts toward its user's waiting rank. */
+  /**
+   * A worker started the job (or it was cancelled): it leaves its user's line. Ranks are fixed at
+   * enqueue time (BullMQ priorities), so a user's next job queues behind their own waiting ones
+   * and a user who keeps many jobs waiting yields to users with fewer.
+   */
   async taken(userKey: string, jobId: string): Promise<void> {
-    await this.redis.srem(this.keys.waitingCount(userKey), jobId);
+    await this.redis.zrem(this.keys.waitingCount(userKey), jobId);
   }
 
   async position(jobId: string, mode: 'draft' | 'final' = 'draft'): Promise<QueuePosition> {

@@ -1,10 +1,19 @@
 --[[
-  Adds a job to its user's set of waiting jobs and returns its rank (jobs of that user already
-  waiting). Idempotent: a job already in the set keeps counting once.
-  KEYS[1] the user's waiting set   {prefix}:fq:waiting:{user}
+  Gives a job the next rank among its user's waiting jobs (one more than the highest still
+  waiting; 0 when none), so a user's own jobs keep their order. Idempotent per job.
+  KEYS[1] the user's waiting jobs, a sorted set jobId → rank   {prefix}:fq:waiting:{user}
   ARGV[1] job id   ARGV[2] ttl (s)
-  Returns the rank (0 for the user's first waiting job).
+  Returns the rank.
 ]]
-redis.call('SADD', KEYS[1], ARGV[1])
+local existing = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if existing then
+  return tonumber(existing)
+end
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local rank = 0
+if top[2] then
+  rank = tonumber(top[2]) + 1
+end
+redis.call('ZADD', KEYS[1], rank, ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
-return redis.call('SCARD', KEYS[1]) - 1
+return rank
