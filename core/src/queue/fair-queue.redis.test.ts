@@ -93,7 +93,7 @@ describe('FairQueue on a real Redis', () => {
     await fq.close();
   });
 
-  it('a newcomer's first job goes ahead of a returning user's queued ones', async () => {
+  it("a newcomer's first job goes ahead of a returning user's queued ones", async () => {
     const prefix = uniquePrefix();
     const fq = new FairQueue(redis, prefix);
     await fq.add(job('a0', 'cli:A'));
