@@ -26,7 +26,7 @@ quota
 quota
   .command('grant')
   .argument('<user>', 'platform:userId')
-  .argument('<credits>', 'credits to add (negative to take back)')
+  .argument('<credits>', 'credits to add (a positive integer)')
   .action(async (user: string, credits: string) => (await import('./commands/quota-command.ts')).quotaGrant(user, credits));
 
 const settings = program.command('settings').description("a user's own choices (allow-downgrade: a final video that runs out of GPU memory may come at draft size)");

@@ -22,7 +22,7 @@ export async function quotaShow(user: string, opts: { tier?: string }): Promise<
 export async function quotaGrant(user: string, credits: string): Promise<void> {
   const userKey = parseUserKey(user);
   const n = Number(credits);
-  if (!Number.isInteger(n) || n === 0 || Math.abs(n) > 1_000_000) throw new UsageError('credits must be a non-zero integer of at most 1,000,000');
+  if (!Number.isInteger(n) || n <= 0 || n > 1_000_000) throw new UsageError('credits must be a positive integer of at most 1,000,000');
   const ctx = await openContext();
   try {
     const quota = new QuotaService(ctx.redis, ctx.config);

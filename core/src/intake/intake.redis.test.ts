@@ -193,6 +193,12 @@ describe('human review before delivery', () => {
       const dq = core.deliveries.queue('discord');
       expect((await dq.getJob(`deliver-${a}`))?.data.outcome.kind).toBe('video');
       expect((await dq.getJob(`deliver-${b}`))?.data.outcome.kind).toBe('blocked');
+      // The owner may cancel a video held for review; the queue entry is not needed to answer.
+      const c = await held('/video a lingerie ad, third --draft');
+      await core.queue.queue.remove(c);
+      expect(await core.jobService.cancel(c, { userKey: 'discord:user1', isAdmin: false })).toMatchObject({ status: 'cancelled' });
+      expect((await dq.getJob(`deliver-${c}`))?.data.outcome.kind).toBe('cancelled');
+      expect(await core.quota.show('discord:user1', 'free')).toMatchObject({ spent: 3, held: 0, active: 0 });
       await dq.obliterate({ force: true });
     });
   });

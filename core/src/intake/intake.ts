@@ -305,7 +305,7 @@ export class Intake {
     if (!decision.alreadyReserved || (await jobs.get(jobId)) === undefined) {
       await jobs.create({
         version: 1, jobId, state: 'queued', platform: req.platform, userKey, tenantKey, channelId: req.channelId,
-        eventId: req.eventId, cost, spec, createdAt, reviewRequired,
+        eventId: req.eventId, cost, spec, createdAt, reviewRequired, replyTarget: req.replyTarget, locale,
       });
     }
     // The operator's default, unless the user chose otherwise.

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { GenerationSpecSchema } from '../model/generation-spec.schema.ts';
-import { PlatformSchema } from '../model/chat-request.schema.ts';
+import { LocaleSchema, PlatformSchema, ReplyTargetSchema } from '../model/chat-request.schema.ts';
 import { Keys } from '../redis/keys.ts';
 import { VideoResultSchema } from '../queue/job-payloads.schema.ts';
 
@@ -30,11 +30,14 @@ export const JobRecordSchema = z.object({
   result: VideoResultSchema.optional(),
   error: JobErrorSchema.optional(),
   reviewRequired: z.boolean().default(false),
+  /** Where to answer, kept with the record so that a late answer (after a review) can still go out. */
+  replyTarget: ReplyTargetSchema.optional(),
+  locale: LocaleSchema.optional(),
 });
 export type JobRecord = z.infer<typeof JobRecordSchema>;
 export type JobRecordInput = z.input<typeof JobRecordSchema>;
 
-const JSON_FIELDS = new Set(['spec', 'result', 'error']);
+const JSON_FIELDS = new Set(['spec', 'result', 'error', 'replyTarget']);
 const NUMBER_FIELDS = new Set(['cost', 'createdAt', 'startedAt', 'finishedAt', 'attempts', 'version']);
 const BOOL_FIELDS = new Set(['reviewRequired']);
 const RECORD_TTL_SECONDS = 90 * 24 * 3600;

@@ -55,6 +55,16 @@ export class JobService {
     if (rec === undefined) return { status: 'not_found', message: tAll('job.not_found', { jobId }) };
     if (rec.userKey !== actor.userKey && !actor.isAdmin) return { status: 'not_owner', message: tAll('job.not_owner', { jobId }) };
     if (FINAL_STATES.has(rec.state)) return { status: 'already_finished', message: tAll('job.already_finished', { jobId, state: rec.state }) };
+    if (rec.state === 'review') {
+      // Made, but held for a moderator: cancelling drops it and refunds.
+      const base = await this.replyOf(rec);
+      if (base !== undefined && this.deliveries !== undefined) {
+        await this.deliveries.enqueue({ ...base, outcome: { kind: 'cancelled', message: tAll('job.cancelled', { jobId }) } });
+      }
+      await this.quota.refund(jobId);
+      await this.jobs.update(jobId, { state: 'cancelled', finishedAt: Date.now() });
+      return { status: 'cancelled', message: tAll('job.cancelled', { jobId }) };
+    }
     if (await this.queue.removeWaiting(jobId, rec.userKey)) {
       await this.jobs.update(jobId, { state: 'cancelled', finishedAt: Date.now() });
       await this.quota.refund(jobId);
@@ -73,11 +83,13 @@ export class JobService {
     if (rec === undefined) return { status: 'not_found', message: tAll('job.not_found', { jobId }) };
     if (!actor.isAdmin) return { status: 'not_admin', message: tAll('job.not_admin', { jobId }) };
     if (rec.state !== 'review' || rec.result === undefined) return { status: 'not_in_review', message: tAll('job.not_in_review', { jobId, state: rec.state }) };
-    const job = await this.queue.queue.getJob(jobId);
-    const parsed = GenerateJobDataSchema.safeParse(job?.data);
-    if (this.deliveries === undefined || !parsed.success) return { status: 'expired', message: tAll('job.review_expired', { jobId }) };
-    const d = parsed.data;
-    const base = { version: 1 as const, jobId, platform: d.platform, userKey: d.userKey, channelId: d.channelId, locale: d.locale, replyTarget: d.replyTarget };
+    const base = await this.replyOf(rec);
+    if (this.deliveries === undefined || base === undefined) {
+      // Nowhere to answer any more: settle anyway so that nothing stays held.
+      await this.quota.refund(jobId);
+      await this.jobs.update(jobId, { state: 'failed', finishedAt: Date.now(), error: { code: 'review_expired', message: 'reply details expired', retryable: false } });
+      return { status: 'expired', message: tAll('job.review_expired', { jobId }) };
+    }
     if (decision === 'approve') {
       await this.deliveries.enqueue({ ...base, outcome: { kind: 'video', result: rec.result } });
       await this.quota.commit(jobId);
@@ -88,6 +100,14 @@ export class JobService {
     await this.quota.refund(jobId);
     await this.jobs.update(jobId, { state: 'blocked', finishedAt: Date.now(), error: { code: 'review_rejected', message: `rejected by ${actor.userKey}`, retryable: false } });
     return { status: 'rejected', message: tAll('job.rejected', { jobId }) };
+  }
+
+  /** The delivery envelope for a job: from its record, or (older records) from its queue entry. */
+  private async replyOf(rec: JobRecord) {
+    const common = { version: 1 as const, jobId: rec.jobId, platform: rec.platform, userKey: rec.userKey, channelId: rec.channelId };
+    if (rec.replyTarget !== undefined) return { ...common, locale: rec.locale ?? 'en', replyTarget: rec.replyTarget };
+    const parsed = GenerateJobDataSchema.safeParse((await this.queue.queue.getJob(rec.jobId))?.data);
+    return parsed.success ? { ...common, locale: parsed.data.locale, replyTarget: parsed.data.replyTarget } : undefined;
   }
 
   async isCancelRequested(jobId: string): Promise<boolean> {

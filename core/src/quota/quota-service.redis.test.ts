@@ -149,5 +149,21 @@ describe('QuotaService on a real Redis', () => {
     await quota.refund('g1');
     expect(await quota.show('cli:g', 'free')).toMatchObject({ bonus: 4, held: 0, available: 7 });
     await expect(quota.grant('cli:g', 0)).rejects.toThrow(RangeError);
+    await expect(quota.grant('cli:g', -50)).rejects.toThrow(RangeError);
+  });
+
+  it('frees concurrency slots that leaked (reservation gone, settled elsewhere, or held past the max age)', async () => {
+    const config = testConfig({ FRAMECAST_FREE_MAX_CONCURRENT: '1', FRAMECAST_FREE_DAILY_CREDITS: '100' });
+    const quota = new QuotaService(redis, config);
+    const r = (id: string, now?: number) => quota.reserve({ jobId: id, userKey: 'cli:leak', tenantKey: 'cli:t', cost: 1, tier: 'free', ...(now === undefined ? {} : { now }) });
+    expect((await r('l1')).ok).toBe(true);
+    expect(await r('l2')).toMatchObject({ ok: false, reason: 'concurrency' });
+    // The reservation vanished (e.g. expired) while its id stayed in the active set.
+    await redis.del(`${config.keyPrefix}:quota:res:l1`);
+    expect((await r('l2')).ok).toBe(true);
+    // An intake that died after reserving: held, never settled; freed after 6 hours.
+    const sevenHoursLater = Date.now() + 7 * 3600 * 1000;
+    expect(await r('l3')).toMatchObject({ ok: false, reason: 'concurrency' });
+    expect((await r('l3', sevenHoursLater)).ok).toBe(true);
   });
 });

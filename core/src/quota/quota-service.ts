@@ -5,6 +5,8 @@ import { Keys } from '../redis/keys.ts';
 import { dayIn } from '../util/day.ts';
 
 const DAY_TTL_SECONDS = 8 * 24 * 3600;
+/** A concurrency slot held longer than this is taken to be leaked (its intake died) and freed. */
+const SLOT_MAX_AGE_MS = 6 * 3600 * 1000;
 const RESERVATION_TTL_SECONDS = 30 * 24 * 3600;
 
 function lua(name: string): string {
@@ -101,6 +103,8 @@ export class QuotaService {
       input.tenantKey,
       now,
       DAY_TTL_SECONDS,
+      k.quotaReservation(''),
+      SLOT_MAX_AGE_MS,
     );
     switch (status) {
       case 'ok':
@@ -180,8 +184,8 @@ export class QuotaService {
 
   /** Adds credits that do not expire at midnight (spent after the daily allowance). */
   async grant(userKey: string, credits: number): Promise<number> {
-    if (!Number.isInteger(credits) || credits === 0 || Math.abs(credits) > 1_000_000) {
-      throw new RangeError('credits must be a non-zero integer of at most 1,000,000');
+    if (!Number.isInteger(credits) || credits <= 0 || credits > 1_000_000) {
+      throw new RangeError('credits must be a positive integer of at most 1,000,000');
     }
     return this.redis.incrby(this.keys.quotaBonus(userKey), credits);
   }

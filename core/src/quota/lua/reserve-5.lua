@@ -7,6 +7,10 @@
   KEYS[5] user's active set      {prefix}:quota:active:{user}       job ids holding a concurrency slot
   ARGV[1] jobId  ARGV[2] cost  ARGV[3] daily limit  ARGV[4] tenant cap  ARGV[5] max concurrent
   ARGV[6] day  ARGV[7] user key  ARGV[8] tenant key  ARGV[9] now (ms)  ARGV[10] day-key ttl (s)
+  ARGV[11] reservation key prefix ({prefix}:quota:res:)  ARGV[12] slot max age (ms)
+  Slots whose reservation is gone, settled, or held longer than the max age (an intake that died
+  after reserving, with no retry) are freed first; their credits stay as they are.
+  Reads reservation keys named from ARGV: a single Redis or one hash slot, not Redis Cluster.
   Returns { status, n1, n2 }:
     {'ok', dailyLeftAfter, bonusAfter} | {'exists', state, 0} | {'credits', available, 0}
     {'concurrency', active, 0} | {'tenant', tenantUsed, 0}
@@ -22,6 +26,16 @@ local cap = tonumber(ARGV[4])
 local maxConcurrent = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[10])
 
+local now = tonumber(ARGV[9])
+local maxAge = tonumber(ARGV[12])
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+  local res = ARGV[11] .. id
+  local st = redis.call('HGET', res, 'state')
+  local heldAt = tonumber(redis.call('HGET', res, 'heldAt') or '0')
+  if st ~= 'held' or now - heldAt > maxAge then
+    redis.call('SREM', KEYS[5], id)
+  end
+end
 local active = redis.call('SCARD', KEYS[5])
 if active >= maxConcurrent then
   return { 'concurrency', active, 0 }

@@ -20,6 +20,9 @@ local daily = tonumber(redis.call('HGET', KEYS[1], 'daily'))
 local bonus = tonumber(redis.call('HGET', KEYS[1], 'bonus'))
 redis.call('HINCRBY', KEYS[2], 'held', 0 - daily) -- not -daily: Lua prints -0, which HINCRBY refuses
 redis.call('HINCRBY', KEYS[4], 'held', 0 - cost)
+-- A late settlement (a long review) must not leave day hashes without an expiry.
+if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3])) end
+if redis.call('TTL', KEYS[4]) < 0 then redis.call('EXPIRE', KEYS[4], tonumber(ARGV[3])) end
 redis.call('SREM', KEYS[5], jobId)
 if ARGV[1] == 'commit' then
   redis.call('HINCRBY', KEYS[2], 'spent', daily)
