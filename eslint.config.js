@@ -26,6 +26,11 @@ export default tseslint.config(
   {
     files: ['core/**/*.ts'],
     rules: {
+      // Dynamic imports too: `await import('discord.js')` must not slip past the boundary.
+      'no-restricted-syntax': ['error', {
+        selector: "ImportExpression[source.value=/^(discord\\.js|@discordjs\\/|@slack\\/|wechaty|koa|@koa\\/|@framecast\\/(bot-|gpu-worker|content-safety))/]",
+        message: 'core/ must not import a platform library or another package, statically or dynamically.',
+      }],
       '@typescript-eslint/no-restricted-imports': ['error', {
         patterns: [
           { group: PLATFORM_LIBS, message: 'core/ must not import a platform library: adapters translate at the edge (bots/*).' },

@@ -15,6 +15,8 @@ describe('package boundaries (eslint.config.js)', () => {
     expect((await errors("import Koa from 'koa';\nexport const k = Koa;\n", 'core/src/x.ts')).join()).toMatch(/platform library/);
     expect((await errors("import { WechatyBuilder } from 'wechaty';\nexport const w = WechatyBuilder;\n", 'core/src/x.ts')).join()).toMatch(/platform library/);
     expect((await errors("import { x } from '@framecast/gpu-worker';\nexport const y = x;\n", 'core/src/x.ts')).join()).toMatch(/ports it defines/);
+    expect((await errors("export const d = await import('discord.js');\n", 'core/src/x.ts')).join()).toMatch(/dynamically/);
+    expect((await errors("export const s = await import('@slack/bolt');\n", 'core/src/x.ts')).join()).toMatch(/dynamically/);
   });
 
   it('the worker and content-safety may not import platforms or bots', async () => {

@@ -30,6 +30,12 @@ describe('loadConfig', () => {
     expect((err as ConfigError).problems).toHaveLength(5);
   });
 
+  it('lists format problems and missing dependent settings together', () => {
+    expect(() => loadConfig({ FRAMECAST_RUNTIME: 'comfyui', FRAMECAST_TIMEZONE: 'Mars/X', FRAMECAST_STORAGE: 's3' }, { dotenvPath: false })).toThrow(
+      /FRAMECAST_TIMEZONE[\s\S]*COMFYUI_URL[\s\S]*S3_ENDPOINT/,
+    );
+  });
+
   it('checks settings that depend on each other', () => {
     expect(() => loadConfig({ FRAMECAST_RUNTIME: 'dashscope', FRAMECAST_STORAGE: 's3' }, { dotenvPath: false })).toThrow(/DASHSCOPE_API_KEY[\s\S]*S3_ENDPOINT[\s\S]*S3_BUCKET/);
     expect(() => loadConfig({ FRAMECAST_RUNTIME: 'comfyui' }, { dotenvPath: false })).toThrow(/COMFYUI_URL/);

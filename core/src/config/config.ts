@@ -142,19 +142,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (v !== undefined && v !== '') merged[k] = v;
   }
   const result = EnvSchema.safeParse(merged);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
-  }
-  const e = result.data;
-  const problems: string[] = [];
-  if (e.FRAMECAST_RUNTIME === 'comfyui' && e.COMFYUI_URL === undefined) problems.push('COMFYUI_URL: required when FRAMECAST_RUNTIME=comfyui');
-  if (e.FRAMECAST_RUNTIME === 'dashscope' && e.DASHSCOPE_API_KEY === undefined) problems.push('DASHSCOPE_API_KEY: required when FRAMECAST_RUNTIME=dashscope');
-  if (e.FRAMECAST_STORAGE === 's3') {
-    for (const k of ['S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) {
-      if (e[k] === undefined) problems.push(`${k}: required when FRAMECAST_STORAGE=s3`);
+  const problems: string[] = result.success ? [] : result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  // Settings that depend on each other, checked on the raw values too, so that one run of the
+  // program lists every problem at once.
+  const has = (k: string) => merged[k] !== undefined;
+  if (merged.FRAMECAST_RUNTIME === 'comfyui' && !has('COMFYUI_URL')) problems.push('COMFYUI_URL: required when FRAMECAST_RUNTIME=comfyui');
+  if (merged.FRAMECAST_RUNTIME === 'dashscope' && !has('DASHSCOPE_API_KEY')) problems.push('DASHSCOPE_API_KEY: required when FRAMECAST_RUNTIME=dashscope');
+  if (merged.FRAMECAST_STORAGE === 's3') {
+    for (const k of ['S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) {
+      if (!has(k)) problems.push(`${k}: required when FRAMECAST_STORAGE=s3`);
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
+  const e = result.data;
 
   const roleTiersMap = new Map<string, Tier>();
   for (const pair of e.FRAMECAST_ROLE_TIERS) {
