@@ -39,3 +39,18 @@ describe('resolveRedis (the start command’s local Redis)', () => {
     }
   });
 });
+
+describe('resolveRedis from several processes at once', () => {
+  it('starts one server per data folder however many ask at once', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fc-local-redis-race-'));
+    try {
+      const handles = await Promise.all(Array.from({ length: 4 }, () => resolveRedis({ redisUrl: undefined, dataDir })));
+      expect(new Set(handles.map((h) => h.url)).size).toBe(1);
+      expect(handles.filter((h) => h.owned)).toHaveLength(1);
+      for (const h of handles) await h.close();
+      expect(existsSync(path.join(dataDir, 'redis', 'redis.lock'))).toBe(false);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

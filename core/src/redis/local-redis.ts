@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -21,6 +21,16 @@ async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function ping(url: string): Promise<boolean> {
@@ -53,6 +63,34 @@ export async function resolveRedis(opts: { redisUrl: string | undefined; dataDir
     // no running local server
   }
   mkdirSync(dir, { recursive: true });
+  // One redis-server per data folder: whoever holds the lock runs it; the others wait for its
+  // port file and use it. A lock left by a dead process is taken over.
+  const lockFile = path.join(dir, 'redis.lock');
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const fd = openSync(lockFile, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = Number(readFileSync(lockFile, 'utf8').trim() || '0');
+    if (!isAlive(owner)) {
+      rmSync(lockFile, { force: true });
+      continue;
+    }
+    try {
+      const port = Number(readFileSync(portFile, 'utf8').trim());
+      const url = `redis://127.0.0.1:${port}`;
+      if (Number.isInteger(port) && port > 0 && (await ping(url))) return { url, owned: false, close: async () => undefined };
+    } catch {
+      // not written yet
+    }
+    if (Date.now() > deadline) throw new Error(`another process (pid ${owner}) holds ${lockFile} but its Redis does not answer`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const port = await freePort();
   const child: ChildProcess = spawn(
     'redis-server',
@@ -61,7 +99,7 @@ export async function resolveRedis(opts: { redisUrl: string | undefined; dataDir
     // worker has finished with it. If we die without stopping it, the next start reuses it.
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
-  await new Promise<void>((resolve, reject) => {
+  const started = new Promise<void>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${out}`)), 10_000);
     child.once('error', (err: NodeJS.ErrnoException) => {
@@ -91,6 +129,12 @@ export async function resolveRedis(opts: { redisUrl: string | undefined; dataDir
     };
     child.stdout?.on('data', onData);
   });
+  try {
+    await started;
+  } catch (err) {
+    rmSync(lockFile, { force: true });
+    throw err;
+  }
   child.stderr?.resume();
   writeFileSync(portFile, String(port));
   opts.log?.(`started redis-server on 127.0.0.1:${port} (data in ${dir})`);
@@ -101,6 +145,7 @@ export async function resolveRedis(opts: { redisUrl: string | undefined; dataDir
       await exited;
     }
     rmSync(portFile, { force: true });
+    rmSync(lockFile, { force: true });
   };
   process.once('exit', () => {
     if (child.exitCode === null) child.kill('SIGTERM');
