@@ -2,9 +2,10 @@
  * The NSFW image classifier: nsfwjs's MobileNetV2 (or InceptionV3) converted to ONNX, run with
  * onnxruntime-node. Preprocessing matches nsfwjs (see nsfw-preprocess.ts).
  *
- * `moderateRgb` scores the whole image and a few crops (plain borders trimmed, the centre, and
- * overlapping quadrants or a 3×3 grid) in one batched run and takes the worst crop: a wide frame or a collage around an
- * explicit picture lowers the whole-image score a lot, a crop does not.
+ * `moderateRgb` scores the whole image, a few fixed crops (plain borders trimmed, the centre, and
+ * overlapping quadrants or a 3×3 grid) and sliding windows at several scales (nsfw-windows.ts) in
+ * batched runs, and takes the worst crop: a wide frame, a collage or a picture-in-picture around
+ * an explicit picture lowers the whole-image score a lot, a crop or window that holds it does not.
  *
  * Rules: a crop whose summed probability of the block classes (default Porn + Hentai) reaches
  * block.min blocks; otherwise one whose summed review classes (default Sexy) reach review.min
@@ -17,6 +18,8 @@ import type { ContentModerator, ModerationHit, ModerationVerdict } from '@framec
 import { ensureNsfwModel } from './ensure-nsfw-model.ts';
 import { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from './keras-to-onnx.ts';
 import { findContentBox, resizeBilinearToTensor, type CropRect } from './nsfw-preprocess.ts';
+import { slidingWindows, type NsfwWindowOptions } from './nsfw-windows.ts';
+import { isAcceptedFormat, sniffImageFormat } from '../image/image-format-sniffer.ts';
 
 export const NSFW_CLASSES = ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'] as const;
 export type NsfwClass = (typeof NSFW_CLASSES)[number];
@@ -43,7 +46,7 @@ export type NsfwAction = 'allow' | 'review' | 'block';
 export type NsfwCropKind = 'quadrants' | 'grid3' | 'none';
 
 export interface NsfwCropScores {
-  /** `whole`, `content` (borders trimmed), `center`, or `cell-<row>-<col>`. */
+  /** `whole`, `content` (borders trimmed), `center`, `cell-<row>-<col>` or `window-<side>-<x>-<y>`. */
   crop: string;
   rect: CropRect;
   scores: NsfwScores;
@@ -73,14 +76,19 @@ export interface NsfwClassifierOptions {
   /** onnxruntime execution providers, e.g. ['cuda', 'cpu'] on a GPU host. Default ['cpu']. */
   executionProviders?: string[];
   thresholds?: Partial<NsfwThresholds>;
-  /** Crops besides the whole image: 'quadrants' (centre + 4 overlapping quadrants), 'grid3' (centre + 3×3), 'none'. */
+  /**
+   * Fixed crops besides the whole image: 'quadrants' (centre + 4 overlapping quadrants), 'grid3'
+   * (centre + 3×3), 'none' (the whole image only: no content crop and no windows either).
+   */
   crops?: NsfwCropKind;
+  /** Sliding windows over the content box (see nsfw-windows.ts; default on, ≤ 64); false for none. */
+  windows?: NsfwWindowOptions | false;
   intraOpNumThreads?: number;
   /** Largest batch handed to one session.run. Default 16. */
   maxBatch?: number;
 }
 
-export type NsfwErrorCode = 'image_decode_failed' | 'image_too_large' | 'invalid_image' | 'invalid_thresholds';
+export type NsfwErrorCode = 'image_decode_failed' | 'image_too_large' | 'unsupported_format' | 'invalid_image' | 'invalid_thresholds';
 
 export class NsfwError extends Error {
   constructor(
@@ -113,7 +121,13 @@ export function ruleScore(scores: NsfwScores, rule: NsfwRule): number {
  * - `center` and `cell-<r>-<c>`: the middle 60 % and four overlapping 60 % corner boxes
  *   ('quadrants'), or half-size boxes on a quarter-size stride ('grid3'), taken of the content box.
  */
-export function nsfwCrops(rgb: Uint8Array, width: number, height: number, kind: NsfwCropKind): { crop: string; rect: CropRect }[] {
+export function nsfwCrops(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  kind: NsfwCropKind,
+  windows: NsfwWindowOptions | false = {},
+): { crop: string; rect: CropRect }[] {
   const whole: CropRect = { x: 0, y: 0, width, height };
   const crops = [{ crop: 'whole', rect: whole }];
   if (kind === 'none' || width < 2 || height < 2) return crops;
@@ -141,6 +155,9 @@ export function nsfwCrops(rgb: Uint8Array, width: number, height: number, kind: 
     for (const [r, fy] of [0, 0.25, 0.5].entries())
       for (const [c, fx] of [0, 0.25, 0.5].entries()) crops.push({ crop: `cell-${r}-${c}`, rect: box(fx, fy, 0.5, 0.5) });
   }
+  // Sliding windows over the content box: a small picture among others (a collage, a
+  // picture-in-picture) fills most of some window, and is scored nearly as if it were alone.
+  if (windows !== false) crops.push(...slidingWindows(base, windows));
   return crops;
 }
 
@@ -152,6 +169,7 @@ export class NsfwClassifier {
     readonly inputSize: number,
     thresholds: NsfwThresholds,
     private readonly cropKind: NsfwCropKind,
+    private readonly windows: NsfwWindowOptions | false,
     private readonly maxBatch: number,
   ) {
     this.thresholds = thresholds;
@@ -175,7 +193,9 @@ export class NsfwClassifier {
     const meta = session.inputMetadata.find((m) => m.name === ONNX_INPUT_NAME);
     const dim = meta !== undefined && meta.isTensor ? meta.shape[1] : undefined;
     const inputSize = typeof dim === 'number' ? dim : 224;
-    return new NsfwClassifier(session, inputSize, thresholds, opts.crops ?? 'quadrants', Math.max(1, opts.maxBatch ?? 16));
+    const windows = opts.windows ?? {};
+    if (windows !== false) slidingWindows({ x: 0, y: 0, width: 640, height: 480 }, windows); // throws on bad options, now rather than per image
+    return new NsfwClassifier(session, inputSize, thresholds, opts.crops ?? 'quadrants', windows, Math.max(1, opts.maxBatch ?? 16));
   }
 
   /** Runs the model on prepared NHWC tensors (`count` images of inputSize², values in [0,1]). */
@@ -233,11 +253,19 @@ export class NsfwClassifier {
     return 'allow';
   }
 
-  /** Whole image plus crops, the worst crop decides. */
+  /** The crops and windows moderateRgb scores for an image of this size and content. */
+  cropsFor(rgb: Uint8Array, width: number, height: number): { crop: string; rect: CropRect }[] {
+    return nsfwCrops(rgb, width, height, this.cropKind, this.windows);
+  }
+
+  /**
+   * Whole image plus crops and sliding windows, the worst one decides. All of them go to the
+   * model in batches of maxBatch (default 16): about 4 runs for the 56 inputs of a 640×480 image.
+   */
   async moderateRgb(rgb: Uint8Array, width: number, height: number): Promise<NsfwVerdict> {
     const image = { data: rgb, width, height };
     checkImage(image);
-    const crops = nsfwCrops(rgb, width, height, this.cropKind);
+    const crops = this.cropsFor(rgb, width, height);
     const scores = await this.classifyRegions(crops.map(({ rect }) => ({ image, rect })));
     const scored: NsfwCropScores[] = crops.map((c, i) => ({ ...c, scores: scores[i] as NsfwScores }));
     let best = { block: -1, review: -1, blockAt: 0, reviewAt: 0 };
@@ -260,7 +288,7 @@ export class NsfwClassifier {
     return { action: 'allow', scores: whole.scores, decidedBy: null, ...base };
   }
 
-  /** Decodes an image file (JPEG, PNG, WebP, GIF's first frame, …) safely, then moderateRgb. */
+  /** Decodes an image file (JPEG, PNG or WebP only, see decodeImageRgb) safely, then moderateRgb. */
   async moderateImage(buffer: Buffer): Promise<NsfwVerdict> {
     const image = await decodeImageRgb(buffer);
     return this.moderateRgb(image.data, image.width, image.height);
@@ -282,10 +310,16 @@ function checkImage(image: NsfwRgbImage): void {
 }
 
 /**
- * Decodes to packed RGB with sharp: pixel limit, fail on warnings (truncated or corrupt files),
- * first frame only, EXIF orientation applied, alpha dropped, grey or CMYK turned into sRGB.
+ * Decodes to packed RGB with sharp: the format told by magic bytes (image/image-format-sniffer.ts)
+ * must be JPEG, PNG or WebP — the same set as the image intake's decodeImageSafely — and sharp
+ * must agree on it; SVG, GIF, TIFF, HEIF/AVIF, BMP, PDF and anything else are refused with
+ * `unsupported_format` before libvips sees them. Then: pixel limit, fail on warnings (truncated or
+ * corrupt files), first frame only, EXIF orientation applied, alpha dropped, grey or CMYK turned
+ * into sRGB.
  */
 export async function decodeImageRgb(buffer: Buffer, maxPixels = NSFW_MAX_INPUT_PIXELS): Promise<NsfwRgbImage> {
+  const format = sniffImageFormat(buffer);
+  if (!isAcceptedFormat(format)) throw new NsfwError('unsupported_format', `images must be JPEG, PNG or WebP (this one is ${format})`);
   const options: SharpOptions = { limitInputPixels: maxPixels, failOn: 'warning', animated: false };
   let meta: Metadata;
   try {
@@ -294,6 +328,7 @@ export async function decodeImageRgb(buffer: Buffer, maxPixels = NSFW_MAX_INPUT_
   } catch (err) {
     throw new NsfwError('image_decode_failed', 'the image could not be read', { cause: err });
   }
+  if (meta.format !== format) throw new NsfwError('image_decode_failed', `the file starts as ${format} but reads as ${meta.format}`);
   if (meta.width === undefined || meta.height === undefined) throw new NsfwError('image_decode_failed', 'the image has no size');
   if (meta.width * meta.height > maxPixels) {
     throw new NsfwError('image_too_large', `the image has ${meta.width}x${meta.height} pixels, more than ${maxPixels}`);
