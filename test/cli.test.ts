@@ -74,6 +74,11 @@ describe('the framecast CLI (real binary, test Redis)', () => {
     expect(v.verdict).toBe('allow');
     expect(v.frames.length).toBeGreaterThanOrEqual(3);
     expect(v.frames[0]?.timeSec).toBe(0);
+    const notVideo = path.join(dir, 'notes.mp4');
+    await writeFile(notVideo, 'just some text, not a video\n');
+    const refused = await cli('moderate', 'video', notVideo);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.out)).toMatchObject({ verdict: 'refused' });
     const missing = await cli('moderate', 'video', path.join(dir, 'nope.mp4'));
     expect(missing.code).toBe(2);
     expect(missing.err).toContain('no such file');

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { createSafeFetcher, decodeImageSafely, fetchImageSafely, scanVideo, type SafeImageResult } from '@framecast/content-safety';
+import { createSafeFetcher, decodeImageSafely, fetchImageSafely, scanVideo, VideoScanError, type SafeImageResult } from '@framecast/content-safety';
 import { loadConfig } from '@framecast/core';
 import { printJson, UsageError } from './cli-context.ts';
 import { productModerator } from './services.ts';
@@ -16,6 +16,7 @@ export async function moderateCommand(kind: string, input: string): Promise<void
     printJson({
       kind, verdict: r.action,
       hits: r.hits.map((h) => ({ word: h.word, category: h.category, action: h.action, start: h.start, end: h.end, matchedText: h.matchedText })),
+      ...(r.overLength === undefined ? {} : { overLength: r.overLength }),
     });
     return;
   }
@@ -33,7 +34,7 @@ export async function moderateCommand(kind: string, input: string): Promise<void
       }
     }
     if (!img.ok) {
-      printJson({ kind, verdict: 'refused', code: img.code, message: img.message });
+      printJson({ kind, verdict: 'refused', code: img.code, ...(img.fetchCode === undefined ? {} : { fetchCode: img.fetchCode }), message: img.message });
       process.exitCode = 1;
       return;
     }
@@ -43,6 +44,12 @@ export async function moderateCommand(kind: string, input: string): Promise<void
   }
   const st = await stat(input).catch(() => undefined);
   if (st === undefined || !st.isFile()) throw new UsageError(`no such file: ${input}`);
-  const v = await scanVideo(input, nsfw);
-  printJson({ kind, verdict: v.action, decidingFrames: v.decidingFrames, durationSec: v.durationSec, frames: v.frames });
+  try {
+    const v = await scanVideo(input, nsfw, { framesPerSecond: config.env.FRAMECAST_SCAN_FPS, maxFrames: config.env.FRAMECAST_SCAN_MAX_FRAMES });
+    printJson({ kind, verdict: v.action, decidingFrames: v.decidingFrames, durationSec: v.durationSec, frames: v.frames });
+  } catch (err) {
+    if (!(err instanceof VideoScanError)) throw err;
+    printJson({ kind, verdict: 'refused', code: err.code, message: err.message });
+    process.exitCode = 1;
+  }
 }

@@ -90,6 +90,14 @@ export const EnvSchema = z.object({
   FRAMECAST_NSFW_BLOCK: z.coerce.number().min(0).max(1).default(0.5),
   FRAMECAST_NSFW_REVIEW: z.coerce.number().min(0).max(1).default(0.7),
   FRAMECAST_KEYWORD_LISTS: z.string().optional(),
+  /** Video scan: frames sampled per second (plus the first and last), and at most this many. */
+  FRAMECAST_SCAN_FPS: z.coerce.number().gt(0).max(30).default(1),
+  FRAMECAST_SCAN_MAX_FRAMES: z.coerce.number().int().min(2).max(1000).default(64),
+  /** WeChat's own checks (msgSecCheck text, mediaCheckAsync images) for mini program users. */
+  FRAMECAST_WECHAT_CHECKS: bool(false),
+  WECHAT_APP_ID: z.string().min(1).optional(),
+  WECHAT_APP_SECRET: z.string().min(1).optional(),
+  WECHAT_API_BASE_URL: z.url().default('https://api.weixin.qq.com'),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -148,6 +156,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const has = (k: string) => merged[k] !== undefined;
   if (merged.FRAMECAST_RUNTIME === 'comfyui' && !has('COMFYUI_URL')) problems.push('COMFYUI_URL: required when FRAMECAST_RUNTIME=comfyui');
   if (merged.FRAMECAST_RUNTIME === 'dashscope' && !has('DASHSCOPE_API_KEY')) problems.push('DASHSCOPE_API_KEY: required when FRAMECAST_RUNTIME=dashscope');
+  if (['1', 'true', 'yes', 'on'].includes(merged.FRAMECAST_WECHAT_CHECKS ?? '')) {
+    for (const k of ['WECHAT_APP_ID', 'WECHAT_APP_SECRET']) if (!has(k)) problems.push(`${k}: required when FRAMECAST_WECHAT_CHECKS is on`);
+  }
   if (merged.FRAMECAST_STORAGE === 's3') {
     for (const k of ['S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) {
       if (!has(k)) problems.push(`${k}: required when FRAMECAST_STORAGE=s3`);

@@ -230,7 +230,8 @@ export class Intake {
     let spec = parsedSpec.spec;
 
     // 2. Moderate the text.
-    const ctx = { platform: req.platform, userId: req.userId };
+    // A mini program user's id is their openid, which WeChat's own checks need.
+    const ctx = { platform: req.platform, userId: req.userId, ...(req.platform === 'miniprogram' ? { openid: req.userId } : {}) };
     const textVerdict = await moderator.moderateText(req.text, ctx);
     if (textVerdict.action === 'block') {
       const hit = firstHit(textVerdict);

@@ -75,7 +75,7 @@ export async function outputScannerFromConfig(config: FramecastConfig): Promise<
   });
   return {
     async scan(videoPath) {
-      const v = await scanVideo(videoPath, classifier);
+      const v = await scanVideo(videoPath, classifier, { framesPerSecond: e.FRAMECAST_SCAN_FPS, maxFrames: e.FRAMECAST_SCAN_MAX_FRAMES });
       return { action: v.action, decidingFrames: v.decidingFrames, category: 'nsfw-image' };
     },
   };

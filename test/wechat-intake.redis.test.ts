@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { createCore, type ChatRequestInput } from '@framecast/core';
+import { startFakeWeChatServer, type FakeWeChat } from '../content-safety/src/remote/testing/fake-wechat-server.ts';
+import { productModerator } from '../bin/commands/services.ts';
+import { testRedis } from './support/redis.ts';
+import { testConfig } from './support/config.ts';
+
+// The product's moderation with WeChat's own checks switched on: mini program users are checked by
+// WeChat too (through the real client against a local fake of WeChat's API); others are not.
+let redis: Redis;
+let wechat: FakeWeChat;
+beforeAll(async () => {
+  redis = testRedis();
+  wechat = await startFakeWeChatServer({ recentOpenids: ['o-mini-1'] });
+});
+afterAll(async () => {
+  await wechat.close();
+  await redis.quit();
+});
+
+let seq = 0;
+function req(platform: 'miniprogram' | 'discord', userId: string, text: string): ChatRequestInput {
+  seq += 1;
+  return { version: 1, platform, tenantId: 'wxapp', channelId: 'c', userId, eventId: `wx-${seq}`, text, replyTarget: {}, locale: 'zh-CN' };
+}
+
+describe('intake with WeChat checks on', () => {
+  it('asks WeChat about mini program users only, and follows its verdict', async () => {
+    const config = testConfig({
+      FRAMECAST_WECHAT_CHECKS: 'on', WECHAT_APP_ID: wechat.appId, WECHAT_APP_SECRET: wechat.appSecret, WECHAT_API_BASE_URL: wechat.baseUrl,
+      FRAMECAST_FREE_MAX_CONCURRENT: '5',
+    });
+    const { moderator } = await productModerator(config);
+    const core = createCore({ config, redis, moderator });
+    try {
+      const review = await core.intake.intake(req('miniprogram', 'o-mini-1', '/video 一双球鞋的广告 buy now --draft'));
+      expect(review).toMatchObject({ status: 'accepted', reviewRequired: true });
+      const risky = await core.intake.intake(req('miniprogram', 'o-mini-1', '/video 一个 casino 的夜景 --draft'));
+      expect(risky).toMatchObject({ status: 'refused', reason: 'moderation_blocked' });
+      const checks = wechat.calls.filter((c) => c.path === '/wxa/msg_sec_check');
+      expect(checks.length).toBe(2);
+      expect(checks[0]?.body).toMatchObject({ version: 2, openid: 'o-mini-1' });
+      const other = await core.intake.intake(req('discord', '42', '/video a sneaker ad, buy now --draft'));
+      expect(other).toMatchObject({ status: 'accepted', reviewRequired: false });
+      expect(wechat.calls.filter((c) => c.path === '/wxa/msg_sec_check').length).toBe(2);
+    } finally {
+      await core.queue.queue.obliterate({ force: true });
+      await core.close();
+    }
+  });
+
+  it('refuses to start with the checks on but no app credentials', async () => {
+    expect(() => testConfig({ FRAMECAST_WECHAT_CHECKS: 'on' })).toThrow(/WECHAT_APP_ID[\s\S]*WECHAT_APP_SECRET/);
+  });
+});
