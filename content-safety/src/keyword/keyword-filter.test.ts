@@ -81,9 +81,75 @@ describe('matching and offsets', () => {
     expect(hitsOf(g, '甲乙丙甲乙丁')).toEqual([['甲乙丁', 3, 6, '甲乙丁']]);
   });
 
-  it('never lets a match span a line break or a long run of separators', () => {
-    expect(f.scan('屠\n杀').action).toBe('allow');
+  it('lets only a CJK word span one line break (held for review), never a Latin word or a long mixed gap', () => {
+    for (const t of ['屠\n杀', '屠\r\n杀', '屠\u2028杀']) {
+      const r = f.scan(t);
+      expect(r.action, JSON.stringify(t)).toBe('review');
+      expect(r.hits.map((h) => [h.word, h.matchedText])).toEqual([['屠杀', t]]);
+    }
+    expect(f.scan('屠\n\n杀').action).toBe('allow'); // a paragraph break
+    expect(f.scan('ki\nll').action).toBe('allow');
+    expect(f.scan('k\ni\nl\nl').action).toBe('allow');
     expect(f.scan('屠 . . . . 杀').action).toBe('allow');
+    expect(f.scan('k.-.-i').action).toBe('allow');
+  });
+
+  it('counts a run of one repeated separator once', () => {
+    expect(hitsOf(f, '屠。。。。杀')).toEqual([['屠杀', 0, 6, '屠。。。。杀']]);
+    expect(hitsOf(f, 'k....i....l....l')).toEqual([['kill', 0, 16, 'k....i....l....l']]);
+    expect(f.scan('k.,;:i.,;:l.,;:l').action).toBe('allow'); // mixed junk keeps the 3-separator limit
+  });
+
+  it('keeps a spelled-out word beside a one-letter word, but not inside a longer spelled-out word', () => {
+    for (const t of ['I k i l l you', 'i will k i l l u', 'a p o r n video', 'k i l l a man', 's  k i l l', 's, k i l l']) {
+      expect(f.scan(t).action, t).not.toBe('allow');
+    }
+    for (const t of ['s k i l l', 'spell it: s k i l l', 'k i l l e d', 'a s k i l l']) expect(f.scan(t).action, t).toBe('allow');
+    expect(hitsOf(f, 'I k i l l you')).toEqual([['kill', 2, 9, 'k i l l']]);
+  });
+
+  it('reads @, $, ! and | as letters only where they stand inside or at the start of a word', () => {
+    const g = KeywordFilter.fromLists([
+      { category: 'sexual', words: ['rape'] },
+      { category: 'profanity', words: ['shit', 'ass', 'bitch'] },
+      { category: 'violence', words: ['kill'] },
+    ]);
+    expect(hitsOf(g, 'a r@pe scene')).toEqual([['rape', 2, 6, 'r@pe']]);
+    expect(hitsOf(g, '$hit and sh!t and sh|t')).toEqual([
+      ['shit', 0, 4, '$hit'],
+      ['shit', 9, 13, 'sh!t'],
+      ['shit', 18, 22, 'sh|t'],
+    ]);
+    expect(hitsOf(g, 'kick his @ss, you b!tch')).toEqual([
+      ['ass', 9, 12, '@ss'],
+      ['bitch', 18, 23, 'b!tch'],
+    ]);
+    expect(hitsOf(g, 'ki|| them')).toEqual([['kill', 0, 4, 'ki||']]);
+    expect(hitsOf(g, 'k!i!l!l')).toEqual([['kill', 0, 7, 'k!i!l!l']]); // still a separator too
+    for (const t of ['a class of students', 'a$$essment day', 'cl@ss', 'email me @sarah_ss', 'Wow!!! shiitake', 'a | b | c', 'I bet $10']) {
+      expect(g.scan(t).action, t).toBe('allow');
+    }
+  });
+
+  it('matches repeated letters once, with offsets over the whole run', () => {
+    const g = KeywordFilter.fromLists([
+      { category: 'violence', words: ['kill', '屠杀'] },
+      { category: 'profanity', words: ['fuck', 'shit'] },
+      { category: 'drugs', words: ['摇头丸'] },
+    ]);
+    expect(hitsOf(g, 'fuuuck off')).toEqual([['fuck', 0, 6, 'fuuuck']]);
+    expect(hitsOf(g, 'fuuck')).toEqual([['fuck', 0, 5, 'fuuck']]);
+    expect(hitsOf(g, 'kiiilll him')).toEqual([['kill', 0, 7, 'kiiilll']]);
+    expect(hitsOf(g, 'kiill')).toEqual([['kill', 0, 5, 'kiill']]);
+    expect(hitsOf(g, '屠屠屠杀')).toEqual([['屠杀', 1, 4, '屠屠杀']]); // the skipped third copy lies inside
+    expect(hitsOf(g, '摇头头丸')).toEqual([['摇头丸', 0, 4, '摇头头丸']]);
+    for (const t of ['kil', 'shiitake', 'killl-switch-ish skills']) expect(g.scan(t).action, t).toBe('allow');
+  });
+
+  it('matches digit look-alikes for all but two letters of longer words', () => {
+    const g = KeywordFilter.fromLists([{ category: 'drugs', words: ['cocaine', 'heroin', 'meth'] }]);
+    for (const t of ['c0c41ne', 'h3r01n', 'c0c4in3', 'm37h']) expect(g.scan(t).action, t).toBe('block');
+    for (const t of ['c0c413', 'h3r013', 'm373']) expect(g.scan(t).action, t).toBe('allow');
   });
 
   it('matches numeral variants only for entries that opt in', () => {
@@ -94,7 +160,11 @@ describe('matching and offsets', () => {
     for (const t of ['64事件', '六四事件', '陆肆事件', '⑥④事件', '６４事件', '⑹⑷事件', '陸肆事件']) expect(g.scan(t).action, t).toBe('review');
     expect(g.scan('一二三四五').action).toBe('allow');
     expect(g.scan('12345').action).toBe('review');
-    expect(g.scan('6 4事件').action).toBe('allow'); // spaces between digits are not skipped
+    for (const t of ['6 4事件', '⑥-④事件', '六十四事件', '陆拾肆事件']) expect(g.scan(t).action, t).toBe('review');
+    expect(g.scan('1 2 3 4 5').action).toBe('allow'); // spaced digits only for @numerals entries
+    const h = KeywordFilter.fromLists([{ category: 'politics', words: ['5月35日 @numerals', '10号 @numerals'] }]);
+    for (const t of ['5月三十五日', '五月35日', '五月三十五日', '十号', '一十号']) expect(h.scan(t).action, t).toBe('review');
+    expect(h.scan('5月3日').action).toBe('allow');
   });
 });
 

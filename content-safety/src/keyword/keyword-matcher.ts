@@ -39,6 +39,8 @@ interface Entry {
   allow: boolean;
   /** breaks[k] = 1 when the entry itself has a separator between its code points k and k+1. */
   breaks: Uint8Array;
+  /** The entry has @numerals: digits of it may be spaced out (6 4事件, ⑥-④事件). */
+  numerals: boolean;
   startBoundary: boolean;
   endBoundary: boolean;
 }
@@ -79,11 +81,20 @@ interface Candidate {
   entry: Entry;
   first: number;
   last: number;
+  /** The match spans a line break inside a CJK word: held for review at most. */
+  crossLine: boolean;
 }
+
+const VERIFY_REJECT = 0;
+const VERIFY_OK = 1;
+const VERIFY_CROSS_LINE = 2;
 
 /** How the separators between two stream characters look. */
 interface Gap {
+  /** Separator code points, a run of one repeated separator counted once (屠。。。。杀, k....i). */
   separators: number;
+  /** Line breaks (CR LF counts as one). */
+  lineBreaks: number;
   whitespace: boolean;
   joinersOnly: boolean;
   hardBreak: boolean;
@@ -123,16 +134,21 @@ export class KeywordMatcher {
         if (cps.length === 0) {
           throw new KeywordListError('invalid_list', `entry "${word}" has no letters, digits or CJK characters`, { file });
         }
-        const breaks = new Uint8Array(Math.max(0, cps.length - 1));
+        const breaks: number[] = [];
         for (let k = 0; k + 1 < cps.length; k++) {
-          if ((norm.ends[k] ?? 0) < (norm.starts[k + 1] ?? 0)) breaks[k] = 1;
+          breaks.push((norm.ends[k] ?? 0) < (norm.starts[k + 1] ?? 0) ? 1 : 0);
         }
-        let variants = flags.numerals === true ? numeralVariants(cps, word, file) : [cps];
-        if (flags.leet !== false) variants = variants.flatMap((v) => [v, ...leetVariants(v)]);
+        const base: Variant = { cps, breaks };
+        let variants = flags.numerals === true ? numeralVariants(base, word, file) : [base];
+        variants = variants.flatMap((v) => [v, ...repeatVariants(v)]);
+        if (flags.leet !== false) variants = [...variants, ...leetVariants(base)];
         const anyStart = flags.substring === true || flags.suffix === true;
         const anyEnd = flags.substring === true || flags.prefix === true;
-        for (const variant of variants) {
+        const seenVariants = new Set<string>();
+        for (const { cps: variant, breaks: variantBreaks } of variants) {
           const key = String.fromCodePoint(...variant);
+          if (seenVariants.has(key)) continue;
+          seenVariants.add(key);
           let p = patternIndex.get(key);
           if (p === undefined) {
             p = patterns.length;
@@ -145,7 +161,8 @@ export class KeywordMatcher {
             category: list.allow === true ? 'allow' : list.category,
             action: flags.action ?? listAction,
             allow: list.allow === true,
-            breaks,
+            breaks: Uint8Array.from(variantBreaks),
+            numerals: flags.numerals === true,
             startBoundary: !anyStart && isLatinWord(variant[0] ?? 0),
             endBoundary: !anyEnd && isLatinWord(variant[variant.length - 1] ?? 0),
           };
@@ -161,8 +178,37 @@ export class KeywordMatcher {
     this.hasAllow = hasAllow;
   }
 
-  /** All hits in `text` (already length-bounded), allow-list applied, ordered by start. */
+  /**
+   * All hits in `text` (already length-bounded), allow-list applied, ordered by start.
+   *
+   * Symbols used as letters (r@pe, $hit, sh!t, ki||) are found by scanning again a copy of the
+   * text of the same length with those symbols replaced by their letters; only texts that have
+   * such a symbol next to a letter pay for it. The first pass still reads them as separators, so
+   * f!u!c!k and p|o|r|n keep matching.
+   */
   scan(text: string, maxHits: number): KeywordHit[] {
+    const hits = this.scanOnce(text, maxHits);
+    if (!SYMBOL_RE.test(text)) return hits;
+    const asL = symbolsAsLetters(text, 0x6c);
+    if (asL === undefined) return hits;
+    const more = this.scanOnce(asL, maxHits);
+    if (text.includes('|')) {
+      const asI = symbolsAsLetters(text, 0x69);
+      if (asI !== undefined) more.push(...this.scanOnce(asI, maxHits));
+    }
+    if (more.length === 0) return hits;
+    const seen = new Set(hits.map(hitKey));
+    for (const h of more) {
+      const key = hitKey(h);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      hits.push({ ...h, matchedText: text.slice(h.start, h.end) });
+    }
+    hits.sort((x, y) => x.start - y.start || x.end - y.end);
+    return hits.length > maxHits ? hits.slice(0, maxHits) : hits;
+  }
+
+  private scanOnce(text: string, maxHits: number): KeywordHit[] {
     const a = this.automaton;
     const { symBmp, symAstral, rootNext, edgeStart, edgeSym, edgeTo, fail, terminal, dictLink, patternLength } = a;
     const needed = text.length + 8;
@@ -184,6 +230,8 @@ export class KeywordMatcher {
     let expansionAt = 0;
     let cpStart = 0;
     let cpEnd = 0;
+    let prevCode = 0;
+    let run = 0;
     while (i < len || expansion !== undefined) {
       let code: number;
       if (expansion !== undefined) {
@@ -207,9 +255,20 @@ export class KeywordMatcher {
             expansionAt = 0;
             continue;
           }
-          if (code === HARD_BREAK) state = 0;
-          continue; // IGNORABLE or SEPARATOR: skipped, offsets kept by starts/ends
+          if (code !== IGNORABLE) prevCode = 0;
+          // IGNORABLE, SEPARATOR or HARD_BREAK: skipped, offsets kept by starts/ends. The state is
+          // kept across a line break too (verify() accepts one only inside a CJK word).
+          continue;
         }
+      }
+      if (code === prevCode) {
+        // Third and later copies of a repeated character (fuuuck, kiiill) are skipped when the
+        // automaton has no edge for them, so a run matches like a double; repeatVariants() lets
+        // a double match a single letter of the entry.
+        if (++run >= 2 && state !== 0 && !this.hasEdge(state, code)) continue;
+      } else {
+        prevCode = code;
+        run = 0;
       }
       starts[n] = cpStart;
       ends[n] = cpEnd;
@@ -251,6 +310,15 @@ export class KeywordMatcher {
     return this.resolve(text, found, patternLength, n, maxHits);
   }
 
+  /** Whether `state` has its own edge (not through a failure link) for code point `code`. */
+  private hasEdge(state: number, code: number): boolean {
+    const a = this.automaton;
+    const sym = a.symbolOf(code);
+    if (sym === 0) return false;
+    for (let e = a.edgeStart[state] ?? 0, hi = a.edgeStart[state + 1] ?? 0; e < hi; e++) if (a.edgeSym[e] === sym) return true;
+    return false;
+  }
+
   private resolve(text: string, found: number[], patternLength: Int32Array, n: number, maxHits: number): KeywordHit[] {
     const accepted: Candidate[] = [];
     const allows: Candidate[] = [];
@@ -259,39 +327,46 @@ export class KeywordMatcher {
       const last = found[k + 1] ?? 0;
       const first = last - (patternLength[p] ?? 1) + 1;
       for (const entry of this.entries[p] ?? []) {
-        if (!this.verify(text, entry, first, last, n)) continue;
-        (entry.allow ? allows : accepted).push({ entry, first, last });
+        const v = this.verify(text, entry, first, last, n);
+        if (v === VERIFY_REJECT) continue;
+        (entry.allow ? allows : accepted).push({ entry, first, last, crossLine: v === VERIFY_CROSS_LINE });
       }
     }
     const hits: KeywordHit[] = [];
     const seen = new Set<string>();
     for (const c of accepted) {
       const start = this.starts[c.first] ?? 0;
-      const end = this.extendEnd(text, this.ends[c.last] ?? 0);
+      const end = this.extendEnd(text, this.ends[c.last] ?? 0, this.codes[c.last] ?? 0);
       // An allow entry covering the whole block match suppresses it.
       if (allows.some((al) => (this.starts[al.first] ?? 0) <= start && (this.ends[al.last] ?? 0) >= (this.ends[c.last] ?? 0))) continue;
       const key = `${c.entry.category}\u0000${c.entry.word}\u0000${start}\u0000${end}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      hits.push({ word: c.entry.word, category: c.entry.category, action: c.entry.action, start, end, matchedText: text.slice(start, end) });
+      const action = c.crossLine ? 'review' : c.entry.action;
+      hits.push({ word: c.entry.word, category: c.entry.category, action, start, end, matchedText: text.slice(start, end) });
     }
     hits.sort((x, y) => x.start - y.start || x.end - y.end);
     return hits.length > maxHits ? hits.slice(0, maxHits) : hits;
   }
 
-  /** Takes combining marks and variation selectors that follow the last character into the match. */
-  private extendEnd(text: string, end: number): number {
+  /**
+   * Takes combining marks and variation selectors that follow the last character into the match,
+   * and further copies of the last character that the scan skipped (kiiilll).
+   */
+  private extendEnd(text: string, end: number, lastCode: number): number {
     let e = end;
     while (e < text.length) {
       const cp = text.codePointAt(e) ?? 0;
-      if (charCode(cp) !== IGNORABLE || isZeroWidthSpaceLike(cp)) break;
+      const code = charCode(cp);
+      if (code !== lastCode && (code !== IGNORABLE || isZeroWidthSpaceLike(cp))) break;
       e += cp > 0xffff ? 2 : 1;
     }
     return e;
   }
 
   private gap(text: string, from: number, to: number): Gap {
-    const g: Gap = { separators: 0, whitespace: false, joinersOnly: true, hardBreak: false };
+    const g: Gap = { separators: 0, lineBreaks: 0, whitespace: false, joinersOnly: true, hardBreak: false };
+    let previous = -1;
     for (let i = from; i < to; ) {
       const cp = text.codePointAt(i) ?? 0;
       i += cp > 0xffff ? 2 : 1;
@@ -301,13 +376,16 @@ export class KeywordMatcher {
         g.hardBreak = true;
         g.whitespace = true;
         g.joinersOnly = false;
-        g.separators++;
+        if (!(cp === 0x0a && previous === 0x0d)) g.lineBreaks++;
+        if (cp !== previous) g.separators++;
+        previous = cp;
         continue;
       }
       if (code === SEPARATOR) {
-        g.separators++;
+        if (cp !== previous) g.separators++; // a run of one repeated separator counts once
         if (isWhitespace(cp)) g.whitespace = true;
         if (!isJoiner(cp)) g.joinersOnly = false;
+        previous = cp;
       }
     }
     return g;
@@ -320,10 +398,11 @@ export class KeywordMatcher {
     return from < to && this.gap(text, from, to).separators > 0;
   }
 
-  private verify(text: string, entry: Entry, first: number, last: number, n: number): boolean {
+  private verify(text: string, entry: Entry, first: number, last: number, n: number): number {
     const codes = this.codes;
     let spaced = false;
     let compoundGaps = 0;
+    let crossLine = false;
     // 1. Separators inside the match.
     for (let k = first; k < last; k++) {
       const from = this.ends[k] ?? 0;
@@ -331,23 +410,32 @@ export class KeywordMatcher {
       if (from >= to) continue;
       const g = this.gap(text, from, to);
       if (g.separators === 0) continue;
-      if (g.hardBreak || g.separators > this.maxGap) return false;
-      if (entry.breaks[k - first] === 1) continue;
+      if (g.separators > this.maxGap) return VERIFY_REJECT;
       const left = codes[k] ?? 0;
       const right = codes[k + 1] ?? 0;
+      if (g.hardBreak) {
+        // One line break inside a CJK word (屠\n杀) is an evasion; Latin words never span lines.
+        if (g.lineBreaks !== 1 || !isCjk(left) || !isCjk(right)) return VERIFY_REJECT;
+        crossLine = true;
+        continue;
+      }
+      if (entry.breaks[k - first] === 1) continue;
       if (isCjk(left) || isCjk(right)) continue; // 屠 杀, 屠*杀, 屠🔪杀
-      if (isDigit(left) && isDigit(right)) return false; // 6 4, 6-4: scores and versions, not words
+      if (isDigit(left) && isDigit(right)) {
+        if (entry.numerals) continue; // 6 4事件, ⑥-④事件
+        return VERIFY_REJECT; // 6 4, 6-4: scores and versions, not words
+      }
       const leftSingle = k === first || this.separated(text, k - 1);
       const rightSingle = k + 1 === last || this.separated(text, k + 1);
       if (g.whitespace) {
         // "k i l l" is an evasion; "an al" is two words.
-        if (!leftSingle || !rightSingle) return false;
+        if (!leftSingle || !rightSingle) return VERIFY_REJECT;
         spaced = true;
       } else if (g.joinersOnly && !leftSingle && !rightSingle) {
         compoundGaps++; // "cock-tail" is a compound word; "dis-mem-ber" splits syllables
       }
     }
-    if (compoundGaps === 1) return false;
+    if (compoundGaps === 1) return VERIFY_REJECT;
     // 2. Whole-word boundaries for Latin ends.
     if (entry.startBoundary && first > 0) {
       const prev = codes[first - 1] ?? 0;
@@ -355,8 +443,9 @@ export class KeywordMatcher {
         const from = this.ends[first - 1] ?? 0;
         const to = this.starts[first] ?? 0;
         const g = from < to ? this.gap(text, from, to) : undefined;
-        if (g === undefined || g.separators === 0 || (g.joinersOnly && !g.hardBreak)) return false;
-        if (spaced && !g.hardBreak && (first - 1 === 0 || this.separated(text, first - 2))) return false; // "s k i l l"
+        if (g === undefined || g.separators === 0 || (g.joinersOnly && !g.hardBreak)) return VERIFY_REJECT;
+        const single = first - 1 === 0 || this.separated(text, first - 2);
+        if (spaced && !g.hardBreak && single && !this.wordBeside(text, prev, from, to, first)) return VERIFY_REJECT; // "s k i l l"
       }
     }
     if (entry.endBoundary && last + 1 < n) {
@@ -365,11 +454,25 @@ export class KeywordMatcher {
         const from = this.ends[last] ?? 0;
         const to = this.starts[last + 1] ?? 0;
         const g = from < to ? this.gap(text, from, to) : undefined;
-        if (g === undefined || g.separators === 0 || (g.joinersOnly && !g.hardBreak)) return false;
-        if (spaced && !g.hardBreak && (last + 2 >= n || this.separated(text, last + 1))) return false;
+        if (g === undefined || g.separators === 0 || (g.joinersOnly && !g.hardBreak)) return VERIFY_REJECT;
+        const single = last + 2 >= n || this.separated(text, last + 1);
+        if (spaced && !g.hardBreak && single && !this.wordBeside(text, next, from, to, last - 1)) return VERIFY_REJECT;
       }
     }
-    return true;
+    return crossLine ? VERIFY_CROSS_LINE : VERIFY_OK;
+  }
+
+  /**
+   * A single letter beside a spelled-out match ("I k i l l", "k i l l a man") is a word of its own
+   * when it is a one-letter word (a, i, u, o), or when the separators between it and the match
+   * differ from those between the match's own letters ("s  k i l l", "s, k i l l"). Otherwise it
+   * continues the spelling ("s k i l l" is skill, not kill).
+   */
+  private wordBeside(text: string, letter: number, from: number, to: number, inner: number): boolean {
+    if (letter === 0x61 || letter === 0x69 || letter === 0x75 || letter === 0x6f) return true;
+    const innerFrom = this.ends[inner] ?? 0;
+    const innerTo = this.starts[inner + 1] ?? 0;
+    return text.slice(from, to) !== text.slice(innerFrom, innerTo);
   }
 }
 
@@ -377,43 +480,178 @@ function isZeroWidthSpaceLike(cp: number): boolean {
   return (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2060 && cp <= 0x2064) || cp === 0xfeff || cp === 0x00ad;
 }
 
-const LEET: Readonly<Record<number, number>> = { 0x61: 0x34, 0x65: 0x33, 0x69: 0x31, 0x6c: 0x31, 0x6f: 0x30, 0x73: 0x35, 0x74: 0x37 };
+/** One pattern of an entry: its code points and, between each two, whether the entry has a separator there. */
+interface Variant {
+  cps: number[];
+  breaks: number[];
+}
+
+function hitKey(h: KeywordHit): string {
+  return `${h.category}\u0000${h.word}\u0000${h.start}\u0000${h.end}`;
+}
+
+/** Symbols that stand in for letters: r@pe, $hit, sh!t, ki||. */
+const SYMBOL_RE = /[@$!|]/;
+const SYMBOL_LETTER: Readonly<Record<number, number>> = { 0x40: 0x61, 0x24: 0x73, 0x21: 0x69 };
+
+function isAsciiLetter(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
+}
 
 /**
- * Digit look-alikes in Latin entries of four or more letters (c0caine, sh1t, k1ll): every variant
- * with one or two letters swapped for a digit. '@' and '$' are not covered (they are separators).
+ * A copy of `text` (same length, so offsets hold) with look-alike symbols replaced by the letter
+ * they imitate ('|' by `pipe`), or undefined when no symbol stands where a letter could: a run of
+ * them must be followed by a letter (r@pe, $hit, @ss), or, for '$' and '|', follow one (a$$, ki||).
+ * '!' and '@' after a word are punctuation and handles, and stay separators.
  */
-function leetVariants(cps: readonly number[]): number[][] {
-  if (cps.length < 4 || !cps.every((c) => c >= 0x61 && c <= 0x7a)) return [];
-  const out: number[][] = [];
-  for (let x = 0; x < cps.length; x++) {
-    const lx = LEET[cps[x] ?? 0];
-    if (lx === undefined) continue;
-    const one = [...cps];
-    one[x] = lx;
-    out.push(one);
-    for (let y = x + 1; y < cps.length; y++) {
-      const ly = LEET[cps[y] ?? 0];
-      if (ly === undefined) continue;
-      const two = [...one];
-      two[y] = ly;
-      out.push(two);
+function symbolsAsLetters(text: string, pipe: number): string | undefined {
+  let out: string[] | undefined;
+  const len = text.length;
+  for (let i = 0; i < len; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x40 && c !== 0x24 && c !== 0x21 && c !== 0x7c) continue;
+    let j = i;
+    while (j < len) {
+      const d = text.charCodeAt(j);
+      if (d !== 0x40 && d !== 0x24 && d !== 0x21 && d !== 0x7c) break;
+      j++;
     }
+    const before = i > 0 && isAsciiLetter(text.charCodeAt(i - 1));
+    const after = j < len && isAsciiLetter(text.charCodeAt(j));
+    if (before || after) {
+      for (let k = i; k < j; k++) {
+        const d = text.charCodeAt(k);
+        if (!after && d !== 0x24 && d !== 0x7c) continue;
+        out ??= text.split('');
+        out[k] = String.fromCharCode(d === 0x7c ? pipe : (SYMBOL_LETTER[d] ?? d));
+      }
+    }
+    i = j - 1;
+  }
+  return out?.join('');
+}
+
+function isAsciiLower(c: number): boolean {
+  return c >= 0x61 && c <= 0x7a;
+}
+
+/**
+ * Doubled letters (fuuck, kiill, 摇头头丸): for Latin entries of four or more letters, a variant
+ * with each single letter doubled (not where the entry already has a double: "kill" gets "kiill"
+ * but not "killl"); for CJK entries of three or more characters, each inner character doubled
+ * (two-character words already match inside 屠屠杀). Runs of three or more are shortened to two by
+ * the scan.
+ */
+function repeatVariants(v: Variant): Variant[] {
+  const { cps, breaks } = v;
+  const latin = cps.length >= 4 && cps.every(isAsciiLower);
+  const cjk = cps.length >= 3 && cps.every(isCjk);
+  if (!latin && !cjk) return [];
+  const out: Variant[] = [];
+  for (let j = latin ? 0 : 1; j < (latin ? cps.length : cps.length - 1); j++) {
+    const c = cps[j] ?? 0;
+    if (cps[j - 1] === c || cps[j + 1] === c) continue;
+    out.push({ cps: [...cps.slice(0, j + 1), c, ...cps.slice(j + 1)], breaks: [...breaks.slice(0, j), 0, ...breaks.slice(j)] });
   }
   return out;
 }
 
-function numeralVariants(cps: readonly number[], word: string, file: string): number[][] {
-  let variants: number[][] = [[]];
-  for (const cp of cps) {
-    const group = numeralGroupOf.get(cp);
-    const options = group === undefined ? [cp] : [...(NUMERAL_GROUPS[group] ?? '')].map((c) => c.codePointAt(0) ?? 0);
-    const next: number[][] = [];
-    for (const v of variants) for (const o of options) next.push([...v, o]);
+const LEET: Readonly<Record<number, number>> = { 0x61: 0x34, 0x65: 0x33, 0x69: 0x31, 0x6c: 0x31, 0x6f: 0x30, 0x73: 0x35, 0x74: 0x37 };
+const MAX_LEET_VARIANTS = 512;
+
+/**
+ * Digit look-alikes in Latin entries of four or more letters (c0caine, sh1t, k1ll, c0c41ne): every
+ * variant with letters swapped for digits, up to two in a four-letter entry, and up to all but two
+ * letters in longer ones (at least two real letters stay, so a run of digits never matches a word).
+ * Entries with very many look-alike letters stop at MAX_LEET_VARIANTS (fewest swaps first).
+ */
+function leetVariants(v: Variant): Variant[] {
+  const { cps, breaks } = v;
+  if (cps.length < 4 || !cps.every(isAsciiLower)) return [];
+  const maxSwaps = cps.length === 4 ? 2 : cps.length - 2;
+  const positions: number[] = [];
+  cps.forEach((c, x) => {
+    if (LEET[c] !== undefined) positions.push(x);
+  });
+  const out: Variant[] = [];
+  // Breadth-first by number of swaps, each set of positions built once (ascending order).
+  let level: { cps: number[]; lastPos: number }[] = [{ cps: [...cps], lastPos: -1 }];
+  for (let swaps = 1; swaps <= maxSwaps && level.length > 0; swaps++) {
+    const next: { cps: number[]; lastPos: number }[] = [];
+    for (const item of level) {
+      for (let p = item.lastPos + 1; p < positions.length; p++) {
+        const x = positions[p] ?? 0;
+        const swapped = [...item.cps];
+        swapped[x] = LEET[cps[x] ?? 0] ?? 0;
+        next.push({ cps: swapped, lastPos: p });
+        out.push({ cps: swapped, breaks });
+        if (out.length >= MAX_LEET_VARIANTS) return out;
+      }
+    }
+    level = next;
+  }
+  return out;
+}
+
+/** Chinese place-value forms of a two-digit number (64 → 六十四, 陆拾肆; 10 → 十; 15 → 十五, 一十五). */
+function placeValueForms(tens: number, ones: number): number[][] {
+  if (tens === 0) return [];
+  const forms: string[] = [];
+  for (const [digits, ten] of [['〇一二三四五六七八九', '十'], ['零壹贰叁肆伍陆柒捌玖', '拾']] as const) {
+    const unit = ones === 0 ? '' : (digits[ones] ?? '');
+    if (tens === 1) forms.push(ten + unit);
+    forms.push((digits[tens] ?? '') + ten + unit);
+  }
+  return forms.map((f) => [...f].map((c) => c.codePointAt(0) ?? 0));
+}
+
+/**
+ * @numerals variants: each digit or Chinese numeral in any of its forms (6, 六, 陆), and a run of
+ * exactly two numerals also as a Chinese place-value number (六四 → 六十四, 35 → 三十五).
+ */
+function numeralVariants(v: Variant, word: string, file: string): Variant[] {
+  const { cps, breaks } = v;
+  // Segments: [start, end) of cps, with their alternative spellings.
+  let variants: Variant[] = [{ cps: [], breaks: [] }];
+  for (let i = 0; i < cps.length; ) {
+    let j = i;
+    while (j < cps.length && numeralGroupOf.has(cps[j] ?? 0)) j++;
+    const options: Variant[] = [];
+    let end: number;
+    if (j === i) {
+      options.push({ cps: [cps[i] ?? 0], breaks: [] });
+      end = i + 1;
+    } else {
+      // Per-character forms for the whole run.
+      let run: Variant[] = [{ cps: [], breaks: [] }];
+      for (let k = i; k < j; k++) {
+        const group = numeralGroupOf.get(cps[k] ?? 0) ?? 0;
+        const forms = [...(NUMERAL_GROUPS[group] ?? '')].map((c) => c.codePointAt(0) ?? 0);
+        run = run.flatMap((r) => forms.map((f) => ({ cps: [...r.cps, f], breaks: k === i ? [] : [...r.breaks, breaks[k - 1] ?? 0] })));
+      }
+      options.push(...run);
+      if (j - i === 2) {
+        const tens = numeralGroupOf.get(cps[i] ?? 0) ?? 0;
+        const ones = numeralGroupOf.get(cps[i + 1] ?? 0) ?? 0;
+        for (const f of placeValueForms(tens, ones)) options.push({ cps: f, breaks: f.slice(1).map(() => 0) });
+      }
+      end = j;
+    }
+    const joinBreak = i === 0 ? undefined : (breaks[i - 1] ?? 0);
+    const next: Variant[] = [];
+    for (const prefix of variants) {
+      for (const o of options) {
+        next.push({
+          cps: [...prefix.cps, ...o.cps],
+          breaks: joinBreak === undefined ? [...o.breaks] : [...prefix.breaks, joinBreak, ...o.breaks],
+        });
+      }
+    }
     variants = next;
     if (variants.length > MAX_VARIANTS) {
       throw new KeywordListError('invalid_list', `entry "${word}" with @numerals expands to more than ${MAX_VARIANTS} variants`, { file });
     }
+    i = end;
   }
   return variants;
 }
