@@ -161,11 +161,14 @@ export async function run(): Promise<Record<string, unknown>> {
     oursSubstringNoLeet: oursPlain.scan(slice).hits.length, mintFilter: mint.filter(slice, { replace: false }).words.length, modernAhocorasick: modern.count(slice) };
 
   // Recall on the evasion corpus with the default lists.
-  const corpusFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/corpus/evasion/cases.jsonl');
-  const cases = readFileSync(corpusFile, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as CorpusCase);
+  const corpusDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/corpus/evasion');
+  const readCorpus = (name: string): CorpusCase[] =>
+    readFileSync(path.join(corpusDir, name), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as CorpusCase);
+  const cases = readCorpus('cases.jsonl');
+  const heldOut = readCorpus('heldout.jsonl');
   const listWords = defaultListWords();
   const defaultFilter = await KeywordFilter.fromDirectory(defaultKeywordListDir());
   const mintDefault = new Mint(listWords);
@@ -174,6 +177,11 @@ export async function run(): Promise<Record<string, unknown>> {
     ours: recallOf(cases, (t) => defaultFilter.scan(t).hits.length > 0),
     mintFilter: recallOf(cases, (t) => mintDefault.filter(t, { replace: false }).words.length > 0),
     modernAhocorasick: recallOf(cases, (t) => modernDefault.count(t) > 0),
+  };
+  const heldOutRecall = {
+    ours: recallOf(heldOut, (t) => defaultFilter.scan(t).hits.length > 0),
+    mintFilter: recallOf(heldOut, (t) => mintDefault.filter(t, { replace: false }).words.length > 0),
+    modernAhocorasick: recallOf(heldOut, (t) => modernDefault.count(t) > 0),
   };
 
   // The known peer bugs, checked on the peers themselves.
@@ -206,6 +214,7 @@ export async function run(): Promise<Record<string, unknown>> {
         oursPromptsOverMintFilter: Number((oursPromptRun.mbPerS / mintRun.mbPerS).toFixed(2)),
       },
       evasionCorpus: { cases: cases.length, ...recall },
+      evasionHeldOut: { cases: heldOut.length, ...heldOutRecall },
       overlaps: { text: overlapText, ours: overlapOurs, mintFilter: overlapMint, modernAhocorasick: overlapModern },
     },
   };
