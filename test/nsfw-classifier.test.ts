@@ -12,9 +12,10 @@ import {
   ensureNsfwModel,
   findContentBox,
   NSFW_MAX_INPUT_PIXELS,
+  slidingWindows,
 } from '@framecast/content-safety';
-import { framed, highRiskImage, neutralScene } from './fixtures/nsfw/risk-images.ts';
-import { prng, type SyntheticImage } from './fixtures/nsfw/synthetic-images.ts';
+import { collage, framed, highRiskImage, neutralScene } from './fixtures/nsfw/risk-images.ts';
+import { prng, syntheticImages, toRgb, type SyntheticImage } from './fixtures/nsfw/synthetic-images.ts';
 
 let classifier: NsfwClassifier;
 
@@ -144,4 +145,105 @@ describe('NsfwClassifier', () => {
       source: 'nsfw-onnx',
     });
   });
+
+  it('refuses SVG, GIF and other formats outside JPEG/PNG/WebP by their magic bytes', async () => {
+    const svg = Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" fill="#e0a080"/></svg>');
+    const rgb = neutralScene(64, 48).data;
+    const gif = await sharp(rgb, { raw: { width: 64, height: 48, channels: 3 } }).gif().toBuffer();
+    const tiff = await sharp(rgb, { raw: { width: 64, height: 48, channels: 3 } }).tiff().toBuffer();
+    // Precondition: sharp itself would decode all three.
+    for (const b of [svg, gif, tiff]) expect((await sharp(b).metadata()).width).toBeGreaterThan(0);
+    for (const b of [svg, gif, tiff]) {
+      await expect(classifier.moderateImage(b)).rejects.toMatchObject({ name: 'NsfwError', code: 'unsupported_format' });
+      await expect(decodeImageRgb(b)).rejects.toMatchObject({ code: 'unsupported_format' });
+    }
+    // An SVG behind a UTF-8 BOM and whitespace is still an SVG.
+    await expect(decodeImageRgb(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('  \n'), svg]))).rejects.toMatchObject({ code: 'unsupported_format' });
+    // The accepted three still decode.
+    const webp = await sharp(rgb, { raw: { width: 64, height: 48, channels: 3 } }).webp().toBuffer();
+    expect((await decodeImageRgb(webp)).width).toBe(64);
+  });
 });
+
+describe('NsfwClassifier sliding windows', () => {
+  it('plans at most 64 windows at 1/2, 1/3 and 1/4 of the shorter side, the last flush with the edge', () => {
+    const plan = (w: number, h: number) => slidingWindows({ x: 0, y: 0, width: w, height: h });
+    const sides = (ws: ReturnType<typeof plan>) => [...new Set(ws.map((x) => x.rect.width))];
+    expect(plan(480, 480)).toHaveLength(50);
+    expect(sides(plan(480, 480))).toEqual([240, 160, 120]);
+    expect(plan(640, 480).length).toBeLessThanOrEqual(64);
+    expect(plan(1280, 720).length).toBeLessThanOrEqual(64);
+    expect(sides(plan(1280, 720))).toEqual([360, 240]); // the 1/4 scale is dropped to stay under the cap
+    for (const [w, h] of [[640, 480], [1280, 720], [333, 222]] as const) {
+      const ws = plan(w, h);
+      for (const { rect } of ws) expect(rect.x >= 0 && rect.y >= 0 && rect.x + rect.width <= w && rect.y + rect.height <= h).toBe(true);
+      for (const side of sides(ws)) {
+        expect(ws.some((x) => x.rect.width === side && x.rect.x + side === w && x.rect.y + side === h)).toBe(true);
+      }
+    }
+    expect(plan(120, 100)).toEqual([]); // every window would be under 64 px
+    expect(slidingWindows({ x: 0, y: 0, width: 640, height: 480 }, { maxWindows: 10 }).length).toBeLessThanOrEqual(10);
+    expect(() => slidingWindows({ x: 0, y: 0, width: 64, height: 64 }, { scales: [1.5] })).toThrow(RangeError);
+  });
+
+  const cases: [rows: number, cell: [number, number], width: number, height: number][] = [
+    [3, [0, 0], 640, 480],
+    [3, [1, 1], 640, 480],
+    [3, [2, 2], 640, 480],
+    [3, [0, 2], 480, 480],
+    [4, [0, 0], 640, 480],
+    [4, [1, 2], 640, 480],
+    [4, [3, 3], 640, 480],
+    [4, [1, 2], 480, 480],
+    [4, [3, 0], 480, 480],
+  ];
+  let fixedOnly: NsfwClassifier;
+  beforeAll(async () => {
+    fixedOnly = await NsfwClassifier.load({ modelPath: await ensureNsfwModel(), windows: false });
+  });
+  afterAll(async () => {
+    await fixedOnly?.release();
+  });
+
+  it.each(cases.map(([n, cell, width, height]) => ({ n, row: cell[0], col: cell[1], width, height })))(
+    'blocks a $n×$n collage with the high-risk image in row $row, column $col ($width×$height)',
+    async ({ n, row, col, width, height }) => {
+      const cell: [number, number] = [row, col];
+      const img = collage(n, n, [cell], width, height);
+      // Precondition: the whole image and fixed crops alone miss it (the hole the windows close).
+      expect((await fixedOnly.moderateRgb(img.data, width, height)).action).toBe('allow');
+      const v = await classifier.moderateRgb(img.data, width, height);
+      expect(v.action).toBe('block');
+      expect(v.blockScore).toBeGreaterThan(0.6);
+      expect(v.decidedBy).toMatch(/^window-/);
+      // The deciding window overlaps the risky tile.
+      const win = v.crops.find((c) => c.crop === v.decidedBy)?.rect;
+      const tile = { x: (cell[1] * width) / n, y: (cell[0] * height) / n, w: width / n, h: height / n };
+      expect(win).toBeDefined();
+      if (win === undefined) return;
+      const ox = Math.min(win.x + win.width, tile.x + tile.w) - Math.max(win.x, tile.x);
+      const oy = Math.min(win.y + win.height, tile.y + tile.h) - Math.max(win.y, tile.y);
+      expect(ox * oy).toBeGreaterThan(0.5 * tile.w * tile.h);
+      expect(v.crops.filter((c) => c.crop.startsWith('window-')).length).toBeLessThanOrEqual(64);
+  },
+  );
+
+  it('allows collages of neutral tiles, and windows keep neutral synthetic images well below the thresholds', async () => {
+    for (const img of [collage(3, 3, []), collage(4, 4, []), collage(4, 4, [], 480, 480)]) {
+      const v = await classifier.moderateRgb(img.data, img.width, img.height);
+      expect(v.action).toBe('allow');
+      expect(v.crops.length).toBeGreaterThan(40);
+      expect(v.blockScore).toBeLessThan(0.25);
+      expect(v.reviewScore).toBeLessThan(0.25);
+    }
+    const neutral = syntheticImages().filter((i) => /^(gradient|checker|shapes|rings|noise-224|black)/.test(i.name));
+    expect(neutral.length).toBeGreaterThanOrEqual(7);
+    for (const img of neutral) {
+      const v = await classifier.moderateRgb(toRgb(img), img.width, img.height);
+      expect(v.action, img.name).toBe('allow');
+      expect(v.blockScore, img.name).toBeLessThan(0.25);
+      expect(v.reviewScore, img.name).toBeLessThan(0.25);
+    }
+  });
+});
+

@@ -13,7 +13,12 @@
  * high-risk tile in a 4×4 collage then scores as low as 0.28 (480×480) or 0.07 (1280×720) in its
  * best window; with 64 (50 windows at 640×480 or 480×480, 63 at 1280×720) every tile position of
  * 3×3 and 4×4 collages at those sizes reached ≥ 0.68. Each window is one model input, so cost grows
- * linearly with the count (see bench/src/moderation-nsfw.ts). Windows smaller than `minSide` pixels are not made (a tiny crop
+ * linearly with the count (see bench/src/moderation-nsfw.ts).
+ *
+ * The price in false positives: more inputs, more chances for one to misfire. On neutral
+ * synthetic images and collages the worst window stays under 0.13 (block rule), but on lavfi
+ * testsrc frames a 180 px window over the colour ramp reached 0.47 (1280×720 pre-shrunk to
+ * 640×360; 0.31 at 320×240), against 0.08 for the whole frame: close to the 0.5 default. Windows smaller than `minSide` pixels are not made (a tiny crop
  * upscaled to the model's input is blur, and it misfires).
  */
 import type { CropRect } from './nsfw-preprocess.ts';

@@ -1,2 +1,2 @@
 export * from './video-scan.ts';
-export { VideoScanError, probeVideo, sampleFrames, type VideoScanErrorCode, type VideoProbe, type SampledFrame } from './video-frame-sampler.ts';
+export { VideoScanError, probeVideo, sampleFrames, frameSize, type VideoScanErrorCode, type VideoProbe, type SampledFrame } from './video-frame-sampler.ts';

@@ -1,7 +1,13 @@
 /**
- * Samples frames of a video with ffmpeg/ffprobe from the PATH, decoded as packed RGB at a fixed
- * square size (scaled to fill, no crop, like the classifier's own preprocessing):
- * the first frame, N frames a second, and the last frame.
+ * Samples frames of a video with ffmpeg/ffprobe from the PATH, decoded as packed RGB at their own
+ * aspect ratio: the first frame, N frames a second, and the last frame.
+ *
+ * Frames keep their native size up to `maxSide` (default 640 in scanVideo) on the longer side;
+ * larger ones are shrunk by ffmpeg with the aspect ratio kept. That shrink is only a pre-shrink to
+ * bound memory and resize work: the classifier then crops (content box, windows) and does the
+ * nsfwjs bilinear resize of each crop to its 224×224 input itself, exactly as for an image. Frames
+ * are NOT squashed to the model's square here (that would hide a letterboxed or small
+ * picture-in-picture from the crops).
  *
  * ffmpeg is spawned directly (no shell, arguments as an array) and its stdout is read as raw
  * rgb24 frames: one process for the regular samples (`fps` filter, capped by -frames:v) and one for
@@ -40,13 +46,15 @@ export interface VideoProbe {
 
 export interface SampledFrame {
   timeSec: number;
-  /** Packed RGB, size × size. */
+  /** Packed RGB, width × height × 3 bytes. */
   rgb: Uint8Array;
+  width: number;
+  height: number;
 }
 
 export interface SampleFramesOptions {
-  /** Square output size (the classifier's input size). */
-  size: number;
+  /** Longest side of a decoded frame; larger videos are shrunk with the aspect ratio kept. */
+  maxSide: number;
   framesPerSecond: number;
   /** Most frames in all, the first and last included; the rate is lowered to cover the whole video. */
   maxFrames: number;
@@ -141,17 +149,25 @@ function frameCollector(frameBytes: number, onFrame: (frame: Uint8Array) => void
   };
 }
 
+/** The decoded frame size: the probe's, shrunk to fit `maxSide` on its longer side (aspect kept). */
+export function frameSize(probe: Pick<VideoProbe, 'width' | 'height'>, maxSide: number): { width: number; height: number } {
+  const f = Math.min(1, maxSide / Math.max(probe.width, probe.height));
+  return { width: Math.max(1, Math.round(probe.width * f)), height: Math.max(1, Math.round(probe.height * f)) };
+}
+
 export async function sampleFrames(file: string, probe: VideoProbe, opts: SampleFramesOptions): Promise<SampledFrame[]> {
-  const { size } = opts;
-  const frameBytes = size * size * 3;
+  if (!(opts.maxSide >= 16)) throw new RangeError('maxSide must be ≥ 16');
+  const { width, height } = frameSize(probe, opts.maxSide);
+  const frameBytes = width * height * 3;
   const ffmpeg = opts.ffmpegPath ?? 'ffmpeg';
-  const scale = `scale=${size}:${size}:flags=bilinear,format=rgb24`;
+  // An explicit output size (the one computed above) so every frame on stdout has exactly frameBytes.
+  const scale = `scale=${width}:${height}:flags=bilinear,format=rgb24`;
   // Leave one frame for the last frame; lower the rate so the samples still span the whole video.
   const regularBudget = Math.max(1, opts.maxFrames - 1);
   const fps = Math.min(opts.framesPerSecond, regularBudget / probe.durationSec);
   const frames: SampledFrame[] = [];
   const collect = frameCollector(frameBytes, (rgb) => {
-    frames.push({ timeSec: frames.length / fps, rgb });
+    frames.push({ timeSec: frames.length / fps, rgb, width, height });
   });
   // The fps filter's first output is the first decoded frame (t = 0); then one every 1/fps.
   await run(
@@ -180,7 +196,7 @@ export async function sampleFrames(file: string, probe: VideoProbe, opts: Sample
     const prev = frames.at(-1);
     // Skip it when the regular samples already ended on (nearly) the same frame.
     const minGap = probe.frameRate > 0 ? 0.5 / probe.frameRate : 0.01;
-    if (prev === undefined || lastTime - prev.timeSec > minGap) frames.push({ timeSec: lastTime, rgb: last });
+    if (prev === undefined || lastTime - prev.timeSec > minGap) frames.push({ timeSec: lastTime, rgb: last, width, height });
   }
   return frames;
 }

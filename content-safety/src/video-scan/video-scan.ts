@@ -1,6 +1,10 @@
 /**
- * Moderates a video by its frames: the first frame, N a second (default 1) and the last frame,
- * each scored whole by the NSFW classifier at its input size.
+ * Moderates a video by its frames: the first frame, N a second (default 1) and the last frame.
+ * Each frame is decoded at its own aspect ratio (pre-shrunk to ≤ 640 px on the longer side, see
+ * video-frame-sampler.ts) and moderated like an image by `classifier.moderateRgb`: the whole
+ * frame, the content box (letterbox bars trimmed), the fixed crops and the sliding windows, batched
+ * per frame; the worst crop decides the frame. So letterboxed or picture-in-picture video cannot
+ * hide a picture by keeping it small.
  *
  * Rules, with the classifier's thresholds:
  * - block when any sampled frame reaches the block rule (decidingFrames: every such frame);
@@ -17,10 +21,18 @@ import type { NsfwAction, NsfwClassifier, NsfwScores } from '../nsfw/nsfw-classi
 import { probeVideo, sampleFrames, VideoScanError } from './video-frame-sampler.ts';
 
 export interface VideoScanOptions {
-  /** Regular samples a second. Default 1. */
+  /** Regular samples a second. Default 1 (VIDEO_SCAN_DEFAULTS.framesPerSecond). */
   framesPerSecond?: number;
-  /** Most frames scored, first and last included. Default 64. */
+  /**
+   * Most frames scored, first and last included; when the video is too long for
+   * framesPerSecond, the rate is lowered so the samples still span it. Default 64.
+   */
   maxFrames?: number;
+  /**
+   * Longest side of a decoded frame, a pre-shrink before the classifier's own crops and nsfwjs
+   * resize (each crop is resized to 224×224 anyway). Default 640.
+   */
+  maxFrameSide?: number;
   /** Longest video accepted. Default 600 s. */
   maxDurationSec?: number;
   /** Largest frame accepted (width × height). Default 4096 × 4096. */
@@ -33,8 +45,13 @@ export interface VideoScanOptions {
 
 export interface VideoFrameScore {
   timeSec: number;
+  /** Scores of the crop that decided the frame (for allow: of the whole frame). */
   scores: NsfwScores;
   action: NsfwAction;
+  /** The crop or window that decided (`whole`, `content`, `window-…`), null for allow. Optional for callers that build frames themselves. */
+  decidedBy?: string | null;
+  /** The highest block-rule sum over the frame's crops. */
+  blockScore?: number;
 }
 
 export interface VideoScanVerdict {
@@ -45,9 +62,11 @@ export interface VideoScanVerdict {
   durationSec: number;
 }
 
+/** The defaults of VideoScanOptions (a 5 s clip: 6 frames; 64 frames ≈ a minute at 1/s). */
 export const VIDEO_SCAN_DEFAULTS = {
   framesPerSecond: 1,
   maxFrames: 64,
+  maxFrameSide: 640,
   maxDurationSec: 600,
   maxPixels: 4096 * 4096,
   timeoutMs: 120_000,
@@ -81,12 +100,12 @@ export async function scanVideo(path: string, classifier: NsfwClassifier, opts: 
   if (probe.width * probe.height > o.maxPixels) {
     throw new VideoScanError('video_too_large', `frames of ${probe.width}x${probe.height} are larger than allowed`);
   }
-  const size = classifier.inputSize;
-  const sampled = await sampleFrames(path, probe, { ...tools, size, framesPerSecond: o.framesPerSecond, maxFrames: o.maxFrames });
-  const scores = await classifier.classifyBatch(sampled.map((f) => ({ data: f.rgb, width: size, height: size })));
-  const frames: VideoFrameScore[] = sampled.map((f, i) => {
-    const s = scores[i] as NsfwScores;
-    return { timeSec: Math.round(f.timeSec * 1000) / 1000, scores: s, action: classifier.actionFor(s) };
-  });
+  const sampled = await sampleFrames(path, probe, { ...tools, maxSide: o.maxFrameSide, framesPerSecond: o.framesPerSecond, maxFrames: o.maxFrames });
+  const frames: VideoFrameScore[] = [];
+  for (const f of sampled) {
+    // One frame at a time (its crops and windows batched): the frame's pixels can go once scored.
+    const v = await classifier.moderateRgb(f.rgb, f.width, f.height);
+    frames.push({ timeSec: Math.round(f.timeSec * 1000) / 1000, scores: v.scores, action: v.action, decidedBy: v.decidedBy, blockScore: v.blockScore });
+  }
   return { ...decideVideo(frames), frames, durationSec: probe.durationSec };
 }
