@@ -2,13 +2,20 @@
  * NSFW image classification throughput: our ONNX conversion of nsfwjs MobileNetV2 on
  * onnxruntime-node (CPU) next to nsfwjs itself on @tensorflow/tfjs with the wasm backend, in the
  * same run, on the same 224×224 input tensors (so no resize is timed on either side).
+ *
+ * Then what moderation actually costs per 640×480 RGB image, side by side (resize included):
+ * - `nsfw_onnx_whole_images_per_s`: classifyRgb, the whole image only (one model input);
+ * - `nsfw_onnx_moderate_fixed_images_per_s`: moderateRgb with the fixed crops only (windows off);
+ * - `nsfw_onnx_moderate_images_per_s`: moderateRgb as shipped (fixed crops + sliding windows);
+ * with the number of model inputs per image for each. The `nsfw_onnx_images_per_s` and
+ * `nsfw_onnx_batched_images_per_s` figures are model inputs a second, not moderated images.
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { NsfwClassifier, ensureNsfwModel } from '@framecast/content-safety';
+import { NsfwClassifier, ensureNsfwModel, type NsfwRgbImage } from '@framecast/content-safety';
 
 const SIZE = 224;
 const PER = SIZE * SIZE * 3;
@@ -35,6 +42,38 @@ function inputs(): Float32Array {
   return out;
 }
 
+/** Seeded photo-like 640×480 RGB images (smooth colour fields with noise). */
+function rgbImages(count: number, width = 640, height = 480): NsfwRgbImage[] {
+  let s = 777;
+  const rand = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+  return Array.from({ length: count }, () => {
+    const [a, b, c] = [rand(), rand(), rand()];
+    const data = new Uint8Array(width * height * 3);
+    for (let p = 0; p < width * height; p++) {
+      const x = (p % width) / width;
+      const y = Math.floor(p / width) / height;
+      data[p * 3] = 255 * Math.min(1, a * x + 0.2 * rand());
+      data[p * 3 + 1] = 255 * Math.min(1, b * y + 0.2 * rand());
+      data[p * 3 + 2] = 255 * Math.min(1, c * (1 - x) + 0.2 * rand());
+    }
+    return { data, width, height };
+  });
+}
+
+/** Images a second through `fn`, one image at a time, for at most `budgetMs` (after one warm-up). */
+async function perImage(images: NsfwRgbImage[], fn: (img: NsfwRgbImage) => Promise<unknown>, budgetMs: number): Promise<number> {
+  const first = images[0];
+  if (first !== undefined) await fn(first);
+  const t0 = performance.now();
+  let done = 0;
+  for (const img of images) {
+    await fn(img);
+    done++;
+    if (performance.now() - t0 > budgetMs) break;
+  }
+  return done / ((performance.now() - t0) / 1000);
+}
+
 async function timed(run: (i: number) => Promise<Float32Array | void>): Promise<{ imagesPerSec: number; images: number }> {
   const t0 = performance.now();
   let done = 0;
@@ -59,6 +98,17 @@ export async function run(): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   const onnxAll = await onnx.runTensor(x, IMAGES); // maxBatch 16 → runs of 16 and 8
   const onnxBatchedPerSec = IMAGES / ((performance.now() - t0) / 1000);
+
+  // Whole image vs moderateRgb (fixed crops, then fixed crops + windows) on 640×480 RGB.
+  const imgs = rgbImages(8);
+  const fixedOnly = await NsfwClassifier.load({ modelPath: await ensureNsfwModel(), windows: false });
+  const sample = imgs[0] as NsfwRgbImage;
+  const inputsFixed = fixedOnly.cropsFor(sample.data, sample.width, sample.height).length;
+  const inputsWindows = onnx.cropsFor(sample.data, sample.width, sample.height).length;
+  const wholePerSec = await perImage(imgs, (i) => onnx.classifyRgb(i.data, i.width, i.height), 4000);
+  const fixedPerSec = await perImage(imgs, (i) => fixedOnly.moderateRgb(i.data, i.width, i.height), 6000);
+  const windowsPerSec = await perImage(imgs, (i) => onnx.moderateRgb(i.data, i.width, i.height), 10_000);
+  await fixedOnly.release();
 
   // nsfwjs on tfjs-wasm.
   const require = createRequire(import.meta.url);
@@ -96,6 +146,10 @@ export async function run(): Promise<Record<string, unknown>> {
     nsfw_cpus: os.cpus().length,
     nsfw_onnx_images_per_s: r(onnxOne.imagesPerSec),
     nsfw_onnx_batched_images_per_s: r(onnxBatchedPerSec),
+    nsfw_onnx_whole_images_per_s: r(wholePerSec),
+    nsfw_onnx_moderate_fixed_images_per_s: r(fixedPerSec),
+    nsfw_onnx_moderate_images_per_s: r(windowsPerSec),
+    nsfw_onnx_moderate_inputs_per_image: { whole: 1, fixed: inputsFixed, windows: inputsWindows, size: '640x480' },
     nsfw_tfjs_wasm_images_per_s: r(tfjs.imagesPerSec),
     nsfw_onnx_vs_tfjs_wasm: r(onnxOne.imagesPerSec / tfjs.imagesPerSec),
     nsfw_images_timed: { onnx: onnxOne.images, tfjs_wasm: tfjs.images },
