@@ -160,6 +160,28 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
     }
   });
 
+  it('a worker that told the user about a failure and died before refunding: the retry refunds, never charges', async () => {
+    const config = testConfig(env());
+    const { core, worker } = await setup(config);
+    try {
+      const r = await core.intake.intake(request('/video a lost refund --draft'));
+      if (r.status !== 'accepted') throw new Error('not accepted');
+      // What the dead attempt left: the failure queued for the user, the credits still held.
+      await core.deliveries.enqueue({
+        version: 1, jobId: r.jobId, platform: 'discord', userKey: 'discord:u1', channelId: 'c', locale: 'en', replyTarget: {},
+        outcome: { kind: 'failed', code: 'transient', message: { en: 'failed', 'zh-CN': '失败' } },
+      });
+      expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ held: 3 });
+      void worker.run();
+      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'failed' ? true : undefined), 60_000, 'failed record');
+      expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 0, held: 0, active: 0 });
+      expect(await core.deliveries.queue('discord').getJobCountByTypes('waiting', 'prioritized', 'completed')).toBe(1);
+    } finally {
+      await worker.close();
+      await core.close();
+    }
+  });
+
   it('cancelling a running job stops it between steps and refunds', async () => {
     const config = testConfig(env({ FRAMECAST_STEPS: '60', FRAMECAST_RENDER_SCALE: '0.5' }));
     const { core, worker } = await setup(config);

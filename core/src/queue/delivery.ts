@@ -1,7 +1,7 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Keys } from '../redis/keys.ts';
-import { DeliveryJobDataSchema, deliveryQueueName, type DeliveryJobDataInput } from './job-payloads.schema.ts';
+import { DeliveryJobDataSchema, deliveryQueueName, type DeliveryJobDataInput, type DeliveryOutcome } from './job-payloads.schema.ts';
 
 const RECORD_TTL_SECONDS = 30 * 24 * 3600;
 
@@ -39,14 +39,15 @@ export class Deliveries {
   async enqueue(input: DeliveryJobDataInput): Promise<boolean> {
     const data = DeliveryJobDataSchema.parse(input);
     const key = this.keys.delivery(data.jobId);
-    const claimed = await this.redis.hsetnx(key, 'state', 'enqueued');
+    // The outcome's kind is the claim, so whoever settles a retried job knows what was promised.
+    const claimed = await this.redis.hsetnx(key, 'kind', data.outcome.kind);
     if (claimed === 0) {
-      // Claimed before: make sure the BullMQ job exists (the claimer may have died before adding it).
-      const existing = await this.queue(data.platform).getJob(`deliver-${data.jobId}`);
-      const state = await this.redis.hget(key, 'state');
-      if (existing !== undefined || state === 'delivered') return false;
+      // Claimed before: make sure the BullMQ job exists (the claimer may have died before adding
+      // it, and then this outcome is the one the user will get).
+      if (await this.isQueued(data.platform, data.jobId)) return false;
+      await this.redis.hset(key, 'kind', data.outcome.kind);
     }
-    await this.redis.multi().hset(key, 'enqueuedAt', Date.now(), 'kind', data.outcome.kind).expire(key, RECORD_TTL_SECONDS).exec();
+    await this.redis.multi().hsetnx(key, 'state', 'enqueued').hset(key, 'enqueuedAt', Date.now()).expire(key, RECORD_TTL_SECONDS).exec();
     await this.queue(data.platform).add('deliver', data, {
       jobId: `deliver-${data.jobId}`,
       attempts: 8,
@@ -67,8 +68,21 @@ export class Deliveries {
   }
 
   async state(jobId: string): Promise<DeliveryState | undefined> {
-    const s = await this.redis.hget(this.keys.delivery(jobId), 'state');
-    return s === 'enqueued' || s === 'delivered' ? s : undefined;
+    const [state, kind] = await this.redis.hmget(this.keys.delivery(jobId), 'state', 'kind');
+    if (state === 'delivered') return 'delivered';
+    return state === 'enqueued' || kind !== null ? 'enqueued' : undefined;
+  }
+
+  /** Whether the job's outcome is in its platform's delivery queue (or already delivered). */
+  async isQueued(platform: string, jobId: string): Promise<boolean> {
+    if ((await this.redis.hget(this.keys.delivery(jobId), 'state')) === 'delivered') return true;
+    return (await this.queue(platform).getJob(`deliver-${jobId}`)) !== undefined;
+  }
+
+  /** What was promised to the user for this job (video, failed, blocked, cancelled), once claimed. */
+  async outcomeKind(jobId: string): Promise<DeliveryOutcome['kind'] | undefined> {
+    const kind = await this.redis.hget(this.keys.delivery(jobId), 'kind');
+    return kind === 'video' || kind === 'failed' || kind === 'blocked' || kind === 'cancelled' ? kind : undefined;
   }
 
   async close(): Promise<void> {

@@ -132,11 +132,18 @@ export class GenerateWorker {
       log.info({ state: rec.state }, 'job already settled; nothing to do');
       return { skipped: rec.state };
     }
-    if ((await this.deliveries.state(d.jobId)) !== undefined) {
-      log.info('delivery already enqueued by an earlier attempt; settling');
-      await this.quota.commit(d.jobId);
-      await this.jobs.update(d.jobId, { state: 'succeeded', finishedAt: Date.now() });
-      return { skipped: 'delivered' };
+    const promised = await this.deliveries.outcomeKind(d.jobId);
+    if (promised !== undefined && (await this.deliveries.isQueued(d.platform, d.jobId))) {
+      // An earlier attempt told the user and died before settling: settle as it promised.
+      log.info({ promised }, 'outcome already enqueued by an earlier attempt; settling');
+      if (promised === 'video') {
+        await this.quota.commit(d.jobId);
+        await this.jobs.update(d.jobId, { state: 'succeeded', finishedAt: Date.now() });
+      } else {
+        await this.quota.refund(d.jobId);
+        await this.jobs.update(d.jobId, { state: promised === 'blocked' ? 'blocked' : promised === 'cancelled' ? 'cancelled' : 'failed', finishedAt: Date.now() });
+      }
+      return { skipped: promised };
     }
 
     await this.fq.taken(d.userKey, d.jobId);
