@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { QueueEvents } from 'bullmq';
 import { DeliveryJobDataSchema, GENERATE_QUEUE, Keys, type ChatRequestInput, type FramecastConfig, type JobProgress } from '@framecast/core';
 import { blobStoreFromConfig, probeVideo, readAigcMetadata } from '@framecast/gpu-worker';
-import { productCoreAndWorker, waitFor } from './support/e2e.ts';
+import { awaitDelivery, productCoreAndWorker, waitFor } from './support/e2e.ts';
 import { testRedis, testRedisUrl } from './support/redis.ts';
 import { testConfig } from './support/config.ts';
 
@@ -177,6 +177,54 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
       expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 0, held: 0, active: 0 });
       expect(await core.deliveries.queue('discord').getJobCountByTypes('waiting', 'prioritized', 'completed')).toBe(1);
     } finally {
+      await worker.close();
+      await core.close();
+    }
+  });
+
+  it('a worker that queued the video and died before charging: the retry charges once and sends nothing new', async () => {
+    const config = testConfig(env());
+    const { core, worker } = await setup(config);
+    try {
+      const r = await core.intake.intake(request('/video a charge to settle --draft'));
+      if (r.status !== 'accepted') throw new Error('not accepted');
+      await core.deliveries.enqueue({
+        version: 1, jobId: r.jobId, platform: 'discord', userKey: 'discord:u1', channelId: 'c', locale: 'en', replyTarget: {},
+        outcome: { kind: 'video', result: { videoRef: `videos/${r.jobId}.mp4`, bytes: 1, width: 208, height: 128, frames: 49, fps: 16, durationSec: 3 } },
+      });
+      void worker.run();
+      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'succeeded' ? true : undefined), 60_000, 'succeeded record');
+      expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 3, held: 0, active: 0 });
+      expect(await core.deliveries.queue('discord').getJobCountByTypes('waiting', 'prioritized', 'completed')).toBe(1);
+    } finally {
+      await worker.close();
+      await core.close();
+    }
+  });
+
+  it('a cancel that arrives while the video is being encoded still wins: nothing sent, nothing charged', async () => {
+    const config = testConfig(env());
+    const { core, worker } = await setup(config);
+    const events = new QueueEvents(GENERATE_QUEUE, { connection: { url: testRedisUrl() }, prefix: new Keys(config.keyPrefix).bullPrefix });
+    await events.waitUntilReady();
+    try {
+      const r = await core.intake.intake(request('/video cancel me late --draft'));
+      if (r.status !== 'accepted') throw new Error('not accepted');
+      const cancelled = new Promise<unknown>((resolve) => {
+        events.on('progress', ({ jobId, data }) => {
+          if (jobId === r.jobId && (data as JobProgress).phase === 'encoding') {
+            resolve(core.jobService.cancel(r.jobId, { userKey: 'discord:u1', isAdmin: false }));
+          }
+        });
+      });
+      void worker.run();
+      expect(await cancelled).toMatchObject({ status: 'cancel_requested' });
+      const d = await awaitDelivery(core, 'discord', r.jobId, 60_000);
+      expect(d.outcome.kind).toBe('cancelled');
+      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'cancelled' ? true : undefined), 10_000, 'cancelled record');
+      expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 0, held: 0 });
+    } finally {
+      await events.close();
       await worker.close();
       await core.close();
     }

@@ -106,7 +106,7 @@ export async function createWorkerFromConfig(o: WorkerFromConfigOptions): Promis
     store,
     scanner,
     logger: o.logger,
-    workDir: path.join(os.tmpdir(), 'framecast-worker'),
+    workDir: path.join(os.tmpdir(), 'framecast-worker', String(process.pid)),
     renderScale,
     ...(e.FRAMECAST_STEPS === undefined ? {} : { steps: e.FRAMECAST_STEPS }),
     ...(e.FRAMECAST_LOCK_MS === undefined ? {} : { lockDurationMs: e.FRAMECAST_LOCK_MS }),

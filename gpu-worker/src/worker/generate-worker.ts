@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import sharp from 'sharp';
@@ -18,13 +18,15 @@ import { VideoError } from '../video/video-error.ts';
 import { loadConditioningImage } from './conditioning-image.ts';
 import { GpuGate } from './gpu-gate.ts';
 import type { OutputScanner } from './output-scanner.ts';
-import { fill, WORKER_MESSAGES } from './worker-messages.ts';
+import { WORKER_MESSAGES } from './worker-messages.ts';
 
 export interface JobTiming {
   jobId: string;
-  /** Processor entered → first denoising step reported. */
+  /** Processor entered (job dequeued) → first denoising step reported; includes gateWaitMs. */
   toFirstStepMs: number;
-  /** Runtime call (load of inputs excluded). */
+  /** Time waiting for the accelerator while the previous job denoised (pipelined mode). */
+  gateWaitMs: number;
+  /** The runtime's own time: accelerator acquired → frames returned. */
   pipelineMs: number;
   /** Last step reported → delivery enqueued (encode, budget, scan, store, bookkeeping). */
   afterLastStepMs: number;
@@ -43,6 +45,7 @@ export interface GenerateWorkerOptions {
   logger: Logger;
   /** Encode/scan/store job N on the CPU while job N+1 denoises. Default true. */
   pipelined?: boolean;
+  /** This process's scratch folder, `<base>/<pid>` (folders of dead pids beside it are swept). */
   workDir: string;
   /** BullMQ lock: renewed at half this while a job runs; a dead worker's job is taken over after it. */
   lockDurationMs?: number;
@@ -50,6 +53,8 @@ export interface GenerateWorkerOptions {
   progressEveryMs?: number;
   previewEveryMs?: number;
   cancelPollMs?: number;
+  /** How long a job may keep waiting on a provider that throttles, from its enqueue time. Default 30 min. */
+  maxThrottleMs?: number;
   x264Preset?: X264Preset;
   steps?: number;
   /**
@@ -91,18 +96,21 @@ export class GenerateWorker {
       // One pipeline at a time on the accelerator; a second slot lets the next job denoise while
       // the previous one is encoded (the GpuGate keeps the accelerator to one job).
       concurrency: o.pipelined === false ? 1 : 2,
-      lockDuration: o.lockDurationMs ?? 10 * 60_000,
+      // Renewed every half lock while the job runs (ONNX Runtime and ffmpeg keep the event loop
+      // free), so long jobs keep it; a dead worker's job is taken over within about this long.
+      lockDuration: o.lockDurationMs ?? 120_000,
       stalledInterval: o.stalledIntervalMs ?? 30_000,
       maxStalledCount: 2,
       autorun: false,
     });
     this.worker.on('failed', (job, err) => {
-      if (job !== undefined) void this.onFailed(job, err);
+      if (job !== undefined) void this.onFailed(job, err).catch((e: unknown) => o.logger.error({ err: e, jobId: job.id }, 'could not settle a failed job'));
     });
     this.worker.on('error', (err) => o.logger.error({ err }, 'worker error'));
   }
 
-  run(): Promise<void> {
+  async run(): Promise<void> {
+    await sweepDeadWorkDirs(this.o.workDir);
     return this.worker.run();
   }
 
@@ -136,18 +144,9 @@ export class GenerateWorker {
     if (promised !== undefined && (await this.deliveries.isQueued(d.platform, d.jobId))) {
       // An earlier attempt told the user and died before settling: settle as it promised.
       log.info({ promised }, 'outcome already enqueued by an earlier attempt; settling');
-      if (promised === 'video') {
-        await this.quota.commit(d.jobId);
-        await this.jobs.update(d.jobId, { state: 'succeeded', finishedAt: Date.now() });
-      } else {
-        await this.quota.refund(d.jobId);
-        await this.jobs.update(d.jobId, { state: promised === 'blocked' ? 'blocked' : promised === 'cancelled' ? 'cancelled' : 'failed', finishedAt: Date.now() });
-      }
+      await this.settleAsPromised(d.jobId, promised);
       return { skipped: promised };
     }
-
-    await this.fq.taken(d.userKey, d.jobId);
-    await this.jobs.update(d.jobId, { state: 'active', startedAt: Date.now(), attempts: job.attemptsMade + 1 });
 
     const abort = new AbortController();
     const poll = setInterval(() => {
@@ -157,6 +156,7 @@ export class GenerateWorker {
     }, this.o.cancelPollMs ?? 500);
     const dir = path.join(this.o.workDir, d.jobId);
     let stage: Stage = 'denoise';
+    let runtimeFile: string | undefined;
     try {
       await mkdir(dir, { recursive: true });
       const spec = d.spec;
@@ -191,20 +191,27 @@ export class GenerateWorker {
         // One report at a time, in step order (a preview takes longer to send than a plain step).
         reports = reports.then(() => this.reportProgress(job, d.jobId, p, wantPreview)).catch((err: unknown) => log.warn({ err }, 'progress report failed'));
       };
-      const pipelineStart = performance.now();
+      const gateAsked = performance.now();
+      let pipelineStart = gateAsked;
       const result = await this.gate.run(async () => {
+        pipelineStart = performance.now();
         if (abort.signal.aborted) throw new RuntimeError('cancelled', 'cancelled before start');
+        // Only now is the job running: it leaves its user's line and shows as active.
+        await this.fq.taken(d.userKey, d.jobId);
+        await this.jobs.update(d.jobId, { state: 'active', startedAt: Date.now(), attempts: job.attemptsMade + 1 });
         return this.o.runtime.generate(request, { onStep, signal: abort.signal });
       });
       const pipelineMs = performance.now() - pipelineStart;
+      runtimeFile = result.kind === 'file' ? result.path : undefined;
       if (lastStepAt === 0) lastStepAt = performance.now();
       await reports;
       stage = 'post';
-      const outcome = await this.postProcess(d, result, dir, job);
+      const outcome = await this.postProcess(d, result, dir, job, abort.signal);
       const t1 = performance.now();
       this.o.onTiming?.({
         jobId: d.jobId,
         toFirstStepMs: (firstStepAt ?? pipelineStart) - t0,
+        gateWaitMs: pipelineStart - gateAsked,
         pipelineMs,
         afterLastStepMs: t1 - lastStepAt,
         totalMs: t1 - t0,
@@ -217,6 +224,8 @@ export class GenerateWorker {
     } finally {
       clearInterval(poll);
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      // A remote runtime's download is ours to remove once encoded.
+      if (runtimeFile !== undefined) await rm(runtimeFile, { force: true }).catch(() => undefined);
     }
   }
 
@@ -232,7 +241,7 @@ export class GenerateWorker {
   }
 
   /** Encode with labels, fit the platform's budget, scan, store, then deliver or hold for review. */
-  private async postProcess(d: GenerateJobData, result: RuntimeResult, dir: string, job: Job): Promise<string> {
+  private async postProcess(d: GenerateJobData, result: RuntimeResult, dir: string, job: Job, signal: AbortSignal): Promise<string> {
     const spec = d.spec;
     await job.updateProgress({ step: 0, totalSteps: 1, phase: 'encoding', at: Date.now() } satisfies JobProgress).catch(() => undefined);
     const encoded: EncodedVideo = await encodeVideo(
@@ -241,6 +250,7 @@ export class GenerateWorker {
         outputPath: path.join(dir, `${d.jobId}.mp4`),
         aigc: { contentProducer: this.o.config.env.FRAMECAST_CONTENT_PRODUCER, produceId: d.jobId },
         preset: this.o.x264Preset ?? 'veryfast',
+        signal,
         ...(result.kind === 'file' ? { fps: spec.fps } : {}),
       },
     );
@@ -275,10 +285,12 @@ export class GenerateWorker {
       await this.jobs.update(d.jobId, { state: 'review', result: vr });
       return 'review';
     }
+    // A cancel that came in while we encoded still wins: nothing goes out, nothing is charged.
+    if (signal.aborted || (await this.jobService.isCancelRequested(d.jobId))) throw new RuntimeError('cancelled', 'cancelled during post-processing');
     // Delivery first (idempotent), then the charge: a crash between them is settled by the retry.
     await this.deliveries.enqueue(deliveryOf(d, { kind: 'video', result: vr }));
-    await this.quota.commit(d.jobId);
-    await this.jobs.update(d.jobId, { state: 'succeeded', finishedAt: Date.now(), result: vr });
+    await this.jobs.update(d.jobId, { result: vr });
+    await this.settleAsPromised(d.jobId, (await this.deliveries.outcomeKind(d.jobId)) ?? 'video');
     return 'delivered';
   }
 
@@ -289,8 +301,22 @@ export class GenerateWorker {
     error: { code: string; message: string },
   ): Promise<void> {
     await this.deliveries.enqueue(deliveryOf(d, outcome));
-    await this.quota.refund(d.jobId);
-    await this.jobs.update(d.jobId, { state, finishedAt: Date.now(), error: { ...error, retryable: false } });
+    // If an earlier attempt already queued something else (a video), that is what the user gets.
+    const promised = (await this.deliveries.outcomeKind(d.jobId)) ?? outcome.kind;
+    if (promised === outcome.kind) await this.jobs.update(d.jobId, { error: { ...error, retryable: false } });
+    await this.settleAsPromised(d.jobId, promised, state);
+  }
+
+  /** Charge for a video the user was sent; refund anything else. Idempotent. */
+  private async settleAsPromised(jobId: string, promised: DeliveryOutcome['kind'], failedState: 'failed' | 'blocked' | 'cancelled' = 'failed'): Promise<void> {
+    if (promised === 'video') {
+      await this.quota.commit(jobId);
+      await this.jobs.update(jobId, { state: 'succeeded', finishedAt: Date.now() });
+      return;
+    }
+    await this.quota.refund(jobId);
+    const state = promised === 'blocked' ? 'blocked' : promised === 'cancelled' ? 'cancelled' : failedState === 'failed' ? 'failed' : failedState;
+    await this.jobs.update(jobId, { state, finishedAt: Date.now() });
   }
 
   private async onError(job: Job, token: string | undefined, d: GenerateJobData, err: unknown, stage: Stage, log: Logger): Promise<unknown> {
@@ -302,7 +328,7 @@ export class GenerateWorker {
         await this.finishWithoutVideo(d, 'cancelled', { kind: 'cancelled', message: WORKER_MESSAGES.cancelled }, { code: 'cancelled', message: 'cancelled by request' });
         return { outcome: 'cancelled' };
       case 'bad_input':
-        await this.finishWithoutVideo(d, 'failed', { kind: 'failed', code: 'bad_input', message: fill(WORKER_MESSAGES.badInput, { reason }) }, { code: 'bad_input', message: reason });
+        await this.finishWithoutVideo(d, 'failed', { kind: 'failed', code: 'bad_input', message: WORKER_MESSAGES.badInput }, { code: 'bad_input', message: reason });
         return { outcome: 'failed' };
       case 'moderation':
         await this.finishWithoutVideo(d, 'blocked', { kind: 'blocked', code: 'provider_moderation', message: WORKER_MESSAGES.providerModeration }, { code: 'provider_moderation', message: reason });
@@ -315,7 +341,8 @@ export class GenerateWorker {
         }
         break;
       case 'throttled':
-        if (token !== undefined && err instanceof RuntimeError) {
+        // Wait as the provider asks, but not forever: past the limit the job fails and is refunded.
+        if (token !== undefined && err instanceof RuntimeError && Date.now() - d.enqueuedAt < (this.o.maxThrottleMs ?? 30 * 60_000)) {
           await this.jobs.update(d.jobId, { state: 'queued' });
           await job.moveToDelayed(Date.now() + (err.retryAfterMs ?? 30_000), token);
           throw new DelayedError();
@@ -327,8 +354,9 @@ export class GenerateWorker {
     }
     if (code === 'config') log.error({ err: reason }, 'runtime misconfigured: failing the job without retries');
     const attempts = job.opts.attempts ?? 1;
-    if (code === 'oom' || code === 'config' || job.attemptsMade + 1 >= attempts) {
-      await this.finishWithoutVideo(d, 'failed', { kind: 'failed', code, message: WORKER_MESSAGES.failed }, { code, message: reason });
+    if (code === 'oom' || code === 'config' || code === 'throttled' || job.attemptsMade + 1 >= attempts) {
+      const message = code === 'oom' ? WORKER_MESSAGES.outOfMemory : code === 'config' ? WORKER_MESSAGES.unavailable : code === 'throttled' ? WORKER_MESSAGES.busy : WORKER_MESSAGES.failed;
+      await this.finishWithoutVideo(d, 'failed', { kind: 'failed', code, message }, { code, message: reason });
       throw new UnrecoverableError(reason);
     }
     await this.jobs.update(d.jobId, { state: 'queued', error: { code, message: reason, retryable: true } });
@@ -345,6 +373,26 @@ export class GenerateWorker {
     const attempts = job.opts.attempts ?? 1;
     if (job.attemptsMade < attempts && !/stalled/i.test(err.message)) return;
     await this.finishWithoutVideo(d, 'failed', { kind: 'failed', code: 'failed', message: WORKER_MESSAGES.failed }, { code: 'failed', message: err.message });
+  }
+}
+
+/**
+ * Work folders are `<base>/<pid>`: remove those of worker processes that are gone (killed
+ * mid-job; their jobs' retries start afresh), never a live one's.
+ */
+async function sweepDeadWorkDirs(workDir: string): Promise<void> {
+  const base = path.dirname(workDir);
+  const names = await readdir(base).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) await rm(path.join(base, name), { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
