@@ -39,6 +39,7 @@ describe('loadConfig', () => {
   it('checks settings that depend on each other', () => {
     expect(() => loadConfig({ FRAMECAST_RUNTIME: 'dashscope', FRAMECAST_STORAGE: 's3' }, { dotenvPath: false })).toThrow(/DASHSCOPE_API_KEY[\s\S]*S3_ENDPOINT[\s\S]*S3_BUCKET/);
     expect(() => loadConfig({ FRAMECAST_RUNTIME: 'comfyui' }, { dotenvPath: false })).toThrow(/COMFYUI_URL/);
+    expect(() => loadConfig({ FRAMECAST_RUNTIME: 'dashscope', DASHSCOPE_API_KEY: 'sk-12345678', DASHSCOPE_MODEL: 'wan2.2-i2v-flash' }, { dotenvPath: false })).toThrow(/FRAMECAST_STORAGE: must be s3/);
   });
 
   it('reads a .env file, and the environment wins over it', async () => {

@@ -156,6 +156,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const has = (k: string) => merged[k] !== undefined;
   if (merged.FRAMECAST_RUNTIME === 'comfyui' && !has('COMFYUI_URL')) problems.push('COMFYUI_URL: required when FRAMECAST_RUNTIME=comfyui');
   if (merged.FRAMECAST_RUNTIME === 'dashscope' && !has('DASHSCOPE_API_KEY')) problems.push('DASHSCOPE_API_KEY: required when FRAMECAST_RUNTIME=dashscope');
+  if (merged.FRAMECAST_RUNTIME === 'dashscope' && /i2v/.test(merged.DASHSCOPE_MODEL ?? '') && merged.FRAMECAST_STORAGE !== 's3') {
+    problems.push('FRAMECAST_STORAGE: must be s3 for an image-to-video DASHSCOPE_MODEL (the hosted API fetches the start image from a URL)');
+  }
   if (['1', 'true', 'yes', 'on'].includes(merged.FRAMECAST_WECHAT_CHECKS ?? '')) {
     for (const k of ['WECHAT_APP_ID', 'WECHAT_APP_SECRET']) if (!has(k)) problems.push(`${k}: required when FRAMECAST_WECHAT_CHECKS is on`);
   }
