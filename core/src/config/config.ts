@@ -72,6 +72,11 @@ export const EnvSchema = z.object({
   /** BullMQ lock of a running job (ms); a dead worker's job is taken over after it. */
   FRAMECAST_LOCK_MS: z.coerce.number().int().min(1000).max(3_600_000).optional(),
   FRAMECAST_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).max(600_000).optional(),
+  /**
+   * Encode and scan job N while job N+1 denoises (a worker then holds one job ahead). Turn off on
+   * hosts with many GPUs and short queues, so no job waits for a busy GPU while another is idle.
+   */
+  FRAMECAST_PIPELINE: bool(true),
   COMFYUI_URL: z.url().optional(),
   COMFYUI_TEMPLATE: z.enum(['t2v-a14b', 'i2v-a14b', 'ti2v-5b']).default('t2v-a14b'),
   DASHSCOPE_API_KEY: z.string().min(8).optional(),

@@ -108,6 +108,7 @@ export async function createWorkerFromConfig(o: WorkerFromConfigOptions): Promis
     logger: o.logger,
     workDir: path.join(os.tmpdir(), 'framecast-worker', String(process.pid)),
     renderScale,
+    pipelined: e.FRAMECAST_PIPELINE,
     ...(e.FRAMECAST_STEPS === undefined ? {} : { steps: e.FRAMECAST_STEPS }),
     ...(e.FRAMECAST_LOCK_MS === undefined ? {} : { lockDurationMs: e.FRAMECAST_LOCK_MS }),
     ...(e.FRAMECAST_STALLED_INTERVAL_MS === undefined ? {} : { stalledIntervalMs: e.FRAMECAST_STALLED_INTERVAL_MS }),
