@@ -19,19 +19,10 @@ import { fileURLToPath } from 'node:url';
 import { KeywordFilter, defaultKeywordListDir, parseListFile } from '@framecast/content-safety';
 import { Mint } from 'mint-filter';
 import AhoCorasick from 'modern-ahocorasick';
+import { mulberry32 } from '../../test/support/prng.ts';
 
 const MODERN_SLICE_CHARS = 20_000;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Common Han characters (a fixed slice of the CJK block keeps the text readable-ish and dense).
 const HAN = Array.from({ length: 3000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7) % 0x51a5)));

@@ -4,6 +4,7 @@ import { QuotaService } from './quota-service.ts';
 import { costOf } from './cost.ts';
 import { testRedis } from '../../../test/support/redis.ts';
 import { testConfig } from '../../../test/support/config.ts';
+import { mulberry32 } from '../../../test/support/prng.ts';
 
 let redis: Redis;
 beforeAll(() => {
@@ -13,16 +14,6 @@ afterAll(async () => {
   await redis.quit();
 });
 
-/** Deterministic PRNG for the random failure schedule. */
-function mulberry32(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('costOf', () => {
   it('charges by seconds × pixels, doubled for final', () => {
