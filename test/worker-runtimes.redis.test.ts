@@ -144,6 +144,27 @@ describe('worker + DashScope runtime (fake hosted API)', () => {
     }
   });
 
+  it('a retry resumes the task the failed attempt started: the provider is paid once', async () => {
+    // Polls keep failing past the client's tolerance, so the first attempt fails as transient.
+    const fake = await startFakeDashScope({ pollServerErrors: 7 });
+    const config = testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'dashscope', DASHSCOPE_API_KEY: fake.behaviour.apiKey, DASHSCOPE_BASE_URL: fake.url });
+    const { core, worker } = await setup(config, runtimeFor(fake.url, fake.behaviour.apiKey));
+    try {
+      const r = await core.intake.intake(request('/video rain on a tin roof --draft'));
+      if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
+      const d = await delivered(core, r.jobId);
+      expect(d.outcome.kind).toBe('video');
+      expect(fake.creations.filter((c) => c.status === 200)).toHaveLength(1);
+      expect((await core.queue.queue.getJob(r.jobId))?.attemptsMade).toBeGreaterThanOrEqual(1);
+      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'succeeded' ? true : undefined), 10_000, 'succeeded');
+      expect(await core.quota.show('slack:U1', 'free')).toMatchObject({ held: 0, spent: r.cost });
+    } finally {
+      await worker.close();
+      await core.close();
+      await fake.close();
+    }
+  });
+
   it("the provider's moderation refusal becomes a clear refusal with a refund", async () => {
     const fake = await startFakeDashScope();
     const config = testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'dashscope', DASHSCOPE_API_KEY: fake.behaviour.apiKey, DASHSCOPE_BASE_URL: fake.url });

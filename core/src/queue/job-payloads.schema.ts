@@ -28,6 +28,8 @@ export const GenerateJobDataSchema = z.object({
   allowDowngrade: z.boolean().default(true),
   /** Set when a final job ran out of memory and is retried at draft size. */
   downgradedFrom: z.literal('final').optional(),
+  /** A hosted API's task started by an earlier attempt, resumed by a retry rather than paid twice. */
+  providerTaskId: z.string().min(1).max(200).optional(),
   enqueuedAt: z.number().int(),
 });
 export type GenerateJobData = z.infer<typeof GenerateJobDataSchema>;

@@ -31,6 +31,11 @@ export interface RuntimeHooks {
   onStep?(progress: StepProgress): void;
   /** Checked between steps; an aborted signal ends the run with a RuntimeError code 'cancelled'. */
   signal?: AbortSignal;
+  /**
+   * For runtimes that start paid work elsewhere (a hosted API task): resume the task an earlier
+   * attempt started instead of paying for a second one, and report a new task's id when created.
+   */
+  providerTask?: { resumeId?: string; onCreated?(id: string): void };
 }
 
 export type RuntimeResult =

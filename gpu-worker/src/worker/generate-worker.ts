@@ -199,7 +199,16 @@ export class GenerateWorker {
         // Only now is the job running: it leaves its user's line and shows as active.
         await this.fq.taken(d.userKey, d.jobId);
         await this.jobs.update(d.jobId, { state: 'active', startedAt: Date.now(), attempts: job.attemptsMade + 1 });
-        return this.o.runtime.generate(request, { onStep, signal: abort.signal });
+        return this.o.runtime.generate(request, {
+          onStep,
+          signal: abort.signal,
+          providerTask: {
+            ...(d.providerTaskId === undefined ? {} : { resumeId: d.providerTaskId }),
+            onCreated: (id) => {
+              void job.updateData({ ...d, providerTaskId: id }).catch((err: unknown) => log.warn({ err }, 'could not record the provider task id'));
+            },
+          },
+        });
       });
       const pipelineMs = performance.now() - pipelineStart;
       runtimeFile = result.kind === 'file' ? result.path : undefined;

@@ -246,13 +246,29 @@ export class DashScopeRuntime implements VideoRuntime {
       }
     };
 
-    const taskId = await this.createTask(body, signal).catch((error: unknown) => {
-      throw signal.aborted ? interrupted(error) : error;
-    });
+    const create = async (): Promise<string> => {
+      const id = await this.createTask(body, signal).catch((error: unknown) => {
+        throw signal.aborted ? interrupted(error) : error;
+      });
+      try {
+        hooks.providerTask?.onCreated?.(id);
+      } catch {
+        // Recording the id is best effort; the task runs either way.
+      }
+      return id;
+    };
+    let taskId = hooks.providerTask?.resumeId ?? (await create());
     report(0);
     let videoUrl: string;
     try {
-      videoUrl = await this.waitForTask(taskId, signal, report);
+      try {
+        videoUrl = await this.waitForTask(taskId, signal, report);
+      } catch (error) {
+        // A resumed task that expired or failed on the provider's side: start a fresh one.
+        if (hooks.providerTask?.resumeId !== taskId || signal.aborted || !(error instanceof RuntimeError) || error.code !== 'transient') throw error;
+        taskId = await create();
+        videoUrl = await this.waitForTask(taskId, signal, report);
+      }
     } catch (error) {
       if (signal.aborted) {
         await this.cancelTask(taskId);
