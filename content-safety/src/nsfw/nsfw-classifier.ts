@@ -45,6 +45,17 @@ export const DEFAULT_NSFW_THRESHOLDS: NsfwThresholds = Object.freeze({
 export type NsfwAction = 'allow' | 'review' | 'block';
 export type NsfwCropKind = 'quadrants' | 'grid3' | 'none';
 
+/** A window's block score that needs no second window to agree. */
+export const WINDOW_ALONE_BLOCK_MIN = 0.8;
+
+function isWindow(crop: string): boolean {
+  return crop.startsWith('window-');
+}
+
+function overlaps(a: CropRect, b: CropRect): boolean {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
+
 export interface NsfwCropScores {
   /** `whole`, `content` (borders trimmed), `center`, `cell-<row>-<col>` or `window-<side>-<x>-<y>`. */
   crop: string;
@@ -279,6 +290,14 @@ export class NsfwClassifier {
     const base = { blockScore: best.block, reviewScore: best.review, crops: scored };
     if (best.block >= this.thresholds.block.min) {
       const c = scored[best.blockAt] as NsfwCropScores;
+      // A small window alone sees little context and can be fooled by texture: a block that only
+      // one window supports needs a high score or a second, overlapping window; otherwise a person
+      // reviews it.
+      if (isWindow(c.crop) && best.block < WINDOW_ALONE_BLOCK_MIN) {
+        const over = scored.filter((x) => ruleScore(x.scores, this.thresholds.block) >= this.thresholds.block.min);
+        const confirmed = over.some((x) => !isWindow(x.crop)) || over.some((x) => x !== c && overlaps(x.rect, c.rect));
+        if (!confirmed) return { action: 'review', scores: c.scores, decidedBy: c.crop, ...base };
+      }
       return { action: 'block', scores: c.scores, decidedBy: c.crop, ...base };
     }
     if (best.review >= this.thresholds.review.min) {
