@@ -111,7 +111,7 @@ type Detected = { kind: 'known'; def: FlagDef; nameEnd: number } | { kind: 'unkn
 function detectFlag(cps: readonly string[], i: number, boundary: boolean, inValue = false): Detected | undefined {
   if (!isDash(cps[i])) return undefined;
   const head = readFlagHead(cps, i);
-  if (head === undefined) return undefined;
+  if (head === undefined) return boundary ? detectSpacedFlag(cps, i) : undefined;
   if (head.dashLen < 2 && !isLongDash(cps[i])) return undefined;
   if (!boundary && (!head.ascii || (!inValue && isAsciiAlnum(cps[i - 1])))) return undefined;
   const def = lookupFlag(head.name);
@@ -125,6 +125,22 @@ function detectFlag(cps: readonly string[], i: number, boundary: boolean, inValu
   }
   if (head.ascii && boundary && head.dashLen >= 2) return { kind: 'unknown', name: head.name, nameEnd: head.nameEnd };
   return undefined;
+}
+
+/**
+ * `-- ar 9:16`, `—— draft`: dashes, one space, then a known English flag name. People type the
+ * space (or an IME inserts one); only known names count, so prose like `-- and then` stays text.
+ */
+function detectSpacedFlag(cps: readonly string[], i: number): Detected | undefined {
+  let j = i;
+  while (j < cps.length && isDash(cps[j]) && j - i <= MAX_FLAG_DASHES) j++;
+  const dashLen = j - i;
+  if (dashLen === 0 || dashLen > MAX_FLAG_DASHES || (dashLen < 2 && !isLongDash(cps[i]))) return undefined;
+  if (cps[j] !== ' ' && cps[j] !== '\u3000') return undefined;
+  const head = readFlagHead([...cps.slice(i, j), ...cps.slice(j + 1)], 0);
+  if (head === undefined || !head.ascii) return undefined;
+  const def = lookupFlag(head.name);
+  return def === undefined ? undefined : { kind: 'known', def, nameEnd: i + head.nameEnd + 1 };
 }
 
 /** Chinese characters that belong to a number-like value: `5秒`, `5秒钟`, `16比9`. */

@@ -41,6 +41,12 @@ const OK: OkCase[] = [
   // IME dashes: ——, —, －－, —-, –, ⸺.
   { input: '／video 一只熊猫在竹林里吃竹子 —ar 9:16', spec: { prompt: '一只熊猫在竹林里吃竹子', aspect: '9:16', width: 720, height: 1280 } },
   { input: '/video 海边的日落 ——ar＝１：１', spec: { prompt: '海边的日落', aspect: '1:1', width: 720, height: 720 } },
+  // A space typed (or inserted by an IME) between the dashes and a known flag name.
+  { input: '/video a cat -- ar 9:16', spec: { prompt: 'a cat', aspect: '9:16' } },
+  { input: '/video 一只猫 —— draft', spec: { prompt: '一只猫', mode: 'draft' } },
+  { input: '/video 一只猫 ——\u3000seed 7', spec: { prompt: '一只猫', seed: 7 } },
+  // … but not for words that are no flag: prose dashes stay prompt text.
+  { input: '/video a cat -- and then a dog', spec: { prompt: 'a cat -- and then a dog' } },
   { input: '/video 长城上的雪景 —-draft', spec: { ...DRAFT_16_9, prompt: '长城上的雪景' } },
   { input: '/video a red kite over the beach –draft', spec: { ...DRAFT_16_9, prompt: 'a red kite over the beach' } },
   { input: '/video 西湖断桥残雪 ⸺seed 99', spec: { prompt: '西湖断桥残雪', seed: 99 } },
