@@ -63,6 +63,22 @@ function fromHash(h: Record<string, string>): unknown {
   return out;
 }
 
+// KEYS[1] the record. ARGV[1] final states (comma-separated), ARGV[2] new state or '', then
+// field/value pairs. Returns 0 when the record is missing, 2 when it is final and the update would
+// change its state (nothing written), 1 when applied.
+const UPDATE_SCRIPT = `
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then return 0 end
+if ARGV[2] ~= '' and ARGV[2] ~= current then
+  for s in string.gmatch(ARGV[1], '[^,]+') do
+    if s == current then return 2 end
+  end
+end
+for i = 3, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return 1`;
+
 /** Job records: one Redis hash per job, readable by id, listable per user (newest first). */
 export class JobStore {
   private readonly keys: Keys;
@@ -95,14 +111,17 @@ export class JobStore {
   }
 
   /** Applies a partial update to an existing record; a final state is never left again. */
+  /**
+   * Applies a partial update to an existing record, atomically: a record in a final state never
+   * changes state again (a late worker cannot turn a cancelled job into a succeeded one), and a
+   * missing record is not created.
+   */
   async update(jobId: string, patch: Partial<Omit<JobRecord, 'jobId' | 'version'>>): Promise<JobRecord | undefined> {
-    const current = await this.get(jobId);
-    if (current === undefined) return undefined;
-    if (patch.state !== undefined && FINAL_STATES.has(current.state) && patch.state !== current.state) {
-      return current;
-    }
-    await this.redis.hset(this.keys.job(jobId), toHash(patch));
-    return { ...current, ...patch } as JobRecord;
+    const fields = toHash(patch);
+    const args = Object.entries(fields).flat();
+    const applied = await this.redis.eval(UPDATE_SCRIPT, 1, this.keys.job(jobId), [...FINAL_STATES].join(','), patch.state ?? '', ...args);
+    if (applied === 0) return undefined;
+    return this.get(jobId);
   }
 
   async listByUser(userKey: string, limit = 20): Promise<JobRecord[]> {
