@@ -270,6 +270,18 @@ describe('intake failures', () => {
     });
   });
 
+  it('takes over an event whose intake died (lease expired) and finishes it under the same job id', async () => {
+    await withCore({}, async (core) => {
+      const one = req('/video an orphaned event --draft');
+      // What a crashed intake leaves: a pending claim with a lapsed lease.
+      await redis.set(`${core.config.keyPrefix}:idem:discord:${one.eventId}`, JSON.stringify({ state: 'pending', jobId: 'jorphan', leaseUntil: Date.now() - 1 }));
+      const r = await core.intake.intake(one);
+      expect(r).toMatchObject({ status: 'accepted', jobId: 'jorphan' });
+      expect(await core.intake.intake({ ...one })).toMatchObject({ status: 'accepted', jobId: 'jorphan', duplicate: true });
+      expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
+    });
+  });
+
   it('uses the configured default language when the platform gives none', async () => {
     await withCore({ FRAMECAST_DEFAULT_LOCALE: 'zh-CN' }, async (core) => {
       const { locale: _drop, ...noLocale } = req('/video 一只猫 --draft');

@@ -143,18 +143,17 @@ export class Intake {
 
     // Claim the event, or wait for whoever claimed it first and repeat its answer.
     let jobId = newJobId();
-    const pending: IdemRecord = { state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS };
-    const claimed = await this.deps.redis.set(idemKey, JSON.stringify(pending), 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX');
+    let claimRaw = JSON.stringify({ state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS } satisfies IdemRecord);
+    const claimed = await this.deps.redis.set(idemKey, claimRaw, 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX');
     if (claimed === null) {
       const outcome = await this.awaitOrTakeOver(idemKey);
       if (outcome.kind === 'done') return { ...outcome.result, duplicate: true };
       jobId = outcome.jobId;
+      claimRaw = outcome.claimRaw;
     }
 
     // Keep the claim alive while we work (an image fetch and NSFW check can be slow), so that a
     // duplicate does not take over a live intake.
-    let claimRaw = JSON.stringify({ state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS } satisfies IdemRecord);
-    await this.deps.redis.set(idemKey, claimRaw, 'EX', IDEMPOTENCY_TTL_SECONDS);
     const renew = setInterval(() => {
       const next = JSON.stringify({ state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS } satisfies IdemRecord);
       void this.deps.redis.eval(CAS_SCRIPT, 1, idemKey, claimRaw, next, IDEMPOTENCY_TTL_SECONDS).then(
@@ -192,24 +191,24 @@ export class Intake {
     return result;
   }
 
-  private async awaitOrTakeOver(idemKey: string): Promise<{ kind: 'done'; result: IntakeResult } | { kind: 'takeover'; jobId: string }> {
+  private async awaitOrTakeOver(idemKey: string): Promise<{ kind: 'done'; result: IntakeResult } | { kind: 'takeover'; jobId: string; claimRaw: string }> {
     for (;;) {
       const raw = await this.deps.redis.get(idemKey);
       if (raw === null) {
         // The first intake failed and released the claim: try to claim it ourselves.
         const jobId = newJobId();
-        const rec: IdemRecord = { state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS };
-        if ((await this.deps.redis.set(idemKey, JSON.stringify(rec), 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX')) !== null) {
-          return { kind: 'takeover', jobId };
+        const claimRaw = JSON.stringify({ state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS } satisfies IdemRecord);
+        if ((await this.deps.redis.set(idemKey, claimRaw, 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX')) !== null) {
+          return { kind: 'takeover', jobId, claimRaw };
         }
         continue;
       }
       const rec = JSON.parse(raw) as IdemRecord;
       if (rec.state === 'done') return { kind: 'done', result: rec.result };
       if (rec.leaseUntil < this.now()) {
-        const next: IdemRecord = { state: 'pending', jobId: rec.jobId, leaseUntil: this.now() + LEASE_MS };
-        const ok = await this.deps.redis.eval(CAS_SCRIPT, 1, idemKey, raw, JSON.stringify(next), IDEMPOTENCY_TTL_SECONDS);
-        if (ok === 1) return { kind: 'takeover', jobId: rec.jobId };
+        const claimRaw = JSON.stringify({ state: 'pending', jobId: rec.jobId, leaseUntil: this.now() + LEASE_MS } satisfies IdemRecord);
+        const ok = await this.deps.redis.eval(CAS_SCRIPT, 1, idemKey, raw, claimRaw, IDEMPOTENCY_TTL_SECONDS);
+        if (ok === 1) return { kind: 'takeover', jobId: rec.jobId, claimRaw };
         continue;
       }
       await new Promise((r) => setTimeout(r, DUPLICATE_POLL_MS));
