@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { QueueEvents } from 'bullmq';
 import { DeliveryJobDataSchema, GENERATE_QUEUE, Keys, type ChatRequestInput, type FramecastConfig, type JobProgress } from '@framecast/core';
 import { blobStoreFromConfig, probeVideo, readAigcMetadata } from '@framecast/gpu-worker';
-import { awaitDelivery, productCoreAndWorker, waitFor } from './support/e2e.ts';
+import { awaitDelivery, awaitState, productCoreAndWorker, waitFor } from './support/e2e.ts';
 import { testRedis, testRedisUrl } from './support/redis.ts';
 import { testConfig } from './support/config.ts';
 
@@ -64,7 +64,7 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
       // 9:16 draft is 480×848; the tiny CPU model renders at a quarter (multiples of 16).
       expect({ w: probe.width, h: probe.height, frames: probe.frames, fps: probe.fps, codec: probe.codec, pix: probe.pixFmt }).toEqual({ w: 128, h: 208, frames: 49, fps: 16, codec: 'h264', pix: 'yuv420p' });
       expect(await readAigcMetadata(file)).toMatchObject({ Label: '1', ContentProducer: 'Framecast', ProduceID: r.jobId });
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'succeeded' ? true : undefined), 10_000, 'succeeded record');
+      await awaitState(core, r.jobId, 'succeeded');
       expect(await core.jobs.get(r.jobId)).toMatchObject({ state: 'succeeded', result: { frames: 49, width: 128, height: 208 } });
       expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 3, held: 0, active: 0 });
       const denoising = seen.filter((p) => p.phase === 'denoising');
@@ -113,7 +113,7 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
       const dj = await waitFor(async () => (await core.deliveries.queue('discord').getJob(`deliver-${r.jobId}`)) ?? undefined, 90_000, 'delivery');
       const d = DeliveryJobDataSchema.parse(dj.data);
       expect(d.outcome).toMatchObject({ kind: 'blocked', code: 'output_blocked' });
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'blocked' ? true : undefined), 10_000, 'blocked record');
+      await awaitState(core, r.jobId, 'blocked');
       expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 0, held: 0, active: 0 });
       expect(await store(config).exists(`videos/${r.jobId}.mp4`)).toBe(false);
     } finally {
@@ -149,7 +149,7 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
       // Let any late duplicate run show itself, then count.
       await new Promise((res) => setTimeout(res, 1500));
       expect(await core.deliveries.queue('discord').getJobCountByTypes('waiting', 'completed', 'active', 'delayed', 'failed')).toBe(1);
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'succeeded' ? true : undefined), 10_000, 'succeeded record');
+      await awaitState(core, r.jobId, 'succeeded');
       expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 3, held: 0, active: 0 });
       const rec = await core.jobs.get(r.jobId);
       expect(rec?.attempts).toBeGreaterThanOrEqual(1);
@@ -173,7 +173,7 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
       });
       expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ held: 3 });
       void worker.run();
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'failed' ? true : undefined), 60_000, 'failed record');
+      await awaitState(core, r.jobId, 'failed');
       expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 0, held: 0, active: 0 });
       expect(await core.deliveries.queue('discord').getJobCountByTypes('waiting', 'prioritized', 'completed')).toBe(1);
     } finally {
@@ -193,7 +193,7 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
         outcome: { kind: 'video', result: { videoRef: `videos/${r.jobId}.mp4`, bytes: 1, width: 208, height: 128, frames: 49, fps: 16, durationSec: 3 } },
       });
       void worker.run();
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'succeeded' ? true : undefined), 60_000, 'succeeded record');
+      await awaitState(core, r.jobId, 'succeeded');
       expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 3, held: 0, active: 0 });
       expect(await core.deliveries.queue('discord').getJobCountByTypes('waiting', 'prioritized', 'completed')).toBe(1);
     } finally {
@@ -221,7 +221,7 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
       expect(await cancelled).toMatchObject({ status: 'cancel_requested' });
       const d = await awaitDelivery(core, 'discord', r.jobId, 60_000);
       expect(d.outcome.kind).toBe('cancelled');
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'cancelled' ? true : undefined), 10_000, 'cancelled record');
+      await awaitState(core, r.jobId, 'cancelled');
       expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 0, held: 0 });
     } finally {
       await events.close();
@@ -237,12 +237,12 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
     try {
       const r = await core.intake.intake(request('/video slow clouds --draft'));
       if (r.status !== 'accepted') throw new Error('not accepted');
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'active' ? true : undefined), 60_000, 'active');
+      await awaitState(core, r.jobId, 'active');
       expect(await core.jobService.cancel(r.jobId, { userKey: 'discord:u1', isAdmin: false })).toMatchObject({ status: 'cancel_requested' });
       const dj = await waitFor(async () => (await core.deliveries.queue('discord').getJob(`deliver-${r.jobId}`)) ?? undefined, 60_000, 'cancel outcome');
       expect(DeliveryJobDataSchema.parse(dj.data).outcome.kind).toBe('cancelled');
       // The outcome is enqueued first, then the refund and the record (a crash in between is retried).
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'cancelled' ? true : undefined), 10_000, 'cancelled record');
+      await awaitState(core, r.jobId, 'cancelled');
       expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 0, held: 0, active: 0 });
     } finally {
       await worker.close();

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { createSafeFetcher } from '@framecast/content-safety';
 import { UserSettingsStore, type ChatRequestInput, type Core, type FramecastConfig } from '@framecast/core';
 import { DashScopeRuntime, probeVideo, readAigcMetadata, safeFetcherDownloader, type GenerateWorker, type VideoRuntime } from '@framecast/gpu-worker';
-import { awaitDelivery, productCoreAndWorker, waitFor } from './support/e2e.ts';
+import { awaitDelivery, awaitState, productCoreAndWorker, waitFor } from './support/e2e.ts';
 import { startFakeComfyUi } from './fakes/fake-comfyui.ts';
 import { startFakeDashScope } from './fakes/fake-dashscope.ts';
 import { testRedis, testRedisUrl } from './support/redis.ts';
@@ -37,13 +37,17 @@ async function setup(config: FramecastConfig, runtime?: VideoRuntime): Promise<{
   return both;
 }
 
+function comfyConfig(url: string, extra: Record<string, string>): FramecastConfig {
+  return testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'comfyui', COMFYUI_URL: url, ...extra });
+}
+
 const delivered = (core: Core, jobId: string) => awaitDelivery(core, 'slack', jobId, 60_000);
 
 describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
   it('a final job that runs out of GPU memory is retried once at draft size, and delivered labelled', async () => {
     const fake = await startFakeComfyUi({ stepDelayMs: 1, nodeDelayMs: 1 });
     fake.behaviour.failNode = { classType: 'KSamplerAdvanced', exceptionType: 'torch.OutOfMemoryError', message: 'Allocation on device 0 would exceed allowed memory. (out of memory)' };
-    const config = testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'comfyui', COMFYUI_URL: fake.url, FRAMECAST_PRO_USERS: 'slack:U1' });
+    const config = comfyConfig(fake.url, { FRAMECAST_PRO_USERS: 'slack:U1' });
     const { core, worker } = await setup(config);
     try {
       const r = await core.intake.intake(request('/video a fox in the snow --duration 2'));
@@ -65,7 +69,7 @@ describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
       const file = path.join(dataDir, 'blobs', d.outcome.result.videoRef);
       expect(await readAigcMetadata(file)).toMatchObject({ Label: '1', ProduceID: r.jobId });
       expect((await probeVideo(file)).codec).toBe('h264');
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'succeeded' ? true : undefined), 10_000, 'succeeded');
+      await awaitState(core, r.jobId, 'succeeded');
       const q = await core.quota.show('slack:U1', 'pro');
       expect(q).toMatchObject({ held: 0, spent: r.cost });
     } finally {
@@ -78,7 +82,7 @@ describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
   it('a user who opted out of downgrades gets a clear failure and a refund, not a draft', async () => {
     const fake = await startFakeComfyUi({ stepDelayMs: 1, nodeDelayMs: 1 });
     fake.behaviour.failNode = { classType: 'KSamplerAdvanced', exceptionType: 'torch.OutOfMemoryError', message: 'Allocation on device 0 would exceed allowed memory. (out of memory)' };
-    const config = testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'comfyui', COMFYUI_URL: fake.url, FRAMECAST_PRO_USERS: 'slack:U1' });
+    const config = comfyConfig(fake.url, { FRAMECAST_PRO_USERS: 'slack:U1' });
     const { core, worker } = await setup(config);
     try {
       await new UserSettingsStore(redis, config.keyPrefix).set('slack:U1', 'allow-downgrade', false);
@@ -87,7 +91,7 @@ describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
       const d = await delivered(core, r.jobId);
       expect(d.outcome).toMatchObject({ kind: 'failed', code: 'oom' });
       expect(fake.postedBodies).toHaveLength(1);
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'failed' ? true : undefined), 10_000, 'failed');
+      await awaitState(core, r.jobId, 'failed');
       expect(await core.quota.show('slack:U1', 'pro')).toMatchObject({ held: 0, spent: 0 });
     } finally {
       await worker.close();
@@ -99,7 +103,7 @@ describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
   it('a graph ComfyUI refuses fails at once with a reason and a refund (no retries)', async () => {
     const fake = await startFakeComfyUi({ stepDelayMs: 1, nodeDelayMs: 1 });
     fake.behaviour.failNode = { classType: 'EmptyHunyuanLatentVideo', exceptionType: 'ValueError', message: 'length must be 4k+1' };
-    const config = testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'comfyui', COMFYUI_URL: fake.url });
+    const config = comfyConfig(fake.url, {});
     const { core, worker } = await setup(config);
     try {
       const r = await core.intake.intake(request('/video waves --draft'));
@@ -107,7 +111,7 @@ describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
       const d = await delivered(core, r.jobId);
       expect(d.outcome).toMatchObject({ kind: 'failed', code: 'bad_input' });
       expect(fake.postedBodies).toHaveLength(1);
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'failed' ? true : undefined), 10_000, 'failed');
+      await awaitState(core, r.jobId, 'failed');
       expect(await core.quota.show('slack:U1', 'free')).toMatchObject({ held: 0, spent: 0 });
     } finally {
       await worker.close();
@@ -135,7 +139,7 @@ describe('worker + DashScope runtime (fake hosted API)', () => {
       expect(d.outcome.kind).toBe('video');
       expect(fake.creations.filter((c) => c.status === 429).length).toBe(3);
       expect(fake.creations.filter((c) => c.status === 200).length).toBe(1);
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'succeeded' ? true : undefined), 10_000, 'succeeded');
+      await awaitState(core, r.jobId, 'succeeded');
       expect(await core.quota.show('slack:U1', 'free')).toMatchObject({ held: 0, spent: r.cost });
     } finally {
       await worker.close();
@@ -156,7 +160,7 @@ describe('worker + DashScope runtime (fake hosted API)', () => {
       expect(d.outcome.kind).toBe('video');
       expect(fake.creations.filter((c) => c.status === 200)).toHaveLength(1);
       expect((await core.queue.queue.getJob(r.jobId))?.attemptsMade).toBeGreaterThanOrEqual(1);
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'succeeded' ? true : undefined), 10_000, 'succeeded');
+      await awaitState(core, r.jobId, 'succeeded');
       expect(await core.quota.show('slack:U1', 'free')).toMatchObject({ held: 0, spent: r.cost });
     } finally {
       await worker.close();
@@ -175,7 +179,7 @@ describe('worker + DashScope runtime (fake hosted API)', () => {
       const d = await delivered(core, r.jobId);
       expect(d.outcome).toMatchObject({ kind: 'blocked', code: 'provider_moderation' });
       if (d.outcome.kind === 'blocked') expect(d.outcome.message['zh-CN']).toContain('额度已退还');
-      await waitFor(async () => ((await core.jobs.get(r.jobId))?.state === 'blocked' ? true : undefined), 10_000, 'blocked');
+      await awaitState(core, r.jobId, 'blocked');
       expect(await core.quota.show('slack:U1', 'free')).toMatchObject({ held: 0, spent: 0 });
     } finally {
       await worker.close();
