@@ -1,4 +1,4 @@
-import { openContext, coreFor, parseUserKey, printJson, UsageError } from './cli-context.ts';
+import { openContext, parseUserKey, printJson, UsageError } from './cli-context.ts';
 
 export async function jobsList(user: string, opts: { limit: string }): Promise<void> {
   const userKey = parseUserKey(user);
@@ -6,9 +6,7 @@ export async function jobsList(user: string, opts: { limit: string }): Promise<v
   if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit must be an integer from 1 to 500');
   const ctx = await openContext();
   try {
-    const core = coreFor(ctx);
-    printJson(await core.jobService.list(userKey, limit));
-    await core.close();
+    printJson(await ctx.core.listJobs(userKey, limit));
   } finally {
     await ctx.close();
   }
@@ -17,17 +15,16 @@ export async function jobsList(user: string, opts: { limit: string }): Promise<v
 export async function jobsShow(jobId: string): Promise<void> {
   const ctx = await openContext();
   try {
-    const core = coreFor(ctx);
-    const rec = await core.jobService.get(jobId);
+    const rec = await ctx.core.job(jobId);
     if (rec === undefined) {
+      console.error(`No job "${jobId}". Job ids look like j… and are listed by: framecast jobs list <platform:user>`);
       printJson({ error: 'not_found', jobId });
       process.exitCode = 1;
-    } else {
-      const pos = rec.state === 'queued' ? await core.queue.position(jobId, rec.spec.mode) : undefined;
-      const delivery = await core.deliveries.state(jobId);
-      printJson({ ...rec, ...(pos === undefined ? {} : { queue: pos }), delivery: delivery ?? null });
+      return;
     }
-    await core.close();
+    const pos = rec.state === 'queued' ? await ctx.core.position(jobId) : undefined;
+    const delivery = await ctx.core.deliveries.record(jobId);
+    printJson({ ...rec, ...(pos === undefined ? {} : { queue: pos }), delivery: delivery ?? null });
   } finally {
     await ctx.close();
   }
@@ -37,11 +34,9 @@ export async function jobsCancel(jobId: string, opts: { as: string }): Promise<v
   const userKey = parseUserKey(opts.as);
   const ctx = await openContext();
   try {
-    const core = coreFor(ctx);
-    const res = await core.jobService.cancel(jobId, { userKey, isAdmin: ctx.config.admins.has(userKey) });
+    const res = await ctx.core.cancel(jobId, { userKey, isAdmin: ctx.config.admins.has(userKey) });
     printJson(res);
     if (res.status !== 'cancelled' && res.status !== 'cancel_requested') process.exitCode = 1;
-    await core.close();
   } finally {
     await ctx.close();
   }
@@ -51,11 +46,9 @@ export async function jobsReview(jobId: string, opts: { as: string }, decision: 
   const userKey = parseUserKey(opts.as);
   const ctx = await openContext();
   try {
-    const core = coreFor(ctx);
-    const res = await core.jobService.review(jobId, { userKey, isAdmin: ctx.config.admins.has(userKey) }, decision);
+    const res = await ctx.core.review(jobId, { userKey, isAdmin: ctx.config.admins.has(userKey) }, decision);
     printJson(res);
     if (res.status !== 'approved' && res.status !== 'rejected') process.exitCode = 1;
-    await core.close();
   } finally {
     await ctx.close();
   }

@@ -1,4 +1,4 @@
-import { QuotaService, tierOf, type Tier } from '@framecast/core';
+import type { Tier } from '@framecast/core';
 import { openContext, parseUserKey, printJson, UsageError } from './cli-context.ts';
 
 function tierArg(t: string | undefined): Tier | undefined {
@@ -12,8 +12,7 @@ export async function quotaShow(user: string, opts: { tier?: string }): Promise<
   const forced = tierArg(opts.tier);
   const ctx = await openContext();
   try {
-    const quota = new QuotaService(ctx.redis, ctx.config);
-    printJson(await quota.show(userKey, forced ?? tierOf(ctx.config, userKey)));
+    printJson(await ctx.core.quota.show(userKey, forced === undefined ? {} : { tier: forced }));
   } finally {
     await ctx.close();
   }
@@ -25,9 +24,8 @@ export async function quotaGrant(user: string, credits: string): Promise<void> {
   if (!Number.isInteger(n) || n <= 0 || n > 1_000_000) throw new UsageError('credits must be a positive integer of at most 1,000,000');
   const ctx = await openContext();
   try {
-    const quota = new QuotaService(ctx.redis, ctx.config);
-    const bonus = await quota.grant(userKey, n);
-    printJson({ user: userKey, granted: n, bonus, quota: await quota.show(userKey, tierOf(ctx.config, userKey)) });
+    const bonus = await ctx.core.quota.grant(userKey, n);
+    printJson({ user: userKey, granted: n, bonus, quota: await ctx.core.quota.show(userKey) });
   } finally {
     await ctx.close();
   }

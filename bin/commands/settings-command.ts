@@ -1,11 +1,11 @@
-import { USER_SETTING_NAMES, UserSettingsStore, type UserSettingName } from '@framecast/core';
+import { USER_SETTING_NAMES, type UserSettingName } from '@framecast/core';
 import { openContext, parseUserKey, printJson, UsageError } from './cli-context.ts';
 
 export async function settingsShow(user: string): Promise<void> {
   const userKey = parseUserKey(user);
   const ctx = await openContext();
   try {
-    const s = await new UserSettingsStore(ctx.redis, ctx.config.keyPrefix).get(userKey);
+    const s = await ctx.core.settings.get(userKey);
     printJson({ user: userKey, settings: s, defaults: { allowDowngrade: ctx.config.env.FRAMECAST_OOM_DOWNGRADE } });
   } finally {
     await ctx.close();
@@ -19,7 +19,7 @@ export async function settingsSet(user: string, name: string, value: string): Pr
   if (v === undefined) throw new UsageError('value must be on or off');
   const ctx = await openContext();
   try {
-    printJson({ user: userKey, settings: await new UserSettingsStore(ctx.redis, ctx.config.keyPrefix).set(userKey, name as UserSettingName, v) });
+    printJson({ user: userKey, settings: await ctx.core.settings.set(userKey, name as UserSettingName, v) });
   } finally {
     await ctx.close();
   }

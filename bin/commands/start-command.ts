@@ -1,33 +1,52 @@
-import { connectRedis, createLogger, loadConfig, resolveRedis } from '@framecast/core';
+import os from 'node:os';
+import { bootstrap } from '@framecast/core';
+import { createProductImageIntake, createProductModerator } from '@framecast/content-safety';
 import { createWorkerFromConfig } from '@framecast/gpu-worker';
+import { cliDeliveryHandler } from './cli-delivery.ts';
 import { stopOnSignal } from './run-until-signal.ts';
+
+/** A user id for the banner's examples that works even when $USER is empty (containers). */
+function exampleUser(): string {
+  const name = (process.env.USER ?? '') || (() => {
+    try {
+      return os.userInfo().username;
+    } catch {
+      return '';
+    }
+  })();
+  return /^[^\s:]{1,256}$/.test(name) ? name : 'local';
+}
 
 /**
  * `framecast start`: the product on one machine. Redis (a local redis-server with AOF under
- * ./data/redis unless REDIS_URL is set, stopped on exit) and a GPU worker; adapters for the chat
- * platforms join here as they are configured.
+ * ./data/redis unless REDIS_URL is set, stopped on exit), a GPU worker, the cli platform's
+ * delivery, and the chat platforms that are configured.
  */
 export async function startCommand(): Promise<void> {
-  const config = loadConfig();
-  const logger = createLogger(config.env.LOG_LEVEL, 'framecast');
-  const handle = await resolveRedis({ redisUrl: config.redisUrl, dataDir: config.dataDir, log: (m) => logger.info(m) });
-  const redis = connectRedis(handle.url, 'framecast-start');
-  const worker = await createWorkerFromConfig({ config, redis, connection: { url: handle.url, maxRetriesPerRequest: null }, logger });
+  const app = await bootstrap(process.env, {
+    name: 'framecast',
+    moderator: ({ config, logger, store }) => createProductModerator(config, { logger, store, watch: true }).then((m) => m.moderator),
+    imageIntake: ({ store }) => createProductImageIntake(store),
+  });
+  const { core, config, logger } = app;
+  const worker = await createWorkerFromConfig({ core, store: app.store, logger });
   void worker.run();
+  const cli = core.deliveries.consume('cli', cliDeliveryHandler(app.store));
+  const user = exampleUser();
   const lines = [
     '',
-    `Framecast is running (Redis ${handle.owned ? `started locally at ${handle.url}, data in ${config.dataDir}/redis` : handle.url}; worker: ${config.env.FRAMECAST_RUNTIME}).`,
+    `Framecast is running (Redis ${app.redisOwned ? `started locally at ${app.redisUrl}, data in ${config.dataDir}/redis` : app.redisUrl}; worker: ${config.env.FRAMECAST_RUNTIME}).`,
     'No chat platform is configured yet. In another terminal, try:',
     '  npx framecast generate "a paper boat drifting on a rainy street --draft" --out boat.mp4',
-    '  npx framecast jobs list cli:$USER',
+    `  npx framecast jobs list cli:${user}`,
     'Stop with Ctrl-C.',
     '',
   ];
   console.error(lines.join('\n'));
   stopOnSignal(logger, async () => {
+    await cli.close();
     await worker.close();
-    await redis.quit();
-    await handle.close();
+    await app.close();
   });
   await new Promise(() => undefined);
 }

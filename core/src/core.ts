@@ -1,14 +1,28 @@
+import type { ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { FramecastConfig } from './config/config.ts';
-import { Intake } from './intake/intake.ts';
+import type { FramecastConfig, Tier } from './config/config.ts';
+import { Intake, type IntakeResult } from './intake/intake.ts';
 import type { ReferenceImageIntake } from './intake/reference-image-intake.ts';
-import { JobStore } from './jobs/job-record.ts';
-import { JobService } from './jobs/job-service.ts';
+import { tierOf } from './intake/tiers.ts';
+import { JobLifecycle, type Actor } from './jobs/job-lifecycle.ts';
+import { JobStore, type JobRecord } from './jobs/job-record.ts';
+import { JobService, type CancelResult, type ReviewResult } from './jobs/job-service.ts';
+import type { ChatRequestInput } from './model/chat-request.schema.ts';
 import type { ContentModerator } from './moderation/content-moderator.ts';
-import { Deliveries } from './queue/delivery.ts';
-import { FairQueue } from './queue/fair-queue.ts';
-import { QuotaService } from './quota/quota-service.ts';
+import { ProgressFeed } from './progress/progress-feed.ts';
+import { Deliveries, type DeliveryObserver } from './queue/delivery.ts';
+import { DeliveryQueues } from './queue/delivery-queues.ts';
+import { FairQueue, type QueuePosition } from './queue/fair-queue.ts';
+import { GENERATE_QUEUE, deliveryQueueName } from './queue/job-payloads.schema.ts';
+import { QuotaService, type QuotaSnapshot } from './quota/quota-service.ts';
+import { Keys } from './redis/keys.ts';
+import { UserSettingsStore } from './users/user-settings.ts';
+
+/** How the core reports what it measures (the HTTP server's /metrics implements it). */
+export interface CoreMetricsSink extends DeliveryObserver {
+  intake?(platform: string, status: 'accepted' | 'refused', seconds: number): void;
+}
 
 export interface CoreOptions {
   config: FramecastConfig;
@@ -17,38 +31,150 @@ export interface CoreOptions {
   imageIntake?: ReferenceImageIntake;
   logger?: Logger;
   random?: () => number;
+  /** For BullMQ queues and workers; default: the `redis` connection. */
+  connection?: ConnectionOptions;
+  metrics?: CoreMetricsSink;
 }
 
+export interface ReadinessReport {
+  ok: boolean;
+  checks: Record<string, { ok: boolean; detail?: string }>;
+}
+
+/** What the generate queue's workers need from the core (the worker knows no Redis key). */
+export interface WorkQueue {
+  readonly name: string;
+  readonly bullPrefix: string;
+  readonly connection: ConnectionOptions;
+  /** A worker started the job: it leaves its user's line. */
+  taken(userKey: string, jobId: string): Promise<void>;
+  recordDuration(mode: 'draft' | 'final', ms: number): Promise<void>;
+  workerCount(): Promise<number>;
+}
+
+/**
+ * The core as every process uses it: adapters submit and read; workers run jobs through the
+ * lifecycle; the HTTP server reads readiness and counts.
+ */
 export interface Core {
   readonly config: FramecastConfig;
-  readonly redis: Redis;
-  readonly intake: Intake;
-  readonly quota: QuotaService;
-  readonly jobs: JobStore;
-  readonly jobService: JobService;
-  readonly queue: FairQueue;
+  /** The one way in: a chat message becomes a queued job or a clear, localised refusal. */
+  submit(request: ChatRequestInput): Promise<IntakeResult>;
+  cancel(jobId: string, actor: Actor): Promise<CancelResult>;
+  review(jobId: string, actor: Actor, decision: 'approve' | 'reject'): Promise<ReviewResult>;
+  job(jobId: string): Promise<JobRecord | undefined>;
+  listJobs(userKey: string, limit?: number): Promise<JobRecord[]>;
+  /** Place in line and ETA of a waiting job. */
+  position(jobId: string): Promise<QueuePosition>;
+  readonly quota: {
+    /** Credits left today; the tier from config and platform roles unless given. */
+    show(userKey: string, opts?: { roles?: readonly string[]; tier?: Tier }): Promise<QuotaSnapshot>;
+    grant(userKey: string, credits: number): Promise<number>;
+    tierOf(userKey: string, roles?: readonly string[]): Tier;
+  };
+  readonly settings: UserSettingsStore;
+  readonly progress: ProgressFeed;
   readonly deliveries: Deliveries;
+  /** For workers: every change of a job's state and credits. */
+  readonly lifecycle: JobLifecycle;
+  readonly workQueue: WorkQueue;
+  /** Redis and the queues reachable. */
+  readiness(): Promise<ReadinessReport>;
+  /** Jobs per state, and each queue's counts (for /metrics). */
+  stats(): Promise<{ jobsByState: Record<string, number>; queues: Array<{ queue: string; counts: Record<string, number> }> }>;
   close(): Promise<void>;
 }
+
+const PLATFORM_QUEUES = ['discord', 'slack', 'wechat', 'miniprogram', 'web', 'cli'] as const;
 
 /** Wires the core's services over one Redis connection. */
 export function createCore(opts: CoreOptions): Core {
   const { config, redis } = opts;
+  const connection = opts.connection ?? redis;
+  const keys = new Keys(config.keyPrefix);
   const quota = new QuotaService(redis, config);
   const jobs = new JobStore(redis, config.keyPrefix);
-  const queue = new FairQueue(redis, config.keyPrefix);
-  const deliveries = new Deliveries(redis, config.keyPrefix);
-  const jobService = new JobService(redis, config.keyPrefix, jobs, queue, quota, deliveries);
+  const queue = new FairQueue(redis, config.keyPrefix, connection);
+  const deliveryQueues = new DeliveryQueues(connection, config.keyPrefix);
+  const lifecycle = new JobLifecycle({
+    redis, keyPrefix: config.keyPrefix, deliveryQueues,
+    undeliverableRetentionSeconds: config.env.FRAMECAST_UNDELIVERABLE_KEEP_DAYS * 24 * 3600,
+    ...(opts.logger === undefined ? {} : { logger: opts.logger }),
+  });
+  const deliveries = new Deliveries(redis, config.keyPrefix, lifecycle, deliveryQueues, connection, opts.logger, opts.metrics);
+  const progress = new ProgressFeed(redis, config.keyPrefix, opts.logger);
+  const jobService = new JobService(jobs, queue, lifecycle);
+  const settings = new UserSettingsStore(redis, config.keyPrefix);
   const intake = new Intake({
-    config, redis, moderator: opts.moderator, queue, jobs, quota,
+    config, redis, moderator: opts.moderator, queue, lifecycle, quota,
     ...(opts.imageIntake === undefined ? {} : { imageIntake: opts.imageIntake }),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
     ...(opts.random === undefined ? {} : { random: opts.random }),
   });
+  const retryWindowMs = config.env.FRAMECAST_DELIVERY_RETRY_HOURS * 3600_000;
+  const consume = deliveries.consume.bind(deliveries);
+  deliveries.consume = (platform, handler, o = {}) => consume(platform, handler, { ...o, retry: { giveUpAfterMs: retryWindowMs, ...o.retry } });
+
   return {
-    config, redis, intake, quota, jobs, jobService, queue, deliveries,
+    config,
+    async submit(request) {
+      const t0 = performance.now();
+      const res = await intake.intake(request);
+      opts.metrics?.intake?.(typeof request.platform === 'string' ? request.platform : 'unknown', res.status, (performance.now() - t0) / 1000);
+      return res;
+    },
+    cancel: (jobId, actor) => jobService.cancel(jobId, actor),
+    review: (jobId, actor, decision) => jobService.review(jobId, actor, decision),
+    job: (jobId) => jobs.get(jobId),
+    listJobs: (userKey, limit) => jobs.listByUser(userKey, limit),
+    async position(jobId) {
+      const rec = await jobs.get(jobId);
+      return queue.position(jobId, rec?.spec.mode ?? 'draft');
+    },
+    quota: {
+      show: (userKey, o = {}) => quota.show(userKey, o.tier ?? tierOf(config, userKey, o.roles ?? [])),
+      grant: (userKey, credits) => quota.grant(userKey, credits),
+      tierOf: (userKey, roles = []) => tierOf(config, userKey, roles),
+    },
+    settings,
+    progress,
+    deliveries,
+    lifecycle,
+    workQueue: {
+      name: GENERATE_QUEUE,
+      bullPrefix: keys.bullPrefix,
+      connection,
+      taken: (userKey, jobId) => queue.taken(userKey, jobId),
+      recordDuration: (mode, ms) => queue.recordDuration(mode, ms),
+      workerCount: async () => (await queue.queue.getWorkers()).length,
+    },
+    async readiness() {
+      const checks: ReadinessReport['checks'] = {};
+      const timed = <T,>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timed out after 2 s')), 2000).unref())]);
+      try {
+        checks.redis = (await timed(redis.ping())) === 'PONG' ? { ok: true } : { ok: false, detail: 'no PONG' };
+      } catch (err) {
+        checks.redis = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+      }
+      try {
+        await timed(queue.queue.getJobCounts('waiting'));
+        checks.queues = { ok: true };
+      } catch (err) {
+        checks.queues = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+      }
+      return { ok: Object.values(checks).every((c) => c.ok), checks };
+    },
+    async stats() {
+      const states = ['waiting', 'active', 'delayed', 'failed', 'prioritized'] as const;
+      const queues = [
+        { queue: GENERATE_QUEUE, counts: await queue.queue.getJobCounts(...states) },
+        ...(await Promise.all(PLATFORM_QUEUES.map(async (p) => ({ queue: deliveryQueueName(p), counts: await deliveryQueues.queue(p).getJobCounts(...states) })))),
+      ];
+      return { jobsByState: await lifecycle.countsByState(), queues };
+    },
     async close() {
-      await Promise.all([queue.close(), deliveries.close()]);
+      await Promise.all([deliveries.close(), progress.close()]);
+      await Promise.all([queue.close(), deliveryQueues.close()]);
     },
   };
 }

@@ -1,24 +1,57 @@
-export * from './model/generation-spec.schema.ts';
+// The public surface of @framecast/core: what adapters (bots), the worker, the CLI and the HTTP
+// server use. Everything else is internal; ESLint refuses deep imports into core/src from outside.
+
+// Start-up and the core itself.
+export { bootstrap, type BootstrapOptions, type Bootstrapped, type PortContext } from './bootstrap.ts';
+export { createCore, type Core, type CoreOptions, type CoreMetricsSink, type ReadinessReport, type WorkQueue } from './core.ts';
+export { loadConfig, ConfigError, type FramecastConfig, type Env, type Tier, type TierLimits, type LoadConfigOptions } from './config/config.ts';
+export { createLogger } from './util/logger.ts';
+
+// The way in.
 export * from './model/chat-request.schema.ts';
-export * from './moderation/content-moderator.ts';
-export * from './storage/index.ts';
-export * from './config/config.ts';
-export * from './i18n/messages.ts';
-export * from './redis/keys.ts';
-export * from './redis/connection.ts';
-export * from './util/day.ts';
-export * from './quota/cost.ts';
-export * from './quota/quota-service.ts';
-export * from './queue/job-payloads.schema.ts';
-export * from './queue/fair-queue.ts';
-export * from './queue/delivery.ts';
-export * from './jobs/job-record.ts';
-export * from './jobs/job-service.ts';
-export * from './intake/reference-image-intake.ts';
-export * from './intake/tiers.ts';
-export * from './redis/local-redis.ts';
-export * from './intake/intake.ts';
-export * from './core.ts';
+export * from './model/reply-target.schema.ts';
+export * from './model/generation-spec.schema.ts';
+export type { IntakeResult, RefusalReason } from './intake/intake.ts';
 export * from './grammar/index.ts';
-export * from './util/logger.ts';
-export * from './users/user-settings.ts';
+export { costOf } from './quota/cost.ts';
+export type { QuotaSnapshot } from './quota/quota-service.ts';
+export { USER_SETTING_NAMES, type UserSettings, type UserSettingName, type UserSettingsStore } from './users/user-settings.ts';
+
+// Jobs, as adapters and workers read them.
+export { JOB_STATES, FINAL_STATES, JobStateSchema, JobRecordSchema, type JobRecord, type JobState } from './jobs/job-record.ts';
+export type { JobLifecycle, Actor, FinishResult, ProgressReport } from './jobs/job-lifecycle.ts';
+export type { CancelResult, ReviewResult } from './jobs/job-service.ts';
+export type { QueuePosition } from './queue/fair-queue.ts';
+export {
+  GENERATE_QUEUE, GenerateJobDataSchema, VideoResultSchema, DeliveryOutcomeSchema, DeliveryJobDataSchema, TierSchema,
+  type GenerateJobData, type VideoResult, type DeliveryOutcome, type DeliveryJobData,
+} from './queue/job-payloads.schema.ts';
+
+// The way out: deliveries and progress.
+export {
+  DEFAULT_DELIVERY_RETRY, deliveryBackoff,
+  type Deliveries, type DeliveryHandler, type DeliveryHandlerResult, type DeliveryContext, type DeliveryRetryPolicy,
+  type ConsumeOptions, type DeliveryConsumer, type DeliveryState,
+} from './queue/delivery.ts';
+export { ProgressEventSchema, TERMINAL_EVENTS, isTerminalEvent, type ProgressEvent, type ProgressEventType, type TerminalEvent } from './progress/progress-event.schema.ts';
+export type { ProgressFeed, ProgressFilter, ProgressHandler, SubscribeOptions, Unsubscribe } from './progress/progress-feed.ts';
+
+// The message catalogue.
+export { MESSAGES, t, tAll, format, formatEta, type LocalizedText, type MessageId } from './i18n/messages.ts';
+
+// Ports other packages implement.
+export type { ContentModerator, ModerationAction, ModerationContext, ModerationHit, ModerationVerdict } from './moderation/content-moderator.ts';
+export type { ReferenceImageIntake, ReferenceImageOutcome } from './intake/reference-image-intake.ts';
+export * from './storage/index.ts';
+
+// Metrics: Prometheus instruments on a private registry (the HTTP server's /metrics; pass the
+// object to createCore/bootstrap as `metrics`).
+export {
+  createFramecastMetrics, INTAKE_DURATION_BUCKETS, INTAKE_METRIC_STATUSES, QUEUE_DEPTH_METRIC_STATES,
+  type FramecastMetrics, type FramecastMetricsOptions, type FramecastMetricsSources,
+  type IntakeMetricStatus, type ModerationMetricSource, type DeliveryMetricResult, type QueueDepthMetricState,
+} from './metrics/framecast-metrics.ts';
+
+// What the runtimes render (workers publish it; intake fits each spec to it).
+export * from './model/runtime-capabilities.schema.ts';
+export * from './runtime/runtime-capabilities-registry.ts';

@@ -1,2 +1,3 @@
 export * from './reference-image-intake.ts';
 export * from './combined-moderator.ts';
+export * from './product-moderator.ts';

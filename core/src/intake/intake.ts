@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { FramecastConfig } from '../config/config.ts';
 import { parseVideoCommand, formatSpecSummary } from '../grammar/index.ts';
 import { formatEta, t, tAll, type LocalizedText, type MessageId } from '../i18n/messages.ts';
-import { JobStore } from '../jobs/job-record.ts';
+import type { JobLifecycle } from '../jobs/job-lifecycle.ts';
 import { ChatRequestSchema, type ChatRequestInput, type Locale } from '../model/chat-request.schema.ts';
 import type { GenerationSpec } from '../model/generation-spec.schema.ts';
 import type { ContentModerator, ModerationVerdict } from '../moderation/content-moderator.ts';
@@ -55,7 +55,7 @@ export interface IntakeDeps {
   redis: Redis;
   moderator: ContentModerator;
   queue: FairQueue;
-  jobs: JobStore;
+  lifecycle: JobLifecycle;
   quota: QuotaService;
   imageIntake?: ReferenceImageIntake;
   logger?: Logger;
@@ -175,9 +175,8 @@ export class Intake {
         // Accepted for real: the job will run. Never refund it or let a retry make a second one.
         result = { status: 'accepted', jobId, position: 0, etaSeconds: 0, cost: 0, creditsLeft: 0, reviewRequired: false, spec: progress.spec as GenerationSpec, message: tAll('intake.accepted_short', { jobId }), duplicate: false };
       } else {
-        if (progress.reserved) await this.deps.quota.refund(jobId).catch(() => undefined);
-        if (progress.recorded) {
-          await this.deps.jobs.update(jobId, { state: 'failed', finishedAt: this.now(), error: { code: 'internal', message: 'intake failed before the job was queued', retryable: true } }).catch(() => undefined);
+        if (progress.reserved || progress.recorded) {
+          await this.deps.lifecycle.abandon(jobId, 'intake failed before the job was queued').catch((e: unknown) => this.deps.logger?.error({ err: e, jobId }, 'could not release an abandoned intake'));
         }
         // Forget the claim so that the platform's retry of this event can try again.
         await this.deps.redis.eval(CAS_DEL_SCRIPT, 1, idemKey, claimRaw).catch(() => undefined);
@@ -216,7 +215,7 @@ export class Intake {
   }
 
   private async process(req: ReturnType<typeof ChatRequestSchema.parse>, jobId: string, progress: IntakeProgress): Promise<IntakeResult> {
-    const { config, moderator, quota, queue, jobs } = this.deps;
+    const { config, moderator, quota, queue, lifecycle } = this.deps;
     const locale = req.locale ?? config.defaultLocale;
     const log = this.deps.logger?.child({ jobId, platform: req.platform });
 
@@ -249,7 +248,7 @@ export class Intake {
     const attachment = req.attachments[0];
     if (attachment !== undefined) {
       if (this.deps.imageIntake === undefined) {
-        return refusal('image_invalid', 'refusal.image_invalid', { detail: locale === 'zh-CN' ? '此处不支持图片' : 'images are not supported here' });
+        return { status: 'refused', reason: 'image_invalid', message: { 'zh-CN': t('refusal.image_invalid', 'zh-CN', { detail: '此处不支持图片' }), en: t('refusal.image_invalid', 'en', { detail: 'images are not supported here' }) }, duplicate: false };
       }
       const img = await this.deps.imageIntake.accept(attachment, { jobId });
       if (!img.ok) {
@@ -302,23 +301,20 @@ export class Intake {
     // 5. Record and enqueue (the record first, so a worker always finds it).
     const createdAt = this.now();
     // Only a takeover of a crashed intake can find the record already written.
-    if (!decision.alreadyReserved || (await jobs.get(jobId)) === undefined) {
-      await jobs.create({
-        version: 1, jobId, state: 'queued', platform: req.platform, userKey, tenantKey, channelId: req.channelId,
-        eventId: req.eventId, cost, spec, createdAt, reviewRequired, replyTarget: req.replyTarget, locale,
-      });
-    }
     // The operator's default, unless the user chose otherwise.
     const allowDowngrade = (await this.settings.get(userKey)).allowDowngrade ?? config.env.FRAMECAST_OOM_DOWNGRADE;
-    progress.recorded = true;
-    await queue.add({
-      version: 1, jobId, platform: req.platform, userKey, tenantKey, channelId: req.channelId, locale, tier, cost, spec,
-      replyTarget: req.replyTarget, reviewRequired, allowDowngrade, enqueuedAt: createdAt,
+    // Only a takeover of a crashed intake can find the record already written (then this is a no-op).
+    await lifecycle.create({
+      version: 2, jobId, state: 'queued', platform: req.platform, userKey, tenantKey, channelId: req.channelId,
+      eventId: req.eventId, cost, spec, createdAt, reviewRequired, replyTarget: req.replyTarget, locale, tier, allowDowngrade,
     });
+    progress.recorded = true;
+    await queue.add({ version: 2, jobId, userKey, enqueuedAt: createdAt }, spec.mode);
     progress.enqueued = true;
     progress.spec = spec;
     // From here on the request is accepted whatever happens; the place in line is best effort.
     const pos = await queue.waitingPosition(jobId, spec.mode).catch(() => ({ position: 0, state: 'unknown' as const, etaSeconds: 0 }));
+    await lifecycle.progress(jobId, { type: 'queued', position: pos.position, etaSeconds: pos.etaSeconds }).catch(() => undefined);
     const creditsLeft = decision.alreadyReserved
       ? await quota.show(userKey, tier, this.now()).then((q) => q.available, () => 0)
       : decision.dailyLeft + decision.bonusLeft;

@@ -2,18 +2,20 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { GenerationSpecSchema } from '../model/generation-spec.schema.ts';
 import { LocaleSchema, PlatformSchema, ReplyTargetSchema } from '../model/chat-request.schema.ts';
+import { TierSchema } from '../model/tier.schema.ts';
 import { Keys } from '../redis/keys.ts';
 import { VideoResultSchema } from '../queue/job-payloads.schema.ts';
 
-export const JOB_STATES = ['queued', 'active', 'review', 'succeeded', 'failed', 'cancelled', 'blocked'] as const;
+export const JOB_STATES = ['queued', 'active', 'review', 'succeeded', 'failed', 'cancelled', 'blocked', 'undeliverable'] as const;
 export const JobStateSchema = z.enum(JOB_STATES);
 export type JobState = z.infer<typeof JobStateSchema>;
-export const FINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'blocked']);
+export const FINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'blocked', 'undeliverable']);
 
 export const JobErrorSchema = z.object({ code: z.string(), message: z.string(), retryable: z.boolean().default(false) });
 
 export const JobRecordSchema = z.object({
-  version: z.literal(1),
+  /** 1: written before the lifecycle (the queue payload carried the spec); 2: the record is the job. */
+  version: z.union([z.literal(1), z.literal(2)]),
   jobId: z.string(),
   state: JobStateSchema,
   platform: PlatformSchema,
@@ -31,19 +33,27 @@ export const JobRecordSchema = z.object({
   error: JobErrorSchema.optional(),
   reviewRequired: z.boolean().default(false),
   /** Where to answer, kept with the record so that a late answer (after a review) can still go out. */
-  replyTarget: ReplyTargetSchema.optional(),
+  // Version-1 records may hold an untyped target from before the per-platform schemas: dropped.
+  replyTarget: z.preprocess((v) => (ReplyTargetSchema.safeParse(v).success ? v : undefined), ReplyTargetSchema.optional()),
   locale: LocaleSchema.optional(),
+  tier: TierSchema.optional(),
+  /** A final job that runs out of memory may retry once at draft size. */
+  allowDowngrade: z.boolean().default(true),
+  /** Set when a final job ran out of memory and is retried at draft size. */
+  downgradedFrom: z.literal('final').optional(),
+  /** A hosted API's task started by an earlier attempt, resumed by a retry rather than paid twice. */
+  providerTaskId: z.string().min(1).max(200).optional(),
 });
 export type JobRecord = z.infer<typeof JobRecordSchema>;
 export type JobRecordInput = z.input<typeof JobRecordSchema>;
 
 const JSON_FIELDS = new Set(['spec', 'result', 'error', 'replyTarget']);
 const NUMBER_FIELDS = new Set(['cost', 'createdAt', 'startedAt', 'finishedAt', 'attempts', 'version']);
-const BOOL_FIELDS = new Set(['reviewRequired']);
-const RECORD_TTL_SECONDS = 90 * 24 * 3600;
-const USER_LIST_MAX = 500;
+const BOOL_FIELDS = new Set(['reviewRequired', 'allowDowngrade']);
+export const RECORD_TTL_SECONDS = 90 * 24 * 3600;
+export const USER_LIST_MAX = 500;
 
-function toHash(rec: Partial<JobRecord>): Record<string, string> {
+export function toHash(rec: Partial<JobRecord>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(rec)) {
     if (v === undefined) continue;
@@ -52,7 +62,7 @@ function toHash(rec: Partial<JobRecord>): Record<string, string> {
   return out;
 }
 
-function fromHash(h: Record<string, string>): unknown {
+export function fromHash(h: Record<string, string>): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(h)) {
     if (JSON_FIELDS.has(k)) out[k] = JSON.parse(v);
@@ -63,23 +73,7 @@ function fromHash(h: Record<string, string>): unknown {
   return out;
 }
 
-// KEYS[1] the record. ARGV[1] final states (comma-separated), ARGV[2] new state or '', then
-// field/value pairs. Returns 0 when the record is missing, 2 when it is final and the update would
-// change its state (nothing written), 1 when applied.
-const UPDATE_SCRIPT = `
-local current = redis.call('HGET', KEYS[1], 'state')
-if not current then return 0 end
-if ARGV[2] ~= '' and ARGV[2] ~= current then
-  for s in string.gmatch(ARGV[1], '[^,]+') do
-    if s == current then return 2 end
-  end
-end
-for i = 3, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-end
-return 1`;
-
-/** Job records: one Redis hash per job, readable by id, listable per user (newest first). */
+/** Reading job records: one Redis hash per job, listable per user (newest first). Written only by JobLifecycle. */
 export class JobStore {
   private readonly keys: Keys;
   constructor(
@@ -89,39 +83,10 @@ export class JobStore {
     this.keys = new Keys(prefix);
   }
 
-  async create(input: JobRecordInput): Promise<JobRecord> {
-    const rec = JobRecordSchema.parse(input);
-    const key = this.keys.job(rec.jobId);
-    const listKey = this.keys.userJobs(rec.userKey);
-    await this.redis
-      .multi()
-      .hset(key, toHash(rec))
-      .expire(key, RECORD_TTL_SECONDS)
-      .zadd(listKey, rec.createdAt, rec.jobId)
-      .zremrangebyrank(listKey, 0, -USER_LIST_MAX - 1)
-      .expire(listKey, RECORD_TTL_SECONDS)
-      .exec();
-    return rec;
-  }
-
   async get(jobId: string): Promise<JobRecord | undefined> {
     const h = await this.redis.hgetall(this.keys.job(jobId));
     if (Object.keys(h).length === 0) return undefined;
     return JobRecordSchema.parse(fromHash(h));
-  }
-
-  /** Applies a partial update to an existing record; a final state is never left again. */
-  /**
-   * Applies a partial update to an existing record, atomically: a record in a final state never
-   * changes state again (a late worker cannot turn a cancelled job into a succeeded one), and a
-   * missing record is not created.
-   */
-  async update(jobId: string, patch: Partial<Omit<JobRecord, 'jobId' | 'version'>>): Promise<JobRecord | undefined> {
-    const fields = toHash(patch);
-    const args = Object.entries(fields).flat();
-    const applied = await this.redis.eval(UPDATE_SCRIPT, 1, this.keys.job(jobId), [...FINAL_STATES].join(','), patch.state ?? '', ...args);
-    if (applied === 0) return undefined;
-    return this.get(jobId);
   }
 
   async listByUser(userKey: string, limit = 20): Promise<JobRecord[]> {

@@ -1,15 +1,16 @@
 import { z } from 'zod';
 
-export const PLATFORMS = ['discord', 'slack', 'wechat', 'miniprogram', 'cli'] as const;
+import { ReplyTargetSchema } from './reply-target.schema.ts';
+
+export const PLATFORMS = ['discord', 'slack', 'wechat', 'miniprogram', 'web', 'cli'] as const;
 export const PlatformSchema = z.enum(PLATFORMS);
 export type Platform = z.infer<typeof PlatformSchema>;
 
 export const LocaleSchema = z.enum(['zh-CN', 'en']);
 export type Locale = z.infer<typeof LocaleSchema>;
 
-/** Where and how to answer; opaque to the core, meaningful to the platform's adapter. */
-export const ReplyTargetSchema = z.record(z.string(), z.unknown());
-export type ReplyTarget = z.infer<typeof ReplyTargetSchema>;
+export { ReplyTargetSchema };
+export type { ReplyTarget, ReplyTargetInput } from './reply-target.schema.ts';
 
 export const AttachmentSchema = z.object({
   kind: z.literal('image'),
@@ -43,6 +44,6 @@ export const ChatRequestSchema = z.object({
   /** Platform roles the adapter resolved (mapped to tiers by config). */
   roles: z.array(z.string().max(64)).max(50).default([]),
   receivedAt: z.number().int().nonnegative().optional(),
-});
+}).refine((r) => r.replyTarget.platform === r.platform, { path: ['replyTarget', 'platform'], message: 'must be the request\'s platform' });
 export type ChatRequest = z.infer<typeof ChatRequestSchema>;
 export type ChatRequestInput = z.input<typeof ChatRequestSchema>;

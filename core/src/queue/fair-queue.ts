@@ -60,11 +60,11 @@ export class FairQueue {
   }
 
   /** Enqueues once per job id (a repeated call is a no-op) and returns the job's rank. */
-  async add(input: GenerateJobDataInput): Promise<{ rank: number; priority: number }> {
+  async add(input: GenerateJobDataInput, mode: 'draft' | 'final'): Promise<{ rank: number; priority: number }> {
     const data: GenerateJobData = GenerateJobDataSchema.parse(input);
     const setKey = this.keys.waitingCount(data.userKey);
     const rank = Math.max(0, await this.r.fcEnqueueRank(setKey, data.jobId, WAITING_SET_TTL_SECONDS));
-    const priority = fairPriority(rank, data.spec.mode);
+    const priority = fairPriority(rank, mode);
     try {
       await this.queue.add('generate', data, {
       jobId: data.jobId,

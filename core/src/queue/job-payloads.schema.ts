@@ -1,35 +1,24 @@
 import { z } from 'zod';
 import { GenerationSpecSchema } from '../model/generation-spec.schema.ts';
 import { LocaleSchema, PlatformSchema, ReplyTargetSchema } from '../model/chat-request.schema.ts';
+import { TierSchema } from '../model/tier.schema.ts';
 
 export const GENERATE_QUEUE = 'generate';
 export function deliveryQueueName(platform: string): string {
   return `deliver-${platform}`;
 }
 
-export const TierSchema = z.enum(['free', 'pro', 'admin']);
+export { TierSchema };
 
-/** The payload of a `generate` job: everything a worker needs, validated when enqueued and when read. */
+/**
+ * The payload of a `generate` job: a pointer to the job record, which is the job (spec, flags,
+ * reply target); nothing here can drift from it. Validated when enqueued and when read.
+ * Version-1 payloads (before the lifecycle) carried the whole job; a worker reads only their jobId.
+ */
 export const GenerateJobDataSchema = z.object({
-  version: z.literal(1),
+  version: z.union([z.literal(1), z.literal(2)]),
   jobId: z.string().min(1).max(64),
-  platform: PlatformSchema,
   userKey: z.string().min(1).max(300),
-  tenantKey: z.string().min(1).max(300),
-  channelId: z.string().min(1).max(256),
-  locale: LocaleSchema,
-  tier: TierSchema,
-  cost: z.number().int().positive(),
-  spec: GenerationSpecSchema,
-  replyTarget: ReplyTargetSchema,
-  /** A prompt flagged for review: the result waits for an admin before delivery. */
-  reviewRequired: z.boolean().default(false),
-  /** A final job that runs out of memory may retry once at draft size. */
-  allowDowngrade: z.boolean().default(true),
-  /** Set when a final job ran out of memory and is retried at draft size. */
-  downgradedFrom: z.literal('final').optional(),
-  /** A hosted API's task started by an earlier attempt, resumed by a retry rather than paid twice. */
-  providerTaskId: z.string().min(1).max(200).optional(),
   enqueuedAt: z.number().int(),
 });
 export type GenerateJobData = z.infer<typeof GenerateJobDataSchema>;
@@ -63,7 +52,7 @@ export type DeliveryOutcome = z.infer<typeof DeliveryOutcomeSchema>;
 
 /** The payload of a `deliver-<platform>` job, read by that platform's adapter. */
 export const DeliveryJobDataSchema = z.object({
-  version: z.literal(1),
+  version: z.union([z.literal(1), z.literal(2)]),
   jobId: z.string(),
   platform: PlatformSchema,
   userKey: z.string(),
@@ -72,6 +61,8 @@ export const DeliveryJobDataSchema = z.object({
   replyTarget: ReplyTargetSchema,
   prompt: z.string().optional(),
   outcome: DeliveryOutcomeSchema,
+  /** The job's record is kept by the lifecycle; an adapter may show the spec summary. */
+  spec: GenerationSpecSchema.optional(),
 });
 export type DeliveryJobData = z.infer<typeof DeliveryJobDataSchema>;
 export type DeliveryJobDataInput = z.input<typeof DeliveryJobDataSchema>;

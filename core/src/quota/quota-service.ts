@@ -7,13 +7,11 @@ import { dayIn } from '../util/day.ts';
 const DAY_TTL_SECONDS = 8 * 24 * 3600;
 /** A concurrency slot held longer than this is taken to be leaked (its intake died) and freed. */
 const SLOT_MAX_AGE_MS = 6 * 3600 * 1000;
-const RESERVATION_TTL_SECONDS = 30 * 24 * 3600;
 
 function lua(name: string): string {
   return readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
 }
 const RESERVE = lua('reserve-5.lua');
-const SETTLE = lua('settle-5.lua');
 
 export type ReserveDecision =
   | { ok: true; dailyLeft: number; bonusLeft: number; alreadyReserved: false }
@@ -45,17 +43,15 @@ export interface QuotaSnapshot {
   maxConcurrent: number;
 }
 
-export type SettleResult = 'committed' | 'refunded' | 'noop' | 'missing';
-
 type RedisWithQuota = Redis & {
   fcReserve(...args: (string | number)[]): Promise<[string, string | number, number]>;
-  fcSettle(...args: (string | number)[]): Promise<[string, string]>;
 };
 
 /**
  * Per-user daily credits, per-tenant daily caps and per-user concurrent-job limits, kept in Redis
  * and changed only by Lua scripts, so concurrent intakes and workers never over-spend.
- * Lifecycle: reserve on accept → commit on success | refund on failure, block or cancel.
+ * Reserve on accept here; commit (video delivered) or refund (failure, block, cancel) happen only in
+ * JobLifecycle, together with the job's state.
  */
 export class QuotaService {
   private readonly keys: Keys;
@@ -68,7 +64,6 @@ export class QuotaService {
     this.keys = new Keys(config.keyPrefix);
     if (!('fcReserve' in redis)) {
       redis.defineCommand('fcReserve', { numberOfKeys: 5, lua: RESERVE });
-      redis.defineCommand('fcSettle', { numberOfKeys: 5, lua: SETTLE });
     }
     this.redis = redis as RedisWithQuota;
   }
@@ -122,38 +117,9 @@ export class QuotaService {
     }
   }
 
-  /** Charges a held reservation for good (the user got the video). */
-  commit(jobId: string): Promise<SettleResult> {
-    return this.settle(jobId, 'commit');
-  }
-
-  /** Gives a held reservation back (failure, moderation block, cancel). */
-  refund(jobId: string): Promise<SettleResult> {
-    return this.settle(jobId, 'refund');
-  }
-
   async reservation(jobId: string): Promise<Record<string, string> | undefined> {
     const res = await this.redis.hgetall(this.keys.quotaReservation(jobId));
     return Object.keys(res).length === 0 ? undefined : res;
-  }
-
-  private async settle(jobId: string, action: 'commit' | 'refund'): Promise<SettleResult> {
-    const res = await this.reservation(jobId);
-    if (res === undefined) return 'missing';
-    const { user, tenant, day } = res;
-    if (user === undefined || tenant === undefined || day === undefined) throw new Error(`reservation ${jobId} is malformed`);
-    const k = this.keys;
-    const [result] = await this.redis.fcSettle(
-      k.quotaReservation(jobId),
-      k.quotaUserDay(user, day),
-      k.quotaBonus(user),
-      k.quotaTenantDay(tenant, day),
-      k.quotaActive(user),
-      action,
-      Date.now(),
-      RESERVATION_TTL_SECONDS,
-    );
-    return result as SettleResult;
   }
 
   async show(userKey: string, tier: Tier, now = Date.now()): Promise<QuotaSnapshot> {

@@ -34,6 +34,18 @@ export class Keys {
   delivery(jobId: string): string {
     return `${this.prefix}:delivery:${jobId}`;
   }
+  /** Outcomes written by the lifecycle, not yet confirmed in their platform's delivery queue. */
+  deliveryOutbox(): string {
+    return `${this.prefix}:delivery:outbox`;
+  }
+  /** The ordered feed of job events (progress.subscribe). */
+  progressStream(): string {
+    return `${this.prefix}:progress`;
+  }
+  /** Jobs per state (live counts for running states, totals for final ones). */
+  jobStateCounts(): string {
+    return `${this.prefix}:stats:job-states`;
+  }
   durations(mode: string): string {
     return `${this.prefix}:stats:durations:${mode}`;
   }

@@ -6,7 +6,6 @@ import { readAigcMetadata } from './aigc-label.ts';
 import { encodeVideo, type EncodedVideo } from './encode-video.ts';
 import { probeVideo } from './ffprobe.ts';
 import { fitToBudget } from './fit-to-budget.ts';
-import { PLATFORM_VIDEO_BUDGETS, videoBudgetFor } from './platform-budgets.ts';
 import { noiseFrames } from './video-test-support.ts';
 
 const MiB = 1024 * 1024;
@@ -73,17 +72,5 @@ describe('fitToBudget', () => {
   it('asks for a link at once when the bitrate would be below the floor', async () => {
     const r = await fitToBudget(noisy, 3000);
     expect(r).toMatchObject({ fits: false, needsLink: true, attempts: [] });
-  });
-});
-
-describe('platform budgets', () => {
-  it('are data, with Discord honouring attachment_size_limit up to the 25 MiB request cap', () => {
-    expect(videoBudgetFor('discord')).toBe(10 * MiB);
-    expect(videoBudgetFor('discord', { attachmentSizeLimit: 8 * MiB })).toBe(8 * MiB);
-    expect(videoBudgetFor('discord', { attachmentSizeLimit: 500 * MiB })).toBe(25 * MiB);
-    expect(videoBudgetFor('slack')).toBe(250 * MiB);
-    expect(videoBudgetFor('wechat')).toBe(20_000_000);
-    expect(videoBudgetFor('miniprogram')).toBeNull();
-    expect(Object.isFrozen(PLATFORM_VIDEO_BUDGETS)).toBe(true);
   });
 });

@@ -5,5 +5,4 @@ export * from './drawtext-escape.ts';
 export * from './ffprobe.ts';
 export * from './h264-level.ts';
 export * from './encode-video.ts';
-export * from './platform-budgets.ts';
 export * from './fit-to-budget.ts';

@@ -1,9 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
-import type { ConnectionOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createBlobStore, type BlobStore, type FramecastConfig } from '@framecast/core';
+import { blobStoreFromConfig, type BlobStore, type Core, type FramecastConfig } from '@framecast/core';
 import { createSafeFetcher, NsfwClassifier, scanVideo } from '@framecast/content-safety';
 import { ComfyUiRuntime } from '../runtime/comfyui/index.ts';
 import { DashScopeRuntime, safeFetcherDownloader } from '../runtime/dashscope/index.ts';
@@ -11,22 +9,6 @@ import { OnnxVideoRuntime, ensureTinyWanModel, defaultTinyWanDir } from '../runt
 import type { VideoRuntime } from '../runtime/video-runtime.ts';
 import { GenerateWorker, type GenerateWorkerOptions } from './generate-worker.ts';
 import type { OutputScanner } from './output-scanner.ts';
-
-/** The blob store named by config. */
-export function blobStoreFromConfig(config: FramecastConfig): BlobStore {
-  const e = config.env;
-  if (e.FRAMECAST_STORAGE === 's3') {
-    return createBlobStore({
-      kind: 's3',
-      bucket: e.S3_BUCKET ?? '',
-      ...(e.S3_ENDPOINT === undefined ? {} : { endpoint: e.S3_ENDPOINT }),
-      region: e.S3_REGION,
-      forcePathStyle: e.S3_FORCE_PATH_STYLE,
-      credentials: { accessKeyId: e.S3_ACCESS_KEY_ID ?? '', secretAccessKey: e.S3_SECRET_ACCESS_KEY ?? '' },
-    });
-  }
-  return createBlobStore({ kind: 'local', dir: path.join(config.dataDir, 'blobs') });
-}
 
 /** The video runtime named by FRAMECAST_RUNTIME; the tiny model is generated on first use. */
 export async function runtimeFromConfig(config: FramecastConfig, store: BlobStore, logger: Logger): Promise<VideoRuntime> {
@@ -82,26 +64,25 @@ export async function outputScannerFromConfig(config: FramecastConfig): Promise<
 }
 
 export interface WorkerFromConfigOptions {
-  config: FramecastConfig;
-  redis: Redis;
-  connection: ConnectionOptions;
+  core: Core;
+  /** The blob store (bootstrap's); default: the one named by config. */
+  store?: BlobStore;
   logger: Logger;
   overrides?: Partial<GenerateWorkerOptions>;
 }
 
 /** A worker wired from config: runtime loaded (kept warm), store, output scan. */
 export async function createWorkerFromConfig(o: WorkerFromConfigOptions): Promise<GenerateWorker> {
-  const store = o.overrides?.store ?? blobStoreFromConfig(o.config);
-  const runtime = o.overrides?.runtime ?? (await runtimeFromConfig(o.config, store, o.logger));
+  const config = o.core.config;
+  const store = o.overrides?.store ?? o.store ?? blobStoreFromConfig(config);
+  const runtime = o.overrides?.runtime ?? (await runtimeFromConfig(config, store, o.logger));
   await runtime.load();
-  const scanner = o.overrides?.scanner ?? (await outputScannerFromConfig(o.config));
-  const e = o.config.env;
+  const scanner = o.overrides?.scanner ?? (await outputScannerFromConfig(config));
+  const e = config.env;
   const tiny = e.FRAMECAST_RUNTIME === 'onnx' && path.resolve(e.FRAMECAST_MODEL_DIR) === path.resolve(defaultTinyWanDir());
   const renderScale = e.FRAMECAST_RENDER_SCALE ?? (tiny ? 0.25 : 1);
   return new GenerateWorker({
-    config: o.config,
-    redis: o.redis,
-    connection: o.connection,
+    core: o.core,
     runtime,
     store,
     scanner,

@@ -1,19 +1,16 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import sharp from 'sharp';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
-  Deliveries, FairQueue, FINAL_STATES, FRAME_SIZES, GENERATE_QUEUE, GenerateJobDataSchema, JobService, JobStore, Keys, QuotaService,
-  type BlobStore, type DeliveryOutcome, type FramecastConfig, type GenerateJobData, type GenerationSpec, type JobProgress,
-  type VideoResult,
+  FINAL_STATES, FRAME_SIZES, GenerateJobDataSchema,
+  type BlobStore, type Core, type DeliveryOutcome, type GenerationSpec, type JobRecord, type VideoResult,
 } from '@framecast/core';
 import { RuntimeError, type RuntimeRequest, type RuntimeResult, type StepProgress, type VideoRuntime } from '../runtime/video-runtime.ts';
 import { encodeVideo, type EncodedVideo, type X264Preset } from '../video/encode-video.ts';
 import { fitToBudget } from '../video/fit-to-budget.ts';
-import { videoBudgetFor, type DeliveryPlatform } from '../video/platform-budgets.ts';
 import { VideoError } from '../video/video-error.ts';
 import { loadConditioningImage } from './conditioning-image.ts';
 import { GpuGate } from './gpu-gate.ts';
@@ -34,11 +31,8 @@ export interface JobTiming {
 }
 
 export interface GenerateWorkerOptions {
-  config: FramecastConfig;
-  /** For the core's services (records, quota, delivery). */
-  redis: Redis;
-  /** For BullMQ's worker (it makes its own blocking connection from it). */
-  connection: ConnectionOptions;
+  /** Every change of a job's state and credits goes through core.lifecycle. */
+  core: Core;
   runtime: VideoRuntime;
   store: BlobStore;
   scanner?: OutputScanner;
@@ -76,23 +70,13 @@ type Stage = 'denoise' | 'post';
 export class GenerateWorker {
   readonly worker: Worker;
   readonly gate = new GpuGate();
-  private readonly jobs: JobStore;
-  private readonly quota: QuotaService;
-  private readonly fq: FairQueue;
-  private readonly deliveries: Deliveries;
-  private readonly jobService: JobService;
   private readonly startedAt = performance.now();
 
   constructor(private readonly o: GenerateWorkerOptions) {
-    const prefix = o.config.keyPrefix;
-    this.jobs = new JobStore(o.redis, prefix);
-    this.quota = new QuotaService(o.redis, o.config);
-    this.fq = new FairQueue(o.redis, prefix);
-    this.deliveries = new Deliveries(o.redis, prefix);
-    this.jobService = new JobService(o.redis, prefix, this.jobs, this.fq, this.quota);
-    this.worker = new Worker(GENERATE_QUEUE, (job, token) => this.process(job, token), {
-      connection: o.connection,
-      prefix: new Keys(prefix).bullPrefix,
+    const wq = o.core.workQueue;
+    this.worker = new Worker(wq.name, (job, token) => this.process(job, token), {
+      connection: wq.connection,
+      prefix: wq.bullPrefix,
       // One pipeline at a time on the accelerator; a second slot lets the next job denoise while
       // the previous one is encoded (the GpuGate keeps the accelerator to one job).
       concurrency: o.pipelined === false ? 1 : 2,
@@ -121,7 +105,10 @@ export class GenerateWorker {
 
   async close(): Promise<void> {
     await this.worker.close();
-    await Promise.all([this.fq.close(), this.deliveries.close()]);
+  }
+
+  private get lifecycle() {
+    return this.o.core.lifecycle;
   }
 
   private async process(job: Job, token: string | undefined): Promise<unknown> {
@@ -131,35 +118,39 @@ export class GenerateWorker {
       this.o.logger.error({ jobId: job.id, issues: parsed.error.issues.length }, 'invalid job payload');
       throw new UnrecoverableError('invalid job payload');
     }
-    const d = parsed.data;
-    const log = this.o.logger.child({ jobId: d.jobId, platform: d.platform });
-
-    // A job taken over from a dead worker may already be done, or delivered.
-    const rec = await this.jobs.get(d.jobId);
-    if (rec !== undefined && (FINAL_STATES.has(rec.state) || rec.state === 'review')) {
+    const { jobId, enqueuedAt } = parsed.data;
+    const log = this.o.logger.child({ jobId });
+    // The record is the job; the payload only points at it.
+    const rec = await this.o.core.job(jobId);
+    if (rec === undefined) {
+      log.error('job record missing: nothing to run');
+      throw new UnrecoverableError('job record missing');
+    }
+    // A job taken over from a dead worker may already be done, held, or promised to its user.
+    if (FINAL_STATES.has(rec.state) || rec.state === 'review') {
       log.info({ state: rec.state }, 'job already settled; nothing to do');
       return { skipped: rec.state };
     }
-    const promised = await this.deliveries.outcomeKind(d.jobId);
-    if (promised !== undefined && (await this.deliveries.isQueued(d.platform, d.jobId))) {
-      // An earlier attempt told the user and died before settling: settle as it promised.
-      log.info({ promised }, 'outcome already enqueued by an earlier attempt; settling');
-      await this.settleAsPromised(d.jobId, promised);
+    const promised = await this.o.core.deliveries.outcomeKind(jobId);
+    if (promised !== undefined) {
+      // An earlier attempt told the user and died before settling: the lifecycle settles as promised.
+      log.info({ promised }, 'outcome already written by an earlier attempt; settling');
+      await this.finishWithoutVideo(jobId, { kind: 'failed', code: 'failed', message: WORKER_MESSAGES.failed }, { code: 'failed', message: 'retried after a promise' });
       return { skipped: promised };
     }
 
     const abort = new AbortController();
     const poll = setInterval(() => {
-      void this.jobService.isCancelRequested(d.jobId).then((yes) => {
+      void this.lifecycle.isCancelRequested(jobId).then((yes) => {
         if (yes) abort.abort();
       }, () => undefined);
     }, this.o.cancelPollMs ?? 500);
-    const dir = path.join(this.o.workDir, d.jobId);
+    const dir = path.join(this.o.workDir, jobId);
     let stage: Stage = 'denoise';
     let runtimeFile: string | undefined;
     try {
       await mkdir(dir, { recursive: true });
-      const spec = d.spec;
+      const spec = rec.spec;
       const { width, height } = renderSize(spec, this.o.renderScale ?? 1);
       const image = spec.referenceImage === undefined ? undefined : await loadConditioningImage(this.o.store, spec.referenceImage.ref, width, height);
       const request: RuntimeRequest = {
@@ -189,7 +180,7 @@ export class GenerateWorker {
         const wantPreview = p.preview !== undefined && now - lastPreviewAt >= (this.o.previewEveryMs ?? 5000);
         if (wantPreview) lastPreviewAt = now;
         // One report at a time, in step order (a preview takes longer to send than a plain step).
-        reports = reports.then(() => this.reportProgress(job, d.jobId, p, wantPreview)).catch((err: unknown) => log.warn({ err }, 'progress report failed'));
+        reports = reports.then(() => this.reportProgress(jobId, p, wantPreview)).catch((err: unknown) => log.warn({ err }, 'progress report failed'));
       };
       const gateAsked = performance.now();
       let pipelineStart = gateAsked;
@@ -197,15 +188,15 @@ export class GenerateWorker {
         pipelineStart = performance.now();
         if (abort.signal.aborted) throw new RuntimeError('cancelled', 'cancelled before start');
         // Only now is the job running: it leaves its user's line and shows as active.
-        await this.fq.taken(d.userKey, d.jobId);
-        await this.jobs.update(d.jobId, { state: 'active', startedAt: Date.now(), attempts: job.attemptsMade + 1 });
+        await this.o.core.workQueue.taken(rec.userKey, jobId);
+        if (!(await this.lifecycle.start(jobId, job.attemptsMade + 1))) throw new RuntimeError('cancelled', 'the job ended before it started');
         return this.o.runtime.generate(request, {
           onStep,
           signal: abort.signal,
           providerTask: {
-            ...(d.providerTaskId === undefined ? {} : { resumeId: d.providerTaskId }),
+            ...(rec.providerTaskId === undefined ? {} : { resumeId: rec.providerTaskId }),
             onCreated: (id) => {
-              void job.updateData({ ...d, providerTaskId: id }).catch((err: unknown) => log.warn({ err }, 'could not record the provider task id'));
+              void this.lifecycle.setProviderTask(jobId, id).catch((err: unknown) => log.warn({ err }, 'could not record the provider task id'));
             },
           },
         });
@@ -215,21 +206,21 @@ export class GenerateWorker {
       if (lastStepAt === 0) lastStepAt = performance.now();
       await reports;
       stage = 'post';
-      const outcome = await this.postProcess(d, result, dir, job, abort.signal);
+      const outcome = await this.postProcess(rec, result, dir, abort.signal);
       const t1 = performance.now();
       this.o.onTiming?.({
-        jobId: d.jobId,
+        jobId,
         toFirstStepMs: (firstStepAt ?? pipelineStart) - t0,
         gateWaitMs: pipelineStart - gateAsked,
         pipelineMs,
         afterLastStepMs: t1 - lastStepAt,
         totalMs: t1 - t0,
       });
-      await this.fq.recordDuration(spec.mode, t1 - t0);
+      await this.o.core.workQueue.recordDuration(spec.mode, t1 - t0);
       log.info({ outcome, ms: Math.round(t1 - t0) }, 'job done');
       return { outcome };
     } catch (err) {
-      return await this.onError(job, token, d, err, stage, log);
+      return await this.onError(job, token, rec, enqueuedAt, err, stage, log);
     } finally {
       clearInterval(poll);
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
@@ -238,32 +229,32 @@ export class GenerateWorker {
     }
   }
 
-  private async reportProgress(job: Job, jobId: string, p: StepProgress, withPreview: boolean): Promise<void> {
+  private async reportProgress(jobId: string, p: StepProgress, withPreview: boolean): Promise<void> {
     let previewRef: string | undefined;
     if (withPreview && p.preview !== undefined) {
       const jpeg = await sharp(Buffer.from(p.preview.rgb), { raw: { width: p.preview.width, height: p.preview.height, channels: 3 } }).jpeg({ quality: 70 }).toBuffer();
       previewRef = `previews/${jobId}.jpg`;
       await this.o.store.put(previewRef, jpeg, 'image/jpeg');
     }
-    const progress: JobProgress = { step: p.step, totalSteps: p.totalSteps, phase: 'denoising', at: Date.now(), ...(previewRef === undefined ? {} : { previewRef }) };
-    await job.updateProgress(progress);
+    await this.lifecycle.progress(jobId, { type: 'step', step: p.step, totalSteps: p.totalSteps, ...(previewRef === undefined ? {} : { previewRef }) });
   }
 
-  /** Encode with labels, fit the platform's budget, scan, store, then deliver or hold for review. */
-  private async postProcess(d: GenerateJobData, result: RuntimeResult, dir: string, job: Job, signal: AbortSignal): Promise<string> {
-    const spec = d.spec;
-    await job.updateProgress({ step: 0, totalSteps: 1, phase: 'encoding', at: Date.now() } satisfies JobProgress).catch(() => undefined);
+  /** Encode with labels, fit the reply target's byte budget, scan, store, then deliver or hold for review. */
+  private async postProcess(rec: JobRecord, result: RuntimeResult, dir: string, signal: AbortSignal): Promise<string> {
+    const { jobId, spec } = rec;
+    await this.lifecycle.progress(jobId, { type: 'encoding', phase: 'encoding' }).catch(() => undefined);
     const encoded: EncodedVideo = await encodeVideo(
       result.kind === 'frames' ? { kind: 'frames', frames: result.frames, width: result.width, height: result.height, fps: result.fps } : { kind: 'file', path: result.path },
       {
-        outputPath: path.join(dir, `${d.jobId}.mp4`),
-        aigc: { contentProducer: this.o.config.env.FRAMECAST_CONTENT_PRODUCER, produceId: d.jobId },
+        outputPath: path.join(dir, `${jobId}.mp4`),
+        aigc: { contentProducer: this.o.core.config.env.FRAMECAST_CONTENT_PRODUCER, produceId: jobId },
         preset: this.o.x264Preset ?? 'veryfast',
         signal,
         ...(result.kind === 'file' ? { fps: spec.fps } : {}),
       },
     );
-    const budget = d.platform === 'cli' ? null : videoBudgetFor(d.platform as DeliveryPlatform, attachmentLimit(d.replyTarget));
+    // The reply target says how many bytes its platform takes (null: played from a URL).
+    const budget = rec.replyTarget?.maxUploadBytes ?? null;
     let video = encoded;
     let needsLink = false;
     if (budget !== null) {
@@ -272,87 +263,67 @@ export class GenerateWorker {
       needsLink = !fit.fits;
     }
 
+    let reviewRequired = rec.reviewRequired;
     if (this.o.scanner !== undefined) {
-      await job.updateProgress({ step: 0, totalSteps: 1, phase: 'scanning', at: Date.now() } satisfies JobProgress).catch(() => undefined);
+      await this.lifecycle.progress(jobId, { type: 'encoding', phase: 'scanning' }).catch(() => undefined);
       const verdict = await this.o.scanner.scan(video.path);
       if (verdict.action === 'block') {
-        await this.finishWithoutVideo(d, 'blocked', { kind: 'blocked', code: 'output_blocked', message: WORKER_MESSAGES.outputBlocked }, { code: 'output_blocked', message: `blocked at ${verdict.decidingFrames.join(',')} s` });
+        await this.finishWithoutVideo(jobId, { kind: 'blocked', code: 'output_blocked', message: WORKER_MESSAGES.outputBlocked }, { code: 'output_blocked', message: `blocked at ${verdict.decidingFrames.join(',')} s` });
         return 'blocked';
       }
-      if (verdict.action === 'review') d = { ...d, reviewRequired: true };
+      if (verdict.action === 'review') reviewRequired = true;
     }
 
-    const videoRef = `videos/${d.jobId}.mp4`;
-    const posterRef = `videos/${d.jobId}.jpg`;
+    const videoRef = `videos/${jobId}.mp4`;
+    const posterRef = `videos/${jobId}.jpg`;
     await this.o.store.put(videoRef, createReadStream(video.path), 'video/mp4');
     await this.o.store.put(posterRef, createReadStream(video.posterPath), 'image/jpeg');
     const vr: VideoResult = {
       videoRef, posterRef, bytes: video.bytes, width: video.width, height: video.height, frames: video.frames, fps: video.fps,
-      durationSec: video.durationSec, sha256: video.sha256, needsLink, downgraded: d.downgradedFrom !== undefined,
+      durationSec: video.durationSec, sha256: video.sha256, needsLink, downgraded: rec.downgradedFrom !== undefined,
     };
-    if (d.reviewRequired) {
-      await this.jobs.update(d.jobId, { state: 'review', result: vr });
-      return 'review';
-    }
     // A cancel that came in while we encoded still wins: nothing goes out, nothing is charged.
-    if (signal.aborted || (await this.jobService.isCancelRequested(d.jobId))) throw new RuntimeError('cancelled', 'cancelled during post-processing');
-    // Delivery first (idempotent), then the charge: a crash between them is settled by the retry.
-    await this.deliveries.enqueue(deliveryOf(d, { kind: 'video', result: vr }));
-    await this.jobs.update(d.jobId, { result: vr });
-    await this.settleAsPromised(d.jobId, (await this.deliveries.outcomeKind(d.jobId)) ?? 'video');
-    return 'delivered';
-  }
-
-  private async finishWithoutVideo(
-    d: GenerateJobData,
-    state: 'failed' | 'blocked' | 'cancelled',
-    outcome: DeliveryOutcome,
-    error: { code: string; message: string },
-  ): Promise<void> {
-    await this.deliveries.enqueue(deliveryOf(d, outcome));
-    // If an earlier attempt already queued something else (a video), that is what the user gets.
-    const promised = (await this.deliveries.outcomeKind(d.jobId)) ?? outcome.kind;
-    if (promised === outcome.kind) await this.jobs.update(d.jobId, { error: { ...error, retryable: false } });
-    await this.settleAsPromised(d.jobId, promised, state);
-  }
-
-  /** Charge for a video the user was sent; refund anything else. Idempotent. */
-  private async settleAsPromised(jobId: string, promised: DeliveryOutcome['kind'], failedState: 'failed' | 'blocked' | 'cancelled' = 'failed'): Promise<void> {
-    if (promised === 'video') {
-      await this.quota.commit(jobId);
-      await this.jobs.update(jobId, { state: 'succeeded', finishedAt: Date.now() });
-      return;
+    if (signal.aborted) throw new RuntimeError('cancelled', 'cancelled during post-processing');
+    if (reviewRequired) {
+      const held = await this.lifecycle.hold(jobId, vr);
+      return held.kind === 'review' ? 'review' : String(held.kind);
     }
-    await this.quota.refund(jobId);
-    const state = promised === 'blocked' ? 'blocked' : promised === 'cancelled' ? 'cancelled' : failedState === 'failed' ? 'failed' : failedState;
-    await this.jobs.update(jobId, { state, finishedAt: Date.now() });
+    // One step: the outcome is written for delivery, the credits are charged, the record says
+    // succeeded — unless a cancel request or an earlier attempt's promise decides otherwise.
+    const done = await this.lifecycle.finish(jobId, { kind: 'video', result: vr });
+    return done.kind === 'video' ? 'delivered' : String(done.kind);
   }
 
-  private async onError(job: Job, token: string | undefined, d: GenerateJobData, err: unknown, stage: Stage, log: Logger): Promise<unknown> {
+  private async finishWithoutVideo(jobId: string, outcome: DeliveryOutcome, error: { code: string; message: string }): Promise<void> {
+    await this.lifecycle.finish(jobId, outcome, error);
+  }
+
+  private async onError(job: Job, token: string | undefined, rec: JobRecord, enqueuedAt: number, err: unknown, stage: Stage, log: Logger): Promise<unknown> {
+    const { jobId } = rec;
     const code = classify(err);
     const reason = err instanceof Error ? err.message : String(err);
     log.warn({ code, stage, attempt: job.attemptsMade + 1, err: reason }, 'job error');
     switch (code) {
       case 'cancelled':
-        await this.finishWithoutVideo(d, 'cancelled', { kind: 'cancelled', message: WORKER_MESSAGES.cancelled }, { code: 'cancelled', message: 'cancelled by request' });
+        await this.finishWithoutVideo(jobId, { kind: 'cancelled', message: WORKER_MESSAGES.cancelled }, { code: 'cancelled', message: 'cancelled by request' });
         return { outcome: 'cancelled' };
       case 'bad_input':
-        await this.finishWithoutVideo(d, 'failed', { kind: 'failed', code: 'bad_input', message: WORKER_MESSAGES.badInput }, { code: 'bad_input', message: reason });
+        await this.finishWithoutVideo(jobId, { kind: 'failed', code: 'bad_input', message: WORKER_MESSAGES.badInput }, { code: 'bad_input', message: reason });
         return { outcome: 'failed' };
       case 'moderation':
-        await this.finishWithoutVideo(d, 'blocked', { kind: 'blocked', code: 'provider_moderation', message: WORKER_MESSAGES.providerModeration }, { code: 'provider_moderation', message: reason });
+        await this.finishWithoutVideo(jobId, { kind: 'blocked', code: 'provider_moderation', message: WORKER_MESSAGES.providerModeration }, { code: 'provider_moderation', message: reason });
         return { outcome: 'blocked' };
       case 'oom':
-        if (d.spec.mode === 'final' && d.allowDowngrade && d.downgradedFrom === undefined) {
+        if (rec.spec.mode === 'final' && rec.allowDowngrade && rec.downgradedFrom === undefined) {
           log.warn('out of memory on a final job: retrying once at draft size');
-          await job.updateData({ ...d, spec: asDraft(d.spec), downgradedFrom: 'final' });
+          await this.lifecycle.downgrade(jobId, asDraft(rec.spec));
           throw err;
         }
         break;
       case 'throttled':
         // Wait as the provider asks, but not forever: past the limit the job fails and is refunded.
-        if (token !== undefined && err instanceof RuntimeError && Date.now() - d.enqueuedAt < (this.o.maxThrottleMs ?? 30 * 60_000)) {
-          await this.jobs.update(d.jobId, { state: 'queued' });
+        if (token !== undefined && err instanceof RuntimeError && Date.now() - enqueuedAt < (this.o.maxThrottleMs ?? 30 * 60_000)) {
+          await this.lifecycle.requeue(jobId);
           await job.moveToDelayed(Date.now() + (err.retryAfterMs ?? 30_000), token);
           throw new DelayedError();
         }
@@ -365,10 +336,10 @@ export class GenerateWorker {
     const attempts = job.opts.attempts ?? 1;
     if (code === 'oom' || code === 'config' || code === 'throttled' || job.attemptsMade + 1 >= attempts) {
       const message = code === 'oom' ? WORKER_MESSAGES.outOfMemory : code === 'config' ? WORKER_MESSAGES.unavailable : code === 'throttled' ? WORKER_MESSAGES.busy : WORKER_MESSAGES.failed;
-      await this.finishWithoutVideo(d, 'failed', { kind: 'failed', code, message }, { code, message: reason });
+      await this.finishWithoutVideo(jobId, { kind: 'failed', code, message }, { code, message: reason });
       throw new UnrecoverableError(reason);
     }
-    await this.jobs.update(d.jobId, { state: 'queued', error: { code, message: reason, retryable: true } });
+    await this.lifecycle.requeue(jobId, { code, message: reason });
     throw err instanceof Error ? err : new Error(reason);
   }
 
@@ -376,12 +347,11 @@ export class GenerateWorker {
   private async onFailed(job: Job, err: Error): Promise<void> {
     const parsed = GenerateJobDataSchema.safeParse(job.data);
     if (!parsed.success) return;
-    const d = parsed.data;
-    const rec = await this.jobs.get(d.jobId);
+    const rec = await this.o.core.job(parsed.data.jobId);
     if (rec === undefined || FINAL_STATES.has(rec.state) || rec.state === 'review') return;
     const attempts = job.opts.attempts ?? 1;
     if (job.attemptsMade < attempts && !/stalled/i.test(err.message)) return;
-    await this.finishWithoutVideo(d, 'failed', { kind: 'failed', code: 'failed', message: WORKER_MESSAGES.failed }, { code: 'failed', message: err.message });
+    await this.finishWithoutVideo(rec.jobId, { kind: 'failed', code: 'failed', message: WORKER_MESSAGES.failed }, { code: 'failed', message: err.message });
   }
 }
 
@@ -424,14 +394,3 @@ function asDraft(spec: GenerationSpec): GenerationSpec {
   return { ...spec, mode: 'draft', width: size.width, height: size.height };
 }
 
-function attachmentLimit(replyTarget: Record<string, unknown>): { attachmentSizeLimit?: number } {
-  const v = replyTarget.attachmentSizeLimit;
-  return typeof v === 'number' && v > 0 ? { attachmentSizeLimit: v } : {};
-}
-
-function deliveryOf(d: GenerateJobData, outcome: DeliveryOutcome) {
-  return {
-    version: 1 as const, jobId: d.jobId, platform: d.platform, userKey: d.userKey, channelId: d.channelId, locale: d.locale,
-    replyTarget: d.replyTarget, outcome,
-  };
-}

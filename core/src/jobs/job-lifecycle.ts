@@ -1,0 +1,318 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { tAll, type LocalizedText } from '../i18n/messages.ts';
+import type { GenerationSpec } from '../model/generation-spec.schema.ts';
+import type { DeliveryQueues } from '../queue/delivery-queues.ts';
+import { DeliveryJobDataSchema, type DeliveryJobData, type DeliveryOutcome, type VideoResult } from '../queue/job-payloads.schema.ts';
+import { Keys } from '../redis/keys.ts';
+import { withJobScripts, type RedisWithJobScripts } from './job-scripts.ts';
+import { RECORD_TTL_SECONDS, USER_LIST_MAX, JobRecordSchema, JobStore, toHash, type JobRecord, type JobRecordInput, type JobState } from './job-record.ts';
+import { Ledger, RESERVATION_TTL_SECONDS } from './ledger.ts';
+
+/** Who asked for a change: the job's owner, or an admin. */
+export interface Actor {
+  userKey: string;
+  isAdmin: boolean;
+}
+
+export interface JobLifecycleOptions {
+  redis: Redis;
+  keyPrefix: string;
+  /** Where outcomes go once written (one BullMQ queue per platform). */
+  deliveryQueues: DeliveryQueues;
+  logger?: Logger;
+  /** Progress events kept in the stream (approximate). Default 10,000. */
+  streamMaxLen?: number;
+  /** How long a video that could not be delivered stays readable (jobs show). Default 7 days. */
+  undeliverableRetentionSeconds?: number;
+  /** How long delivery records live. Default 30 days. */
+  deliveryRecordSeconds?: number;
+  now?: () => number;
+}
+
+export type FinishStatus = 'ok' | 'missing' | 'final' | 'conflict';
+export interface FinishResult {
+  status: FinishStatus;
+  /** The outcome in force: this call's, an earlier attempt's promise, or 'cancelled' when a cancel won. */
+  kind: DeliveryOutcome['kind'] | 'review' | 'none' | JobState | '';
+  /** True when an earlier attempt's promise decided the outcome. */
+  promised: boolean;
+}
+
+/** A step of a running job, or its post-processing phase (not a change of state). */
+export type ProgressReport =
+  | { type: 'queued'; position: number; etaSeconds: number }
+  | { type: 'step'; step: number; totalSteps: number; previewRef?: string }
+  | { type: 'encoding'; phase: 'encoding' | 'scanning' };
+
+const RUNNING: readonly JobState[] = ['queued', 'active'];
+const CANCELLED_MESSAGE: LocalizedText = {
+  en: 'Your video was cancelled; the credits were refunded.',
+  'zh-CN': '视频已取消，额度已退还。',
+};
+const UNDELIVERABLE_MESSAGE: LocalizedText = {
+  en: 'Your video could not be sent here, however often we tried. The credits were refunded; it stays available for a while.',
+  'zh-CN': '视频多次发送失败，额度已退还；视频会保留一段时间。',
+};
+
+/**
+ * The one owner of a job's fate. Every change of a job's state, every charge and refund, and every
+ * outcome promised to a user goes through here, each as one Lua script, so that the record (the
+ * single source of truth), the credit ledger and the delivery record never disagree — whatever
+ * runs twice, crashes half-way or races (a retried worker, a cancel, a review, a redelivery).
+ */
+export class JobLifecycle {
+  private readonly keys: Keys;
+  private readonly redis: RedisWithJobScripts;
+  private readonly ledger: Ledger;
+  private readonly store: JobStore;
+  private readonly now: () => number;
+  private readonly streamMaxLen: number;
+  private readonly retention: number;
+  private readonly deliveryTtl: number;
+
+  constructor(private readonly o: JobLifecycleOptions) {
+    this.keys = new Keys(o.keyPrefix);
+    this.redis = withJobScripts(o.redis);
+    this.ledger = new Ledger(o.redis, o.keyPrefix);
+    this.store = new JobStore(o.redis, o.keyPrefix);
+    this.now = o.now ?? Date.now;
+    this.streamMaxLen = o.streamMaxLen ?? 10_000;
+    this.retention = o.undeliverableRetentionSeconds ?? 7 * 24 * 3600;
+    this.deliveryTtl = o.deliveryRecordSeconds ?? 30 * 24 * 3600;
+  }
+
+  /** Writes a new job's record (state `queued`); a second call for the same id changes nothing. */
+  async create(input: JobRecordInput): Promise<boolean> {
+    const rec = JobRecordSchema.parse({ ...input, state: 'queued' });
+    const fields = Object.entries(toHash(rec)).flat();
+    const written = await this.redis.fcJobCreate(
+      this.keys.job(rec.jobId), this.keys.userJobs(rec.userKey), this.keys.jobStateCounts(),
+      RECORD_TTL_SECONDS, rec.createdAt, rec.jobId, USER_LIST_MAX, ...fields,
+    );
+    return written === 1;
+  }
+
+  /** A worker took the job: queued → active. False when it is no longer queued or active. */
+  async start(jobId: string, attempt: number): Promise<boolean> {
+    return this.transition(jobId, RUNNING, 'active', { type: 'started', data: { attempt } }, { startedAt: this.now(), attempts: attempt });
+  }
+
+  /** The job goes back to the queue (a retry after a transient failure, a throttled provider). */
+  async requeue(jobId: string, error?: { code: string; message: string }): Promise<boolean> {
+    return this.transition(jobId, RUNNING, 'queued', undefined, error === undefined ? {} : { error: { ...error, retryable: true } });
+  }
+
+  /** A final job that ran out of memory is retried once at draft size: the record's spec changes. */
+  async downgrade(jobId: string, spec: GenerationSpec): Promise<boolean> {
+    return this.transition(jobId, RUNNING, 'queued', undefined, { spec, downgradedFrom: 'final' });
+  }
+
+  /** A hosted API's task id, so that a retry resumes it instead of paying for a second one. */
+  async setProviderTask(jobId: string, providerTaskId: string): Promise<boolean> {
+    return this.transition(jobId, RUNNING, '', undefined, { providerTaskId });
+  }
+
+  /** Reports progress that is not a change of state (a step, encoding, a place in line). */
+  async progress(jobId: string, report: ProgressReport): Promise<void> {
+    const { type, ...data } = report;
+    await this.transition(jobId, [...RUNNING, 'review'], '', { type, data }, {});
+  }
+
+  /**
+   * Ends a running job with the outcome its user will be told, atomically with the charge (a
+   * video) or the refund (anything else). An earlier attempt's promise wins; a cancel requested
+   * meanwhile wins over a video. The outcome then goes to its platform's delivery queue.
+   */
+  async finish(jobId: string, outcome: DeliveryOutcome, error?: { code: string; message: string }): Promise<FinishResult> {
+    return this.end(jobId, outcome, RUNNING, error);
+  }
+
+  /** Holds a made video for a moderator (review): nothing is charged or sent until a decision. */
+  async hold(jobId: string, result: VideoResult): Promise<FinishResult> {
+    return this.end(jobId, { kind: 'review', result }, RUNNING);
+  }
+
+  /** A moderator's decision on a held video: approved → sent and charged; rejected → refunded and told. */
+  async decide(jobId: string, decision: 'approve' | 'reject', by: string): Promise<FinishResult> {
+    const rec = await this.get(jobId);
+    if (rec === undefined) return { status: 'missing', kind: '', promised: false };
+    if (decision === 'approve') {
+      if (rec.result === undefined) return { status: 'conflict', kind: rec.state, promised: false };
+      return this.end(jobId, { kind: 'video', result: rec.result }, ['review']);
+    }
+    return this.end(
+      jobId,
+      { kind: 'blocked', code: 'review_rejected', message: { en: 'A moderator did not approve this video. The credits were refunded.', 'zh-CN': '视频未通过人工审核，额度已退还。' } },
+      ['review'],
+      { code: 'review_rejected', message: `rejected by ${by}` },
+    );
+  }
+
+  /** Cancels a job that no worker holds (waiting, or held for review): told, refunded. */
+  async cancelNow(jobId: string): Promise<FinishResult> {
+    return this.end(jobId, { kind: 'cancelled', message: CANCELLED_MESSAGE }, ['queued', 'review'], { code: 'cancelled', message: 'cancelled by request' });
+  }
+
+  /** Asks the worker running a job to stop; it ends the job as cancelled at its next check. */
+  async requestCancel(jobId: string, by: string): Promise<void> {
+    await this.o.redis.set(this.keys.cancelFlag(jobId), by, 'EX', 24 * 3600);
+  }
+
+  async isCancelRequested(jobId: string): Promise<boolean> {
+    return (await this.o.redis.exists(this.keys.cancelFlag(jobId))) === 1;
+  }
+
+  /**
+   * An accepted request that could not be queued after all (the intake failed half-way): refunded,
+   * recorded as failed if it was recorded, and nobody is sent anything (the intake answers).
+   */
+  async abandon(jobId: string, reason: string): Promise<void> {
+    const res = await this.end(jobId, { kind: 'none' }, RUNNING, { code: 'internal', message: reason });
+    if (res.status === 'missing') await this.ledger.refund(jobId);
+  }
+
+  /** The platform accepted the outcome: recorded once. False when it was recorded before. */
+  async markDelivered(jobId: string, info: Record<string, string | number> = {}): Promise<boolean> {
+    const fields = Object.entries(info).flatMap(([k, v]) => [k, String(v)]);
+    const first = await this.redis.fcJobDelivered(
+      this.keys.delivery(jobId), this.keys.deliveryOutbox(), this.keys.progressStream(), this.keys.job(jobId),
+      this.now(), this.streamMaxLen, '{}', ...fields,
+    );
+    return first === 1;
+  }
+
+  /**
+   * Gives up on delivering: the delivery is marked undeliverable, a video's charge is refunded,
+   * and the video stays readable (jobs show) for the retention time.
+   */
+  async markUndeliverable(jobId: string, reason: string): Promise<'undeliverable' | 'delivered' | 'missing'> {
+    const r = await this.ledger.keysOf(jobId);
+    const k = this.keys;
+    return (await this.redis.fcJobUndeliverable(
+      k.job(jobId), k.delivery(jobId), k.deliveryOutbox(), r.reservation, r.userDay, r.bonus, r.tenantDay, r.active,
+      k.progressStream(), k.jobStateCounts(),
+      this.now(), RESERVATION_TTL_SECONDS, this.streamMaxLen, reason.slice(0, 500), this.retention,
+      JSON.stringify({ code: 'undeliverable', message: UNDELIVERABLE_MESSAGE }),
+    )) as 'undeliverable' | 'delivered' | 'missing';
+  }
+
+  /**
+   * An operator puts an undeliverable outcome back in line (after fixing the bot's permissions,
+   * say). What was refunded stays refunded: the retry is on the house.
+   */
+  async redeliver(jobId: string): Promise<boolean> {
+    const key = this.keys.delivery(jobId);
+    const [state = null, payload = null] = await this.o.redis.hmget(key, 'state', 'payload');
+    if (state !== 'undeliverable' || payload === null || payload === '') return false;
+    const data = DeliveryJobDataSchema.parse(JSON.parse(payload));
+    await this.o.redis.multi().hset(key, 'state', 'enqueued', 'enqueuedAt', this.now(), 'attempts', 0).zadd(this.keys.deliveryOutbox(), 0, jobId).exec();
+    await this.o.deliveryQueues.queue(data.platform).remove(`deliver-${jobId}`).catch(() => undefined);
+    await this.relay([jobId]);
+    return true;
+  }
+
+  /** Counts one delivery attempt; returns the attempt number and when the outcome was first written. */
+  async noteDeliveryAttempt(jobId: string): Promise<{ attempt: number; enqueuedAt: number }> {
+    const key = this.keys.delivery(jobId);
+    const [[, attempt], [, enqueuedAt]] = (await this.o.redis.multi().hincrby(key, 'attempts', 1).hget(key, 'enqueuedAt').exec()) as [[null, number], [null, string | null]];
+    return { attempt: Number(attempt), enqueuedAt: Number(enqueuedAt ?? this.now()) };
+  }
+
+  /**
+   * Moves written outcomes into their platforms' delivery queues: the one just written, or every
+   * one older than `olderThanMs` (a process died between writing and queueing). Idempotent: the
+   * delivery job's id is the job's.
+   */
+  async relay(jobIds?: readonly string[], olderThanMs = 10_000): Promise<number> {
+    const ids = jobIds ?? (await this.o.redis.zrangebyscore(this.keys.deliveryOutbox(), '-inf', this.now() - olderThanMs, 'LIMIT', 0, 500));
+    let moved = 0;
+    for (const jobId of ids) {
+      const [payload = null, state = null] = await this.o.redis.hmget(this.keys.delivery(jobId), 'payload', 'state');
+      if (payload === null || state === 'delivered' || state === 'undeliverable') {
+        await this.o.redis.zrem(this.keys.deliveryOutbox(), jobId);
+        if (payload === null && state === null) continue;
+        if (payload === null || payload === '') await this.markUndeliverable(jobId, 'no reply target');
+        continue;
+      }
+      const parsed = DeliveryJobDataSchema.safeParse(JSON.parse(payload));
+      if (!parsed.success) {
+        this.o.logger?.error({ jobId, issues: parsed.error.issues.length }, 'unreadable delivery payload: given up');
+        await this.markUndeliverable(jobId, 'unreadable delivery payload');
+        continue;
+      }
+      await this.o.deliveryQueues.add(parsed.data);
+      await this.o.redis.zrem(this.keys.deliveryOutbox(), jobId);
+      moved += 1;
+    }
+    return moved;
+  }
+
+  /** Jobs per state: live counts for queued/active/review, totals for final states. */
+  async countsByState(): Promise<Record<string, number>> {
+    const h = await this.o.redis.hgetall(this.keys.jobStateCounts());
+    return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Math.max(0, Number(v))]));
+  }
+
+  private get(jobId: string): Promise<JobRecord | undefined> {
+    return this.store.get(jobId);
+  }
+
+  private async transition(
+    jobId: string,
+    from: readonly JobState[],
+    to: JobState | '',
+    event: { type: string; data: object } | undefined,
+    patch: Partial<JobRecord>,
+  ): Promise<boolean> {
+    const fields = Object.entries(toHash(patch)).flat();
+    const [status] = (await this.redis.fcJobTransition(
+      this.keys.job(jobId), this.keys.jobStateCounts(), this.keys.progressStream(),
+      from.join(','), to, this.streamMaxLen, event?.type ?? '', JSON.stringify(event?.data ?? {}), ...fields,
+    )) as [string, string];
+    return status === 'ok';
+  }
+
+  private async end(
+    jobId: string,
+    outcome: DeliveryOutcome | { kind: 'review'; result: VideoResult } | { kind: 'none' },
+    from: readonly JobState[],
+    error?: { code: string; message: string },
+  ): Promise<FinishResult> {
+    const rec = await this.get(jobId);
+    const r = await this.ledger.keysOf(jobId);
+    const k = this.keys;
+    const payloadOf = (o: DeliveryOutcome): string => {
+      if (rec?.replyTarget === undefined) return '';
+      const data: DeliveryJobData = DeliveryJobDataSchema.parse({
+        version: 2, jobId, platform: rec.platform, userKey: rec.userKey, channelId: rec.channelId, locale: rec.locale ?? 'en',
+        replyTarget: rec.replyTarget, outcome: o, spec: rec.spec,
+      });
+      return JSON.stringify(data);
+    };
+    const cancelled: DeliveryOutcome = { kind: 'cancelled', message: CANCELLED_MESSAGE };
+    const payload = outcome.kind === 'review' || outcome.kind === 'none' ? '' : payloadOf(outcome);
+    const eventData =
+      outcome.kind === 'failed' || outcome.kind === 'blocked'
+        ? { code: outcome.code, message: outcome.message }
+        : outcome.kind === 'cancelled'
+          ? { message: outcome.message }
+          : outcome.kind === 'none'
+            ? { code: 'internal', message: tAll('refusal.internal') }
+            : {};
+    const result = outcome.kind === 'video' || outcome.kind === 'review' ? JSON.stringify(outcome.result) : '';
+    const [status, kind, how] = (await this.redis.fcJobFinish(
+      k.job(jobId), k.delivery(jobId), k.deliveryOutbox(), r.reservation, r.userDay, r.bonus, r.tenantDay, r.active,
+      k.cancelFlag(jobId), k.progressStream(), k.jobStateCounts(),
+      outcome.kind, from.join(','), this.now(), RESERVATION_TTL_SECONDS, this.streamMaxLen,
+      payload, payloadOf(cancelled), error === undefined ? '' : JSON.stringify({ ...error, retryable: false }), result,
+      JSON.stringify(eventData), JSON.stringify({ message: cancelled.message }), this.deliveryTtl,
+    )) as [FinishStatus, string, string];
+    const res: FinishResult = { status, kind: kind as FinishResult['kind'], promised: how === 'promised' };
+    if (status === 'ok' && kind !== 'review' && kind !== 'none') {
+      // Straight into the platform's queue; if this process dies first, relay() finds it.
+      await this.relay([jobId]).catch((err: unknown) => this.o.logger?.warn({ err, jobId }, 'delivery not queued yet; the outbox relay will'));
+    }
+    return res;
+  }
+}

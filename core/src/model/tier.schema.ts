@@ -1,0 +1,3 @@
+import { z } from 'zod';
+
+export const TierSchema = z.enum(['free', 'pro', 'admin']);
