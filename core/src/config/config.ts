@@ -48,6 +48,10 @@ export const EnvSchema = z.object({
   FRAMECAST_TIMEZONE: z.string().refine(validTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)').default('Asia/Shanghai'),
   FRAMECAST_DEFAULT_LOCALE: z.enum(['zh-CN', 'en']).default('zh-CN'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The HTTP server (health, readiness, metrics, platform endpoints) of `framecast start`; 0 turns it off. */
+  FRAMECAST_HTTP_PORT: int(8080, 0, 65535),
+  /** Largest request body the HTTP server takes, in bytes (413 above it). */
+  FRAMECAST_HTTP_BODY_LIMIT: int(1_048_576, 1024, 1024 * 1024 * 1024),
 
   FRAMECAST_FREE_DAILY_CREDITS: int(30),
   FRAMECAST_PRO_DAILY_CREDITS: int(300),
@@ -82,6 +86,11 @@ export const EnvSchema = z.object({
   DASHSCOPE_API_KEY: z.string().min(8).optional(),
   DASHSCOPE_BASE_URL: z.url().default('https://dashscope.aliyuncs.com'),
   DASHSCOPE_MODEL: z.enum(['wan2.2-t2v-plus', 'wan2.2-i2v-plus', 'wan2.2-i2v-flash']).default('wan2.2-t2v-plus'),
+
+  /** A delivery the platform keeps refusing is retried with capped backoff for this long, then refunded. */
+  FRAMECAST_DELIVERY_RETRY_HOURS: z.coerce.number().gt(0).max(168).default(6),
+  /** A video that could not be delivered stays readable (jobs show) this many days. */
+  FRAMECAST_UNDELIVERABLE_KEEP_DAYS: z.coerce.number().int().min(1).max(365).default(7),
 
   FRAMECAST_STORAGE: z.enum(['local', 's3']).default('local'),
   S3_ENDPOINT: z.url().optional(),
