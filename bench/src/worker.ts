@@ -43,6 +43,9 @@ class SimulatedAcceleratorRuntime implements VideoRuntime {
     if (left > 0) await new Promise((r) => setTimeout(r, left));
     return result;
   }
+  capabilities(): ReturnType<VideoRuntime['capabilities']> {
+    return this.inner.capabilities();
+  }
   dispose(): Promise<void> {
     return this.inner.dispose();
   }

@@ -2,6 +2,7 @@
  * One interface for every way of producing a video: the embedded ONNX Runtime pipeline, a ComfyUI
  * server, the hosted Wan API. Chosen by config; the worker knows nothing else about them.
  */
+import type { RuntimeCapabilities } from '@framecast/core';
 
 export interface RuntimeRequest {
   prompt: string;
@@ -68,5 +69,13 @@ export interface VideoRuntime {
   /** Load models / check the server once; kept warm across jobs. */
   load(): Promise<void>;
   generate(request: RuntimeRequest, hooks?: RuntimeHooks): Promise<RuntimeResult>;
+  /**
+   * What this runtime renders, in its own terms: the sizes its own validation accepts (the sizes of
+   * a RuntimeRequest, no render scale), whether it takes a start image, its frame limit and step
+   * counts. Read from the model manifest, the workflow template or the provider model: cheap, no
+   * model loading and no network. The worker publishes `atRenderScale(caps, renderScale)`, so that
+   * intake fits specs to the sizes that render after the worker scales them.
+   */
+  capabilities(): Promise<RuntimeCapabilities>;
   dispose(): Promise<void>;
 }

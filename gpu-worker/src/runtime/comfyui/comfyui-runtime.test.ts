@@ -144,6 +144,41 @@ describe('ComfyUiRuntime against a fake ComfyUI', () => {
     expect((await probe(withImage.path)).codec_name).toBe('h264');
   });
 
+  it('steps per mode: drafts run the draft count (half the final one unless configured), finals the template or configured count', async () => {
+    const posted = () => {
+      const body = fake.postedBodies.at(-1) as { prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }> };
+      return Object.values(body.prompt)
+        .filter((n) => n.class_type === 'KSamplerAdvanced' || n.class_type === 'KSampler')
+        .map((n) => [n.inputs['steps'], n.inputs['start_at_step'], n.inputs['end_at_step']]);
+    };
+    const { steps: _none, ...noSteps } = baseRequest;
+    const run = async (rt: ComfyUiRuntime, request: RuntimeRequest) => {
+      const seen: StepProgress[] = [];
+      const result = await rt.generate(request, { onStep: (p) => seen.push(p) });
+      results.push(result);
+      return seen.at(-1)?.totalSteps;
+    };
+
+    // T2V-A14B template: 20 steps, experts switching at 10.
+    const a14b = runtime();
+    expect(await run(a14b, { ...noSteps, mode: 'draft' })).toBe(10);
+    expect(posted()).toEqual([[10, 0, 5], [10, 5, 10000]]);
+    expect(await run(a14b, { ...noSteps, mode: 'final' })).toBe(20);
+    expect(posted()).toEqual([[20, 0, 10], [20, 10, 10000]]);
+    // A request's own steps win over both.
+    expect(await run(a14b, { ...noSteps, mode: 'draft', steps: 4 })).toBe(4);
+
+    const configured = runtime({ steps: 12, draftSteps: 4 });
+    expect(await run(configured, { ...noSteps, mode: 'draft' })).toBe(4);
+    expect(await run(configured, { ...noSteps, mode: 'final' })).toBe(12);
+    expect(await run(runtime({ steps: 12 }), { ...noSteps, mode: 'draft' })).toBe(6);
+
+    // TI2V-5B template: 30 steps on one sampler.
+    const fiveB = runtime({ template: 'ti2v-5b' });
+    expect(await run(fiveB, { ...noSteps, fps: 24, mode: 'draft' })).toBe(15);
+    expect(posted()).toEqual([[15, undefined, undefined]]);
+  });
+
   it('a graph ComfyUI rejects (value not in list, unknown node) is bad_input with the node error summarised', async () => {
     const missingModel = runtime({ models: { high: 'no-such-model.safetensors' } });
     const error = await expectRuntimeError(missingModel.generate(baseRequest), 'bad_input');

@@ -15,12 +15,14 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
+import type { RuntimeCapabilities } from '@framecast/core';
 import { RuntimeError } from '../video-runtime.ts';
 import type { RuntimeHooks, RuntimeRequest, RuntimeResult, VideoRuntime } from '../video-runtime.ts';
 import { ComfySocket } from './comfyui-socket.ts';
 import type { ComfyWsMessage } from './comfyui-socket.ts';
 import { encodePngRgb } from './png-encode.ts';
-import { DEFAULT_WORKFLOW_DIR, describeTemplate, fillWorkflow, loadWorkflowTemplate } from './workflow-template.ts';
+import { comfyTemplateCapabilities } from './template-capabilities.ts';
+import { DEFAULT_WORKFLOW_DIR, defaultDraftSteps, describeTemplate, fillWorkflow, loadWorkflowTemplate, templateSteps } from './workflow-template.ts';
 import type { ComfyGraph, ComfyModelFiles, TemplateShape, WorkflowTemplateName } from './workflow-template.ts';
 
 export interface ComfyUiTimeouts {
@@ -48,9 +50,9 @@ export interface ComfyUiRuntimeOptions {
   /** Folder of the workflow JSON files. Default gpu-worker/workflows. */
   workflowDir?: string;
   models?: ComfyModelFiles;
-  /** Default steps when the request names none (the template's otherwise). */
+  /** Steps for final-mode requests that name none. Default: the template's. */
   steps?: number;
-  /** Steps for draft-mode requests that name none. */
+  /** Steps for draft-mode requests that name none. Default: half the final steps. */
   draftSteps?: number;
   shift?: number;
   cfg?: number;
@@ -210,17 +212,16 @@ export class ComfyUiRuntime implements VideoRuntime {
     if (signal?.aborted) throw new RuntimeError('cancelled', 'cancelled before start');
     const { template, shape } = await this.ensureTemplate();
     const jobId = randomUUID();
-    const steps = request.steps ?? (request.mode === 'draft' ? this.options.draftSteps : undefined);
+    const steps = request.steps ?? this.stepsFor(template)[request.mode];
 
     // Fill once without the image to reject a bad request before uploading anything.
     const fillOverrides = {
       ...(this.options.models ? { models: this.options.models } : {}),
-      ...(this.options.steps !== undefined ? { steps: this.options.steps } : {}),
       ...(this.options.shift !== undefined ? { shift: this.options.shift } : {}),
       ...(this.options.cfg !== undefined ? { cfg: this.options.cfg } : {}),
       filenamePrefix: `framecast/${jobId}`,
     };
-    const filledRequest: RuntimeRequest = steps === undefined ? request : { ...request, steps };
+    const filledRequest: RuntimeRequest = { ...request, steps };
     const probe = fillWorkflow(template, filledRequest, {
       ...fillOverrides,
       ...(request.image ? { startImageName: 'pending.png' } : {}),
@@ -245,6 +246,18 @@ export class ComfyUiRuntime implements VideoRuntime {
     const path = join(this.options.tempDir ?? tmpdir(), `framecast-comfy-${jobId}${extname(ref.filename) || '.mp4'}`);
     await this.download(ref, path, signal);
     return { kind: 'file', path, width: request.width, height: request.height, fps: request.fps };
+  }
+
+  /** Per template (see comfyTemplateCapabilities); reads the workflow file, does not call the server. */
+  async capabilities(): Promise<RuntimeCapabilities> {
+    const { template, shape } = await this.ensureTemplate();
+    return comfyTemplateCapabilities(this.options.template, shape, this.stepsFor(template));
+  }
+
+  /** Steps per mode when a request names none: configured, else the template's and half of it. */
+  private stepsFor(template: ComfyGraph): { draft: number; final: number } {
+    const final = this.options.steps ?? templateSteps(template);
+    return { final, draft: this.options.draftSteps ?? defaultDraftSteps(final) };
   }
 
   private async ensureTemplate(): Promise<{ template: ComfyGraph; shape: TemplateShape }> {

@@ -3,6 +3,7 @@ export type { ComfyUiRuntimeOptions, ComfyUiTimeouts } from './comfyui-runtime.t
 export { ComfySocket, websocketUrl } from './comfyui-socket.ts';
 export type { ComfySocketOptions, ComfyWsMessage } from './comfyui-socket.ts';
 export { encodePngRgb } from './png-encode.ts';
+export { A14B_MAX_PIXELS, TI2V_5B_SIZES, comfyTemplateCapabilities } from './template-capabilities.ts';
 export {
   ComfyGraphSchema,
   ComfyNodeSchema,
@@ -11,12 +12,14 @@ export {
   WORKFLOW_TEMPLATE_FILES,
   WorkflowTemplateError,
   checkRequest,
+  defaultDraftSteps,
   describeTemplate,
   fillWorkflow,
   findNode,
   isLink,
   loadWorkflowTemplate,
   nodeRole,
+  templateSteps,
   validateGraph,
 } from './workflow-template.ts';
 export type {

@@ -211,6 +211,19 @@ function numberInput(node: ComfyNode, id: string, input: string): number {
   return value;
 }
 
+/** The total denoising steps the template itself sets (the high-noise sampler's on A14B). */
+export function templateSteps(graph: ComfyGraph): number {
+  const shape = describeTemplate(graph);
+  const [id, node] =
+    shape.experts === 'two' ? findNode(graph, 'sampler_high', ['KSamplerAdvanced']) : findNode(graph, 'sampler', ['KSampler', 'KSamplerAdvanced']);
+  return numberInput(node, id, 'steps');
+}
+
+/** Draft steps when none are configured: half the final count (A14B 20 → 10, TI2V-5B 30 → 15). */
+export function defaultDraftSteps(finalSteps: number): number {
+  return Math.max(1, Math.round(finalSteps / 2));
+}
+
 /** Checks a request against what the template can do; throws RuntimeError 'bad_input'. */
 export function checkRequest(shape: TemplateShape, request: RuntimeRequest): void {
   const bad = (message: string): never => {

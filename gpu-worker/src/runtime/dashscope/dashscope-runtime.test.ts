@@ -263,6 +263,10 @@ describe('DashScope mapping helpers', () => {
     expect(pickI2vResolution('wan2.2-i2v-plus', 1920, 1080, 'final')).toBe('1080P');
     expect(pickI2vResolution('wan2.2-i2v-flash', 1280, 720, 'final')).toBe('720P');
     expect(pickI2vResolution('wan2.2-i2v-flash', 1280, 720, 'draft')).toBe('480P');
+    // A size a tier lists picks that tier, even where another tier's short side is nearer.
+    expect(pickI2vResolution('wan2.2-i2v-flash', 624, 624, 'final')).toBe('480P');
+    expect(pickI2vResolution('wan2.2-i2v-flash', 720, 720, 'final')).toBe('720P');
+    expect(pickI2vResolution('wan2.2-i2v-plus', 1088, 1920, 'final')).toBe('1080P');
   });
 
   it('refuses construction without a key, or an i2v model without publishImage', () => {

@@ -10,7 +10,8 @@
  *   truncated: the text was moderated and charged as written, and a silently cut prompt renders
  *   something the user did not ask for.
  * - wan2.2 clips are 5 s at the provider's frame rate; `frames`/`fps` of the request are not sent.
- *   The size is mapped to the nearest size (t2v) or resolution tier (i2v) the model supports.
+ *   The size is mapped to the nearest size (t2v) or resolution tier (i2v) the model supports; the
+ *   capabilities declare those sizes, so intake asks for one of them and the mapping is exact.
  * - The API key goes in the Authorization header only; it never appears in an error or a log.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,6 +19,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { RuntimeCapabilities } from '@framecast/core';
 import { RuntimeError } from '../video-runtime.ts';
 import type { RuntimeHooks, RuntimeRequest, RuntimeResult, VideoRuntime } from '../video-runtime.ts';
 
@@ -42,6 +44,23 @@ export const T2V_SIZES: Readonly<Record<'480P' | '1080P', readonly (readonly [nu
     [1248, 1632],
   ],
 };
+/**
+ * Output sizes by resolution tier. 480P and 1080P are the t2v sizes; 720P is the provider's Wan
+ * 720P size set. Image-to-video keeps the start image's shape at its tier's size, and the worker
+ * sizes the start image to the spec, so a spec of one of these sizes comes back at that size.
+ */
+export const TIER_SIZES: Readonly<Record<'480P' | '720P' | '1080P', readonly (readonly [number, number])[]>> = {
+  '480P': T2V_SIZES['480P'],
+  '720P': [
+    [1280, 720],
+    [720, 1280],
+    [960, 960],
+    [1088, 832],
+    [832, 1088],
+  ],
+  '1080P': T2V_SIZES['1080P'],
+};
+
 /** Resolution tiers of the image-to-video models. */
 export const I2V_RESOLUTIONS: Readonly<Record<'wan2.2-i2v-plus' | 'wan2.2-i2v-flash', readonly string[]>> = {
   'wan2.2-i2v-plus': ['480P', '1080P'],
@@ -99,6 +118,24 @@ export class DashScopeAuthError extends Error {
   }
 }
 
+/**
+ * What a hosted model renders: its tiers' sizes (intake picks the one nearest the spec, so the
+ * provider's own mapping leaves it as it is), 5-second clips, a start image for i2v models and none
+ * for t2v. The provider sets the frame rate; the worker takes the file as it comes.
+ */
+export function dashScopeCapabilities(model: DashScopeModel): RuntimeCapabilities {
+  const tiers: readonly (keyof typeof TIER_SIZES)[] = model === 'wan2.2-t2v-plus' ? ['480P', '1080P'] : (I2V_RESOLUTIONS[model] as (keyof typeof TIER_SIZES)[]);
+  return {
+    version: 1,
+    runtime: 'dashscope',
+    model,
+    sizes: [{ kind: 'list', sizes: tiers.flatMap((tier) => TIER_SIZES[tier].map(([width, height]) => ({ width, height }))) }],
+    imageInput: model === 'wan2.2-t2v-plus' ? 'none' : 'required',
+    maxFrames: 1025,
+    durationsSeconds: [5],
+  };
+}
+
 /** Adapts a content-safety SafeFetcher (or anything with fetchToFile) to the downloader option. */
 export function safeFetcherDownloader(fetcher: {
   fetchToFile(url: string, path: string): Promise<unknown>;
@@ -126,10 +163,20 @@ export function pickT2vSize(width: number, height: number, mode: RuntimeRequest[
   return [best[0], best[1]];
 }
 
-/** The i2v tier nearest the request's short side (the smallest in draft mode). */
+/** Sides as specs carry them: a multiple of 16 (1080 → 1088). */
+const onSpecGrid = (n: number) => 16 * Math.round(n / 16);
+
+/**
+ * The i2v tier for a request: the smallest in draft mode; a tier that lists the size (on the
+ * 16-pixel grid specs use); else the one nearest the request's short side.
+ */
 export function pickI2vResolution(model: keyof typeof I2V_RESOLUTIONS, width: number, height: number, mode: RuntimeRequest['mode']): string {
   const tiers = I2V_RESOLUTIONS[model];
   if (mode === 'draft') return tiers[0] ?? '480P';
+  const listed = tiers.find((tier) =>
+    (TIER_SIZES[tier as keyof typeof TIER_SIZES] ?? []).some(([w, h]) => onSpecGrid(w) === width && onSpecGrid(h) === height),
+  );
+  if (listed !== undefined) return listed;
   const short = Math.min(width, height);
   let best = tiers[0] ?? '480P';
   for (const tier of tiers) {
@@ -220,6 +267,10 @@ export class DashScopeRuntime implements VideoRuntime {
 
   /** Nothing to load; the provider is checked by the first job (a task costs money, a probe would too). */
   async load(): Promise<void> {}
+
+  async capabilities(): Promise<RuntimeCapabilities> {
+    return dashScopeCapabilities(this.options.model);
+  }
 
   async dispose(): Promise<void> {}
 

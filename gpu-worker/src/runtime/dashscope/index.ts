@@ -6,6 +6,8 @@ export {
   DashScopeRuntime,
   I2V_RESOLUTIONS,
   T2V_SIZES,
+  TIER_SIZES,
+  dashScopeCapabilities,
   mapDashScopeError,
   pickI2vResolution,
   pickT2vSize,

@@ -2,6 +2,7 @@ export { OnnxVideoRuntime, classifyOrtError } from './onnx-video-runtime.ts';
 export type { OnnxVideoRuntimeOptions, DenoiseStepInfo, ExecutionProviderChoice, RuntimeLogger } from './onnx-video-runtime.ts';
 export { ensureTinyWanModel, writeTinyWanModel, defaultTinyWanDir } from './tiny-wan-model.ts';
 export type { TinyWanVariant, TinyWanOptions } from './tiny-wan-model.ts';
+export { onnxModelCapabilities } from './model-capabilities.ts';
 export { WanManifestSchema, readWanManifest } from './wan-manifest.schema.ts';
 export type { WanManifest, WanManifestInput } from './wan-manifest.schema.ts';
 export { flowSchedule, shiftSigma, createFlowSampler, EulerFlowSampler, UniPcFlowSampler } from './flow-scheduler.ts';

@@ -10,10 +10,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import ort from 'onnxruntime-node';
+import type { RuntimeCapabilities } from '@framecast/core';
 import { RuntimeError } from '../video-runtime.ts';
 import type { RuntimeHooks, RuntimeRequest, RuntimeResult, StepProgress, VideoRuntime } from '../video-runtime.ts';
 import { NUM_TRAIN_TIMESTEPS, createFlowSampler } from './flow-scheduler.ts';
 import type { SchedulerKind } from './flow-scheduler.ts';
+import { onnxModelCapabilities } from './model-capabilities.ts';
 import { philoxNormals } from './philox-rng.ts';
 import { readWanManifest } from './wan-manifest.schema.ts';
 import type { TensorDtype, WanManifest } from './wan-manifest.schema.ts';
@@ -162,6 +164,11 @@ export class OnnxVideoRuntime implements VideoRuntime {
 
   get manifest(): WanManifest | undefined {
     return this.loaded?.manifest;
+  }
+
+  /** From the manifest (read on its own when the model is not loaded yet). */
+  async capabilities(): Promise<RuntimeCapabilities> {
+    return onnxModelCapabilities(this.loaded?.manifest ?? (await readWanManifest(this.options.modelDir)));
   }
 
   async load(): Promise<void> {
