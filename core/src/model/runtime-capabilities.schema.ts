@@ -279,21 +279,34 @@ function searchNearest(
 }
 
 /**
+ * The image check alone, for intake to run before it fetches and moderates a reference image:
+ * undefined when the runtime takes the request as it is (the fit repeats the check).
+ */
+export function imageInputRefusal(
+  caps: RuntimeCapabilities,
+  hasImage: boolean,
+): { ok: false; code: FitRefusalCode; detail: string } | undefined {
+  if (caps.conflicts !== undefined && caps.conflicts.length > 0) {
+    return { ok: false, code: 'runtimes_disagree', detail: `live workers disagree on ${caps.conflicts.join(', ')}` };
+  }
+  if (hasImage && caps.imageInput === 'none') {
+    return { ok: false, code: 'image_not_supported', detail: `${caps.runtime} ${caps.model} makes videos from text only` };
+  }
+  if (!hasImage && caps.imageInput === 'required') {
+    return { ok: false, code: 'image_required', detail: `${caps.runtime} ${caps.model} needs a start image` };
+  }
+  return undefined;
+}
+
+/**
  * Fits a spec made by the grammar to what the runtime renders: refuses a reference image the
  * runtime cannot take (or a missing one it needs), moves the size to the nearest supported one,
  * sets the runtime's frame rate and clip length, and shortens a clip beyond its frame limit.
  * Pure; run it at intake before anything is charged (the cost depends on size and duration).
  */
 export function fitSpecToCapabilities(spec: GenerationSpec, caps: RuntimeCapabilities): FitResult {
-  if (caps.conflicts !== undefined && caps.conflicts.length > 0) {
-    return { ok: false, code: 'runtimes_disagree', detail: `live workers disagree on ${caps.conflicts.join(', ')}` };
-  }
-  if (spec.referenceImage !== undefined && caps.imageInput === 'none') {
-    return { ok: false, code: 'image_not_supported', detail: `${caps.runtime} ${caps.model} makes videos from text only` };
-  }
-  if (spec.referenceImage === undefined && caps.imageInput === 'required') {
-    return { ok: false, code: 'image_required', detail: `${caps.runtime} ${caps.model} needs a start image` };
-  }
+  const refused = imageInputRefusal(caps, spec.referenceImage !== undefined);
+  if (refused !== undefined) return refused;
 
   const changes: FitChange[] = [];
   const size = nearestSupportedSize(caps, { width: spec.width, height: spec.height }, spec.aspect, spec.mode);

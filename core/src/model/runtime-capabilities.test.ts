@@ -5,6 +5,7 @@ import { ASPECTS, GenerationSpecSchema, type Aspect, type GenerationSpec, type M
 import {
   atRenderScale,
   fitSpecToCapabilities,
+  imageInputRefusal,
   mergeCapabilities,
   nearestAspect,
   renderSizeAt,
@@ -179,6 +180,16 @@ describe('fitSpecToCapabilities: refusals', () => {
     for (const name of ['comfyui ti2v-5b', 'onnx tiny-wan-ti2v at render scale 0.25']) {
       for (const withImage of [true, false]) {
         expect(fitSpecToCapabilities(specFor('16:9', 'draft', '', withImage), RUNTIMES[name] as RuntimeCapabilities).ok).toBe(true);
+      }
+    }
+  });
+
+  it('imageInputRefusal: the same answer before the image is fetched', () => {
+    for (const caps of Object.values(RUNTIMES)) {
+      for (const withImage of [true, false]) {
+        const early = imageInputRefusal(caps, withImage);
+        const fit = fitSpecToCapabilities(specFor('16:9', 'draft', '', withImage), caps);
+        expect(early === undefined ? fit.ok : early).toEqual(early === undefined ? true : { ok: false, code: (fit as { code?: string }).code, detail: (fit as { detail?: string }).detail });
       }
     }
   });
