@@ -7,7 +7,7 @@ const PLATFORM_LIBS = ['discord.js', '@discordjs/*', '@slack/*', 'wechaty', 'wec
 const BOTS = ['@framecast/bot-*', '**/bots/**'];
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', 'data/**', 'models/**', 'miniprogram/**/*.js', '.tmp/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'data/**', 'models/**', 'miniprogram/**/*.js', '.tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Runs a TypeScript entry point through tsx's loader: node bin/run-ts.mjs file.ts [args...]
-import { register } from 'tsx/esm/api';
+// Runs a TypeScript entry point from the sources (tsx's loader, @framecast/* packages from src/,
+// not dist/), with no build needed: node bin/run-ts.mjs file.ts [args...]
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
+import { runFromSources } from './run-from-sources.mjs';
 
-register();
+runFromSources();
 const [, , entry, ...rest] = process.argv;
 if (!entry) {
   console.error('usage: run-ts <file.ts> [args...]');

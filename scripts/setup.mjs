@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Set-up for a fresh Debian/Ubuntu machine with Node.js 20+: system packages (apt-get when root,
-// otherwise the exact command to run), npm dependencies, and the generated models.
+// otherwise the exact command to run), npm dependencies, the compiled build (when missing or older
+// than the sources), and the generated models.
 // Uses nothing but Node itself, since it runs before `npm ci`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildState } from '../bin/build-state.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -57,7 +59,20 @@ if (!existsSync(marker) || statSync(lock).mtimeMs > statSync(marker).mtimeMs) {
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
-// 3. Models, generated once into ./models (not committed).
+// 3. The compiled build (what the framecast bin runs), again when a source is newer than it.
+const build = buildState(root);
+if (!build.fresh) {
+  log(`building (${build.reason})`);
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { stdio: 'inherit', cwd: root });
+  // 2: type errors, but the JavaScript was emitted; `npm test` runs the typecheck and fails on them.
+  if (r.status === 2) log('the build has type errors (above); carrying on with the JavaScript it emitted');
+  else if (r.status !== 0) {
+    log('failed: node scripts/build.mjs');
+    process.exit(r.status ?? 1);
+  }
+}
+
+// 4. Models, generated once into ./models (not committed).
 if (!args.has('--no-models')) {
   log('preparing models (NSFW classifier converted from nsfwjs, tiny Wan-style test model)');
   run(process.execPath, [path.join(root, 'bin', 'run-ts.mjs'), path.join(root, 'scripts', 'prepare-models.ts')]);
