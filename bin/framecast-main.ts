@@ -1,5 +1,4 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '@framecast/core';
 
 /**
  * `framecast <command>`. Each command lives in bin/commands/ and is loaded only when used, so
@@ -100,7 +99,8 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode;
-  } else if (err instanceof ConfigError) {
+  } else if (err instanceof (await import('@framecast/core')).ConfigError) {
+    // Imported here, not at the top, so that `framecast --help` does not load all of the core.
     console.error(err.message);
     process.exitCode = 78;
   } else if (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('usage')) {
