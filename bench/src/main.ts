@@ -4,6 +4,7 @@
  * next to a baseline or a peer measured in the same run.
  */
 const BENCHES: Record<string, string[]> = {
+  cli: ['./cli.ts'],
   intake: ['./intake.ts'],
   moderation: ['./moderation-keywords.ts', './moderation-nsfw.ts'],
   worker: ['./worker.ts'],
