@@ -5,10 +5,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import sharp from 'sharp';
-import { QueueEvents } from 'bullmq';
-import { DeliveryJobDataSchema, GENERATE_QUEUE, Keys, type ChatRequestInput, type FramecastConfig, type JobProgress } from '@framecast/core';
-import { blobStoreFromConfig, probeVideo, readAigcMetadata } from '@framecast/gpu-worker';
-import { awaitDelivery, awaitState, productCoreAndWorker, waitFor } from './support/e2e.ts';
+import { blobStoreFromConfig, type ChatRequestInput, type FramecastConfig, type ProgressEvent } from '@framecast/core';
+import { probeVideo, readAigcMetadata } from '@framecast/gpu-worker';
+import { awaitDelivery, awaitState, deliveryCount, productCoreAndWorker, waitFor } from './support/e2e.ts';
 import { testRedis, testRedisUrl } from './support/redis.ts';
 import { testConfig } from './support/config.ts';
 
@@ -32,7 +31,7 @@ function request(text: string, extra: Partial<ChatRequestInput> = {}): ChatReque
   seq += 1;
   return {
     version: 1, platform: 'discord', tenantId: 'g', channelId: 'c', userId: 'u1', eventId: `e2e-${seq}-${Date.now()}`, text,
-    replyTarget: { channelId: 'c' }, locale: 'en', ...extra,
+    replyTarget: { platform: 'discord', applicationId: 'app', channelId: 'c' }, locale: 'en', ...extra,
   };
 }
 
@@ -43,20 +42,16 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
     const config = testConfig(env());
     const { core, worker } = await setup(config);
     // What an adapter listens to while people wait: per-step progress with an occasional preview.
-    const events = new QueueEvents(GENERATE_QUEUE, { connection: { url: testRedisUrl() }, prefix: new Keys(config.keyPrefix).bullPrefix });
-    const seen: JobProgress[] = [];
-    events.on('progress', ({ data }) => {
-      if (typeof data === 'object' && data !== null) seen.push(data as JobProgress);
-    });
-    await events.waitUntilReady();
+    const seen: ProgressEvent[] = [];
+    const unsubscribe = await core.progress.subscribe({ platform: 'discord' }, (e) => {
+      seen.push(e);
+    }, { minStepIntervalMs: 0 });
     void worker.run();
     try {
-      const r = await core.intake.intake(request('/video a paper boat on a rainy street --draft --ar 9:16 --seed 3'));
+      const r = await core.submit(request('/video a paper boat on a rainy street --draft --ar 9:16 --seed 3'));
       expect(r.status).toBe('accepted');
       if (r.status !== 'accepted') return;
-      const dq = core.deliveries.queue('discord');
-      const dj = await waitFor(async () => (await dq.getJob(`deliver-${r.jobId}`)) ?? undefined, 90_000, 'delivery');
-      const d = DeliveryJobDataSchema.parse(dj.data);
+      const d = await awaitDelivery(core, 'discord', r.jobId);
       expect(d.outcome.kind).toBe('video');
       if (d.outcome.kind !== 'video') return;
       const file = path.join(dataDir, 'blobs', d.outcome.result.videoRef);
@@ -65,18 +60,23 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
       expect({ w: probe.width, h: probe.height, frames: probe.frames, fps: probe.fps, codec: probe.codec, pix: probe.pixFmt }).toEqual({ w: 128, h: 208, frames: 49, fps: 16, codec: 'h264', pix: 'yuv420p' });
       expect(await readAigcMetadata(file)).toMatchObject({ Label: '1', ContentProducer: 'Framecast', ProduceID: r.jobId });
       await awaitState(core, r.jobId, 'succeeded');
-      expect(await core.jobs.get(r.jobId)).toMatchObject({ state: 'succeeded', result: { frames: 49, width: 128, height: 208 } });
-      expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 3, held: 0, active: 0 });
-      const denoising = seen.filter((p) => p.phase === 'denoising');
-      expect(denoising.length).toBeGreaterThan(0);
-      expect(denoising.at(-1)).toMatchObject({ step: 4, totalSteps: 4 });
-      const preview = denoising.find((p) => p.previewRef !== undefined)?.previewRef;
+      expect(await core.job(r.jobId)).toMatchObject({ state: 'succeeded', result: { frames: 49, width: 128, height: 208 } });
+      expect(await core.quota.show('discord:u1', { tier: 'free' })).toMatchObject({ spent: 3, held: 0, active: 0 });
+      await waitFor(async () => (seen.some((e) => e.type === 'delivered') ? true : undefined), 5000, 'the delivered event');
+      const mine = seen.filter((e) => e.jobId === r.jobId);
+      // Typed events in order: queued, started, steps (with a preview), encoding, ready, delivered.
+      const order = mine.map((e) => e.type).filter((t, i, a) => t !== a[i - 1]);
+      expect(order).toEqual(['queued', 'started', 'step', 'encoding', 'ready', 'delivered']);
+      const steps = mine.flatMap((e) => (e.type === 'step' ? [e] : []));
+      expect(steps.at(-1)).toMatchObject({ step: 4, totalSteps: 4 });
+      expect(steps.map((e) => e.step)).toEqual([...steps.map((e) => e.step)].sort((a, b) => a - b));
+      const preview = steps.find((e) => e.previewRef !== undefined)?.previewRef;
       expect(preview).toBe(`previews/${r.jobId}.jpg`);
       const jpeg = await blobStoreFromConfig(config).get(preview ?? '');
       expect([jpeg[0], jpeg[1]]).toEqual([0xff, 0xd8]);
-      expect(seen.some((p) => p.phase === 'encoding')).toBe(true);
+      expect(mine.filter((e) => e.type === 'encoding').map((e) => (e.type === 'encoding' ? e.phase : ''))).toEqual(['encoding', 'scanning']);
     } finally {
-      await events.close();
+      unsubscribe();
       await worker.close();
       await core.close();
     }
@@ -90,12 +90,11 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
       const png = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 250, g: 20, b: 20 } } }).png().toBuffer();
       const store = blobStoreFromConfig(config);
       await store.put('uploads/red.png', png, 'image/png');
-      const r = await core.intake.intake(request('/video the red wall starts to glow --draft', { attachments: [{ kind: 'image', storageRef: 'uploads/red.png' }] }));
+      const r = await core.submit(request('/video the red wall starts to glow --draft', { attachments: [{ kind: 'image', storageRef: 'uploads/red.png' }] }));
       expect(r.status).toBe('accepted');
       if (r.status !== 'accepted') return;
       expect(r.spec.referenceImage?.ref).toMatch(/^refs\/[0-9a-f]{64}\.png$/);
-      const dj = await waitFor(async () => (await core.deliveries.queue('discord').getJob(`deliver-${r.jobId}`)) ?? undefined, 90_000, 'delivery');
-      expect(DeliveryJobDataSchema.parse(dj.data).outcome.kind).toBe('video');
+      expect((await awaitDelivery(core, 'discord', r.jobId)).outcome.kind).toBe('video');
     } finally {
       await worker.close();
       await core.close();
@@ -108,13 +107,12 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
     const { core, worker } = await setup(config);
     void worker.run();
     try {
-      const r = await core.intake.intake(request('/video a quiet lake --draft'));
+      const r = await core.submit(request('/video a quiet lake --draft'));
       if (r.status !== 'accepted') throw new Error('not accepted');
-      const dj = await waitFor(async () => (await core.deliveries.queue('discord').getJob(`deliver-${r.jobId}`)) ?? undefined, 90_000, 'delivery');
-      const d = DeliveryJobDataSchema.parse(dj.data);
+      const d = await awaitDelivery(core, 'discord', r.jobId);
       expect(d.outcome).toMatchObject({ kind: 'blocked', code: 'output_blocked' });
       await awaitState(core, r.jobId, 'blocked');
-      expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 0, held: 0, active: 0 });
+      expect(await core.quota.show('discord:u1', { tier: 'free' })).toMatchObject({ spent: 0, held: 0, active: 0 });
       expect(await store(config).exists(`videos/${r.jobId}.mp4`)).toBe(false);
     } finally {
       await worker.close();
@@ -128,30 +126,27 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
     const { core, worker: second } = await setup(testConfig({ ...e, FRAMECAST_KEY_PREFIX: config.keyPrefix, FRAMECAST_STEPS: '4', FRAMECAST_RENDER_SCALE: '0.25' }));
     let child: ChildProcess | undefined;
     try {
-      const r = await core.intake.intake(request('/video a lantern festival --draft'));
+      const r = await core.submit(request('/video a lantern festival --draft'));
       if (r.status !== 'accepted') throw new Error('not accepted');
       const cli = path.resolve(import.meta.dirname, '..', 'bin', 'framecast.mjs');
       child = spawn(process.execPath, [cli, 'worker'], { env: { ...process.env, ...e, FRAMECAST_KEY_PREFIX: config.keyPrefix, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
       // Kill it once it is denoising.
-      await waitFor(async () => {
-        const job = await core.queue.queue.getJob(r.jobId);
-        const p = job?.progress as { phase?: string; step?: number } | undefined;
-        return p?.phase === 'denoising' && (p.step ?? 0) >= 1 ? true : undefined;
-      }, 60_000, `the first worker to start denoising (${stderr})`);
+      const denoising = await core.progress.waitFor(r.jobId, (ev): ev is ProgressEvent => ev.type === 'step' && ev.step >= 1, 60_000);
+      if (denoising === undefined) throw new Error(`the first worker never started denoising (${stderr})`);
       child.kill('SIGKILL');
       await new Promise((res) => child?.once('exit', res));
       expect(await core.deliveries.state(r.jobId)).toBeUndefined();
       void second.run();
-      const dj = await waitFor(async () => (await core.deliveries.queue('discord').getJob(`deliver-${r.jobId}`)) ?? undefined, 90_000, 'delivery after takeover');
-      expect(DeliveryJobDataSchema.parse(dj.data).outcome.kind).toBe('video');
+      expect((await awaitDelivery(core, 'discord', r.jobId)).outcome.kind).toBe('video');
       // Let any late duplicate run show itself, then count.
       await new Promise((res) => setTimeout(res, 1500));
-      expect(await core.deliveries.queue('discord').getJobCountByTypes('waiting', 'completed', 'active', 'delayed', 'failed')).toBe(1);
+      await awaitDelivery(core, 'discord', r.jobId, 1000);
+      expect(deliveryCount(r.jobId)).toBe(1);
       await awaitState(core, r.jobId, 'succeeded');
-      expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 3, held: 0, active: 0 });
-      const rec = await core.jobs.get(r.jobId);
+      expect(await core.quota.show('discord:u1', { tier: 'free' })).toMatchObject({ spent: 3, held: 0, active: 0 });
+      const rec = await core.job(r.jobId);
       expect(rec?.attempts).toBeGreaterThanOrEqual(1);
     } finally {
       if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');
@@ -160,42 +155,21 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
     }
   });
 
-  it('a worker that told the user about a failure and died before refunding: the retry refunds, never charges', async () => {
+  it('a retried job whose earlier attempt already ended it (died before BullMQ heard): nothing new is sent or charged', async () => {
     const config = testConfig(env());
     const { core, worker } = await setup(config);
     try {
-      const r = await core.intake.intake(request('/video a lost refund --draft'));
+      const r = await core.submit(request('/video a charge to settle --draft'));
       if (r.status !== 'accepted') throw new Error('not accepted');
-      // What the dead attempt left: the failure queued for the user, the credits still held.
-      await core.deliveries.enqueue({
-        version: 1, jobId: r.jobId, platform: 'discord', userKey: 'discord:u1', channelId: 'c', locale: 'en', replyTarget: {},
-        outcome: { kind: 'failed', code: 'transient', message: { en: 'failed', 'zh-CN': '失败' } },
-      });
-      expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ held: 3 });
+      // What the dead attempt left: the outcome written, charged and recorded in one step.
+      const done = await core.lifecycle.finish(r.jobId, { kind: 'video', result: { videoRef: `videos/${r.jobId}.mp4`, bytes: 1, width: 208, height: 128, frames: 49, fps: 16, durationSec: 3, needsLink: false, downgraded: false } });
+      expect(done).toMatchObject({ status: 'ok', kind: 'video' });
       void worker.run();
-      await awaitState(core, r.jobId, 'failed');
-      expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 0, held: 0, active: 0 });
-      expect(await core.deliveries.queue('discord').getJobCountByTypes('waiting', 'prioritized', 'completed')).toBe(1);
-    } finally {
-      await worker.close();
-      await core.close();
-    }
-  });
-
-  it('a worker that queued the video and died before charging: the retry charges once and sends nothing new', async () => {
-    const config = testConfig(env());
-    const { core, worker } = await setup(config);
-    try {
-      const r = await core.intake.intake(request('/video a charge to settle --draft'));
-      if (r.status !== 'accepted') throw new Error('not accepted');
-      await core.deliveries.enqueue({
-        version: 1, jobId: r.jobId, platform: 'discord', userKey: 'discord:u1', channelId: 'c', locale: 'en', replyTarget: {},
-        outcome: { kind: 'video', result: { videoRef: `videos/${r.jobId}.mp4`, bytes: 1, width: 208, height: 128, frames: 49, fps: 16, durationSec: 3 } },
-      });
-      void worker.run();
-      await awaitState(core, r.jobId, 'succeeded');
-      expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 3, held: 0, active: 0 });
-      expect(await core.deliveries.queue('discord').getJobCountByTypes('waiting', 'prioritized', 'completed')).toBe(1);
+      expect((await awaitDelivery(core, 'discord', r.jobId)).outcome.kind).toBe('video');
+      await new Promise((res) => setTimeout(res, 1000));
+      expect(await core.job(r.jobId)).toMatchObject({ state: 'succeeded' });
+      expect(await core.quota.show('discord:u1', { tier: 'free' })).toMatchObject({ spent: 3, held: 0, active: 0 });
+      expect(deliveryCount(r.jobId)).toBe(1);
     } finally {
       await worker.close();
       await core.close();
@@ -205,26 +179,23 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
   it('a cancel that arrives while the video is being encoded still wins: nothing sent, nothing charged', async () => {
     const config = testConfig(env());
     const { core, worker } = await setup(config);
-    const events = new QueueEvents(GENERATE_QUEUE, { connection: { url: testRedisUrl() }, prefix: new Keys(config.keyPrefix).bullPrefix });
-    await events.waitUntilReady();
+    let unsubscribe = () => undefined as void;
     try {
-      const r = await core.intake.intake(request('/video cancel me late --draft'));
+      const r = await core.submit(request('/video cancel me late --draft'));
       if (r.status !== 'accepted') throw new Error('not accepted');
       const cancelled = new Promise<unknown>((resolve) => {
-        events.on('progress', ({ jobId, data }) => {
-          if (jobId === r.jobId && (data as JobProgress).phase === 'encoding') {
-            resolve(core.jobService.cancel(r.jobId, { userKey: 'discord:u1', isAdmin: false }));
-          }
-        });
+        void core.progress.subscribe(r.jobId, (e) => {
+          if (e.type === 'encoding' && e.phase === 'encoding') resolve(core.cancel(r.jobId, { userKey: 'discord:u1', isAdmin: false }));
+        }).then((u) => (unsubscribe = u));
       });
       void worker.run();
       expect(await cancelled).toMatchObject({ status: 'cancel_requested' });
       const d = await awaitDelivery(core, 'discord', r.jobId, 60_000);
       expect(d.outcome.kind).toBe('cancelled');
       await awaitState(core, r.jobId, 'cancelled');
-      expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 0, held: 0 });
+      expect(await core.quota.show('discord:u1', { tier: 'free' })).toMatchObject({ spent: 0, held: 0 });
     } finally {
-      await events.close();
+      unsubscribe();
       await worker.close();
       await core.close();
     }
@@ -235,15 +206,13 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
     const { core, worker } = await setup(config);
     void worker.run();
     try {
-      const r = await core.intake.intake(request('/video slow clouds --draft'));
+      const r = await core.submit(request('/video slow clouds --draft'));
       if (r.status !== 'accepted') throw new Error('not accepted');
       await awaitState(core, r.jobId, 'active');
-      expect(await core.jobService.cancel(r.jobId, { userKey: 'discord:u1', isAdmin: false })).toMatchObject({ status: 'cancel_requested' });
-      const dj = await waitFor(async () => (await core.deliveries.queue('discord').getJob(`deliver-${r.jobId}`)) ?? undefined, 60_000, 'cancel outcome');
-      expect(DeliveryJobDataSchema.parse(dj.data).outcome.kind).toBe('cancelled');
-      // The outcome is enqueued first, then the refund and the record (a crash in between is retried).
+      expect(await core.cancel(r.jobId, { userKey: 'discord:u1', isAdmin: false })).toMatchObject({ status: 'cancel_requested' });
+      expect((await awaitDelivery(core, 'discord', r.jobId, 60_000)).outcome.kind).toBe('cancelled');
       await awaitState(core, r.jobId, 'cancelled');
-      expect(await core.quota.show('discord:u1', 'free')).toMatchObject({ spent: 0, held: 0, active: 0 });
+      expect(await core.quota.show('discord:u1', { tier: 'free' })).toMatchObject({ spent: 0, held: 0, active: 0 });
     } finally {
       await worker.close();
       await core.close();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createSafeFetcher } from '@framecast/content-safety';
-import { UserSettingsStore, type ChatRequestInput, type Core, type FramecastConfig } from '@framecast/core';
+import type { ChatRequestInput, Core, FramecastConfig } from '@framecast/core';
 import { DashScopeRuntime, probeVideo, readAigcMetadata, safeFetcherDownloader, type GenerateWorker, type VideoRuntime } from '@framecast/gpu-worker';
 import { awaitDelivery, awaitState, productCoreAndWorker, waitFor } from './support/e2e.ts';
 import { startFakeComfyUi } from './fakes/fake-comfyui.ts';
@@ -28,7 +28,7 @@ afterAll(async () => {
 let seq = 0;
 function request(text: string): ChatRequestInput {
   seq += 1;
-  return { version: 1, platform: 'slack', tenantId: 'T1', channelId: 'C1', userId: 'U1', eventId: `rt-${seq}-${Date.now()}`, text, replyTarget: { channel: 'C1' }, locale: 'en' };
+  return { version: 1, platform: 'slack', tenantId: 'T1', channelId: 'C1', userId: 'U1', eventId: `rt-${seq}-${Date.now()}`, text, replyTarget: { platform: 'slack', teamId: 'T1', channelId: 'C1' }, locale: 'en' };
 }
 
 async function setup(config: FramecastConfig, runtime?: VideoRuntime): Promise<{ core: Core; worker: GenerateWorker }> {
@@ -50,7 +50,7 @@ describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
     const config = comfyConfig(fake.url, { FRAMECAST_PRO_USERS: 'slack:U1' });
     const { core, worker } = await setup(config);
     try {
-      const r = await core.intake.intake(request('/video a fox in the snow --duration 2'));
+      const r = await core.submit(request('/video a fox in the snow --duration 2'));
       if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
       expect(r.spec.mode).toBe('final');
       // The first attempt fails with the OOM; let the retry through.
@@ -70,7 +70,7 @@ describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
       expect(await readAigcMetadata(file)).toMatchObject({ Label: '1', ProduceID: r.jobId });
       expect((await probeVideo(file)).codec).toBe('h264');
       await awaitState(core, r.jobId, 'succeeded');
-      const q = await core.quota.show('slack:U1', 'pro');
+      const q = await core.quota.show('slack:U1', { tier: 'pro' });
       expect(q).toMatchObject({ held: 0, spent: r.cost });
     } finally {
       await worker.close();
@@ -85,14 +85,14 @@ describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
     const config = comfyConfig(fake.url, { FRAMECAST_PRO_USERS: 'slack:U1' });
     const { core, worker } = await setup(config);
     try {
-      await new UserSettingsStore(redis, config.keyPrefix).set('slack:U1', 'allow-downgrade', false);
-      const r = await core.intake.intake(request('/video a fox in the snow --duration 2'));
+      await core.settings.set('slack:U1', 'allow-downgrade', false);
+      const r = await core.submit(request('/video a fox in the snow --duration 2'));
       if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
       const d = await delivered(core, r.jobId);
       expect(d.outcome).toMatchObject({ kind: 'failed', code: 'oom' });
       expect(fake.postedBodies).toHaveLength(1);
       await awaitState(core, r.jobId, 'failed');
-      expect(await core.quota.show('slack:U1', 'pro')).toMatchObject({ held: 0, spent: 0 });
+      expect(await core.quota.show('slack:U1', { tier: 'pro' })).toMatchObject({ held: 0, spent: 0 });
     } finally {
       await worker.close();
       await core.close();
@@ -106,13 +106,13 @@ describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
     const config = comfyConfig(fake.url, {});
     const { core, worker } = await setup(config);
     try {
-      const r = await core.intake.intake(request('/video waves --draft'));
+      const r = await core.submit(request('/video waves --draft'));
       if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
       const d = await delivered(core, r.jobId);
       expect(d.outcome).toMatchObject({ kind: 'failed', code: 'bad_input' });
       expect(fake.postedBodies).toHaveLength(1);
       await awaitState(core, r.jobId, 'failed');
-      expect(await core.quota.show('slack:U1', 'free')).toMatchObject({ held: 0, spent: 0 });
+      expect(await core.quota.show('slack:U1', { tier: 'free' })).toMatchObject({ held: 0, spent: 0 });
     } finally {
       await worker.close();
       await core.close();
@@ -133,14 +133,14 @@ describe('worker + DashScope runtime (fake hosted API)', () => {
     const config = testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'dashscope', DASHSCOPE_API_KEY: fake.behaviour.apiKey, DASHSCOPE_BASE_URL: fake.url });
     const { core, worker } = await setup(config, runtimeFor(fake.url, fake.behaviour.apiKey));
     try {
-      const r = await core.intake.intake(request('/video a paper lantern rising --draft'));
+      const r = await core.submit(request('/video a paper lantern rising --draft'));
       if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
       const d = await delivered(core, r.jobId);
       expect(d.outcome.kind).toBe('video');
       expect(fake.creations.filter((c) => c.status === 429).length).toBe(3);
       expect(fake.creations.filter((c) => c.status === 200).length).toBe(1);
       await awaitState(core, r.jobId, 'succeeded');
-      expect(await core.quota.show('slack:U1', 'free')).toMatchObject({ held: 0, spent: r.cost });
+      expect(await core.quota.show('slack:U1', { tier: 'free' })).toMatchObject({ held: 0, spent: r.cost });
     } finally {
       await worker.close();
       await core.close();
@@ -154,14 +154,14 @@ describe('worker + DashScope runtime (fake hosted API)', () => {
     const config = testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'dashscope', DASHSCOPE_API_KEY: fake.behaviour.apiKey, DASHSCOPE_BASE_URL: fake.url });
     const { core, worker } = await setup(config, runtimeFor(fake.url, fake.behaviour.apiKey));
     try {
-      const r = await core.intake.intake(request('/video rain on a tin roof --draft'));
+      const r = await core.submit(request('/video rain on a tin roof --draft'));
       if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
       const d = await delivered(core, r.jobId);
       expect(d.outcome.kind).toBe('video');
       expect(fake.creations.filter((c) => c.status === 200)).toHaveLength(1);
-      expect((await core.queue.queue.getJob(r.jobId))?.attemptsMade).toBeGreaterThanOrEqual(1);
+      expect((await core.job(r.jobId))?.attempts).toBeGreaterThanOrEqual(2);
       await awaitState(core, r.jobId, 'succeeded');
-      expect(await core.quota.show('slack:U1', 'free')).toMatchObject({ held: 0, spent: r.cost });
+      expect(await core.quota.show('slack:U1', { tier: 'free' })).toMatchObject({ held: 0, spent: r.cost });
     } finally {
       await worker.close();
       await core.close();
@@ -174,13 +174,13 @@ describe('worker + DashScope runtime (fake hosted API)', () => {
     const config = testConfig({ REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_RUNTIME: 'dashscope', DASHSCOPE_API_KEY: fake.behaviour.apiKey, DASHSCOPE_BASE_URL: fake.url });
     const { core, worker } = await setup(config, runtimeFor(fake.url, fake.behaviour.apiKey));
     try {
-      const r = await core.intake.intake(request(`/video a street scene ${fake.behaviour.moderationMarker}:output --draft`));
+      const r = await core.submit(request(`/video a street scene ${fake.behaviour.moderationMarker}:output --draft`));
       if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
       const d = await delivered(core, r.jobId);
       expect(d.outcome).toMatchObject({ kind: 'blocked', code: 'provider_moderation' });
       if (d.outcome.kind === 'blocked') expect(d.outcome.message['zh-CN']).toContain('额度已退还');
       await awaitState(core, r.jobId, 'blocked');
-      expect(await core.quota.show('slack:U1', 'free')).toMatchObject({ held: 0, spent: 0 });
+      expect(await core.quota.show('slack:U1', { tier: 'free' })).toMatchObject({ held: 0, spent: 0 });
     } finally {
       await worker.close();
       await core.close();

@@ -22,6 +22,30 @@ import { UserSettingsStore } from './users/user-settings.ts';
 /** How the core reports what it measures (the HTTP server's /metrics implements it). */
 export interface CoreMetricsSink extends DeliveryObserver {
   intake?(platform: string, status: 'accepted' | 'refused', seconds: number): void;
+  moderationVerdict?(source: 'text' | 'image' | 'video', action: 'allow' | 'review' | 'block'): void;
+}
+
+/** The moderator, with each verdict counted. */
+function counted(m: ContentModerator, sink: CoreMetricsSink | undefined): ContentModerator {
+  if (sink?.moderationVerdict === undefined) return m;
+  const note = sink.moderationVerdict.bind(sink);
+  const image = m.moderateImage;
+  return {
+    moderateText: async (text, ctx) => {
+      const v = await m.moderateText(text, ctx);
+      note('text', v.action);
+      return v;
+    },
+    ...(image === undefined
+      ? {}
+      : {
+          moderateImage: async (img, ctx) => {
+            const v = await image.call(m, img, ctx);
+            note('image', v.action);
+            return v;
+          },
+        }),
+  };
 }
 
 export interface CoreOptions {
@@ -106,7 +130,7 @@ export function createCore(opts: CoreOptions): Core {
   const jobService = new JobService(jobs, queue, lifecycle);
   const settings = new UserSettingsStore(redis, config.keyPrefix);
   const intake = new Intake({
-    config, redis, moderator: opts.moderator, queue, lifecycle, quota,
+    config, redis, moderator: counted(opts.moderator, opts.metrics), queue, lifecycle, quota,
     ...(opts.imageIntake === undefined ? {} : { imageIntake: opts.imageIntake }),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
     ...(opts.random === undefined ? {} : { random: opts.random }),
@@ -154,13 +178,15 @@ export function createCore(opts: CoreOptions): Core {
       try {
         checks.redis = (await timed(redis.ping())) === 'PONG' ? { ok: true } : { ok: false, detail: 'no PONG' };
       } catch (err) {
-        checks.redis = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+        opts.logger?.warn({ err }, 'readiness: redis not reachable');
+        checks.redis = { ok: false, detail: 'not reachable' };
       }
       try {
         await timed(queue.queue.getJobCounts('waiting'));
         checks.queues = { ok: true };
       } catch (err) {
-        checks.queues = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+        opts.logger?.warn({ err }, 'readiness: queues not reachable');
+        checks.queues = { ok: false, detail: 'not reachable' };
       }
       return { ok: Object.values(checks).every((c) => c.ok), checks };
     },

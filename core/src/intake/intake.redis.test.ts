@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createCore, type Core } from '../core.ts';
 import { FairQueue, type QueuePosition } from '../queue/fair-queue.ts';
+import { DeliveryQueues } from '../queue/delivery-queues.ts';
 import type { GenerateJobDataInput } from '../queue/job-payloads.schema.ts';
 import { Intake } from './intake.ts';
+import { QuotaService } from '../quota/quota-service.ts';
 import type { ContentModerator } from '../moderation/content-moderator.ts';
 import type { ChatRequestInput } from '../model/chat-request.schema.ts';
 import type { ReferenceImageIntake } from './reference-image-intake.ts';
@@ -36,16 +38,24 @@ function req(text: string, over: Partial<ChatRequestInput> = {}): ChatRequestInp
   seq += 1;
   return {
     version: 1, platform: 'discord', tenantId: 'guild1', channelId: 'chan1', userId: 'user1', eventId: `evt-${seq}-${Math.random()}`,
-    text, replyTarget: { interactionToken: 'x' }, locale: 'en', ...over,
+    text, replyTarget: { platform: 'discord', applicationId: 'app', channelId: 'chan1', interactionToken: 'x' }, locale: 'en', ...over,
   };
 }
 
-async function withCore<T>(env: Record<string, string>, fn: (core: Core) => Promise<T>, extra: { imageIntake?: ReferenceImageIntake } = {}): Promise<T> {
-  const core = createCore({ config: testConfig(env), redis, moderator: listModerator, random: () => 0.5, ...extra });
+/** The core, with the test's own view of the generate queue (internal to the core). */
+type TestCore = Core & { queue: FairQueue; deliveryQueue: (platform: string) => ReturnType<DeliveryQueues['queue']> };
+
+async function withCore<T>(env: Record<string, string>, fn: (core: TestCore) => Promise<T>, extra: { imageIntake?: ReferenceImageIntake } = {}): Promise<T> {
+  const config = testConfig(env);
+  const core = createCore({ config, redis, moderator: listModerator, random: () => 0.5, ...extra });
+  const queue = new FairQueue(redis, config.keyPrefix);
+  const dq = new DeliveryQueues(redis, config.keyPrefix);
   try {
-    return await fn(core);
+    return await fn(Object.assign(Object.create(core) as Core, core, { queue, deliveryQueue: (p: string) => dq.queue(p) }));
   } finally {
-    await core.queue.queue.obliterate({ force: true });
+    await queue.queue.obliterate({ force: true });
+    await queue.close();
+    await dq.close();
     await core.close();
   }
 }
@@ -53,7 +63,7 @@ async function withCore<T>(env: Record<string, string>, fn: (core: Core) => Prom
 describe('core.intake on a real Redis', () => {
   it('accepts a request: job record, queue position, ETA, charge, localised message', async () => {
     await withCore({}, async (core) => {
-      const r = await core.intake.intake(req('/video a red fox running through snow --ar 9:16 --draft --seed 7'));
+      const r = await core.submit(req('/video a red fox running through snow --ar 9:16 --draft --seed 7'));
       expect(r.status).toBe('accepted');
       if (r.status !== 'accepted') return;
       expect(r.spec).toMatchObject({ aspect: '9:16', mode: 'draft', seed: 7, width: 480, height: 848 });
@@ -63,32 +73,33 @@ describe('core.intake on a real Redis', () => {
       expect(r.creditsLeft).toBe(27);
       expect(r.message.en).toContain(r.jobId);
       expect(r.message['zh-CN']).toContain('已加入队列');
-      const rec = await core.jobs.get(r.jobId);
-      expect(rec).toMatchObject({ state: 'queued', userKey: 'discord:user1', cost: 3 });
+      const rec = await core.job(r.jobId);
+      expect(rec).toMatchObject({ state: 'queued', userKey: 'discord:user1', cost: 3, spec: { seed: 7 }, version: 2 });
+      // The queue entry only points at the record: nothing in it can drift from the job.
       const job = await core.queue.queue.getJob(r.jobId);
-      expect(job?.data.spec.seed).toBe(7);
+      expect(job?.data).toEqual({ version: 2, jobId: r.jobId, userKey: 'discord:user1', enqueuedAt: rec?.createdAt });
     });
   });
 
   it('the same event id sent 20 times concurrently gives one job and one charge', async () => {
     await withCore({}, async (core) => {
       const one = req('/video a lighthouse at dusk --draft');
-      const results = await Promise.all(Array.from({ length: 20 }, () => core.intake.intake({ ...one })));
+      const results = await Promise.all(Array.from({ length: 20 }, () => core.submit({ ...one })));
       const ids = new Set(results.map((r) => (r.status === 'accepted' ? r.jobId : 'refused')));
       expect(ids.size).toBe(1);
       expect([...ids][0]).not.toBe('refused');
       expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
       expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
-      expect((await core.quota.show('discord:user1', 'free')).held).toBe(3);
+      expect((await core.quota.show('discord:user1', { tier: 'free' })).held).toBe(3);
       // And later, as a platform retry would.
-      const again = await core.intake.intake({ ...one });
+      const again = await core.submit({ ...one });
       expect(again).toMatchObject({ status: 'accepted', duplicate: true });
     });
   });
 
   it('500 concurrent intakes by one user with credits for 10 jobs: 10 accepted, 490 refused', async () => {
     await withCore({ FRAMECAST_FREE_DAILY_CREDITS: '30', FRAMECAST_FREE_MAX_CONCURRENT: '1000' }, async (core) => {
-      const results = await Promise.all(Array.from({ length: 500 }, (_, i) => core.intake.intake(req(`/video shot ${i} of a calm sea --draft`))));
+      const results = await Promise.all(Array.from({ length: 500 }, (_, i) => core.submit(req(`/video shot ${i} of a calm sea --draft`))));
       const accepted = results.filter((r) => r.status === 'accepted');
       const refused = results.filter((r) => r.status === 'refused');
       expect(accepted).toHaveLength(10);
@@ -105,26 +116,26 @@ describe('core.intake on a real Redis', () => {
 
   it('refuses a bad command with the grammar error, and charges nothing', async () => {
     await withCore({}, async (core) => {
-      const r = await core.intake.intake(req('/video a cat --ar 21:9'));
+      const r = await core.submit(req('/video a cat --ar 21:9'));
       expect(r).toMatchObject({ status: 'refused', reason: 'bad_command', detail: { code: 'out_of_range', param: 'ar' } });
-      expect((await core.quota.show('discord:user1', 'free')).held).toBe(0);
+      expect((await core.quota.show('discord:user1', { tier: 'free' })).held).toBe(0);
     });
   });
 
   it('refuses a blocked prompt with the category in both languages; review-level prompts are accepted for review', async () => {
     await withCore({}, async (core) => {
-      const blocked = await core.intake.intake(req('/video gore everywhere'));
+      const blocked = await core.submit(req('/video gore everywhere'));
       expect(blocked).toMatchObject({ status: 'refused', reason: 'moderation_blocked', detail: { category: 'violence' } });
       if (blocked.status === 'refused') expect(blocked.message['zh-CN']).toContain('暴力');
-      const review = await core.intake.intake(req('/video a lingerie catalogue shoot --draft'));
+      const review = await core.submit(req('/video a lingerie catalogue shoot --draft'));
       expect(review).toMatchObject({ status: 'accepted', reviewRequired: true });
-      if (review.status === 'accepted') expect((await core.jobs.get(review.jobId))?.reviewRequired).toBe(true);
+      if (review.status === 'accepted') expect((await core.job(review.jobId))?.reviewRequired).toBe(true);
     });
   });
 
   it('refuses malformed requests with a clear message', async () => {
     await withCore({}, async (core) => {
-      const r = await core.intake.intake({ ...req('/video x'), platform: 'myspace' } as unknown as ChatRequestInput);
+      const r = await core.submit({ ...req('/video x'), platform: 'myspace' } as unknown as ChatRequestInput);
       expect(r.status).toBe('refused');
       if (r.status === 'refused') {
         expect(r.reason).toBe('invalid_request');
@@ -141,9 +152,9 @@ describe('core.intake on a real Redis', () => {
       },
     };
     await withCore({}, async (core) => {
-      const ok = await core.intake.intake(req('/video make it move --draft', { attachments: [{ kind: 'image', url: 'https://example.com/good.png' }] }));
+      const ok = await core.submit(req('/video make it move --draft', { attachments: [{ kind: 'image', url: 'https://example.com/good.png' }] }));
       expect(ok).toMatchObject({ status: 'accepted', spec: { referenceImage: { ref: 'ref/x.png' } } });
-      const bad = await core.intake.intake(req('/video make it move --draft', { attachments: [{ kind: 'image', url: 'https://example.com/bad.png' }] }));
+      const bad = await core.submit(req('/video make it move --draft', { attachments: [{ kind: 'image', url: 'https://example.com/bad.png' }] }));
       expect(bad).toMatchObject({ status: 'refused', reason: 'image_invalid', detail: { code: 'corrupt' } });
       if (bad.status === 'refused') expect(bad.message.en).toContain('not a readable image');
     }, { imageIntake });
@@ -151,22 +162,22 @@ describe('core.intake on a real Redis', () => {
 
   it('limits concurrent jobs and tells the user', async () => {
     await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '1' }, async (core) => {
-      expect((await core.intake.intake(req('/video one --draft'))).status).toBe('accepted');
-      const r = await core.intake.intake(req('/video two --draft'));
+      expect((await core.submit(req('/video one --draft'))).status).toBe('accepted');
+      const r = await core.submit(req('/video two --draft'));
       expect(r).toMatchObject({ status: 'refused', reason: 'quota_concurrency' });
     });
   });
 
   it('lets the owner or an admin cancel a waiting job, refunding it; others cannot', async () => {
     await withCore({ FRAMECAST_ADMINS: 'discord:boss' }, async (core) => {
-      const r = await core.intake.intake(req('/video to be cancelled --draft'));
+      const r = await core.submit(req('/video to be cancelled --draft'));
       if (r.status !== 'accepted') throw new Error('not accepted');
-      expect(await core.jobService.cancel(r.jobId, { userKey: 'discord:other', isAdmin: false })).toMatchObject({ status: 'not_owner' });
-      expect(await core.jobService.cancel(r.jobId, { userKey: 'discord:user1', isAdmin: false })).toMatchObject({ status: 'cancelled' });
-      expect((await core.jobs.get(r.jobId))?.state).toBe('cancelled');
-      expect(await core.quota.show('discord:user1', 'free')).toMatchObject({ held: 0, spent: 0, active: 0 });
-      expect(await core.jobService.cancel(r.jobId, { userKey: 'discord:boss', isAdmin: true })).toMatchObject({ status: 'already_finished' });
-      expect(await core.jobService.cancel('nope', { userKey: 'discord:boss', isAdmin: true })).toMatchObject({ status: 'not_found' });
+      expect(await core.cancel(r.jobId, { userKey: 'discord:other', isAdmin: false })).toMatchObject({ status: 'not_owner' });
+      expect(await core.cancel(r.jobId, { userKey: 'discord:user1', isAdmin: false })).toMatchObject({ status: 'cancelled' });
+      expect((await core.job(r.jobId))?.state).toBe('cancelled');
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 0, spent: 0, active: 0 });
+      expect(await core.cancel(r.jobId, { userKey: 'discord:boss', isAdmin: true })).toMatchObject({ status: 'already_finished' });
+      expect(await core.cancel('nope', { userKey: 'discord:boss', isAdmin: true })).toMatchObject({ status: 'not_found' });
     });
   });
 });
@@ -175,30 +186,31 @@ describe('human review before delivery', () => {
   it('an admin approves (delivered, charged) or rejects (told, refunded); others cannot', async () => {
     await withCore({ FRAMECAST_ADMINS: 'discord:boss', FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
       const held = async (text: string) => {
-        const r = await core.intake.intake(req(text));
+        const r = await core.submit(req(text));
         if (r.status !== 'accepted') throw new Error('not accepted');
         // What a worker does with a result that needs review.
-        await core.jobs.update(r.jobId, { state: 'review', result: { videoRef: `videos/${r.jobId}.mp4`, bytes: 10, width: 848, height: 480, frames: 49, fps: 16, durationSec: 3, needsLink: false, downgraded: false } });
+        await core.lifecycle.start(r.jobId, 1);
+        await core.lifecycle.hold(r.jobId, { videoRef: `videos/${r.jobId}.mp4`, bytes: 10, width: 848, height: 480, frames: 49, fps: 16, durationSec: 3, needsLink: false, downgraded: false });
         return r.jobId;
       };
       const a = await held('/video a lingerie ad --draft');
       const b = await held('/video a lingerie ad again --draft');
-      expect(await core.jobService.review(a, { userKey: 'discord:user1', isAdmin: false }, 'approve')).toMatchObject({ status: 'not_admin' });
-      expect(await core.jobService.review(a, { userKey: 'discord:boss', isAdmin: true }, 'approve')).toMatchObject({ status: 'approved' });
-      expect(await core.jobService.review(b, { userKey: 'discord:boss', isAdmin: true }, 'reject')).toMatchObject({ status: 'rejected' });
-      expect(await core.jobService.review(a, { userKey: 'discord:boss', isAdmin: true }, 'reject')).toMatchObject({ status: 'not_in_review' });
-      expect((await core.jobs.get(a))?.state).toBe('succeeded');
-      expect((await core.jobs.get(b))?.state).toBe('blocked');
-      expect(await core.quota.show('discord:user1', 'free')).toMatchObject({ spent: 3, held: 0 });
-      const dq = core.deliveries.queue('discord');
+      expect(await core.review(a, { userKey: 'discord:user1', isAdmin: false }, 'approve')).toMatchObject({ status: 'not_admin' });
+      expect(await core.review(a, { userKey: 'discord:boss', isAdmin: true }, 'approve')).toMatchObject({ status: 'approved' });
+      expect(await core.review(b, { userKey: 'discord:boss', isAdmin: true }, 'reject')).toMatchObject({ status: 'rejected' });
+      expect(await core.review(a, { userKey: 'discord:boss', isAdmin: true }, 'reject')).toMatchObject({ status: 'not_in_review' });
+      expect((await core.job(a))?.state).toBe('succeeded');
+      expect((await core.job(b))?.state).toBe('blocked');
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ spent: 3, held: 0 });
+      const dq = core.deliveryQueue('discord');
       expect((await dq.getJob(`deliver-${a}`))?.data.outcome.kind).toBe('video');
       expect((await dq.getJob(`deliver-${b}`))?.data.outcome.kind).toBe('blocked');
       // The owner may cancel a video held for review; the queue entry is not needed to answer.
       const c = await held('/video a lingerie ad, third --draft');
       await core.queue.queue.remove(c);
-      expect(await core.jobService.cancel(c, { userKey: 'discord:user1', isAdmin: false })).toMatchObject({ status: 'cancelled' });
+      expect(await core.cancel(c, { userKey: 'discord:user1', isAdmin: false })).toMatchObject({ status: 'cancelled' });
       expect((await dq.getJob(`deliver-${c}`))?.data.outcome.kind).toBe('cancelled');
-      expect(await core.quota.show('discord:user1', 'free')).toMatchObject({ spent: 3, held: 0, active: 0 });
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ spent: 3, held: 0, active: 0 });
       await dq.obliterate({ force: true });
     });
   });
@@ -208,12 +220,12 @@ describe('user settings', () => {
   it("a user's allow-downgrade choice wins over the operator's default in the job", async () => {
     await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
       const settings = new UserSettingsStore(redis, core.config.keyPrefix);
-      const a = await core.intake.intake(req('/video default choice --draft'));
+      const a = await core.submit(req('/video default choice --draft'));
       await settings.set('discord:user1', 'allow-downgrade', false);
-      const b = await core.intake.intake(req('/video opted out --draft'));
+      const b = await core.submit(req('/video opted out --draft'));
       if (a.status !== 'accepted' || b.status !== 'accepted') throw new Error('not accepted');
-      expect((await core.queue.queue.getJob(a.jobId))?.data.allowDowngrade).toBe(true);
-      expect((await core.queue.queue.getJob(b.jobId))?.data.allowDowngrade).toBe(false);
+      expect((await core.job(a.jobId))?.allowDowngrade).toBe(true);
+      expect((await core.job(b.jobId))?.allowDowngrade).toBe(false);
       expect(await settings.get('discord:user1')).toEqual({ allowDowngrade: false });
     });
   });
@@ -221,7 +233,7 @@ describe('user settings', () => {
 
 describe('intake failures', () => {
   function intakeWith(core: Core, queue: FairQueue): Intake {
-    return new Intake({ config: core.config, redis, moderator: listModerator, queue, jobs: core.jobs, quota: core.quota, random: () => 0.5 });
+    return new Intake({ config: core.config, redis, moderator: listModerator, queue, lifecycle: core.lifecycle, quota: new QuotaService(redis, core.config), random: () => 0.5 });
   }
 
   it('a failure after the job was queued still answers accepted, and a retry of the event gives the same job', async () => {
@@ -242,7 +254,7 @@ describe('intake failures', () => {
       expect(again).toMatchObject({ status: 'accepted', duplicate: true });
       if (first.status === 'accepted' && again.status === 'accepted') expect(again.jobId).toBe(first.jobId);
       expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
-      expect(await core.quota.show('discord:user1', 'free')).toMatchObject({ held: 3, active: 1 });
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 3, active: 1 });
       await queue.close();
     });
   });
@@ -251,9 +263,9 @@ describe('intake failures', () => {
     await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
       class BrokenQueue extends FairQueue {
         failures = 1;
-        override async add(input: GenerateJobDataInput): Promise<{ rank: number; priority: number }> {
+        override async add(input: GenerateJobDataInput, mode: 'draft' | 'final'): Promise<{ rank: number; priority: number }> {
           if (this.failures-- > 0) throw new Error('READONLY You can\'t write against a read only replica.');
-          return super.add(input);
+          return super.add(input, mode);
         }
       }
       const queue = new BrokenQueue(redis, core.config.keyPrefix);
@@ -261,11 +273,11 @@ describe('intake failures', () => {
       const one = req('/video a broken queue --draft');
       const first = await intake.intake(one);
       expect(first).toMatchObject({ status: 'refused', reason: 'internal' });
-      expect(await core.quota.show('discord:user1', 'free')).toMatchObject({ held: 0, active: 0 });
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 0, active: 0 });
       const retry = await intake.intake({ ...one });
       expect(retry.status).toBe('accepted');
       expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
-      expect(await core.quota.show('discord:user1', 'free')).toMatchObject({ held: 3, active: 1 });
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 3, active: 1 });
       await queue.close();
     });
   });
@@ -275,9 +287,9 @@ describe('intake failures', () => {
       const one = req('/video an orphaned event --draft');
       // What a crashed intake leaves: a pending claim with a lapsed lease.
       await redis.set(`${core.config.keyPrefix}:idem:discord:${one.eventId}`, JSON.stringify({ state: 'pending', jobId: 'jorphan', leaseUntil: Date.now() - 1 }));
-      const r = await core.intake.intake(one);
+      const r = await core.submit(one);
       expect(r).toMatchObject({ status: 'accepted', jobId: 'jorphan' });
-      expect(await core.intake.intake({ ...one })).toMatchObject({ status: 'accepted', jobId: 'jorphan', duplicate: true });
+      expect(await core.submit({ ...one })).toMatchObject({ status: 'accepted', jobId: 'jorphan', duplicate: true });
       expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
     });
   });
@@ -285,9 +297,9 @@ describe('intake failures', () => {
   it('uses the configured default language when the platform gives none', async () => {
     await withCore({ FRAMECAST_DEFAULT_LOCALE: 'zh-CN' }, async (core) => {
       const { locale: _drop, ...noLocale } = req('/video 一只猫 --draft');
-      const r = await core.intake.intake(noLocale);
+      const r = await core.submit(noLocale);
       if (r.status !== 'accepted') throw new Error('not accepted');
-      expect((await core.queue.queue.getJob(r.jobId))?.data.locale).toBe('zh-CN');
+      expect((await core.job(r.jobId))?.locale).toBe('zh-CN');
     });
   });
 });
