@@ -18,6 +18,7 @@ import { GENERATE_QUEUE, deliveryQueueName } from './queue/job-payloads.schema.t
 import { QuotaService, type QuotaSnapshot } from './quota/quota-service.ts';
 import { Keys } from './redis/keys.ts';
 import { UserSettingsStore } from './users/user-settings.ts';
+import { RuntimeCapabilitiesRegistry } from './runtime/runtime-capabilities-registry.ts';
 
 /** How the core reports what it measures (the HTTP server's /metrics implements it). */
 export interface CoreMetricsSink extends DeliveryObserver {
@@ -102,6 +103,8 @@ export interface Core {
   /** For workers: every change of a job's state and credits. */
   readonly lifecycle: JobLifecycle;
   readonly workQueue: WorkQueue;
+  /** What the live workers render (workers publish; submit fits each spec to it). */
+  readonly runtimes: RuntimeCapabilitiesRegistry;
   /** Redis and the queues reachable. */
   readiness(): Promise<ReadinessReport>;
   /** Jobs per state, and each queue's counts (for /metrics). */
@@ -129,8 +132,9 @@ export function createCore(opts: CoreOptions): Core {
   const progress = new ProgressFeed(redis, config.keyPrefix, opts.logger);
   const jobService = new JobService(jobs, queue, lifecycle);
   const settings = new UserSettingsStore(redis, config.keyPrefix);
+  const runtimes = new RuntimeCapabilitiesRegistry(redis, { prefix: config.keyPrefix });
   const intake = new Intake({
-    config, redis, moderator: counted(opts.moderator, opts.metrics), queue, lifecycle, quota,
+    config, redis, moderator: counted(opts.moderator, opts.metrics), queue, lifecycle, quota, capabilities: runtimes,
     ...(opts.imageIntake === undefined ? {} : { imageIntake: opts.imageIntake }),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
     ...(opts.random === undefined ? {} : { random: opts.random }),
@@ -164,6 +168,7 @@ export function createCore(opts: CoreOptions): Core {
     progress,
     deliveries,
     lifecycle,
+    runtimes,
     workQueue: {
       name: GENERATE_QUEUE,
       bullPrefix: keys.bullPrefix,

@@ -44,6 +44,18 @@ export const MESSAGES = {
     en: 'This server/workspace has used its video budget for today. It renews at midnight ({timeZone}).',
     'zh-CN': '本群组/工作区今日的视频额度已用完，将于零点（{timeZone}）重置。',
   },
+  'refusal.image_not_supported': {
+    en: 'This model makes videos from text only; send the prompt without an image. Nothing was charged.',
+    'zh-CN': '当前模型只支持文字生成视频，请去掉图片后重试。未扣除额度。',
+  },
+  'refusal.image_required': {
+    en: 'This model makes videos from a picture: attach a reference image with your prompt. Nothing was charged.',
+    'zh-CN': '当前模型需要一张参考图片，请附上图片后重试。未扣除额度。',
+  },
+  'refusal.runtime_unavailable': {
+    en: 'The video service is being reconfigured and cannot take this request right now; nothing was charged. Please try again later.',
+    'zh-CN': '视频服务正在调整配置，暂时无法处理此请求，未扣除额度，请稍后再试。',
+  },
   'refusal.internal': {
     en: 'Something went wrong on our side; nothing was charged. Please try again.',
     'zh-CN': '服务出现问题，未扣除额度，请稍后再试。',

@@ -303,3 +303,40 @@ describe('intake failures', () => {
     });
   });
 });
+
+describe('sizes from the runtime', () => {
+  const ti2v = { version: 1 as const, runtime: 'comfyui', model: 'ti2v-5b', sizes: [{ kind: 'list' as const, sizes: [{ width: 1280, height: 704 }, { width: 704, height: 1280 }] }], imageInput: 'optional' as const, maxFrames: 121, fps: 24 };
+  const t2v = { ...ti2v, model: 't2v-a14b', sizes: [{ kind: 'grid' as const, multiple: 16, minSide: 256, maxWidth: 1280, maxHeight: 1280, maxPixels: 1280 * 720 }], imageInput: 'none' as const, maxFrames: 81, fps: 16 };
+
+  it('maps the aspect to the nearest size the live workers render, so an accepted job always renders', async () => {
+    await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5', FRAMECAST_FREE_DAILY_CREDITS: '500' }, async (core) => {
+      await core.runtimes.publish('w1', ti2v, 30);
+      core.runtimes.invalidate();
+      const r = await core.submit(req('/video a lighthouse at dusk --ar 16:9'));
+      if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
+      expect(r.spec).toMatchObject({ width: 1280, height: 704, fps: 24 });
+      expect((await core.job(r.jobId))?.spec).toMatchObject({ width: 1280, height: 704 });
+    });
+  });
+
+  it('refuses a reference image on a text-only runtime before fetching or charging it, in both languages', async () => {
+    let fetched = 0;
+    const imageIntake: ReferenceImageIntake = {
+      async accept() {
+        fetched += 1;
+        throw new Error('must not be called');
+      },
+    };
+    await withCore({}, async (core) => {
+      await core.runtimes.publish('w1', t2v, 30);
+      core.runtimes.invalidate();
+      const r = await core.submit(req('/video the wall starts to glow', { attachments: [{ kind: 'image', url: 'https://example.com/a.png' }] }));
+      expect(r).toMatchObject({ status: 'refused', reason: 'runtime_unsupported', detail: { code: 'image_not_supported' } });
+      if (r.status !== 'refused') return;
+      expect(r.message.en).toContain('text only');
+      expect(r.message['zh-CN']).toContain('只支持文字');
+      expect(fetched).toBe(0);
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 0, spent: 0, active: 0 });
+    }, { imageIntake });
+  });
+});

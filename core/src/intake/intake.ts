@@ -14,6 +14,8 @@ import { QuotaService } from '../quota/quota-service.ts';
 import { Keys, tenantKeyOf, userKeyOf } from '../redis/keys.ts';
 import { UserSettingsStore } from '../users/user-settings.ts';
 import type { ReferenceImageIntake } from './reference-image-intake.ts';
+import type { RuntimeCapabilitiesRegistry } from '../runtime/runtime-capabilities-registry.ts';
+import { fitSpecToCapabilities, imageInputRefusal, type FitRefusalCode } from '../model/runtime-capabilities.schema.ts';
 import { tierOf } from './tiers.ts';
 
 export type RefusalReason =
@@ -25,6 +27,7 @@ export type RefusalReason =
   | 'quota_credits'
   | 'quota_concurrency'
   | 'quota_tenant'
+  | 'runtime_unsupported'
   | 'internal';
 
 export type IntakeResult =
@@ -58,6 +61,8 @@ export interface IntakeDeps {
   lifecycle: JobLifecycle;
   quota: QuotaService;
   imageIntake?: ReferenceImageIntake;
+  /** What the live workers render: specs are fitted to it, images refused where none is taken. */
+  capabilities?: RuntimeCapabilitiesRegistry;
   logger?: Logger;
   now?: () => number;
   random?: () => number;
@@ -214,6 +219,12 @@ export class Intake {
     }
   }
 
+  private runtimeRefusal(code: FitRefusalCode, detail: string, log: Logger | undefined): IntakeResult {
+    const id: MessageId = code === 'image_not_supported' ? 'refusal.image_not_supported' : code === 'image_required' ? 'refusal.image_required' : 'refusal.runtime_unavailable';
+    if (id === 'refusal.runtime_unavailable') log?.error({ code, detail }, 'no worker can render this request: check the runtimes\' configuration');
+    return refusal('runtime_unsupported', id, {}, { code });
+  }
+
   private async process(req: ReturnType<typeof ChatRequestSchema.parse>, jobId: string, progress: IntakeProgress): Promise<IntakeResult> {
     const { config, moderator, quota, queue, lifecycle } = this.deps;
     const locale = req.locale ?? config.defaultLocale;
@@ -226,6 +237,15 @@ export class Intake {
       return { status: 'refused', reason: 'bad_command', message: e.message, detail: { code: e.code, param: e.param, allowed: e.allowed }, duplicate: false };
     }
     let spec = parsedSpec.spec;
+    // What the runtimes can make decides before anything is fetched or charged.
+    const caps = await this.deps.capabilities?.current().catch((err: unknown) => {
+      log?.warn({ err }, 'runtime capabilities unreadable: spec left as parsed');
+      return undefined;
+    });
+    if (caps !== undefined) {
+      const early = imageInputRefusal(caps, req.attachments.length > 0);
+      if (early !== undefined) return this.runtimeRefusal(early.code, early.detail, log);
+    }
 
     // 2. Moderate the text.
     // A mini program user's id is their openid, which WeChat's own checks need.
@@ -269,6 +289,12 @@ export class Intake {
         if (v.action === 'review') reviewRequired = true;
       }
       spec = { ...spec, referenceImage: img.image };
+    }
+
+    if (caps !== undefined) {
+      const fit = fitSpecToCapabilities(spec, caps);
+      if (!fit.ok) return this.runtimeRefusal(fit.code, fit.detail, log);
+      spec = fit.spec;
     }
 
     // 4. Reserve credits.

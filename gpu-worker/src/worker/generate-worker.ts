@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import sharp from 'sharp';
 import type { Logger } from 'pino';
 import {
-  FINAL_STATES, FRAME_SIZES, GenerateJobDataSchema,
+  atRenderScale, FINAL_STATES, FRAME_SIZES, GenerateJobDataSchema,
   type BlobStore, type Core, type DeliveryOutcome, type GenerationSpec, type JobRecord, type VideoResult,
 } from '@framecast/core';
 import { RuntimeError, type RuntimeRequest, type RuntimeResult, type StepProgress, type VideoRuntime } from '../runtime/video-runtime.ts';
@@ -71,6 +72,8 @@ export class GenerateWorker {
   readonly worker: Worker;
   readonly gate = new GpuGate();
   private readonly startedAt = performance.now();
+  private readonly id = Math.random().toString(36).slice(2, 8);
+  private publication: { stop(): Promise<void> } | undefined;
 
   constructor(private readonly o: GenerateWorkerOptions) {
     const wq = o.core.workQueue;
@@ -95,6 +98,12 @@ export class GenerateWorker {
 
   async run(): Promise<void> {
     await sweepDeadWorkDirs(this.o.workDir);
+    // Tell intake what this worker renders, so that every accepted job fits it.
+    const caps = atRenderScale(await this.o.runtime.capabilities(), this.o.renderScale ?? 1);
+    this.publication = await this.o.core.runtimes.startPublishing(`${os.hostname()}:${process.pid}:${this.id}`, caps, {
+      ttlSec: 30,
+      onError: (err) => this.o.logger.warn({ err }, 'could not refresh the runtime capabilities'),
+    });
     return this.worker.run();
   }
 
@@ -104,6 +113,7 @@ export class GenerateWorker {
   }
 
   async close(): Promise<void> {
+    await this.publication?.stop().catch(() => undefined);
     await this.worker.close();
   }
 
