@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createCore, type ChatRequestInput } from '@framecast/core';
+import { createProductModerator } from '@framecast/content-safety';
 import { startFakeWeChatServer, type FakeWeChat } from '../content-safety/src/remote/testing/fake-wechat-server.ts';
-import { productModerator } from '../bin/commands/services.ts';
 import { testRedis } from './support/redis.ts';
 import { testConfig } from './support/config.ts';
 
@@ -22,7 +22,14 @@ afterAll(async () => {
 let seq = 0;
 function req(platform: 'miniprogram' | 'discord', userId: string, text: string): ChatRequestInput {
   seq += 1;
-  return { version: 1, platform, tenantId: 'wxapp', channelId: 'c', userId, eventId: `wx-${seq}`, text, replyTarget: {}, locale: 'zh-CN' };
+  const replyTarget = platform === 'miniprogram' ? { platform, appId: 'wxapp', openid: userId } : { platform, applicationId: 'a', channelId: 'c' };
+  return { version: 1, platform, tenantId: 'wxapp', channelId: 'c', userId, eventId: `wx-${seq}`, text, replyTarget, locale: 'zh-CN' };
+}
+
+/** Removes what the test wrote (jobs, the generate queue, credits): every key under its prefix. */
+async function removeKeys(prefix: string): Promise<void> {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
 }
 
 describe('intake with WeChat checks on', () => {
@@ -31,22 +38,22 @@ describe('intake with WeChat checks on', () => {
       FRAMECAST_WECHAT_CHECKS: 'on', WECHAT_APP_ID: wechat.appId, WECHAT_APP_SECRET: wechat.appSecret, WECHAT_API_BASE_URL: wechat.baseUrl,
       FRAMECAST_FREE_MAX_CONCURRENT: '5',
     });
-    const { moderator } = await productModerator(config);
+    const { moderator } = await createProductModerator(config);
     const core = createCore({ config, redis, moderator });
     try {
-      const review = await core.intake.intake(req('miniprogram', 'o-mini-1', '/video 一双球鞋的广告 buy now --draft'));
+      const review = await core.submit(req('miniprogram', 'o-mini-1', '/video 一双球鞋的广告 buy now --draft'));
       expect(review).toMatchObject({ status: 'accepted', reviewRequired: true });
-      const risky = await core.intake.intake(req('miniprogram', 'o-mini-1', '/video 一个 casino 的夜景 --draft'));
+      const risky = await core.submit(req('miniprogram', 'o-mini-1', '/video 一个 casino 的夜景 --draft'));
       expect(risky).toMatchObject({ status: 'refused', reason: 'moderation_blocked' });
       const checks = wechat.calls.filter((c) => c.path === '/wxa/msg_sec_check');
       expect(checks.length).toBe(2);
       expect(checks[0]?.body).toMatchObject({ version: 2, openid: 'o-mini-1' });
-      const other = await core.intake.intake(req('discord', '42', '/video a sneaker ad, buy now --draft'));
+      const other = await core.submit(req('discord', '42', '/video a sneaker ad, buy now --draft'));
       expect(other).toMatchObject({ status: 'accepted', reviewRequired: false });
       expect(wechat.calls.filter((c) => c.path === '/wxa/msg_sec_check').length).toBe(2);
     } finally {
-      await core.queue.queue.obliterate({ force: true });
       await core.close();
+      await removeKeys(config.keyPrefix);
     }
   });
 

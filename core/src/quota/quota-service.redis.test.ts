@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { QuotaService } from './quota-service.ts';
 import { costOf } from './cost.ts';
+import { Ledger } from '../jobs/ledger.ts';
 import { testRedis } from '../../../test/support/redis.ts';
 import { testConfig } from '../../../test/support/config.ts';
 import { mulberry32 } from '../../../test/support/prng.ts';
@@ -42,6 +43,7 @@ describe('QuotaService on a real Redis', () => {
   it('the ledger balances after random commits, refunds and repeated settlements', async () => {
     const config = testConfig({ FRAMECAST_PRO_DAILY_CREDITS: '200', FRAMECAST_PRO_MAX_CONCURRENT: '1000', FRAMECAST_TENANT_DAILY_CAP: '100000' });
     const quota = new QuotaService(redis, config);
+    const ledger = new Ledger(redis, config.keyPrefix);
     const rnd = mulberry32(42);
     await quota.grant('slack:u2', 50);
     const costs = new Map<string, number>();
@@ -59,14 +61,14 @@ describe('QuotaService on a real Redis', () => {
         const o = outcome.get(id);
         if (o === 'held') return [];
         const n = 1 + Math.floor(rnd() * 3);
-        return Array.from({ length: n }, () => (o === 'commit' ? quota.commit(id) : quota.refund(id)));
+        return Array.from({ length: n }, () => (o === 'commit' ? ledger.commit(id) : ledger.refund(id)));
       }),
     );
     // A refund after a commit must not give anything back, and vice versa.
     for (const id of held) {
       const o = outcome.get(id);
-      if (o === 'commit') expect(await quota.refund(id)).toBe('noop');
-      if (o === 'refund') expect(await quota.commit(id)).toBe('noop');
+      if (o === 'commit') expect(await ledger.refund(id)).toBe('noop');
+      if (o === 'refund') expect(await ledger.commit(id)).toBe('noop');
     }
     let committedDaily = 0, heldDaily = 0, bonusUsed = 0, committedCost = 0, heldCost = 0;
     for (const id of held) {
@@ -100,26 +102,48 @@ describe('QuotaService on a real Redis', () => {
     expect((await quota.show('cli:u', 'free')).held).toBe(5);
   });
 
+  it('settles through the Ledger: uncommit gives a committed charge back once; no reservation is missing', async () => {
+    const config = testConfig({ FRAMECAST_FREE_DAILY_CREDITS: '10' });
+    const quota = new QuotaService(redis, config);
+    const ledger = new Ledger(redis, config.keyPrefix);
+    expect(await quota.reserve({ jobId: 'u1', userKey: 'cli:un', tenantKey: 'cli:t', cost: 4, tier: 'free' })).toMatchObject({ ok: true });
+    expect(await ledger.settle('u1', 'uncommit')).toBe('noop'); // held, not committed
+    expect(await ledger.commit('u1')).toBe('committed');
+    expect(await quota.show('cli:un', 'free')).toMatchObject({ spent: 4, held: 0, available: 6, active: 0 });
+    const again = await Promise.all([ledger.settle('u1', 'uncommit'), ledger.settle('u1', 'uncommit')]);
+    expect(again.sort()).toEqual(['noop', 'refunded']);
+    expect(await quota.show('cli:un', 'free')).toMatchObject({ spent: 0, held: 0, available: 10 });
+    expect(await ledger.commit('u1')).toBe('noop');
+    expect(await ledger.refund('nope')).toBe('missing');
+    expect(await ledger.commit('nope')).toBe('missing');
+  });
+
   it('limits concurrent jobs per user and frees the slot on commit or refund', async () => {
-    const quota = new QuotaService(redis, testConfig({ FRAMECAST_FREE_MAX_CONCURRENT: '2' }));
+    const config = testConfig({ FRAMECAST_FREE_MAX_CONCURRENT: '2' });
+    const quota = new QuotaService(redis, config);
+    const ledger = new Ledger(redis, config.keyPrefix);
     const r = (id: string) => quota.reserve({ jobId: id, userKey: 'wechat:w', tenantKey: 'wechat:room', cost: 1, tier: 'free' });
     expect((await r('a')).ok).toBe(true);
     expect((await r('b')).ok).toBe(true);
     expect(await r('c')).toMatchObject({ ok: false, reason: 'concurrency', active: 2, limit: 2 });
-    await quota.commit('a');
+    await ledger.commit('a');
     expect((await r('c')).ok).toBe(true);
   });
 
   it('caps a tenant per day across its users', async () => {
-    const quota = new QuotaService(redis, testConfig({ FRAMECAST_TENANT_DAILY_CAP: '10', FRAMECAST_FREE_MAX_CONCURRENT: '10' }));
+    const config = testConfig({ FRAMECAST_TENANT_DAILY_CAP: '10', FRAMECAST_FREE_MAX_CONCURRENT: '10' });
+    const quota = new QuotaService(redis, config);
+    const ledger = new Ledger(redis, config.keyPrefix);
     expect((await quota.reserve({ jobId: 'x1', userKey: 'discord:a', tenantKey: 'discord:g', cost: 6, tier: 'free' })).ok).toBe(true);
     expect(await quota.reserve({ jobId: 'x2', userKey: 'discord:b', tenantKey: 'discord:g', cost: 6, tier: 'free' })).toMatchObject({ ok: false, reason: 'tenant' });
-    await quota.refund('x1');
+    await ledger.refund('x1');
     expect((await quota.reserve({ jobId: 'x2', userKey: 'discord:b', tenantKey: 'discord:g', cost: 6, tier: 'free' })).ok).toBe(true);
   });
 
   it('rolls the day over at midnight in the configured time zone, and settles on the reservation day', async () => {
-    const quota = new QuotaService(redis, testConfig({ FRAMECAST_FREE_DAILY_CREDITS: '5', FRAMECAST_FREE_MAX_CONCURRENT: '10' }));
+    const config = testConfig({ FRAMECAST_FREE_DAILY_CREDITS: '5', FRAMECAST_FREE_MAX_CONCURRENT: '10' });
+    const quota = new QuotaService(redis, config);
+    const ledger = new Ledger(redis, config.keyPrefix);
     // 2026-03-01 15:59:00Z is 23:59 in Shanghai; one minute later it is the next day there.
     const before = Date.UTC(2026, 2, 1, 15, 59, 0);
     const after = Date.UTC(2026, 2, 1, 16, 0, 30);
@@ -128,16 +152,18 @@ describe('QuotaService on a real Redis', () => {
     expect((await quota.reserve({ jobId: 'd1', userKey: 'cli:z', tenantKey: 'cli:t', cost: 5, tier: 'free', now: before })).ok).toBe(true);
     expect(await quota.reserve({ jobId: 'd2', userKey: 'cli:z', tenantKey: 'cli:t', cost: 5, tier: 'free', now: before })).toMatchObject({ ok: false, reason: 'credits' });
     expect((await quota.reserve({ jobId: 'd3', userKey: 'cli:z', tenantKey: 'cli:t', cost: 5, tier: 'free', now: after })).ok).toBe(true);
-    expect(await quota.commit('d1')).toBe('committed');
+    expect(await ledger.commit('d1')).toBe('committed');
     expect((await quota.show('cli:z', 'free', before)).spent).toBe(5);
     expect((await quota.show('cli:z', 'free', after))).toMatchObject({ spent: 0, held: 5 });
   });
 
   it('spends granted credits after the daily allowance and gives them back on refund', async () => {
-    const quota = new QuotaService(redis, testConfig({ FRAMECAST_FREE_DAILY_CREDITS: '3' }));
+    const config = testConfig({ FRAMECAST_FREE_DAILY_CREDITS: '3' });
+    const quota = new QuotaService(redis, config);
+    const ledger = new Ledger(redis, config.keyPrefix);
     await quota.grant('cli:g', 4);
     expect(await quota.reserve({ jobId: 'g1', userKey: 'cli:g', tenantKey: 'cli:t', cost: 6, tier: 'free' })).toMatchObject({ ok: true, dailyLeft: 0, bonusLeft: 1 });
-    await quota.refund('g1');
+    await ledger.refund('g1');
     expect(await quota.show('cli:g', 'free')).toMatchObject({ bonus: 4, held: 0, available: 7 });
     await expect(quota.grant('cli:g', 0)).rejects.toThrow(RangeError);
     await expect(quota.grant('cli:g', -50)).rejects.toThrow(RangeError);
