@@ -10,7 +10,7 @@ const N = 2000;
 const CONCURRENCY = 32;
 
 /**
- * core.intake (grammar, keyword moderation, quota Lua, job record, fair enqueue, position/ETA)
+ * core.submit (grammar, keyword moderation, quota Lua, job record, fair enqueue, position/ETA)
  * next to a bare BullMQ queue.add of the same payload, same Redis, same concurrency.
  */
 export async function run(): Promise<Record<string, unknown>> {
@@ -26,19 +26,23 @@ export async function run(): Promise<Record<string, unknown>> {
     const prompts = ['/video 一只橘猫在雨中的屋顶上奔跑 ——ar 16：9 ——draft', '/video a lighthouse at dusk, waves crashing --ar 9:16 --seed 42 --draft', '/视频 水墨风格的山水 --style 水墨 --duration 4 --draft'];
     // Warm up (Lua scripts loaded, connections open, JIT).
     for (let i = 0; i < 50; i++) {
-      await core.intake.intake({ version: 1, platform: 'discord', tenantId: 'g', channelId: 'c', userId: `w${i}`, eventId: `warm-${i}`, text: prompts[i % 3] ?? '', replyTarget: {}, locale: 'en' });
+      await core.submit({ version: 1, platform: 'discord', tenantId: 'g', channelId: 'c', userId: `w${i}`, eventId: `warm-${i}`, text: prompts[i % 3] ?? '', replyTarget: { platform: 'discord', applicationId: 'bench', channelId: 'c' }, locale: 'en' });
     }
     const payloads: unknown[] = [];
     let accepted = 0;
+    // The generate queue as a worker sees it (the payloads the intake enqueued, for the baseline).
+    const work = new Queue(core.workQueue.name, { connection: redis, prefix: core.workQueue.bullPrefix });
     const intake = await runConcurrent(N, CONCURRENCY, async (i) => {
-      const r = await core.intake.intake({
-        version: 1, platform: 'discord', tenantId: `g${i % 7}`, channelId: 'c', userId: `u${i % 50}`, eventId: randomUUID(), text: prompts[i % 3] ?? '', replyTarget: { interactionId: String(i) }, locale: 'en',
+      const r = await core.submit({
+        version: 1, platform: 'discord', tenantId: `g${i % 7}`, channelId: 'c', userId: `u${i % 50}`, eventId: randomUUID(), text: prompts[i % 3] ?? '',
+        replyTarget: { platform: 'discord', applicationId: 'bench', channelId: 'c', interactionToken: `token-${i}` }, locale: 'en',
       });
       if (r.status === 'accepted') {
         accepted += 1;
-        if (payloads.length < 3) payloads.push((await core.queue.queue.getJob(r.jobId))?.data);
+        if (payloads.length < 3) payloads.push((await work.getJob(r.jobId))?.data);
       }
     });
+    await work.close();
     if (accepted !== N) throw new Error(`only ${accepted} of ${N} intakes were accepted`);
 
     const bare = new Queue('bare', { connection: redis, prefix: 'bench-bare' });
@@ -67,7 +71,7 @@ export async function run(): Promise<Record<string, unknown>> {
           p50IntakeOverBare: round(a.p50Ms / b.p50Ms),
           p99IntakeOverBare: round(a.p99Ms / b.p99Ms),
         },
-        note: 'core.intake = grammar + keyword moderation + quota Lua reserve + idempotency claim + job record + fair enqueue + position/ETA + quota snapshot; the baseline is one BullMQ queue.add of the same payload',
+        note: 'core.submit = grammar + keyword moderation + quota Lua reserve + idempotency claim + job record (lifecycle create) + fair enqueue + position/ETA + queued progress event; the baseline is one BullMQ queue.add of the same payload (since the lifecycle, a pointer to the record: version, jobId, userKey, enqueuedAt)',
       },
     };
   } finally {
