@@ -8,7 +8,6 @@ import { probeVideo } from './ffprobe.ts';
 import { fitToBudget } from './fit-to-budget.ts';
 import { noiseFrames } from './video-test-support.ts';
 
-const MiB = 1024 * 1024;
 let dir: string;
 let noisy: EncodedVideo;
 
