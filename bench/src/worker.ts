@@ -1,10 +1,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { createCore, loadConfig, type ContentModerator } from '@framecast/core';
-import { blobStoreFromConfig, createWorkerFromConfig, runtimeFromConfig, type JobTiming, type RuntimeHooks, type RuntimeRequest, type RuntimeResult, type VideoRuntime } from '@framecast/gpu-worker';
+import { blobStoreFromConfig, createCore, FINAL_STATES, loadConfig, type ContentModerator, type Core } from '@framecast/core';
+import { createWorkerFromConfig, runtimeFromConfig, type JobTiming, type RuntimeHooks, type RuntimeRequest, type RuntimeResult, type VideoRuntime } from '@framecast/gpu-worker';
 import { startThrowawayRedis } from '../../test/support/redis-server.ts';
 import { percentile, round } from './stats.ts';
 
@@ -61,35 +62,41 @@ async function runMode(redisUrl: string, dataDir: string, pipelined: boolean, st
     { dotenvPath: false },
   );
   const allow: ContentModerator = { moderateText: async () => ({ action: 'allow', hits: [], source: 'bench' }) };
-  const core = createCore({ config, redis, moderator: allow });
+  const connection = { url: redisUrl, maxRetriesPerRequest: null };
+  const core = createCore({ config, redis, moderator: allow, connection });
   const timings: JobTiming[] = [];
   const store = blobStoreFromConfig(config);
   const logger = pino({ level: 'silent' });
   const runtime = holdMs > 0 ? new SimulatedAcceleratorRuntime(await runtimeFromConfig(config, store, logger), holdMs) : undefined;
   const worker = await createWorkerFromConfig({
-    config, redis, connection: { url: redisUrl, maxRetriesPerRequest: null }, logger,
+    core, store, logger,
     overrides: { store, pipelined, onTiming: (t) => timings.push(t), progressEveryMs: 250, ...(runtime === undefined ? {} : { runtime }) },
   });
   const ids: string[] = [];
   for (let i = 0; i < JOBS; i++) {
-    const r = await core.intake.intake({ version: 1, platform: 'cli', tenantId: 'bench', channelId: 'c', userId: `u${i}`, eventId: `${pipelined}-${i}`, text: `/video shot ${i} of a harbour at night --draft --seed ${i}`, replyTarget: {}, locale: 'en' });
+    const r = await core.submit({
+      version: 1, platform: 'cli', tenantId: 'bench', channelId: 'c', userId: `u${i}`, eventId: `${pipelined}-${i}`, text: `/video shot ${i} of a harbour at night --draft --seed ${i}`,
+      replyTarget: { platform: 'cli', out: path.join(dataDir, `bench-${pipelined ? 'p' : 's'}${steps}-${i}.mp4`) }, locale: 'en',
+    });
     if (r.status !== 'accepted') throw new Error(`intake refused: ${r.reason}`);
     ids.push(r.jobId);
   }
   const busyBefore = worker.gate.busyMs;
   const t0 = performance.now();
   void worker.run();
-  const dq = core.deliveries.queue('cli');
-  for (;;) {
-    const n = await dq.getJobCountByTypes('waiting', 'prioritized');
-    if (n >= JOBS) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  // Done when every job has ended: the lifecycle writes the final state and queues the delivery
+  // in one finish (nobody consumes the cli deliveries here).
+  await waitForAllEnded(core, ids);
   const wallMs = performance.now() - t0;
   const busy = worker.gate.busyMs - busyBefore;
   await worker.close();
-  await core.queue.queue.obliterate({ force: true });
-  await dq.obliterate({ force: true });
+  const notSucceeded = (await Promise.all(ids.map((id) => core.job(id)))).filter((rec) => rec?.state !== 'succeeded');
+  if (notSucceeded.length > 0) throw new Error(`${notSucceeded.length} of ${JOBS} jobs did not succeed (e.g. ${notSucceeded[0]?.jobId}: ${notSucceeded[0]?.state} ${notSucceeded[0]?.error?.code ?? ''})`);
+  for (const name of [core.workQueue.name, 'deliver-cli']) {
+    const q = new Queue(name, { connection, prefix: core.workQueue.bullPrefix });
+    await q.obliterate({ force: true });
+    await q.close();
+  }
   await core.close();
   await redis.quit();
   const p50 = (xs: number[]) => percentile(xs, 50);
@@ -109,6 +116,14 @@ async function runMode(redisUrl: string, dataDir: string, pipelined: boolean, st
     lastStepToDeliveryMsP50: round(after, 1),
     overheadOverPipelineP50: round((first + after) / pipelineMs),
   };
+}
+
+async function waitForAllEnded(core: Core, ids: readonly string[]): Promise<void> {
+  for (;;) {
+    const recs = await Promise.all(ids.map((id) => core.job(id)));
+    if (recs.every((rec) => rec !== undefined && FINAL_STATES.has(rec.state))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /**
