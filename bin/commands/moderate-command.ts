@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createSafeFetcher, decodeImageSafely, fetchImageSafely, scanVideo, VideoScanError, type SafeImageResult } from '@framecast/content-safety';
 import { loadConfig } from '@framecast/core';
 import { printJson, UsageError } from './cli-context.ts';
-import { productModerator } from './services.ts';
+import { createProductModerator as productModerator } from '@framecast/content-safety';
 
 const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 

@@ -229,13 +229,19 @@ export class JobLifecycle {
     let moved = 0;
     for (const jobId of ids) {
       const [payload = null, state = null] = await this.o.redis.hmget(this.keys.delivery(jobId), 'payload', 'state');
-      if (payload === null || state === 'delivered' || state === 'undeliverable') {
+      if (payload === null || payload === '' || state === 'delivered' || state === 'undeliverable') {
         await this.o.redis.zrem(this.keys.deliveryOutbox(), jobId);
-        if (payload === null && state === null) continue;
-        if (payload === null || payload === '') await this.markUndeliverable(jobId, 'no reply target');
+        // An outcome with nowhere to go (a record from before typed reply targets): given up.
+        if (payload === '' && state !== 'delivered' && state !== 'undeliverable') await this.markUndeliverable(jobId, 'no reply target');
         continue;
       }
-      const parsed = DeliveryJobDataSchema.safeParse(JSON.parse(payload));
+      let raw: unknown;
+      try {
+        raw = JSON.parse(payload);
+      } catch {
+        raw = undefined;
+      }
+      const parsed = DeliveryJobDataSchema.safeParse(raw);
       if (!parsed.success) {
         this.o.logger?.error({ jobId, issues: parsed.error.issues.length }, 'unreadable delivery payload: given up');
         await this.markUndeliverable(jobId, 'unreadable delivery payload');

@@ -45,7 +45,8 @@ if promised then
     redis.call('ZADD', KEYS[3], 'NX', now, jobId)
   end
 else
-  if kind == 'video' and redis.call('EXISTS', KEYS[9]) == 1 then
+  -- A cancel requested while the job ran wins over its video, sent or held for review.
+  if (kind == 'video' or kind == 'review') and redis.call('EXISTS', KEYS[9]) == 1 then
     kind, payload, eventData = 'cancelled', ARGV[7], ARGV[11]
   end
   if kind == 'review' then
