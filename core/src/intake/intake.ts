@@ -314,7 +314,8 @@ export class Intake {
       }
     }
 
-    progress.reserved = !decision.alreadyReserved;
+    // A takeover of a crashed intake owns the reservation it finds held, and must release it on failure.
+    progress.reserved = !decision.alreadyReserved || decision.state === 'held';
     if (decision.alreadyReserved && decision.state !== 'held') {
       // A takeover of an intake that had already queued this job, which has since been settled:
       // answer with that job, enqueue nothing.

@@ -148,7 +148,8 @@ describe('deliveries.consume', () => {
 
   it('a delivery the platform refuses for good is undeliverable, refunded, and the video stays readable', async () => {
     await withCore(async (core) => {
-      const a = adapter(core, async () => ({ fail: 'channel_not_found' }));
+      let refuse = true;
+      const a = adapter(core, async () => (refuse ? { fail: 'channel_not_found' } : 'ok'));
       try {
         const jobId = await submit(core);
         await core.lifecycle.start(jobId, 1);
@@ -160,6 +161,13 @@ describe('deliveries.consume', () => {
         expect(await core.lifecycle.markUndeliverable(jobId, 'again')).toBe('undeliverable');
         expect(await core.lifecycle.markDelivered(jobId)).toBe(false);
         expect(await core.quota.show('slack:U1')).toMatchObject({ spent: 0 });
+        // An operator fixes the channel and retries: delivered (on the house), the record says so.
+        refuse = false;
+        expect(await core.deliveries.retry(jobId)).toBe(true);
+        await until(async () => ((await core.deliveries.state(jobId)) === 'delivered' ? true : undefined), 10_000, 'redelivered');
+        expect(await core.job(jobId)).toMatchObject({ state: 'succeeded' });
+        expect(await core.quota.show('slack:U1')).toMatchObject({ held: 0, spent: 0 });
+        expect(await core.deliveries.retry(jobId)).toBe(false);
       } finally {
         await a.stop();
       }

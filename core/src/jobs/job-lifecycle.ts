@@ -176,7 +176,7 @@ export class JobLifecycle {
   async markDelivered(jobId: string, info: Record<string, string | number> = {}): Promise<boolean> {
     const fields = Object.entries(info).flatMap(([k, v]) => [k, String(v)]);
     const first = await this.redis.fcJobDelivered(
-      this.keys.delivery(jobId), this.keys.deliveryOutbox(), this.keys.progressStream(), this.keys.job(jobId),
+      this.keys.delivery(jobId), this.keys.deliveryOutbox(), this.keys.progressStream(), this.keys.job(jobId), this.keys.jobStateCounts(),
       this.now(), this.streamMaxLen, '{}', ...fields,
     );
     return first === 1;
@@ -206,10 +206,10 @@ export class JobLifecycle {
     const [state = null, payload = null] = await this.o.redis.hmget(key, 'state', 'payload');
     if (state !== 'undeliverable' || payload === null || payload === '') return false;
     const data = DeliveryJobDataSchema.parse(JSON.parse(payload));
-    await this.o.redis.multi().hset(key, 'state', 'enqueued', 'enqueuedAt', this.now(), 'attempts', 0).zadd(this.keys.deliveryOutbox(), 0, jobId).exec();
-    await this.o.deliveryQueues.queue(data.platform).remove(`deliver-${jobId}`).catch(() => undefined);
-    await this.relay([jobId]);
-    return true;
+    void data;
+    // A fresh delivery job (the old one may still be held by a consumer): deliver-<jobId>-r<n>.
+    await this.o.redis.multi().hset(key, 'state', 'enqueued', 'enqueuedAt', this.now(), 'attempts', 0).hincrby(key, 'redeliveries', 1).zadd(this.keys.deliveryOutbox(), 0, jobId).exec();
+    return (await this.relay([jobId])) === 1;
   }
 
   /** Counts one delivery attempt; returns the attempt number and when the outcome was first written. */
@@ -228,7 +228,7 @@ export class JobLifecycle {
     const ids = jobIds ?? (await this.o.redis.zrangebyscore(this.keys.deliveryOutbox(), '-inf', this.now() - olderThanMs, 'LIMIT', 0, 500));
     let moved = 0;
     for (const jobId of ids) {
-      const [payload = null, state = null] = await this.o.redis.hmget(this.keys.delivery(jobId), 'payload', 'state');
+      const [payload = null, state = null, redeliveries = null] = await this.o.redis.hmget(this.keys.delivery(jobId), 'payload', 'state', 'redeliveries');
       if (payload === null || payload === '' || state === 'delivered' || state === 'undeliverable') {
         await this.o.redis.zrem(this.keys.deliveryOutbox(), jobId);
         // An outcome with nowhere to go (a record from before typed reply targets): given up.
@@ -247,7 +247,7 @@ export class JobLifecycle {
         await this.markUndeliverable(jobId, 'unreadable delivery payload');
         continue;
       }
-      await this.o.deliveryQueues.add(parsed.data);
+      await this.o.deliveryQueues.add(parsed.data, redeliveries === null || redeliveries === '0' ? '' : `-r${redeliveries}`);
       await this.o.redis.zrem(this.keys.deliveryOutbox(), jobId);
       moved += 1;
     }

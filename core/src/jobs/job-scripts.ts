@@ -9,7 +9,7 @@ const SCRIPTS = {
   fcJobCreate: [3, 'create-3.lua'],
   fcJobTransition: [3, 'transition-3.lua'],
   fcJobFinish: [11, 'finish-11.lua'],
-  fcJobDelivered: [4, 'delivered-4.lua'],
+  fcJobDelivered: [5, 'delivered-5.lua'],
   fcJobUndeliverable: [10, 'undeliverable-10.lua'],
   fcLedgerSettle: [5, 'settle-5.lua'],
 } as const;

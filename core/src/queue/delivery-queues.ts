@@ -27,10 +27,10 @@ export class DeliveryQueues {
     return q;
   }
 
-  /** Adds the outcome once: a second add of the same job id is a no-op in BullMQ. */
-  async add(data: DeliveryJobData): Promise<void> {
+  /** Adds the outcome once: a second add of the same job id is a no-op in BullMQ (an operator's redelivery adds a suffix). */
+  async add(data: DeliveryJobData, suffix = ''): Promise<void> {
     await this.queue(data.platform).add('deliver', data, {
-      jobId: `deliver-${data.jobId}`,
+      jobId: `deliver-${data.jobId}${suffix}`,
       // Retries are the consumer's (capped backoff for hours, Retry-After honoured), not BullMQ's.
       attempts: 1,
       removeOnComplete: { age: 7 * 24 * 3600 },

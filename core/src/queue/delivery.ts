@@ -100,7 +100,7 @@ export class Deliveries {
       async (job: Job, token?: string) => {
         const parsed = DeliveryJobDataSchema.safeParse(job.data);
         if (!parsed.success) {
-          const jobId = typeof job.id === 'string' ? job.id.replace(/^deliver-/, '') : '';
+          const jobId = typeof job.id === 'string' ? job.id.replace(/^deliver-/, '').replace(/-r\d+$/, '') : '';
           log?.error({ jobId }, 'unreadable delivery payload: given up');
           if (jobId !== '') await this.lifecycle.markUndeliverable(jobId, 'unreadable delivery payload');
           return { skipped: 'invalid' };
