@@ -112,6 +112,17 @@ export const EnvSchema = z.object({
   WECHAT_APP_ID: z.string().min(1).optional(),
   WECHAT_APP_SECRET: z.string().min(1).optional(),
   WECHAT_API_BASE_URL: z.url().default('https://api.weixin.qq.com'),
+  /** Discord: the bot's token and application; the gateway connects unless DISCORD_GATEWAY=off; DISCORD_PUBLIC_KEY serves HTTP interactions. */
+  DISCORD_TOKEN: z.string().min(1).optional(),
+  DISCORD_APPLICATION_ID: z.string().regex(/^\d{1,25}$/, 'a Discord snowflake (digits only)').optional(),
+  DISCORD_PUBLIC_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, "the application's Ed25519 public key: 64 hex digits").optional(),
+  DISCORD_GATEWAY: bool(true),
+  DISCORD_API_BASE_URL: z.url().default('https://discord.com/api'),
+  /** Slack: the bot token; SLACK_APP_TOKEN (xapp-…) turns on Socket Mode, else SLACK_SIGNING_SECRET serves POST /slack/events. */
+  SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, 'a bot token (xoxb-…)').optional(),
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'an app-level token (xapp-…) with connections:write').optional(),
+  SLACK_API_BASE_URL: z.url().default('https://slack.com/api/'),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -175,6 +186,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (['1', 'true', 'yes', 'on'].includes(merged.FRAMECAST_WECHAT_CHECKS ?? '')) {
     for (const k of ['WECHAT_APP_ID', 'WECHAT_APP_SECRET']) if (!has(k)) problems.push(`${k}: required when FRAMECAST_WECHAT_CHECKS is on`);
+  }
+  if (['DISCORD_TOKEN', 'DISCORD_APPLICATION_ID', 'DISCORD_PUBLIC_KEY'].some(has)) {
+    for (const k of ['DISCORD_TOKEN', 'DISCORD_APPLICATION_ID']) if (!has(k)) problems.push(`${k}: required when Discord is configured (DISCORD_TOKEN, DISCORD_APPLICATION_ID or DISCORD_PUBLIC_KEY set)`);
+  }
+  if (['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN'].some(has)) {
+    if (!has('SLACK_BOT_TOKEN')) problems.push('SLACK_BOT_TOKEN: required when Slack is configured (SLACK_SIGNING_SECRET or SLACK_APP_TOKEN set)');
+    if (!has('SLACK_SIGNING_SECRET') && !has('SLACK_APP_TOKEN')) problems.push('SLACK_APP_TOKEN or SLACK_SIGNING_SECRET: one is required with SLACK_BOT_TOKEN (Socket Mode, or HTTP mode at POST /slack/events)');
   }
   if (merged.FRAMECAST_STORAGE === 's3') {
     for (const k of ['S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) {

@@ -33,6 +33,8 @@ export const DiscordReplyTargetSchema = z.object({
   applicationId: Id,
   /** The interaction token (follow-ups for 15 minutes); absent for messages posted by the bot. */
   interactionToken: z.string().min(1).max(1000).optional(),
+  /** When the interaction was created (ms since the epoch): its token is good for 15 minutes from then. */
+  interactionCreatedAt: z.number().int().nonnegative().optional(),
   channelId: Id,
   guildId: Id.optional(),
   /** The status message to edit, once posted. */
