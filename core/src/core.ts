@@ -105,6 +105,8 @@ export interface Core {
   readonly workQueue: WorkQueue;
   /** What the live workers render (workers publish; submit fits each spec to it). */
   readonly runtimes: RuntimeCapabilitiesRegistry;
+  /** Counts a moderation verdict reached outside intake (the worker's output scan). */
+  observeModeration(source: 'text' | 'image' | 'video', action: 'allow' | 'review' | 'block'): void;
   /** Redis and the queues reachable. */
   readiness(): Promise<ReadinessReport>;
   /** Jobs per state, and each queue's counts (for /metrics). */
@@ -169,6 +171,7 @@ export function createCore(opts: CoreOptions): Core {
     deliveries,
     lifecycle,
     runtimes,
+    observeModeration: (source, action) => opts.metrics?.moderationVerdict?.(source, action),
     workQueue: {
       name: GENERATE_QUEUE,
       bullPrefix: keys.bullPrefix,

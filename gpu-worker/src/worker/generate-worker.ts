@@ -6,8 +6,8 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import sharp from 'sharp';
 import type { Logger } from 'pino';
 import {
-  atRenderScale, FINAL_STATES, FRAME_SIZES, GenerateJobDataSchema,
-  type BlobStore, type Core, type DeliveryOutcome, type GenerationSpec, type JobRecord, type VideoResult,
+  atRenderScale, FINAL_STATES, fitSpecToCapabilities, FRAME_SIZES, GenerateJobDataSchema,
+  type BlobStore, type Core, type DeliveryOutcome, type GenerationSpec, type JobRecord, type RuntimeCapabilities, type VideoResult,
 } from '@framecast/core';
 import { RuntimeError, type RuntimeRequest, type RuntimeResult, type StepProgress, type VideoRuntime } from '../runtime/video-runtime.ts';
 import { encodeVideo, type EncodedVideo, type X264Preset } from '../video/encode-video.ts';
@@ -74,6 +74,7 @@ export class GenerateWorker {
   private readonly startedAt = performance.now();
   private readonly id = Math.random().toString(36).slice(2, 8);
   private publication: { stop(): Promise<void> } | undefined;
+  private caps: RuntimeCapabilities | undefined;
 
   constructor(private readonly o: GenerateWorkerOptions) {
     const wq = o.core.workQueue;
@@ -100,6 +101,7 @@ export class GenerateWorker {
     await sweepDeadWorkDirs(this.o.workDir);
     // Tell intake what this worker renders, so that every accepted job fits it.
     const caps = atRenderScale(await this.o.runtime.capabilities(), this.o.renderScale ?? 1);
+    this.caps = caps;
     this.publication = await this.o.core.runtimes.startPublishing(`${os.hostname()}:${process.pid}:${this.id}`, caps, {
       ttlSec: 30,
       onError: (err) => this.o.logger.warn({ err }, 'could not refresh the runtime capabilities'),
@@ -281,6 +283,7 @@ export class GenerateWorker {
         await this.finishWithoutVideo(jobId, { kind: 'blocked', code: 'output_blocked', message: WORKER_MESSAGES.outputBlocked }, { code: 'output_blocked', message: `blocked at ${verdict.decidingFrames.join(',')} s` });
         return 'blocked';
       }
+      this.o.core.observeModeration('video', verdict.action);
       if (verdict.action === 'review') reviewRequired = true;
     }
 
@@ -324,9 +327,10 @@ export class GenerateWorker {
         await this.finishWithoutVideo(jobId, { kind: 'blocked', code: 'provider_moderation', message: WORKER_MESSAGES.providerModeration }, { code: 'provider_moderation', message: reason });
         return { outcome: 'blocked' };
       case 'oom':
-        if (rec.spec.mode === 'final' && rec.allowDowngrade && rec.downgradedFrom === undefined) {
+        const draft = rec.spec.mode === 'final' && rec.allowDowngrade && rec.downgradedFrom === undefined ? asDraft(rec.spec, this.caps) : undefined;
+        if (draft !== undefined) {
           log.warn('out of memory on a final job: retrying once at draft size');
-          await this.lifecycle.downgrade(jobId, asDraft(rec.spec));
+          await this.lifecycle.downgrade(jobId, draft);
           throw err;
         }
         break;
@@ -399,8 +403,18 @@ export function renderSize(spec: Pick<GenerationSpec, 'width' | 'height'>, scale
   return { width: r(spec.width), height: r(spec.height) };
 }
 
-function asDraft(spec: GenerationSpec): GenerationSpec {
+/**
+ * The same video at draft size, fitted to what this worker renders; undefined when that is not
+ * smaller (e.g. a runtime with one fixed size), so a downgrade could not help.
+ */
+export function asDraft(spec: GenerationSpec, caps: RuntimeCapabilities | undefined): GenerationSpec | undefined {
   const size = FRAME_SIZES.draft[spec.aspect];
-  return { ...spec, mode: 'draft', width: size.width, height: size.height };
+  let draft: GenerationSpec = { ...spec, mode: 'draft', width: size.width, height: size.height };
+  if (caps !== undefined) {
+    const fit = fitSpecToCapabilities(draft, caps);
+    if (!fit.ok) return undefined;
+    draft = fit.spec;
+  }
+  return draft.width * draft.height < spec.width * spec.height ? draft : undefined;
 }
 
