@@ -326,7 +326,7 @@ export class GenerateWorker {
       case 'moderation':
         await this.finishWithoutVideo(jobId, { kind: 'blocked', code: 'provider_moderation', message: WORKER_MESSAGES.providerModeration }, { code: 'provider_moderation', message: reason });
         return { outcome: 'blocked' };
-      case 'oom':
+      case 'oom': {
         const draft = rec.spec.mode === 'final' && rec.allowDowngrade && rec.downgradedFrom === undefined ? asDraft(rec.spec, this.caps) : undefined;
         if (draft !== undefined) {
           log.warn('out of memory on a final job: retrying once at draft size');
@@ -334,6 +334,7 @@ export class GenerateWorker {
           throw err;
         }
         break;
+      }
       case 'throttled':
         // Wait as the provider asks, but not forever: past the limit the job fails and is refunded.
         if (token !== undefined && err instanceof RuntimeError && Date.now() - enqueuedAt < (this.o.maxThrottleMs ?? 30 * 60_000)) {
