@@ -99,6 +99,39 @@ export interface NsfwClassifierOptions {
   maxBatch?: number;
 }
 
+/** What `withOptions` may change: everything but the model and how it runs. */
+export type NsfwPolicyOptions = Pick<NsfwClassifierOptions, 'thresholds' | 'crops' | 'windows' | 'maxBatch'>;
+
+interface NsfwPolicy {
+  thresholds: NsfwThresholds;
+  cropKind: NsfwCropKind;
+  windows: NsfwWindowOptions | false;
+  maxBatch: number;
+}
+
+/** Checks the options over `base` (the defaults, or the classifier being derived from). */
+function resolvePolicy(opts: NsfwPolicyOptions, base: NsfwPolicy): NsfwPolicy {
+  const windows = opts.windows ?? base.windows;
+  if (windows !== false) slidingWindows({ x: 0, y: 0, width: 640, height: 480 }, windows); // throws on bad options, now rather than per image
+  return {
+    thresholds: {
+      block: checkRule(opts.thresholds?.block ?? base.thresholds.block, 'block'),
+      review: checkRule(opts.thresholds?.review ?? base.thresholds.review, 'review'),
+    },
+    cropKind: opts.crops ?? base.cropKind,
+    windows,
+    maxBatch: Math.max(1, opts.maxBatch ?? base.maxBatch),
+  };
+}
+
+const DEFAULT_POLICY: NsfwPolicy = { thresholds: DEFAULT_NSFW_THRESHOLDS, cropKind: 'quadrants', windows: {}, maxBatch: 16 };
+
+/** One model session and how many classifiers still use it. */
+interface SharedSession {
+  session: ort.InferenceSession;
+  users: number;
+}
+
 export type NsfwErrorCode = 'image_decode_failed' | 'image_too_large' | 'unsupported_format' | 'invalid_image' | 'invalid_thresholds';
 
 export class NsfwError extends Error {
@@ -174,23 +207,27 @@ export function nsfwCrops(
 
 export class NsfwClassifier {
   readonly thresholds: NsfwThresholds;
+  private readonly cropKind: NsfwCropKind;
+  private readonly windows: NsfwWindowOptions | false;
+  private readonly maxBatch: number;
+  private readonly session: ort.InferenceSession;
+  private released = false;
 
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly shared: SharedSession,
     readonly inputSize: number,
-    thresholds: NsfwThresholds,
-    private readonly cropKind: NsfwCropKind,
-    private readonly windows: NsfwWindowOptions | false,
-    private readonly maxBatch: number,
+    policy: NsfwPolicy,
   ) {
-    this.thresholds = thresholds;
+    shared.users++;
+    this.session = shared.session;
+    this.thresholds = policy.thresholds;
+    this.cropKind = policy.cropKind;
+    this.windows = policy.windows;
+    this.maxBatch = policy.maxBatch;
   }
 
   static async load(opts: NsfwClassifierOptions = {}): Promise<NsfwClassifier> {
-    const thresholds: NsfwThresholds = {
-      block: checkRule(opts.thresholds?.block ?? DEFAULT_NSFW_THRESHOLDS.block, 'block'),
-      review: checkRule(opts.thresholds?.review ?? DEFAULT_NSFW_THRESHOLDS.review, 'review'),
-    };
+    const policy = resolvePolicy(opts, DEFAULT_POLICY);
     const modelPath = opts.modelPath ?? (await ensureNsfwModel());
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: opts.executionProviders ?? ['cpu'],
@@ -199,14 +236,25 @@ export class NsfwClassifier {
     if (opts.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = opts.intraOpNumThreads;
     const session = await ort.InferenceSession.create(modelPath, sessionOptions);
     if (!session.inputNames.includes(ONNX_INPUT_NAME) || !session.outputNames.includes(ONNX_OUTPUT_NAME)) {
+      await session.release();
       throw new Error(`${modelPath} is not an nsfwjs conversion (inputs ${session.inputNames.join(',')})`);
     }
     const meta = session.inputMetadata.find((m) => m.name === ONNX_INPUT_NAME);
     const dim = meta !== undefined && meta.isTensor ? meta.shape[1] : undefined;
     const inputSize = typeof dim === 'number' ? dim : 224;
-    const windows = opts.windows ?? {};
-    if (windows !== false) slidingWindows({ x: 0, y: 0, width: 640, height: 480 }, windows); // throws on bad options, now rather than per image
-    return new NsfwClassifier(session, inputSize, thresholds, opts.crops ?? 'quadrants', windows, Math.max(1, opts.maxBatch ?? 16));
+    return new NsfwClassifier({ session, users: 0 }, inputSize, policy);
+  }
+
+  /**
+   * A classifier with other thresholds, crops, windows or batch size (unset ones are this one's)
+   * on this classifier's model session: no second copy of the weights and no second warm-up,
+   * for a process that applies two policies (or a test that compares them). The session is
+   * released when every classifier that shares it has been released.
+   */
+  withOptions(opts: NsfwPolicyOptions): NsfwClassifier {
+    if (this.released) throw new Error('this classifier has been released');
+    const base: NsfwPolicy = { thresholds: this.thresholds, cropKind: this.cropKind, windows: this.windows, maxBatch: this.maxBatch };
+    return new NsfwClassifier(this.shared, this.inputSize, resolvePolicy(opts, base));
   }
 
   /** Runs the model on prepared NHWC tensors (`count` images of inputSize², values in [0,1]). */
@@ -313,8 +361,11 @@ export class NsfwClassifier {
     return this.moderateRgb(image.data, image.width, image.height);
   }
 
+  /** Releases the model session once no other classifier from `withOptions` shares it. Idempotent. */
   async release(): Promise<void> {
-    await this.session.release();
+    if (this.released) return;
+    this.released = true;
+    if (--this.shared.users === 0) await this.session.release();
   }
 }
 
