@@ -1,6 +1,11 @@
 /**
  * NsfwClassifier on onnxruntime-node: decoding with sharp, the crop rules, thresholds, batching,
  * and the ContentModerator adapter. Inputs are synthetic images that the model itself scores.
+ *
+ * One model session for the whole file: the other policies are `withOptions` of it (each session
+ * costs a load and a warm-up of about a second of CPU). Every crop or window is one model input,
+ * about 10 ms of CPU, so a 640×480 image with its ~60 crops costs over half a second: the cases
+ * below are the ones that prove something, not every combination.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
@@ -92,23 +97,28 @@ describe('NsfwClassifier', () => {
 
   it('applies configured thresholds (review rule, then allow)', async () => {
     const risk = highRiskImage();
-    const reviewOnly = await NsfwClassifier.load({
+    const reviewOnly = classifier.withOptions({
       thresholds: { block: { classes: ['Porn'], min: 0.99 }, review: { classes: ['Hentai', 'Porn'], min: 0.6 } },
       crops: 'none',
     });
-    try {
-      const v = await reviewOnly.moderateRgb(risk.data, risk.width, risk.height);
-      expect(v.action).toBe('review');
-      expect(v.crops).toHaveLength(1);
-      const lenient = await NsfwClassifier.load({ thresholds: { block: { classes: ['Porn'], min: 0.99 }, review: { classes: ['Sexy'], min: 0.99 } } });
-      expect((await lenient.moderateRgb(risk.data, risk.width, risk.height)).action).toBe('allow');
-      await lenient.release();
-    } finally {
-      await reviewOnly.release();
-    }
+    const v = await reviewOnly.moderateRgb(risk.data, risk.width, risk.height);
+    expect(v.action).toBe('review');
+    expect(v.crops).toHaveLength(1);
+    const lenient = classifier.withOptions({ thresholds: { block: { classes: ['Porn'], min: 0.99 }, review: { classes: ['Sexy'], min: 0.99 } } });
+    expect((await lenient.moderateRgb(risk.data, risk.width, risk.height)).action).toBe('allow');
+    // Unset options are the parent's: the review rule changed, the block rule and the crops did not.
+    const stricter = classifier.withOptions({ thresholds: { review: { classes: ['Sexy'], min: 0.5 } } });
+    expect(stricter.thresholds.block).toEqual(classifier.thresholds.block);
+    expect(stricter.cropsFor(risk.data, risk.width, risk.height)).toEqual(classifier.cropsFor(risk.data, risk.width, risk.height));
+    // Releasing the derived ones (twice is harmless) leaves the shared session to the parent.
+    for (const c of [reviewOnly, lenient, stricter, reviewOnly]) await c.release();
+    expect((await classifier.moderateRgb(risk.data, risk.width, risk.height)).action).toBe('block');
+
     await expect(NsfwClassifier.load({ thresholds: { block: { classes: ['Gore' as never], min: 0.5 } } })).rejects.toMatchObject({
       code: 'invalid_thresholds',
     });
+    expect(() => classifier.withOptions({ thresholds: { review: { classes: ['Sexy'], min: 1.5 } } })).toThrow(NsfwError);
+    expect(() => classifier.withOptions({ windows: { scales: [2] } })).toThrow(RangeError);
   });
 
   it('decodes alpha, greyscale and palette images to RGB, and refuses broken or oversized ones', async () => {
@@ -187,20 +197,21 @@ describe('NsfwClassifier sliding windows', () => {
     expect(() => slidingWindows({ x: 0, y: 0, width: 64, height: 64 }, { scales: [1.5] })).toThrow(RangeError);
   });
 
+  // The middle of a 3×3 and the corners where the last windows sit flush with the edge, an interior
+  // 4×4 tile at both sizes (at 480×480 only one window reaches 0.5 there, so it is held for review:
+  // the rule for a lone window), and 4×4 corners, where the smallest (1/4) windows must do the work.
+  // Measured best windows: 0.93, 0.93, 0.83, 0.90, 0.72 (review), 0.87.
   const cases: [rows: number, cell: [number, number], width: number, height: number][] = [
-    [3, [0, 0], 640, 480],
     [3, [1, 1], 640, 480],
-    [3, [2, 2], 640, 480],
     [3, [0, 2], 480, 480],
-    [4, [0, 0], 640, 480],
     [4, [1, 2], 640, 480],
     [4, [3, 3], 640, 480],
     [4, [1, 2], 480, 480],
     [4, [3, 0], 480, 480],
   ];
   let fixedOnly: NsfwClassifier;
-  beforeAll(async () => {
-    fixedOnly = await NsfwClassifier.load({ modelPath: await ensureNsfwModel(), windows: false });
+  beforeAll(() => {
+    fixedOnly = classifier.withOptions({ windows: false });
   });
   afterAll(async () => {
     await fixedOnly?.release();
@@ -232,16 +243,21 @@ describe('NsfwClassifier sliding windows', () => {
   },
   );
 
-  it('allows collages of neutral tiles, and windows keep neutral synthetic images well below the thresholds', async () => {
-    for (const img of [collage(3, 3, []), collage(4, 4, []), collage(4, 4, [], 480, 480)]) {
+  it('allows collages of neutral tiles (3×3 at 4:3, 4×4 square: the smallest windows)', async () => {
+    for (const img of [collage(3, 3, []), collage(4, 4, [], 480, 480)]) {
       const v = await classifier.moderateRgb(img.data, img.width, img.height);
       expect(v.action).toBe('allow');
       expect(v.crops.length).toBeGreaterThan(40);
       expect(v.blockScore).toBeLessThan(0.25);
       expect(v.reviewScore).toBeLessThan(0.25);
     }
-    const neutral = syntheticImages().filter((i) => /^(gradient|checker|shapes|rings|noise-224|black)/.test(i.name));
-    expect(neutral.length).toBeGreaterThanOrEqual(7);
+  });
+
+  it('windows keep busy neutral synthetic images well below the thresholds', async () => {
+    // The busiest of the set (measured worst windows: shapes 0.12, checker 0.08, rings 0.05,
+    // radial gradient 0.03, noise 0.03); the flat gradients and black score lower still.
+    const neutral = syntheticImages(/^(gradient-radial|checker|shapes|rings|noise-224)/);
+    expect(neutral).toHaveLength(5);
     for (const img of neutral) {
       const v = await classifier.moderateRgb(toRgb(img), img.width, img.height);
       expect(v.action, img.name).toBe('allow');
