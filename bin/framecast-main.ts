@@ -67,10 +67,11 @@ for (const decision of ['approve', 'reject'] as const) {
 
 program
   .command('moderate')
-  .description('moderate text, an image (path or URL) or a video; prints a JSON verdict')
+  .description('moderate text, an image (path or URL) or a video; prints a JSON verdict and exits 0 allow, 3 review, 4 block')
   .argument('<kind>', 'text | image | video')
   .argument('<input>', 'the text, a file path or an http(s) URL')
-  .action(async (kind: string, input: string) => (await import('./commands/moderate-command.ts')).moderateCommand(kind, input));
+  .option('--verbose', 'every crop and window of an image, every sampled frame of a video')
+  .action(async (kind: string, input: string, opts: { verbose?: boolean }) => (await import('./commands/moderate-command.ts')).moderateCommand(kind, input, opts));
 
 program
   .command('worker')

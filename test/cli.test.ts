@@ -3,7 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { highRiskImage, neutralScene } from './fixtures/nsfw/risk-images.ts';
+import type { SyntheticImage } from './fixtures/nsfw/synthetic-images.ts';
 import { testRedisUrl, uniquePrefix } from './support/redis.ts';
 
 const run = promisify(execFile);
@@ -53,11 +56,15 @@ describe('the framecast CLI (real binary, test Redis)', () => {
     expect(u.err).toContain('platform:userId');
   });
 
-  it('moderate text gives the verdict with categories and original offsets; moderate image refuses a non-image', async () => {
+  it('moderate text gives the verdict with categories and original offsets, and exits 4 on block, 3 on review; moderate image refuses a non-image', async () => {
     const t = await cli('moderate', 'text', 'a poster of 屠 杀 in the city');
     const v = JSON.parse(t.out) as { verdict: string; hits: { category: string; start: number; end: number; matchedText: string }[] };
     expect(v.verdict).toBe('block');
+    expect(t.code).toBe(4);
     expect(v.hits[0]).toMatchObject({ category: 'violence', start: 12, end: 15, matchedText: '屠 杀' });
+    const r = await cli('moderate', 'text', 'a video about 洗钱');
+    expect(JSON.parse(r.out)).toMatchObject({ verdict: 'review', hits: [{ category: 'fraud' }] });
+    expect(r.code).toBe(3);
     const fake = path.join(dir, 'fake.png');
     await writeFile(fake, '%PDF-1.7\n1 0 obj <<>> endobj\n');
     const i = await cli('moderate', 'image', fake);
@@ -65,15 +72,57 @@ describe('the framecast CLI (real binary, test Redis)', () => {
     expect(JSON.parse(i.out)).toMatchObject({ verdict: 'refused', code: 'pdf' });
   });
 
-  it('moderate video samples frames and gives a verdict', async () => {
+  it('moderate image prints a short verdict (class scores, the worst crop), every crop with --verbose, and exits 0 on allow, 4 on block', async () => {
+    const png = async (name: string, img: SyntheticImage) => {
+      const file = path.join(dir, name);
+      await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toFile(file);
+      return file;
+    };
+    const calm = await png('calm.png', neutralScene());
+    const risky = await png('risky.png', highRiskImage());
+    interface Short {
+      verdict: string;
+      decidedBy: string | null;
+      scores: Record<string, number>;
+      worst: { crop: string; rect: object; blockScore: number; reviewScore: number; scores: Record<string, number> };
+      blockScore: number;
+      cropsScored: number;
+      crops?: { crop: string; rect: object; scores: Record<string, number> }[];
+    }
+
+    const allowed = await cli('moderate', 'image', calm);
+    expect(allowed.code).toBe(0);
+    const a = JSON.parse(allowed.out) as Short;
+    expect(a).toMatchObject({ verdict: 'allow', decidedBy: null });
+    expect(Object.keys(a.scores).sort()).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
+    expect(a.worst.blockScore).toBe(a.blockScore); // for allow: the crop closest to the block rule
+    expect(a.worst.blockScore).toBeLessThan(0.5);
+    expect(a.cropsScored).toBeGreaterThan(10);
+    expect(a.crops).toBeUndefined();
+    expect(allowed.out.split('\n').length).toBeLessThan(30);
+
+    const blocked = await cli('moderate', 'image', risky, '--verbose');
+    expect(blocked.code).toBe(4);
+    const b = JSON.parse(blocked.out) as Short;
+    expect(b.verdict).toBe('block');
+    expect(b.worst.crop).toBe(b.decidedBy);
+    expect(b.worst.blockScore).toBeGreaterThan(0.9);
+    expect(b.crops).toHaveLength(b.cropsScored);
+    const decided = b.crops?.find((c) => c.crop === b.decidedBy);
+    expect(decided?.rect).toEqual(b.worst.rect);
+    expect((decided?.scores.Porn ?? 0) + (decided?.scores.Hentai ?? 0)).toBeCloseTo(b.worst.blockScore, 3);
+  });
+
+  it('moderate video samples frames and gives a short verdict (the frames themselves only with --verbose)', async () => {
     const mp4 = path.join(dir, 'clip.mp4');
     await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=8:duration=2', '-pix_fmt', 'yuv420p', mp4]);
     const r = await cli('moderate', 'video', mp4);
     expect(r.code).toBe(0);
-    const v = JSON.parse(r.out) as { verdict: string; frames: { timeSec: number }[]; durationSec: number };
+    const v = JSON.parse(r.out) as { verdict: string; framesScored: number; worstFrame: { timeSec: number; action: string }; frames?: unknown[]; durationSec: number };
     expect(v.verdict).toBe('allow');
-    expect(v.frames.length).toBeGreaterThanOrEqual(3);
-    expect(v.frames[0]?.timeSec).toBe(0);
+    expect(v.framesScored).toBeGreaterThanOrEqual(3);
+    expect(v.worstFrame.action).toBe('allow');
+    expect(v.frames).toBeUndefined();
     const notVideo = path.join(dir, 'notes.mp4');
     await writeFile(notVideo, 'just some text, not a video\n');
     const refused = await cli('moderate', 'video', notVideo);

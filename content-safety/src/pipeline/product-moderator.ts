@@ -15,22 +15,32 @@ export interface ProductModeratorOptions {
   store?: BlobStore;
 }
 
-/**
- * The moderation the product runs: the keyword filter on text, the NSFW classifier on images and,
- * when configured, WeChat's own checks for mini program users (asked after the local ones allow).
- */
-export async function createProductModerator(config: FramecastConfig, opts: ProductModeratorOptions = {}): Promise<{ moderator: ContentModerator; keywords: KeywordFilter; nsfw: NsfwClassifier; stop: () => void }> {
-  const keywords = await KeywordFilter.fromDirectory(config.env.FRAMECAST_KEYWORD_LISTS ?? defaultKeywordListDir(), {
+/** The product's keyword filter: FRAMECAST_KEYWORD_LISTS, or the lists shipped in content-safety/lists. */
+export async function createProductKeywordFilter(config: FramecastConfig, opts: Pick<ProductModeratorOptions, 'logger'> = {}): Promise<KeywordFilter> {
+  return KeywordFilter.fromDirectory(config.env.FRAMECAST_KEYWORD_LISTS ?? defaultKeywordListDir(), {
     onReload: () => opts.logger?.info('keyword lists reloaded'),
     onReloadError: (err: unknown) => opts.logger?.error({ err }, 'keyword lists not reloaded: the old lists stay in force'),
   });
-  const stop = opts.watch === true ? keywords.watch() : () => undefined;
-  const nsfw = await NsfwClassifier.load({
+}
+
+/** The product's NSFW classifier: block on Porn + Hentai ≥ FRAMECAST_NSFW_BLOCK, review on Sexy ≥ FRAMECAST_NSFW_REVIEW. */
+export async function createProductNsfwClassifier(config: FramecastConfig): Promise<NsfwClassifier> {
+  return NsfwClassifier.load({
     thresholds: {
       block: { classes: ['Porn', 'Hentai'], min: config.env.FRAMECAST_NSFW_BLOCK },
       review: { classes: ['Sexy'], min: config.env.FRAMECAST_NSFW_REVIEW },
     },
   });
+}
+
+/**
+ * The moderation the product runs: the keyword filter on text, the NSFW classifier on images and,
+ * when configured, WeChat's own checks for mini program users (asked after the local ones allow).
+ */
+export async function createProductModerator(config: FramecastConfig, opts: ProductModeratorOptions = {}): Promise<{ moderator: ContentModerator; keywords: KeywordFilter; nsfw: NsfwClassifier; stop: () => void }> {
+  const keywords = await createProductKeywordFilter(config, opts);
+  const stop = opts.watch === true ? keywords.watch() : () => undefined;
+  const nsfw = await createProductNsfwClassifier(config);
   const local: ContentModerator[] = [
     createKeywordModerator(keywords),
     { ...createNsfwImageModerator(nsfw), moderateText: async () => ({ action: 'allow', hits: [], source: 'nsfw-onnx' }) },
