@@ -7,7 +7,9 @@ const SOURCE = '@framecast/source';
 
 export default defineConfig({
   resolve: { conditions: [SOURCE, ...defaultClientConditions] },
-  ssr: { resolve: { conditions: [SOURCE, ...defaultServerConditions] } },
+  // Not Vite's 'module' condition: it would also reach Node's own resolution of externalised
+  // dependencies and pick bundler-only builds (e.g. @aws-sdk's dist-es, which imports directories).
+  ssr: { resolve: { conditions: [SOURCE, ...defaultServerConditions.filter((c) => c !== 'module')] } },
   test: {
     include: ['**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**', 'data/**', 'models/**'],
