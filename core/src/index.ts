@@ -37,7 +37,8 @@ export { ProgressEventSchema, TERMINAL_EVENTS, isTerminalEvent, type ProgressEve
 export type { ProgressFeed, ProgressFilter, ProgressHandler, SubscribeOptions, Unsubscribe } from './progress/progress-feed.ts';
 
 // The message catalogue.
-export { MESSAGES, t, tAll, format, formatEta, type LocalizedText, type MessageId } from './i18n/messages.ts';
+export { MESSAGES, t, tAll, format, formatEta, type LocalizedText, type MessageId, type MessageVars } from './i18n/messages.ts';
+export { FramecastError, asFramecastError, isFramecastError, ERROR_CODES, type ErrorCode, type FramecastErrorOptions } from './errors/framecast-error.ts';
 
 // Ports other packages implement.
 export type { ContentModerator, ModerationAction, ModerationContext, ModerationHit, ModerationVerdict } from './moderation/content-moderator.ts';

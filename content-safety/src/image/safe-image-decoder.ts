@@ -27,7 +27,8 @@ import sharp from 'sharp';
 import type { Metadata, OutputInfo, Sharp } from 'sharp';
 import type { SafeFetcher } from '../fetch/safe-fetcher.ts';
 import { SafeFetchError } from '../fetch/safe-fetch-error.ts';
-import type { LocalizedText, SafeFetchErrorCode } from '../fetch/safe-fetch-error.ts';
+import { tAll, type LocalizedText } from '@framecast/core';
+import type { SafeFetchErrorCode } from '../fetch/safe-fetch-error.ts';
 import { isAcceptedFormat, sniffImageFormat } from './image-format-sniffer.ts';
 import type { AcceptedImageFormat } from './image-format-sniffer.ts';
 
@@ -93,36 +94,16 @@ function refuse(code: SafeImageErrorCode, message: LocalizedText, fetchCode?: Sa
   return fetchCode === undefined ? { ok: false, code, message } : { ok: false, code, message, fetchCode };
 }
 
+/** What the user is told, from the catalogue. */
 const MESSAGES = {
-  empty: (): LocalizedText => ({ 'zh-CN': '图片是空的（0 字节）。', en: 'The image is empty (0 bytes).' }),
-  tooLarge: (max: number): LocalizedText => ({
-    'zh-CN': `图片太大，最大支持 ${mib(max)}。`,
-    en: `The image is too large; the limit is ${mib(max)}.`,
-  }),
-  unsupported: (): LocalizedText => ({
-    'zh-CN': '不支持这种文件格式，请发送 JPEG、PNG 或 WebP 图片。',
-    en: 'This file format is not supported; please send a JPEG, PNG or WebP image.',
-  }),
-  svg: (): LocalizedText => ({
-    'zh-CN': '不接受 SVG 矢量图，请发送 JPEG、PNG 或 WebP 图片。',
-    en: 'SVG images are not accepted; please send a JPEG, PNG or WebP image.',
-  }),
-  pdf: (): LocalizedText => ({
-    'zh-CN': '这是 PDF 文件，不是图片，请发送 JPEG、PNG 或 WebP 图片。',
-    en: 'This is a PDF, not an image; please send a JPEG, PNG or WebP image.',
-  }),
-  pixels: (w: number, h: number, max: number): LocalizedText => ({
-    'zh-CN': `图片分辨率太高（${w}×${h}），最多 ${Math.round(max / 1e6)} 百万像素。`,
-    en: `The image resolution is too high (${w}×${h}); the limit is ${Math.round(max / 1e6)} megapixels.`,
-  }),
-  side: (w: number, h: number, max: number): LocalizedText => ({
-    'zh-CN': `图片边长太长（${w}×${h}），最长 ${max} 像素。`,
-    en: `The image is too long on one side (${w}×${h}); the limit is ${max} pixels.`,
-  }),
-  corrupt: (): LocalizedText => ({
-    'zh-CN': '图片已损坏或不完整，请重新发送。',
-    en: 'The image is damaged or incomplete; please send it again.',
-  }),
+  empty: (): LocalizedText => tAll('image.empty'),
+  tooLarge: (max: number): LocalizedText => tAll('image.too_large', { max: mib(max) }),
+  unsupported: (): LocalizedText => tAll('image.unsupported'),
+  svg: (): LocalizedText => tAll('image.svg'),
+  pdf: (): LocalizedText => tAll('image.pdf'),
+  pixels: (w: number, h: number, max: number): LocalizedText => tAll('image.too_many_pixels', { width: w, height: h, megapixels: Math.round(max / 1e6) }),
+  side: (w: number, h: number, max: number): LocalizedText => tAll('image.side_too_long', { width: w, height: h, max }),
+  corrupt: (): LocalizedText => tAll('image.corrupt'),
 };
 
 function sharpInput(input: Buffer, maxPixels: number): Sharp {

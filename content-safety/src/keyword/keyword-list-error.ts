@@ -1,3 +1,5 @@
+import { FramecastError } from '@framecast/core';
+
 export type KeywordListErrorCode =
   /** A list file or the categories config could not be read. */
   | 'unreadable'
@@ -8,15 +10,14 @@ export type KeywordListErrorCode =
   /** A list names a category that the config does not define. */
   | 'unknown_category';
 
-export class KeywordListError extends Error {
-  readonly code: KeywordListErrorCode;
+export class KeywordListError extends FramecastError {
+  declare readonly code: KeywordListErrorCode;
   readonly file: string | undefined;
   readonly line: number | undefined;
   constructor(code: KeywordListErrorCode, message: string, options?: { file?: string; line?: number; cause?: unknown }) {
     const where = options?.file === undefined ? '' : `${options.file}${options.line === undefined ? '' : `:${options.line}`}: `;
-    super(`${where}${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(code, `${where}${message}`, options?.cause === undefined ? {} : { cause: options.cause });
     this.name = 'KeywordListError';
-    this.code = code;
     this.file = options?.file;
     this.line = options?.line;
   }

@@ -17,16 +17,17 @@
 import { OnnxDataType, OnnxGraphBuilder, attr } from '../onnx/index.ts';
 import type { OnnxAttr } from '../onnx/index.ts';
 import type { KerasLayer, KerasModelSource } from './nsfwjs-model-source.ts';
+import { FramecastError } from '@framecast/core';
 
 export const ONNX_INPUT_NAME = 'input';
 export const ONNX_OUTPUT_NAME = 'probabilities';
 /** Bump when the converter's output changes, so cached .onnx files are rebuilt. */
 export const CONVERTER_VERSION = 1;
 
-export class KerasConversionError extends Error {
-  readonly code = 'keras_conversion_failed';
+export class KerasConversionError extends FramecastError {
+  declare readonly code: 'keras_conversion_failed';
   constructor(message: string) {
-    super(message);
+    super('keras_conversion_failed', message);
     this.name = 'KerasConversionError';
   }
 }

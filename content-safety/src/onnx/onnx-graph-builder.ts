@@ -10,11 +10,12 @@
  */
 import { OnnxAttributeType, OnnxDataType, modelProtoType } from './onnx-proto.ts';
 import type { OnnxDataTypeValue } from './onnx-proto.ts';
+import { FramecastError } from '@framecast/core';
 
-export class OnnxGraphError extends Error {
-  readonly code = 'onnx_graph_invalid';
+export class OnnxGraphError extends FramecastError {
+  declare readonly code: 'onnx_graph_invalid';
   constructor(message: string) {
-    super(message);
+    super('onnx_graph_invalid', message);
     this.name = 'OnnxGraphError';
   }
 }

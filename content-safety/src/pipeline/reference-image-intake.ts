@@ -1,4 +1,4 @@
-import type { Attachment, BlobStore, ReferenceImageIntake, ReferenceImageOutcome } from '@framecast/core';
+import { tAll, type Attachment, type BlobStore, type ReferenceImageIntake, type ReferenceImageOutcome } from '@framecast/core';
 import type { SafeFetcher } from '../fetch/index.ts';
 import { decodeImageSafely, fetchImageSafely, type DecodeImageOptions, type SafeImageResult } from '../image/index.ts';
 
@@ -9,7 +9,7 @@ export interface ReferenceImageIntakeOptions {
   decode?: DecodeImageOptions;
 }
 
-const NO_SOURCE = { en: 'the attachment has neither a URL nor a stored file', 'zh-CN': '附件既没有链接也没有已存储的文件' };
+const NO_SOURCE = tAll('image.no_source');
 
 /**
  * Attachments → checked reference images: fetched through the SSRF guard (or read from the blob

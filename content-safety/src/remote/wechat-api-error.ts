@@ -1,4 +1,4 @@
-import type { LocalizedText } from '../fetch/safe-fetch-error.ts';
+import { FramecastError, tAll, type LocalizedText, type MessageId } from '@framecast/core';
 
 export type WeChatApiErrorCode =
   /** errcode -1: WeChat is busy; retry with backoff. */
@@ -24,31 +24,27 @@ export type WeChatApiErrorCode =
 
 const RETRYABLE = new Set<WeChatApiErrorCode>(['busy', 'quota', 'timeout', 'network', 'http_status', 'bad_response']);
 
-const USER_MESSAGES: Partial<Record<WeChatApiErrorCode, LocalizedText>> = {
-  openid_required: { 'zh-CN': '内容检测需要微信用户身份，请在小程序内操作。', en: 'Content checks need your WeChat identity; please use the mini program.' },
-  openid_not_recent: {
-    'zh-CN': '请先打开一次小程序（微信要求近两小时内访问过），然后再试。',
-    en: 'Please open the mini program first (WeChat requires a visit in the last 2 hours), then try again.',
-  },
-  busy: { 'zh-CN': '微信内容检测繁忙，请稍后再试。', en: 'WeChat’s content check is busy; please try again shortly.' },
-  quota: { 'zh-CN': '今日内容检测次数已用完，请稍后再试。', en: 'The content-check quota is used up for now; please try again later.' },
+/** The catalogue message a user is told; any other failure is told 'wechat.unavailable'. */
+const USER_MESSAGES: Partial<Record<WeChatApiErrorCode, MessageId>> = {
+  openid_required: 'wechat.openid_required',
+  openid_not_recent: 'wechat.openid_not_recent',
+  busy: 'wechat.busy',
+  quota: 'wechat.quota',
 };
-const FALLBACK: LocalizedText = { 'zh-CN': '内容检测暂时不可用，请稍后再试。', en: 'The content check is unavailable right now; please try again later.' };
 
 /**
  * A failed call to WeChat. The message names the endpoint path and errcode/errmsg only: never
  * the access token (it travels in the query string) or the app secret.
  */
-export class WeChatApiError extends Error {
+export class WeChatApiError extends FramecastError {
   override readonly name = 'WeChatApiError';
-  readonly code: WeChatApiErrorCode;
+  declare readonly code: WeChatApiErrorCode;
   readonly errcode: number | undefined;
   /** e.g. /wxa/msg_sec_check */
   readonly endpoint: string;
 
   constructor(code: WeChatApiErrorCode, endpoint: string, detail: string, errcode?: number) {
-    super(`${endpoint}: ${code}${errcode === undefined ? '' : ` (errcode ${errcode})`}: ${detail}`);
-    this.code = code;
+    super(code, `${endpoint}: ${code}${errcode === undefined ? '' : ` (errcode ${errcode})`}: ${detail}`, { messageId: USER_MESSAGES[code] ?? 'wechat.unavailable' });
     this.endpoint = endpoint;
     this.errcode = errcode;
   }
@@ -58,7 +54,7 @@ export class WeChatApiError extends Error {
   }
 
   get userMessage(): LocalizedText {
-    return USER_MESSAGES[this.code] ?? FALLBACK;
+    return tAll(USER_MESSAGES[this.code] ?? 'wechat.unavailable');
   }
 }
 

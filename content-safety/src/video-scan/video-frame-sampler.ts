@@ -14,6 +14,7 @@
  * the last frame (`-sseof`, keeping the final frame decoded). Both are killed after a timeout.
  */
 import { spawn } from 'node:child_process';
+import { FramecastError } from '@framecast/core';
 
 export type VideoScanErrorCode =
   | 'ffmpeg_missing'
@@ -24,13 +25,10 @@ export type VideoScanErrorCode =
   | 'decode_failed'
   | 'timeout';
 
-export class VideoScanError extends Error {
-  constructor(
-    readonly code: VideoScanErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+export class VideoScanError extends FramecastError {
+  declare readonly code: VideoScanErrorCode;
+  constructor(code: VideoScanErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options?.cause === undefined ? {} : { cause: options.cause });
     this.name = 'VideoScanError';
   }
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import { FramecastError } from '../errors/framecast-error.ts';
 
 const csv = z
   .string()
@@ -148,11 +149,12 @@ export interface FramecastConfig {
   readonly roleTiers: ReadonlyMap<string, Tier>;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'invalid_config';
+export class ConfigError extends FramecastError {
+  declare readonly code: 'invalid_config';
   readonly problems: string[];
   constructor(problems: string[]) {
-    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
+    // Written for the operator who starts the process, who may read all of it.
+    super('invalid_config', `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`, { expose: true });
     this.name = 'ConfigError';
     this.problems = problems;
   }

@@ -4,6 +4,7 @@ import type { Locale } from '../model/chat-request.schema.ts';
 import { DURATION_LIMITS, FLAGS, KNOWN_FLAGS, SEED_RANGE, type FlagName } from './grammar-flags.ts';
 import { ellipsize } from './text-normalise.ts';
 import type { StylePresets } from './style-presets.ts';
+import { t, tAll, type LocalizedText } from '../i18n/messages.ts';
 
 export const GRAMMAR_ERROR_CODES = [
   'empty_prompt',
@@ -20,8 +21,6 @@ export const GRAMMAR_ERROR_CODES = [
 export const GrammarErrorCodeSchema = z.enum(GRAMMAR_ERROR_CODES);
 export type GrammarErrorCode = z.infer<typeof GrammarErrorCodeSchema>;
 
-type LocalisedText = Record<Locale, string>;
-
 /** Why a /video command was refused, with a message for the user in each language. */
 export interface GrammarError {
   code: GrammarErrorCode;
@@ -30,34 +29,23 @@ export interface GrammarError {
   /** The offending value as typed (shortened). */
   value?: string;
   allowed?: string[];
-  message: LocalisedText;
+  message: LocalizedText;
 }
 
-const EXAMPLE = { en: '/video a cat surfing at sunset --ar 9:16', 'zh-CN': '/video 日落时冲浪的猫 --ar 9:16' };
-
-const enList = (items: readonly string[]): string => items.join(', ');
-const zhList = (items: readonly string[]): string => items.join('、');
+const example = (l: Locale): string => t('grammar.example', l);
+/** A list as each language writes it: `a, b` in English, `a、b` in Chinese. */
+const list = (items: readonly string[], l: Locale): string => items.join(l === 'zh-CN' ? '、' : ', ');
 
 export function emptyPrompt(negSwallowedText: boolean): GrammarError {
-  const en = `Please describe the video, e.g. ${EXAMPLE.en}`;
-  const zh = `请写上视频的描述，例如：${EXAMPLE['zh-CN']}`;
   return {
     code: 'empty_prompt',
     param: 'prompt',
-    message: negSwallowedText
-      ? {
-          en: `${en}. Everything after --neg up to the next option is the negative prompt; quote it: --neg "blurry"`,
-          'zh-CN': `${zh}。--neg 之后直到下一个参数的文字都算反向提示词，请加引号：--neg “模糊”`,
-        }
-      : { en, 'zh-CN': zh },
+    message: tAll(negSwallowedText ? 'grammar.empty_prompt_neg' : 'grammar.empty_prompt', (l) => ({ example: example(l) })),
   };
 }
 
 export function notACommand(): GrammarError {
-  return {
-    code: 'not_a_command',
-    message: { en: `Not a /video command; try ${EXAMPLE.en}`, 'zh-CN': `这不是 /video 指令，试试：${EXAMPLE['zh-CN']}` },
-  };
+  return { code: 'not_a_command', message: tAll('grammar.not_a_command', (l) => ({ example: example(l) })) };
 }
 
 export function unknownFlag(name: string, typed: string): GrammarError {
@@ -67,43 +55,24 @@ export function unknownFlag(name: string, typed: string): GrammarError {
     param: ellipsize(name),
     value: shown,
     allowed: [...KNOWN_FLAGS],
-    message: {
-      en: `Unknown option ${shown}; known options: ${enList(KNOWN_FLAGS)}`,
-      'zh-CN': `不认识的参数 ${shown}，可用参数：${zhList(KNOWN_FLAGS)}`,
-    },
+    message: tAll('grammar.unknown_flag', (l) => ({ flag: shown, known: list(KNOWN_FLAGS, l) })),
   };
 }
 
 export function missingValue(flag: FlagName): GrammarError {
-  const example = `--${flag} ${FLAGS[flag].example}`;
   return {
     code: 'missing_value',
     param: flag,
-    message: { en: `--${flag} needs a value, e.g. ${example}`, 'zh-CN': `--${flag} 缺少取值，例如 ${example}` },
+    message: tAll('grammar.missing_value', { flag, example: `--${flag} ${FLAGS[flag].example}` }),
   };
 }
 
 export function unterminatedQuote(flag: FlagName, closer: string): GrammarError {
-  return {
-    code: 'unterminated_quote',
-    param: flag,
-    message: {
-      en: `The quote after --${flag} is never closed; add the closing ${closer}`,
-      'zh-CN': `--${flag} 后面的引号没有闭合，请补上 ${closer}`,
-    },
-  };
+  return { code: 'unterminated_quote', param: flag, message: tAll('grammar.unterminated_quote', { flag, closer }) };
 }
 
 export function duplicateFlag(flag: FlagName, typed: string): GrammarError {
-  return {
-    code: 'duplicate_flag',
-    param: flag,
-    value: ellipsize(typed),
-    message: {
-      en: `--${flag} is given more than once; keep one`,
-      'zh-CN': `--${flag} 重复出现了，请只保留一个`,
-    },
-  };
+  return { code: 'duplicate_flag', param: flag, value: ellipsize(typed), message: tAll('grammar.duplicate_flag', { flag }) };
 }
 
 const SEED_ALLOWED = [`${SEED_RANGE.min}-${SEED_RANGE.max}`];
@@ -115,10 +84,7 @@ export function badSeed(value: string, code: 'bad_value' | 'out_of_range'): Gram
     param: 'seed',
     value: shown,
     allowed: SEED_ALLOWED,
-    message: {
-      en: `--seed must be a whole number from ${SEED_RANGE.min} to ${SEED_RANGE.max}, not ${shown}`,
-      'zh-CN': `--seed 必须是 ${SEED_RANGE.min} 到 ${SEED_RANGE.max} 之间的整数，${shown} 不行`,
-    },
+    message: tAll('grammar.bad_seed', { min: SEED_RANGE.min, max: SEED_RANGE.max, value: shown }),
   };
 }
 
@@ -129,10 +95,7 @@ export function badAspect(value: string, code: 'bad_value' | 'out_of_range'): Gr
     param: 'ar',
     value: shown,
     allowed: [...ASPECTS],
-    message: {
-      en: `Unknown aspect ratio ${shown} for --ar; allowed: ${enList(ASPECTS)}`,
-      'zh-CN': `--ar 的画幅比例 ${shown} 不支持，可选：${zhList(ASPECTS)}`,
-    },
+    message: tAll('grammar.bad_aspect', (l) => ({ value: shown, allowed: list(ASPECTS, l) })),
   };
 }
 
@@ -145,63 +108,58 @@ export function badDuration(value: string): GrammarError {
     param: 'duration',
     value: shown,
     allowed: [`draft: ${rangeText('draft')}`, `final: ${rangeText('final')}`],
-    message: {
-      en: `--duration must be a number of seconds (draft ${rangeText('draft')} s, final ${rangeText('final')} s), not ${shown}`,
-      'zh-CN': `--duration 应为秒数（草稿 ${rangeText('draft')} 秒，正式 ${rangeText('final')} 秒），${shown} 不行`,
-    },
+    message: tAll('grammar.bad_duration', { draft: rangeText('draft'), final: rangeText('final'), value: shown }),
   };
 }
 
 export function durationOutOfRange(value: string, mode: Mode): GrammarError {
   const shown = ellipsize(value);
   const other: Mode = mode === 'draft' ? 'final' : 'draft';
-  const zhMode = { draft: '草稿', final: '正式' } as const;
-  const hint =
-    mode === 'draft' && Number(value) <= DURATION_LIMITS.final.max
-      ? { en: '; leave out --draft for a longer video', 'zh-CN': '；想要更长的视频请去掉 --draft' }
-      : { en: '', 'zh-CN': '' };
+  const modeName = (m: Mode, l: Locale): string => t(m === 'draft' ? 'grammar.mode_draft' : 'grammar.mode_final', l);
+  const longer = mode === 'draft' && Number(value) <= DURATION_LIMITS.final.max;
   return {
     code: 'out_of_range',
     param: 'duration',
     value: shown,
     allowed: [rangeText(mode)],
-    message: {
-      en: `--duration ${shown} s is out of range for ${mode} mode: ${mode} allows ${rangeText(mode)} s, ${other} ${rangeText(other)} s${hint.en}`,
-      'zh-CN': `--duration ${shown} 秒超出${zhMode[mode]}模式的范围：${zhMode[mode]} ${rangeText(mode)} 秒，${zhMode[other]} ${rangeText(other)} 秒${hint['zh-CN']}`,
-    },
+    message: tAll('grammar.duration_out_of_range', (l) => ({
+      value: shown,
+      mode: modeName(mode, l),
+      range: rangeText(mode),
+      other: modeName(other, l),
+      otherRange: rangeText(other),
+      hint: longer ? t('grammar.duration_longer_hint', l) : '',
+    })),
   };
 }
 
 export function unknownStyle(value: string, presets: StylePresets): GrammarError {
   const shown = ellipsize(value);
   const names = presets.styles.map((style) => style.name);
+  // In Chinese each style is shown with its display name: ink-wash（水墨）.
+  const shownNames = (l: Locale): readonly string[] => (l === 'zh-CN' ? presets.styles.map((s) => `${s.name}（${s.displayName['zh-CN']}）`) : names);
   return {
     code: 'unknown_style',
     param: 'style',
     value: shown,
     allowed: names,
-    message: {
-      en: `Unknown style "${shown}" for --style; allowed: ${enList(names)}`,
-      'zh-CN': `没有名为“${shown}”的风格（--style），可选：${zhList(presets.styles.map((s) => `${s.name}（${s.displayName['zh-CN']}）`))}`,
-    },
+    message: tAll('grammar.unknown_style', (l) => ({ value: shown, allowed: list(shownNames(l), l) })),
   };
 }
 
 export function tooLong(param: 'prompt' | 'negativePrompt', length: number, max: number, style: string | undefined): GrammarError {
   const absolute = param === 'prompt' ? PROMPT_MAX_CHARS : NEGATIVE_MAX_CHARS;
-  const styleNote =
-    style !== undefined && max < absolute
-      ? { en: ` with style ${style}`, 'zh-CN': `（使用风格 ${style} 时）` }
-      : { en: '', 'zh-CN': '' };
-  const what = param === 'prompt' ? { en: 'The prompt', 'zh-CN': '描述' } : { en: 'The negative prompt (--neg)', 'zh-CN': '反向提示词（--neg）' };
+  const noted = style !== undefined && max < absolute;
   return {
     code: 'too_long',
     param,
     value: String(length),
     allowed: [`0-${max}`],
-    message: {
-      en: `${what.en} is too long: ${length} characters, at most ${max}${styleNote.en}`,
-      'zh-CN': `${what['zh-CN']}太长了：${length} 个字符，最多 ${max} 个${styleNote['zh-CN']}`,
-    },
+    message: tAll('grammar.too_long', (l) => ({
+      what: t(param === 'prompt' ? 'grammar.what_prompt' : 'grammar.what_negative', l),
+      length,
+      max,
+      styleNote: noted ? t('grammar.style_note', l, { style }) : '',
+    })),
   };
 }

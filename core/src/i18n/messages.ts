@@ -2,7 +2,10 @@ import type { Locale } from '../model/chat-request.schema.ts';
 
 export type LocalizedText = { 'zh-CN': string; en: string };
 
-/** User-facing messages of the core, in every supported language. `{name}` is replaced by a variable. */
+/**
+ * The message catalogue: every text Framecast shows a user, in every supported language. `{name}`
+ * is replaced by a variable. Code refers to a text by its id; no other source file holds one.
+ */
 export const MESSAGES = {
   'intake.accepted': {
     en: 'Queued {summary}. Job {jobId}: position {position}, about {eta} to go. {credits} credits left today.',
@@ -72,6 +75,92 @@ export const MESSAGES = {
   'job.rejected': { en: 'Job {jobId} was rejected; the user was told and refunded.', 'zh-CN': '任务 {jobId} 已被驳回，已通知用户并退还额度。' },
   'eta.seconds': { en: '{n} s', 'zh-CN': '{n} 秒' },
   'eta.minutes': { en: '{n} min', 'zh-CN': '{n} 分钟' },
+
+  // Details of a refused reference image (content-safety's image intake fills most).
+  'image.not_supported_here': { en: 'images are not supported here', 'zh-CN': '此处不支持图片' },
+  'image.no_source': { en: 'the attachment has neither a URL nor a stored file', 'zh-CN': '附件既没有链接也没有已存储的文件' },
+  'image.empty': { en: 'The image is empty (0 bytes).', 'zh-CN': '图片是空的（0 字节）。' },
+  'image.too_large': { en: 'The image is too large; the limit is {max}.', 'zh-CN': '图片太大，最大支持 {max}。' },
+  'image.unsupported': { en: 'This file format is not supported; please send a JPEG, PNG or WebP image.', 'zh-CN': '不支持这种文件格式，请发送 JPEG、PNG 或 WebP 图片。' },
+  'image.svg': { en: 'SVG images are not accepted; please send a JPEG, PNG or WebP image.', 'zh-CN': '不接受 SVG 矢量图，请发送 JPEG、PNG 或 WebP 图片。' },
+  'image.pdf': { en: 'This is a PDF, not an image; please send a JPEG, PNG or WebP image.', 'zh-CN': '这是 PDF 文件，不是图片，请发送 JPEG、PNG 或 WebP 图片。' },
+  'image.too_many_pixels': {
+    en: 'The image resolution is too high ({width}×{height}); the limit is {megapixels} megapixels.',
+    'zh-CN': '图片分辨率太高（{width}×{height}），最多 {megapixels} 百万像素。',
+  },
+  'image.side_too_long': { en: 'The image is too long on one side ({width}×{height}); the limit is {max} pixels.', 'zh-CN': '图片边长太长（{width}×{height}），最长 {max} 像素。' },
+  'image.corrupt': { en: 'The image is damaged or incomplete; please send it again.', 'zh-CN': '图片已损坏或不完整，请重新发送。' },
+
+  // A moderation category with no label of its own (the keyword lists' categories.json labels the rest).
+  'category.policy': { en: 'policy', 'zh-CN': '平台规则' },
+
+  // Outcomes told to the user when a job ends without a video (worker, review, cancel, delivery).
+  'outcome.cancelled': { en: 'Your video was cancelled; the credits were refunded.', 'zh-CN': '视频已取消，额度已退还。' },
+  'outcome.bad_input': { en: 'This video could not be made with these settings (size, length or reference image). The credits were refunded.', 'zh-CN': '无法按这些设置（尺寸、时长或参考图）生成此视频，额度已退还。' },
+  'outcome.out_of_memory': { en: 'This video was too large for the GPU. The credits were refunded; try --draft or a shorter --duration.', 'zh-CN': '视频超出显卡内存，额度已退还；可尝试 --draft 或更短的 --duration。' },
+  'outcome.unavailable': { en: 'Video generation is not available right now (a configuration problem on our side). The credits were refunded.', 'zh-CN': '视频生成服务暂不可用（服务端配置问题），额度已退还。' },
+  'outcome.busy': { en: 'The video service stayed too busy to take this video. The credits were refunded; please try again later.', 'zh-CN': '视频服务持续繁忙，未能处理此视频，额度已退还，请稍后再试。' },
+  'outcome.provider_moderation': { en: 'The video service refused this content. The credits were refunded.', 'zh-CN': '视频服务拒绝了此内容，额度已退还。' },
+  'outcome.output_blocked': { en: 'The generated video broke the content rules and was not sent. The credits were refunded.', 'zh-CN': '生成的视频未通过内容审核，未发送，额度已退还。' },
+  'outcome.failed': { en: 'Something went wrong while making your video, several times. The credits were refunded; please try again later.', 'zh-CN': '生成视频时多次出错，额度已退还，请稍后再试。' },
+  'outcome.review_rejected': { en: 'A moderator did not approve this video. The credits were refunded.', 'zh-CN': '视频未通过人工审核，额度已退还。' },
+  'outcome.undeliverable': {
+    en: 'Your video could not be sent here, however often we tried. The credits were refunded; it stays available for a while.',
+    'zh-CN': '视频多次发送失败，额度已退还；视频会保留一段时间。',
+  },
+
+  // Why a /video command was refused (core/src/grammar/grammar-error.ts fills the placeholders).
+  'grammar.example': { en: '/video a cat surfing at sunset --ar 9:16', 'zh-CN': '/video 日落时冲浪的猫 --ar 9:16' },
+  'grammar.empty_prompt': { en: 'Please describe the video, e.g. {example}', 'zh-CN': '请写上视频的描述，例如：{example}' },
+  'grammar.empty_prompt_neg': {
+    en: 'Please describe the video, e.g. {example}. Everything after --neg up to the next option is the negative prompt; quote it: --neg "blurry"',
+    'zh-CN': '请写上视频的描述，例如：{example}。--neg 之后直到下一个参数的文字都算反向提示词，请加引号：--neg “模糊”',
+  },
+  'grammar.not_a_command': { en: 'Not a /video command; try {example}', 'zh-CN': '这不是 /video 指令，试试：{example}' },
+  'grammar.unknown_flag': { en: 'Unknown option {flag}; known options: {known}', 'zh-CN': '不认识的参数 {flag}，可用参数：{known}' },
+  'grammar.missing_value': { en: '--{flag} needs a value, e.g. {example}', 'zh-CN': '--{flag} 缺少取值，例如 {example}' },
+  'grammar.unterminated_quote': { en: 'The quote after --{flag} is never closed; add the closing {closer}', 'zh-CN': '--{flag} 后面的引号没有闭合，请补上 {closer}' },
+  'grammar.duplicate_flag': { en: '--{flag} is given more than once; keep one', 'zh-CN': '--{flag} 重复出现了，请只保留一个' },
+  'grammar.bad_seed': { en: '--seed must be a whole number from {min} to {max}, not {value}', 'zh-CN': '--seed 必须是 {min} 到 {max} 之间的整数，{value} 不行' },
+  'grammar.bad_aspect': { en: 'Unknown aspect ratio {value} for --ar; allowed: {allowed}', 'zh-CN': '--ar 的画幅比例 {value} 不支持，可选：{allowed}' },
+  'grammar.bad_duration': {
+    en: '--duration must be a number of seconds (draft {draft} s, final {final} s), not {value}',
+    'zh-CN': '--duration 应为秒数（草稿 {draft} 秒，正式 {final} 秒），{value} 不行',
+  },
+  'grammar.duration_out_of_range': {
+    en: '--duration {value} s is out of range for {mode} mode: {mode} allows {range} s, {other} {otherRange} s{hint}',
+    'zh-CN': '--duration {value} 秒超出{mode}模式的范围：{mode} {range} 秒，{other} {otherRange} 秒{hint}',
+  },
+  'grammar.duration_longer_hint': { en: '; leave out --draft for a longer video', 'zh-CN': '；想要更长的视频请去掉 --draft' },
+  'grammar.mode_draft': { en: 'draft', 'zh-CN': '草稿' },
+  'grammar.mode_final': { en: 'final', 'zh-CN': '正式' },
+  'grammar.unknown_style': { en: 'Unknown style "{value}" for --style; allowed: {allowed}', 'zh-CN': '没有名为“{value}”的风格（--style），可选：{allowed}' },
+  'grammar.too_long': { en: '{what} is too long: {length} characters, at most {max}{styleNote}', 'zh-CN': '{what}太长了：{length} 个字符，最多 {max} 个{styleNote}' },
+  'grammar.what_prompt': { en: 'The prompt', 'zh-CN': '描述' },
+  'grammar.what_negative': { en: 'The negative prompt (--neg)', 'zh-CN': '反向提示词（--neg）' },
+  'grammar.style_note': { en: ' with style {style}', 'zh-CN': '（使用风格 {style} 时）' },
+  // A link that could not be fetched (content-safety's SafeFetchError).
+  'fetch.bad_url': { en: 'The link is not a valid URL.', 'zh-CN': '链接格式不正确。' },
+  'fetch.bad_scheme': { en: 'Only http and https links are supported.', 'zh-CN': '只支持 http 或 https 链接。' },
+  'fetch.blocked_address': { en: 'The link points to an internal or reserved address and was refused.', 'zh-CN': '该链接指向内部或保留地址，已拒绝访问。' },
+  'fetch.dns_failed': { en: 'The link’s host name could not be resolved.', 'zh-CN': '无法解析链接中的域名。' },
+  'fetch.too_many_redirects': { en: 'The link redirected too many times.', 'zh-CN': '链接重定向次数过多。' },
+  'fetch.too_large': { en: 'The file is too large; the download was stopped.', 'zh-CN': '文件太大，已停止下载。' },
+  'fetch.timeout': { en: 'The download timed out; please try again later.', 'zh-CN': '下载超时，请稍后再试。' },
+  'fetch.http_status': { en: 'The remote server answered with an error status.', 'zh-CN': '对方服务器返回了错误状态。' },
+  'fetch.bad_content_type': { en: 'The link’s content type is not supported.', 'zh-CN': '链接的内容类型不受支持。' },
+  'fetch.network': { en: 'A network error interrupted the download; please try again later.', 'zh-CN': '下载时网络出错，请稍后再试。' },
+  'fetch.aborted': { en: 'The download was cancelled.', 'zh-CN': '下载已取消。' },
+
+  // WeChat's own content checks (content-safety's WeChatApiError).
+  'wechat.openid_required': { en: 'Content checks need your WeChat identity; please use the mini program.', 'zh-CN': '内容检测需要微信用户身份，请在小程序内操作。' },
+  'wechat.openid_not_recent': {
+    en: 'Please open the mini program first (WeChat requires a visit in the last 2 hours), then try again.',
+    'zh-CN': '请先打开一次小程序（微信要求近两小时内访问过），然后再试。',
+  },
+  'wechat.busy': { en: 'WeChat’s content check is busy; please try again shortly.', 'zh-CN': '微信内容检测繁忙，请稍后再试。' },
+  'wechat.quota': { en: 'The content-check quota is used up for now; please try again later.', 'zh-CN': '今日内容检测次数已用完，请稍后再试。' },
+  'wechat.unavailable': { en: 'The content check is unavailable right now; please try again later.', 'zh-CN': '内容检测暂时不可用，请稍后再试。' },
 } as const satisfies Record<string, LocalizedText>;
 
 export type MessageId = keyof typeof MESSAGES;
@@ -81,13 +170,19 @@ export function format(template: string, vars: Record<string, string | number> =
 }
 
 /** The message in one language. */
-export function t(id: MessageId, locale: Locale, vars?: Record<string, string | number>): string {
+export function t(id: MessageId, locale: Locale, vars?: MessageVars): string {
   return format(MESSAGES[id][locale], vars);
 }
 
-/** The message in every language, for payloads an adapter renders later. */
-export function tAll(id: MessageId, vars?: Record<string, string | number>): LocalizedText {
-  return { 'zh-CN': t(id, 'zh-CN', vars), en: t(id, 'en', vars) };
+export type MessageVars = Record<string, string | number>;
+
+/**
+ * The message in every language, for payloads an adapter renders later. `vars` may depend on the
+ * language (a list joined with 、 in Chinese, a label in each language).
+ */
+export function tAll(id: MessageId, vars?: MessageVars | ((locale: Locale) => MessageVars)): LocalizedText {
+  const of = (l: Locale): MessageVars | undefined => (typeof vars === 'function' ? vars(l) : vars);
+  return { 'zh-CN': t(id, 'zh-CN', of('zh-CN')), en: t(id, 'en', of('en')) };
 }
 
 export function formatEta(seconds: number, locale: Locale): string {

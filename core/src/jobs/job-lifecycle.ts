@@ -46,14 +46,8 @@ export type ProgressReport =
   | { type: 'encoding'; phase: 'encoding' | 'scanning' };
 
 const RUNNING: readonly JobState[] = ['queued', 'active'];
-const CANCELLED_MESSAGE: LocalizedText = {
-  en: 'Your video was cancelled; the credits were refunded.',
-  'zh-CN': '视频已取消，额度已退还。',
-};
-const UNDELIVERABLE_MESSAGE: LocalizedText = {
-  en: 'Your video could not be sent here, however often we tried. The credits were refunded; it stays available for a while.',
-  'zh-CN': '视频多次发送失败，额度已退还；视频会保留一段时间。',
-};
+const CANCELLED_MESSAGE: LocalizedText = tAll('outcome.cancelled');
+const UNDELIVERABLE_MESSAGE: LocalizedText = tAll('outcome.undeliverable');
 
 /**
  * The one owner of a job's fate. Every change of a job's state, every charge and refund, and every
@@ -143,7 +137,7 @@ export class JobLifecycle {
     }
     return this.end(
       jobId,
-      { kind: 'blocked', code: 'review_rejected', message: { en: 'A moderator did not approve this video. The credits were refunded.', 'zh-CN': '视频未通过人工审核，额度已退还。' } },
+      { kind: 'blocked', code: 'review_rejected', message: tAll('outcome.review_rejected') },
       ['review'],
       { code: 'review_rejected', message: `rejected by ${by}` },
     );

@@ -1,3 +1,5 @@
+import { FramecastError } from '../errors/framecast-error.ts';
+
 export type BlobStoreErrorCode =
   /** No blob under that key. */
   | 'not_found'
@@ -8,13 +10,12 @@ export type BlobStoreErrorCode =
   /** Anything else the backend reported (disk full, network, permissions). */
   | 'backend';
 
-export class BlobStoreError extends Error {
-  readonly code: BlobStoreErrorCode;
+export class BlobStoreError extends FramecastError {
+  declare readonly code: BlobStoreErrorCode;
   readonly key: string | undefined;
   constructor(code: BlobStoreErrorCode, message: string, options?: { key?: string; cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options?.cause === undefined ? {} : { cause: options.cause });
     this.name = 'BlobStoreError';
-    this.code = code;
     this.key = options?.key;
   }
 }

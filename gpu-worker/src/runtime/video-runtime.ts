@@ -2,7 +2,7 @@
  * One interface for every way of producing a video: the embedded ONNX Runtime pipeline, a ComfyUI
  * server, the hosted Wan API. Chosen by config; the worker knows nothing else about them.
  */
-import type { RuntimeCapabilities } from '@framecast/core';
+import { FramecastError, type MessageId, type RuntimeCapabilities } from '@framecast/core';
 
 export interface RuntimeRequest {
   prompt: string;
@@ -51,15 +51,26 @@ export type RuntimeErrorCode =
   | 'transient' // retry with backoff
   | 'throttled' // provider asked to slow down: retry later
   | 'oom' // out of memory: a final job may retry once as draft
+  | 'misconfigured' // the deployment lacks a node, model file or credential: refund, no retry, tell the operator
   | 'cancelled';
 
-export class RuntimeError extends Error {
-  readonly code: RuntimeErrorCode;
+/** What a user is told when a runtime fails this way. */
+const RUNTIME_MESSAGES: Record<RuntimeErrorCode, MessageId> = {
+  bad_input: 'outcome.bad_input',
+  moderation: 'outcome.provider_moderation',
+  transient: 'outcome.failed',
+  throttled: 'outcome.busy',
+  oom: 'outcome.out_of_memory',
+  misconfigured: 'outcome.unavailable',
+  cancelled: 'outcome.cancelled',
+};
+
+export class RuntimeError extends FramecastError {
+  declare readonly code: RuntimeErrorCode;
   readonly retryAfterMs: number | undefined;
   constructor(code: RuntimeErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, { messageId: RUNTIME_MESSAGES[code], ...(options?.cause === undefined ? {} : { cause: options.cause }) });
     this.name = 'RuntimeError';
-    this.code = code;
     this.retryAfterMs = options?.retryAfterMs;
   }
 }

@@ -1,3 +1,5 @@
+import { FramecastError } from '@framecast/core';
+
 export type VideoErrorCode =
   /** ffmpeg or ffprobe is not on the PATH (apt-get install ffmpeg). */
   | 'ffmpeg_missing'
@@ -14,14 +16,13 @@ export type VideoErrorCode =
   /** Aborted through the caller's AbortSignal. */
   | 'cancelled';
 
-export class VideoError extends Error {
-  readonly code: VideoErrorCode;
+export class VideoError extends FramecastError {
+  declare readonly code: VideoErrorCode;
   /** The last lines of ffmpeg's stderr, when ffmpeg failed (never contains prompt text). */
   readonly ffmpegLog: string | undefined;
   constructor(code: VideoErrorCode, message: string, options?: { cause?: unknown; ffmpegLog?: string }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options?.cause === undefined ? {} : { cause: options.cause });
     this.name = 'VideoError';
-    this.code = code;
     this.ffmpegLog = options?.ffmpegLog;
   }
 }

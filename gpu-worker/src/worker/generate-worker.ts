@@ -6,17 +6,15 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import sharp from 'sharp';
 import type { Logger } from 'pino';
 import {
-  atRenderScale, FINAL_STATES, fitSpecToCapabilities, FRAME_SIZES, GenerateJobDataSchema,
+  asFramecastError, atRenderScale, FINAL_STATES, tAll, fitSpecToCapabilities, FRAME_SIZES, GenerateJobDataSchema,
   type BlobStore, type Core, type DeliveryOutcome, type GenerationSpec, type JobRecord, type RuntimeCapabilities, type VideoResult,
 } from '@framecast/core';
 import { RuntimeError, type RuntimeRequest, type RuntimeResult, type StepProgress, type VideoRuntime } from '../runtime/video-runtime.ts';
 import { encodeVideo, type EncodedVideo, type X264Preset } from '../video/encode-video.ts';
 import { fitToBudget } from '../video/fit-to-budget.ts';
-import { VideoError } from '../video/video-error.ts';
 import { loadConditioningImage } from './conditioning-image.ts';
 import { GpuGate } from './gpu-gate.ts';
 import type { OutputScanner } from './output-scanner.ts';
-import { WORKER_MESSAGES } from './worker-messages.ts';
 
 export interface JobTiming {
   jobId: string;
@@ -147,7 +145,7 @@ export class GenerateWorker {
     if (promised !== undefined) {
       // An earlier attempt told the user and died before settling: the lifecycle settles as promised.
       log.info({ promised }, 'outcome already written by an earlier attempt; settling');
-      await this.finishWithoutVideo(jobId, { kind: 'failed', code: 'failed', message: WORKER_MESSAGES.failed }, { code: 'failed', message: 'retried after a promise' });
+      await this.finishWithoutVideo(jobId, { kind: 'failed', code: 'failed', message: tAll('outcome.failed') }, { code: 'failed', message: 'retried after a promise' });
       return { skipped: promised };
     }
 
@@ -280,7 +278,7 @@ export class GenerateWorker {
       await this.lifecycle.progress(jobId, { type: 'encoding', phase: 'scanning' }).catch(() => undefined);
       const verdict = await this.o.scanner.scan(video.path);
       if (verdict.action === 'block') {
-        await this.finishWithoutVideo(jobId, { kind: 'blocked', code: 'output_blocked', message: WORKER_MESSAGES.outputBlocked }, { code: 'output_blocked', message: `blocked at ${verdict.decidingFrames.join(',')} s` });
+        await this.finishWithoutVideo(jobId, { kind: 'blocked', code: 'output_blocked', message: tAll('outcome.output_blocked') }, { code: 'output_blocked', message: `blocked at ${verdict.decidingFrames.join(',')} s` });
         return 'blocked';
       }
       this.o.core.observeModeration('video', verdict.action);
@@ -318,13 +316,13 @@ export class GenerateWorker {
     log.warn({ code, stage, attempt: job.attemptsMade + 1, err: reason }, 'job error');
     switch (code) {
       case 'cancelled':
-        await this.finishWithoutVideo(jobId, { kind: 'cancelled', message: WORKER_MESSAGES.cancelled }, { code: 'cancelled', message: 'cancelled by request' });
+        await this.finishWithoutVideo(jobId, { kind: 'cancelled', message: tAll('outcome.cancelled') }, { code: 'cancelled', message: 'cancelled by request' });
         return { outcome: 'cancelled' };
       case 'bad_input':
-        await this.finishWithoutVideo(jobId, { kind: 'failed', code: 'bad_input', message: WORKER_MESSAGES.badInput }, { code: 'bad_input', message: reason });
+        await this.finishWithoutVideo(jobId, { kind: 'failed', code: 'bad_input', message: tAll('outcome.bad_input') }, { code: 'bad_input', message: reason });
         return { outcome: 'failed' };
       case 'moderation':
-        await this.finishWithoutVideo(jobId, { kind: 'blocked', code: 'provider_moderation', message: WORKER_MESSAGES.providerModeration }, { code: 'provider_moderation', message: reason });
+        await this.finishWithoutVideo(jobId, { kind: 'blocked', code: 'provider_moderation', message: tAll('outcome.provider_moderation') }, { code: 'provider_moderation', message: reason });
         return { outcome: 'blocked' };
       case 'oom': {
         const draft = rec.spec.mode === 'final' && rec.allowDowngrade && rec.downgradedFrom === undefined ? asDraft(rec.spec, this.caps) : undefined;
@@ -344,13 +342,15 @@ export class GenerateWorker {
         }
         break;
       case 'transient':
-      case 'config':
+      case 'misconfigured':
         break;
     }
-    if (code === 'config') log.error({ err: reason }, 'runtime misconfigured: failing the job without retries');
+    // An operator's fault (a missing node, model file or credential): retrying cannot help, so the
+    // job fails at once with a refund, and the operator is told.
+    if (code === 'misconfigured') log.error({ err: reason, errorCode: asFramecastError(err).code, stage }, 'runtime misconfigured: failing the job without retries; fix the deployment');
     const attempts = job.opts.attempts ?? 1;
-    if (code === 'oom' || code === 'config' || code === 'throttled' || job.attemptsMade + 1 >= attempts) {
-      const message = code === 'oom' ? WORKER_MESSAGES.outOfMemory : code === 'config' ? WORKER_MESSAGES.unavailable : code === 'throttled' ? WORKER_MESSAGES.busy : WORKER_MESSAGES.failed;
+    if (code === 'oom' || code === 'misconfigured' || code === 'throttled' || job.attemptsMade + 1 >= attempts) {
+      const message = tAll(code === 'oom' ? 'outcome.out_of_memory' : code === 'misconfigured' ? 'outcome.unavailable' : code === 'throttled' ? 'outcome.busy' : 'outcome.failed');
       await this.finishWithoutVideo(jobId, { kind: 'failed', code, message }, { code, message: reason });
       throw new UnrecoverableError(reason);
     }
@@ -366,7 +366,7 @@ export class GenerateWorker {
     if (rec === undefined || FINAL_STATES.has(rec.state) || rec.state === 'review') return;
     const attempts = job.opts.attempts ?? 1;
     if (job.attemptsMade < attempts && !/stalled/i.test(err.message)) return;
-    await this.finishWithoutVideo(rec.jobId, { kind: 'failed', code: 'failed', message: WORKER_MESSAGES.failed }, { code: 'failed', message: err.message });
+    await this.finishWithoutVideo(rec.jobId, { kind: 'failed', code: 'failed', message: tAll('outcome.failed') }, { code: 'failed', message: err.message });
   }
 }
 
@@ -390,12 +390,34 @@ async function sweepDeadWorkDirs(workDir: string): Promise<void> {
   }
 }
 
-function classify(err: unknown): 'cancelled' | 'bad_input' | 'moderation' | 'oom' | 'throttled' | 'transient' | 'config' {
-  if (err instanceof RuntimeError) return err.code;
-  // A rejected API key or similar operator mistake: retrying cannot help.
-  if (err instanceof Error && 'code' in err && typeof err.code === 'string' && /unauthori[sz]ed|invalid_credentials|config/.test(err.code)) return 'config';
-  if (err instanceof VideoError) return err.code === 'bad_input' ? 'bad_input' : 'transient';
-  return 'transient';
+/** How the worker handles a failure. */
+type Failure = 'cancelled' | 'bad_input' | 'moderation' | 'oom' | 'throttled' | 'transient' | 'misconfigured';
+
+/** Decides by the error's code (never its message): anything not coded is transient. */
+function classify(err: unknown): Failure {
+  const { code } = asFramecastError(err);
+  switch (code) {
+    case 'cancelled':
+    case 'aborted':
+      return 'cancelled';
+    case 'bad_input':
+    case 'moderation':
+    case 'oom':
+    case 'throttled':
+      return code;
+    // A deployment fault: retrying, here or on another worker, cannot help.
+    case 'misconfigured':
+    case 'dashscope_unauthorized':
+    case 'invalid_credentials':
+    case 'workflow_template_invalid':
+    case 'invalid_config':
+    case 'config':
+    case 'ffmpeg_missing':
+    case 'font_missing':
+      return 'misconfigured';
+    default:
+      return 'transient';
+  }
 }
 
 export function renderSize(spec: Pick<GenerationSpec, 'width' | 'height'>, scale: number): { width: number; height: number } {

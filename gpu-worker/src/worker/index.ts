@@ -2,5 +2,4 @@ export * from './generate-worker.ts';
 export * from './gpu-gate.ts';
 export * from './output-scanner.ts';
 export * from './conditioning-image.ts';
-export * from './worker-messages.ts';
 export * from './from-config.ts';

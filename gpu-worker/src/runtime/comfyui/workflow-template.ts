@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { RuntimeError } from '../video-runtime.ts';
 import type { RuntimeRequest } from '../video-runtime.ts';
+import { FramecastError } from '@framecast/core';
 
 export const ComfyNodeSchema = z.object({
   class_type: z.string().min(1),
@@ -57,10 +58,10 @@ export interface FillOverrides {
   filenamePrefix?: string;
 }
 
-export class WorkflowTemplateError extends Error {
-  readonly code = 'workflow_template_invalid';
+export class WorkflowTemplateError extends FramecastError {
+  declare readonly code: 'workflow_template_invalid';
   constructor(message: string) {
-    super(message);
+    super('workflow_template_invalid', message, { messageId: 'outcome.unavailable' });
     this.name = 'WorkflowTemplateError';
   }
 }

@@ -19,7 +19,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { RuntimeCapabilities } from '@framecast/core';
+import { FramecastError, type RuntimeCapabilities } from '@framecast/core';
 import { RuntimeError } from '../video-runtime.ts';
 import type { RuntimeHooks, RuntimeRequest, RuntimeResult, VideoRuntime } from '../video-runtime.ts';
 
@@ -106,12 +106,14 @@ export interface DashScopeRuntimeOptions {
 }
 
 /** A DashScope call refused our credentials: a deployment problem, not the job's. */
-export class DashScopeAuthError extends Error {
-  readonly code = 'dashscope_unauthorized';
+export class DashScopeAuthError extends FramecastError {
+  declare readonly code: 'dashscope_unauthorized';
   readonly status: number;
   constructor(status: number, providerCode: string | undefined) {
     super(
+      'dashscope_unauthorized',
       `DashScope refused the API key (HTTP ${status}${providerCode ? ` ${providerCode}` : ''}): check DASHSCOPE_API_KEY and the region of the base URL`,
+      { messageId: 'outcome.unavailable' },
     );
     this.name = 'DashScopeAuthError';
     this.status = status;
