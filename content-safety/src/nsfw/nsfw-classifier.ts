@@ -14,7 +14,7 @@
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { Metadata, SharpOptions } from 'sharp';
-import type { ContentModerator, ModerationHit, ModerationVerdict } from '@framecast/core';
+import { FramecastError, type ContentModerator, type ModerationHit, type ModerationVerdict } from '@framecast/core';
 import { ensureNsfwModel } from './ensure-nsfw-model.ts';
 import { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from './keras-to-onnx.ts';
 import { findContentBox, resizeBilinearToTensor, type CropRect } from './nsfw-preprocess.ts';
@@ -134,13 +134,10 @@ interface SharedSession {
 
 export type NsfwErrorCode = 'image_decode_failed' | 'image_too_large' | 'unsupported_format' | 'invalid_image' | 'invalid_thresholds';
 
-export class NsfwError extends Error {
-  constructor(
-    readonly code: NsfwErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+export class NsfwError extends FramecastError {
+  declare readonly code: NsfwErrorCode;
+  constructor(code: NsfwErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options?.cause === undefined ? {} : { cause: options.cause });
     this.name = 'NsfwError';
   }
 }
