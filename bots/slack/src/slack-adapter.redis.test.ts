@@ -1,0 +1,270 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { blobStoreFromConfig, type BlobStore, type Core, type FramecastConfig, type JobRecord } from '@framecast/core';
+import { createHttpApp, listen, type ListeningServer } from '@framecast/http-server';
+import type { GenerateWorker } from '@framecast/gpu-worker';
+import { productCoreAndWorker, silentLogger, waitFor } from '../../../test/support/e2e.ts';
+import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
+import { testConfig } from '../../../test/support/config.ts';
+import { startSlackAdapter, type SlackAdapter } from './slack-adapter.ts';
+import { ACTION } from './slack-progress.ts';
+import { slackSignature } from './slack-signature.ts';
+import { FakeSlackApi } from './testing/fake-slack-api.ts';
+import { solidPng } from './testing/tiny-png.ts';
+
+const BOT_TOKEN = 'xoxb-test-bot-token';
+const APP_TOKEN = 'xapp-test-app-token';
+const SECRET = 'test-signing-secret';
+
+let redis: Redis;
+let dataDir: string;
+beforeAll(async () => {
+  redis = testRedis();
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-slack-'));
+});
+afterAll(async () => {
+  await redis.quit();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+function env(fake: FakeSlackApi, extra: Record<string, string>): Record<string, string> {
+  return {
+    REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '4', FRAMECAST_FREE_MAX_CONCURRENT: '5', FRAMECAST_FREE_DAILY_CREDITS: '1000',
+    FRAMECAST_DEFAULT_LOCALE: 'en', SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_API_BASE_URL: fake.apiUrl, ...extra,
+  };
+}
+
+interface Rig {
+  fake: FakeSlackApi;
+  config: FramecastConfig;
+  core: Core;
+  worker: GenerateWorker;
+  store: BlobStore;
+  adapter: SlackAdapter;
+  server?: ListeningServer;
+  close(): Promise<void>;
+}
+
+async function rig(mode: 'http' | 'socket'): Promise<Rig> {
+  const fake = await new FakeSlackApi({ botToken: BOT_TOKEN, appToken: APP_TOKEN }).start();
+  const config = testConfig(env(fake, mode === 'http' ? { SLACK_SIGNING_SECRET: SECRET } : { SLACK_APP_TOKEN: APP_TOKEN }));
+  const { core, worker } = await productCoreAndWorker(config, redis);
+  const store = blobStoreFromConfig(config);
+  let server: ListeningServer | undefined;
+  let http: { mount: (...m: Parameters<ReturnType<typeof createHttpApp>['mount']>) => void } | undefined;
+  if (mode === 'http') {
+    const app = createHttpApp({ metrics: { metrics: async () => '', contentType: 'text/plain' }, readiness: async () => ({ ok: true, checks: {} }) });
+    server = await listen(app, 0, '127.0.0.1');
+    http = app;
+  }
+  const adapter = await startSlackAdapter({ core, store, logger: silentLogger, config, ...(http === undefined ? {} : { http }), consume: { relayEveryMs: 500 } });
+  void worker.run();
+  return {
+    fake, config, core, worker, store, adapter, ...(server === undefined ? {} : { server }),
+    async close() {
+      await adapter.close();
+      await worker.close();
+      await core.close();
+      await server?.close();
+      await fake.close();
+    },
+  };
+}
+
+/** POSTs a body to /slack/events signed the way Slack signs it. */
+async function signedPost(server: ListeningServer, body: string, opts: { contentType?: string; secret?: string; timestamp?: number; retryNum?: number } = {}): Promise<Response> {
+  const ts = opts.timestamp ?? Math.floor(Date.now() / 1000);
+  return fetch(`http://127.0.0.1:${server.port}/slack/events`, {
+    method: 'POST',
+    headers: {
+      'Content-Type': opts.contentType ?? 'application/x-www-form-urlencoded',
+      'X-Slack-Request-Timestamp': String(ts),
+      'X-Slack-Signature': slackSignature(opts.secret ?? SECRET, ts, body),
+      ...(opts.retryNum === undefined ? {} : { 'X-Slack-Retry-Num': String(opts.retryNum), 'X-Slack-Retry-Reason': 'http_timeout' }),
+    },
+    body,
+  });
+}
+
+let seq = 0;
+function slashCommand(fake: FakeSlackApi, text: string, user = 'U1', channel = 'C1'): Record<string, string> {
+  seq += 1;
+  return {
+    token: 'legacy', team_id: fake.teamId, team_domain: 'fake', channel_id: channel, channel_name: 'general', user_id: user, user_name: user.toLowerCase(),
+    command: '/video', text, api_app_id: 'A0FAKE', is_enterprise_install: 'false',
+    response_url: `${fake.origin}/commands/${seq}`, trigger_id: `${Date.now()}.${seq}.trigger`,
+  };
+}
+
+async function jobsOf(core: Core, user: string): Promise<JobRecord[]> {
+  return core.listJobs(`slack:${user}`, 100);
+}
+
+function isMp4(bytes: Buffer): boolean {
+  return bytes.subarray(4, 8).toString('ascii') === 'ftyp';
+}
+
+async function awaitSharedVideo(r: Rig, jobId: string, timeoutMs = 60_000) {
+  return waitFor(async () => r.fake.sharedFiles().find((f) => f.name === `framecast-${jobId}.mp4`), timeoutMs, `the video of ${jobId} in Slack`);
+}
+
+describe('Slack in HTTP mode: Bolt on the one HTTP server, the real Web API client against a fake Slack', () => {
+  let r: Rig;
+  beforeAll(async () => {
+    r = await rig('http');
+  });
+  afterAll(async () => {
+    await r.close();
+  });
+
+  it('a signed /video with an image link walks to an mp4 uploaded in three steps, the status message updated on the way', async () => {
+    const server = r.server as ListeningServer;
+    const file = r.fake.addUserFile(solidPng(300, 200, [250, 20, 20]), 'image/png', 'red.png');
+    const form = slashCommand(r.fake, `the red wall starts to glow --draft <${file.url_private}|red.png>`);
+    const t0 = Date.now();
+    const res = await signedPost(server, new URLSearchParams(form).toString());
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(res.status).toBe(200);
+    const ack = (await res.json()) as { response_type: string; text: string };
+    expect(ack.response_type).toBe('ephemeral');
+    const jobs = await waitFor(async () => {
+      const j = await jobsOf(r.core, 'U1');
+      return j.length > 0 ? j : undefined;
+    }, 10_000, 'the job');
+    const job = jobs[0] as JobRecord;
+    expect(job.spec.referenceImage?.ref).toMatch(/^refs\//);
+    expect(job.spec.prompt).not.toMatch(/red\.png|http/);
+    // With an image the command is acknowledged at once; the answer follows as an ephemeral message.
+    expect(ack.text).toMatch(/Got it/);
+    await waitFor(async () => r.fake.ephemerals.find((e) => e.user === 'U1' && e.text.includes(`Job ${job.jobId}`)), 10_000, 'the queued answer');
+    const video = await awaitSharedVideo(r, job.jobId);
+    expect(isMp4(video.bytes)).toBe(true);
+    expect(video.shares).toEqual([expect.objectContaining({ channel: 'C1', initial_comment: expect.stringContaining('<@U1>') })]);
+    // The three steps, in order; no legacy files.upload.
+    const order = r.fake.calls.map((c) => c.method).filter((m) => m.startsWith('files.') && m !== 'files.info');
+    expect(order).toEqual(['files.getUploadURLExternal', 'files.completeUploadExternal']);
+    expect(r.fake.uploadAttempts).toEqual([video.id]);
+    // One status message, edited as the job went: steps, then done with the result's buttons.
+    const target = job.replyTarget;
+    expect(target).toMatchObject({ platform: 'slack', channelId: 'C1' });
+    const status = r.fake.messages.get(`C1:${target?.platform === 'slack' ? target.messageTs : ''}`);
+    await waitFor(async () => (/done/.test(status?.text ?? '') ? true : undefined), 10_000, 'the final status');
+    expect(status?.history.some((t) => /step \d\/4/.test(t))).toBe(true);
+    const actions = JSON.stringify(status?.blocks);
+    for (const a of [ACTION.reroll, ACTION.upscale, ACTION.delete]) expect(actions).toContain(a);
+    await waitFor(async () => ((await r.core.job(job.jobId))?.state === 'succeeded' ? true : undefined), 10_000, 'succeeded');
+  });
+
+  it('refuses a bad signature and a timestamp older than five minutes with 401, and answers url_verification', async () => {
+    const server = r.server as ListeningServer;
+    const body = new URLSearchParams(slashCommand(r.fake, 'a cat --draft')).toString();
+    const before = (await jobsOf(r.core, 'U1')).length;
+    expect((await signedPost(server, body, { secret: 'not-the-secret' })).status).toBe(401);
+    expect((await signedPost(server, body, { timestamp: Math.floor(Date.now() / 1000) - 301 })).status).toBe(401);
+    const unsigned = await fetch(`http://127.0.0.1:${server.port}/slack/events`, { method: 'POST', body, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    expect(unsigned.status).toBe(401);
+    expect((await jobsOf(r.core, 'U1')).length).toBe(before);
+    const challenge = await signedPost(server, JSON.stringify({ type: 'url_verification', challenge: 'abc123', token: 'x' }), { contentType: 'application/json' });
+    expect(await challenge.json()).toEqual({ challenge: 'abc123' });
+  });
+
+  it('a duplicated app_mention (X-Slack-Retry-Num) makes one job', async () => {
+    const server = r.server as ListeningServer;
+    const eventId = `Ev${Date.now()}`;
+    const body = JSON.stringify({
+      token: 'x', team_id: r.fake.teamId, api_app_id: 'A0FAKE', type: 'event_callback', event_id: eventId, event_time: Math.floor(Date.now() / 1000),
+      event: { type: 'app_mention', user: 'U2', text: `<@${r.fake.botUserId}> a lighthouse in fog --draft`, ts: '1700000000.000100', channel: 'C2', event_ts: '1700000000.000100' },
+    });
+    const [a, b] = await Promise.all([signedPost(server, body, { contentType: 'application/json' }), signedPost(server, body, { contentType: 'application/json', retryNum: 1 })]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    const third = await signedPost(server, body, { contentType: 'application/json', retryNum: 2 });
+    expect(third.status).toBe(200);
+    const jobs = await waitFor(async () => {
+      const j = (await jobsOf(r.core, 'U2')).filter((x) => x.eventId.includes(eventId));
+      return j.length > 0 ? j : undefined;
+    }, 10_000, 'the job');
+    await new Promise((res) => setTimeout(res, 1000));
+    expect((await jobsOf(r.core, 'U2')).filter((x) => x.eventId.includes(eventId))).toHaveLength(1);
+    // Answered in the thread of the mention; one status message left in the channel.
+    const job = jobs[0] as JobRecord;
+    expect(job.replyTarget).toMatchObject({ platform: 'slack', channelId: 'C2', threadTs: '1700000000.000100' });
+    await waitFor(async () => (r.fake.channelMessages('C2').length === 1 ? true : undefined), 5000, 'one status message');
+    // Free the worker for the next tests: a cancel from an admin.
+    await r.core.cancel(job.jobId, { userKey: 'slack:UADMIN', isAdmin: true });
+  });
+
+  it('a double-clicked reroll button makes one job, with a new seed', async () => {
+    const server = r.server as ListeningServer;
+    const first = (await jobsOf(r.core, 'U1')).find((j) => j.state === 'succeeded');
+    if (first === undefined || first.replyTarget?.platform !== 'slack') throw new Error('no delivered job from the first test');
+    const status = r.fake.messages.get(`C1:${first.replyTarget.messageTs ?? ''}`);
+    const blocks = status?.blocks as Array<{ type: string; elements?: Array<{ action_id: string; value: string }> }>;
+    const reroll = blocks.find((b) => b.type === 'actions')?.elements?.find((e) => e.action_id === ACTION.reroll);
+    if (reroll === undefined) throw new Error('no reroll button');
+    const click = (n: number) => new URLSearchParams({
+      payload: JSON.stringify({
+        type: 'block_actions', team: { id: r.fake.teamId, domain: 'fake' }, user: { id: 'U1', team_id: r.fake.teamId }, api_app_id: 'A0FAKE',
+        container: { type: 'message', message_ts: status?.ts, channel_id: 'C1' }, channel: { id: 'C1', name: 'general' },
+        message: { ts: status?.ts, text: status?.text, type: 'message' }, trigger_id: `${Date.now()}.${n}.click`, response_url: `${r.fake.origin}/actions/${n}`,
+        actions: [{ type: 'button', action_id: reroll.action_id, block_id: 'fc_actions', value: reroll.value, action_ts: `${Date.now() / 1000 + n}` }],
+      }),
+    }).toString();
+    const before = (await jobsOf(r.core, 'U1')).length;
+    const answers = await Promise.all([signedPost(server, click(1)), signedPost(server, click(2))]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    await waitFor(async () => ((await jobsOf(r.core, 'U1')).length > before ? true : undefined), 10_000, 'the reroll job');
+    await new Promise((res) => setTimeout(res, 1000));
+    const after = await jobsOf(r.core, 'U1');
+    expect(after.length).toBe(before + 1);
+    const rerolled = after.find((j) => j.jobId !== first.jobId && j.spec.prompt === first.spec.prompt);
+    expect(rerolled?.spec.seed).not.toBe(first.spec.seed);
+    expect(rerolled?.spec.mode).toBe('draft');
+    if (rerolled !== undefined) await r.core.cancel(rerolled.jobId, { userKey: 'slack:UADMIN', isAdmin: true });
+  });
+
+  it('a 429 storm on the upload is retried after Retry-After and delivered once', async () => {
+    const server = r.server as ListeningServer;
+    r.fake.rateLimit('files.getUploadURLExternal', 2, 1);
+    r.fake.rateLimit('upload', 1, 1);
+    const res = await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a storm over the sea --draft', 'U3', 'C3')).toString());
+    expect(res.status).toBe(200);
+    const job = await waitFor(async () => (await jobsOf(r.core, 'U3'))[0], 10_000, 'the job');
+    const video = await awaitSharedVideo(r, job.jobId, 60_000);
+    expect(isMp4(video.bytes)).toBe(true);
+    await waitFor(async () => ((await r.core.job(job.jobId))?.state === 'succeeded' ? true : undefined), 10_000, 'succeeded');
+    expect(r.fake.sharedFiles('C3')).toHaveLength(1);
+    const completes = r.fake.callsOf('files.completeUploadExternal').filter((c) => c.args.channel_id === 'C3');
+    expect(completes).toHaveLength(1);
+  });
+
+  it('a channel the bot cannot post in: the delivery fails for good and is refunded', async () => {
+    const server = r.server as ListeningServer;
+    r.fake.failWith('files.completeUploadExternal', 'channel_not_found', 1, (a) => a.channel_id === 'C4');
+    const res = await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a quiet lake --draft', 'U4', 'C4')).toString());
+    expect(res.status).toBe(200);
+    const job = await waitFor(async () => (await jobsOf(r.core, 'U4'))[0], 10_000, 'the job');
+    await waitFor(async () => ((await r.core.job(job.jobId))?.state === 'undeliverable' ? true : undefined), 60_000, 'undeliverable');
+    expect(await r.core.quota.show('slack:U4')).toMatchObject({ spent: 0, held: 0 });
+  });
+});
+
+describe('Slack in Socket Mode: the real socket-mode client against a fake socket-mode WebSocket', () => {
+  it('apps.connections.open, hello, a slash_commands envelope acked with the answer, the video delivered', async () => {
+    const r = await rig('socket');
+    try {
+      expect(r.adapter.mode).toBe('socket');
+      await waitFor(async () => (r.fake.socketConnected ? true : undefined), 5000, 'the socket');
+      expect(r.fake.callsOf('apps.connections.open')[0]?.token).toBe(APP_TOKEN);
+      const ack = (await r.fake.sendEnvelope('slash_commands', slashCommand(r.fake, 'a paper boat on a rainy street --draft', 'U5', 'C5'))) as { response_type?: string; text?: string };
+      expect(ack.response_type).toBe('ephemeral');
+      const job = await waitFor(async () => (await jobsOf(r.core, 'U5'))[0], 10_000, 'the job');
+      const video = await awaitSharedVideo(r, job.jobId);
+      expect(isMp4(video.bytes)).toBe(true);
+    } finally {
+      await r.close();
+    }
+  });
+});

@@ -1,0 +1,174 @@
+import { t, type BlobStore, type ConsumeOptions, type Core, type FramecastConfig } from '@framecast/core';
+import { App } from '@slack/bolt';
+import { WebClient } from '@slack/web-api';
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+import { registerSlackActions } from './slack-actions.ts';
+import { extractFileLinks, SlackCommands, stripMentions, type SlackFile, type SlackIntakeAnswer, type SlackInvocation } from './slack-commands.ts';
+import { slackDeliveryHandler } from './slack-delivery.ts';
+import { publishHome } from './slack-home.ts';
+import { st } from './slack-messages.ts';
+import { startSlackProgress } from './slack-progress.ts';
+import { boltLogger, SlackHttpReceiver, SlackSocketReceiver } from './slack-receiver.ts';
+
+/** The callback id of the message shortcut "Make a video from this". */
+export const MAKE_VIDEO_SHORTCUT = 'make_video';
+/** The slash command. */
+export const VIDEO_COMMAND = '/video';
+/** Largest reference image downloaded from Slack. */
+export const MAX_SLACK_IMAGE_BYTES = 20 * 1024 * 1024;
+/** A slash command is answered with its outcome when the core answers within this; else "working on it" first. */
+const INLINE_ANSWER_MS = 2_000;
+
+export interface SlackAdapterOptions {
+  core: Core;
+  store: BlobStore;
+  logger: Logger;
+  config: FramecastConfig;
+  /** The one HTTP server (HTTP mode mounts POST /slack/events on it). Not needed in Socket Mode. */
+  http?: { mount(...routes: Middleware[]): void };
+  /** Passed to core.deliveries.consume('slack', …). */
+  consume?: ConsumeOptions;
+}
+
+export interface SlackAdapter {
+  readonly mode: 'socket' | 'http';
+  close(): Promise<void>;
+}
+
+export class SlackConfigError extends Error {
+  readonly code = 'slack_config';
+}
+
+function withSlash(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`;
+}
+
+/**
+ * Starts Slack: Socket Mode when SLACK_APP_TOKEN is set (no public URL), else HTTP mode on
+ * `http` at POST /slack/events with SLACK_SIGNING_SECRET. Registers /video, app mentions, the
+ * "Make a video from this" shortcut, the App Home tab and the buttons; renders progress into one
+ * status message per job; consumes the Slack deliveries (uploads the videos).
+ */
+export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<SlackAdapter> {
+  const { core, store, config } = opts;
+  const logger = opts.logger.child({ platform: 'slack' });
+  const env = config.env;
+  const botToken = env.SLACK_BOT_TOKEN;
+  if (botToken === undefined) throw new SlackConfigError('SLACK_BOT_TOKEN is not set');
+  const slackApiUrl = withSlash(env.SLACK_API_BASE_URL);
+
+  let receiver: SlackSocketReceiver | SlackHttpReceiver;
+  if (env.SLACK_APP_TOKEN !== undefined) {
+    receiver = new SlackSocketReceiver({ appToken: env.SLACK_APP_TOKEN, slackApiUrl, logger });
+  } else if (env.SLACK_SIGNING_SECRET !== undefined) {
+    if (opts.http === undefined) throw new SlackConfigError('Slack HTTP mode (SLACK_SIGNING_SECRET without SLACK_APP_TOKEN) needs the HTTP server (FRAMECAST_HTTP_PORT not 0)');
+    receiver = new SlackHttpReceiver({ signingSecret: env.SLACK_SIGNING_SECRET, logger });
+  } else {
+    throw new SlackConfigError('set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)');
+  }
+
+  const app = new App({
+    token: botToken,
+    receiver,
+    logger: boltLogger(logger),
+    clientOptions: { slackApiUrl, retryConfig: { retries: 2, minTimeout: 100, maxTimeout: 1000 } },
+    deferInitialization: true,
+  });
+  await app.init();
+  // Deliveries and status edits: a 429 comes back at once (the delivery queue honours Retry-After).
+  const fast = new WebClient(botToken, { slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, logger: boltLogger(logger) });
+  const commands = new SlackCommands({
+    core, store, client: app.client, botToken, logger,
+    fileOrigins: [new URL(slackApiUrl).origin, 'https://files.slack.com'],
+    maxImageBytes: MAX_SLACK_IMAGE_BYTES,
+  });
+  const internal = (err: unknown): SlackIntakeAnswer => {
+    logger.error({ err }, 'slack request failed');
+    return { text: t('refusal.internal', config.defaultLocale), locale: config.defaultLocale };
+  };
+  const tell = async (channel: string, user: string, text: string, threadTs?: string): Promise<void> => {
+    await app.client.chat
+      .postEphemeral({ channel, user, text, ...(threadTs === undefined ? {} : { thread_ts: threadTs }) })
+      .catch((err: unknown) => logger.info({ err }, 'ephemeral answer not posted'));
+  };
+
+  app.command(VIDEO_COMMAND, async ({ command, ack }) => {
+    const inv: SlackInvocation = {
+      kind: 'command', teamId: command.team_id, channelId: command.channel_id, userId: command.user_id,
+      eventId: `cmd:${command.trigger_id}`, text: command.text, responseUrl: command.response_url, files: [],
+    };
+    // A reference image is downloaded and classified (CPU work that can hold the event loop past
+    // Slack's 3 s): acknowledge first, answer by ephemeral message. Text alone is answered inline.
+    const withImage = extractFileLinks(command.text).fileIds.length > 0;
+    if (withImage) await ack({ response_type: 'ephemeral', text: st('working', config.defaultLocale) });
+    const work = commands.submit(inv).catch(internal);
+    let timer: NodeJS.Timeout | undefined;
+    const first = withImage ? undefined : await Promise.race([work, new Promise<undefined>((r) => {
+      timer = setTimeout(() => r(undefined), INLINE_ANSWER_MS);
+    })]);
+    clearTimeout(timer);
+    if (first !== undefined) {
+      await ack({ response_type: 'ephemeral', text: first.text });
+      return;
+    }
+    if (!withImage) await ack({ response_type: 'ephemeral', text: st('working', config.defaultLocale) });
+    const answer = await work;
+    if (answer.result?.duplicate !== true) await tell(inv.channelId, inv.userId, answer.text);
+  });
+
+  app.event('app_mention', async ({ event, body }) => {
+    const e = event as typeof event & { files?: SlackFile[]; thread_ts?: string; user?: string };
+    if (e.user === undefined) return;
+    const inv: SlackInvocation = {
+      kind: 'mention', teamId: (body as { team_id?: string }).team_id ?? e.team ?? '', channelId: e.channel, userId: e.user,
+      eventId: `evt:${(body as { event_id?: string }).event_id ?? `${e.channel}-${e.ts}`}`,
+      text: stripMentions(e.text), threadTs: e.thread_ts ?? e.ts, files: e.files ?? [],
+    };
+    const answer = await commands.submit(inv).catch(internal);
+    if (answer.result?.duplicate !== true) await tell(inv.channelId, inv.userId, answer.text, inv.threadTs);
+  });
+
+  app.shortcut({ callback_id: MAKE_VIDEO_SHORTCUT, type: 'message_action' }, async ({ shortcut, ack }) => {
+    await ack();
+    const m = shortcut.message as { text?: string; ts: string; thread_ts?: string; files?: SlackFile[] };
+    const inv: SlackInvocation = {
+      kind: 'shortcut', teamId: shortcut.team?.id ?? shortcut.user.team_id ?? '', channelId: shortcut.channel.id, userId: shortcut.user.id,
+      eventId: `sc:${shortcut.trigger_id}`, text: stripMentions(m.text ?? ''), threadTs: m.thread_ts ?? m.ts, files: m.files ?? [],
+    };
+    const answer = await commands.submit(inv).catch(internal);
+    if (answer.result?.duplicate !== true) await tell(inv.channelId, inv.userId, answer.text, inv.threadTs);
+  });
+
+  app.event('app_home_opened', async ({ event }) => {
+    if (event.tab !== 'home') return;
+    await publishHome(core, app.client, event.user, await commands.localeFor(event.user)).catch((err: unknown) => logger.warn({ err }, 'App Home not published'));
+  });
+
+  registerSlackActions(app, { core, client: app.client, commands, logger });
+  app.error(async (err) => {
+    logger.error({ err }, 'slack handler error');
+  });
+
+  const unsubscribe = await startSlackProgress({ core, client: fast, logger });
+  const consumer = core.deliveries.consume('slack', slackDeliveryHandler({ store, client: fast, logger }), opts.consume);
+  try {
+    if (receiver instanceof SlackHttpReceiver) opts.http?.mount(receiver.middleware());
+    await app.start();
+  } catch (err) {
+    unsubscribe();
+    await consumer.close();
+    throw err;
+  }
+  logger.info({ mode: receiver instanceof SlackSocketReceiver ? 'socket' : 'http' }, 'slack adapter started');
+  let closed = false;
+  return {
+    mode: receiver instanceof SlackSocketReceiver ? 'socket' : 'http',
+    async close() {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      await Promise.allSettled([consumer.close(), app.stop()]);
+    },
+  };
+}
