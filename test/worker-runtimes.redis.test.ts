@@ -4,9 +4,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createSafeFetcher } from '@framecast/content-safety';
-import type { ChatRequestInput, Core, FramecastConfig } from '@framecast/core';
-import { DashScopeRuntime, probeVideo, readAigcMetadata, safeFetcherDownloader, type GenerateWorker, type VideoRuntime } from '@framecast/gpu-worker';
-import { awaitDelivery, awaitState, productCoreAndWorker, waitFor } from './support/e2e.ts';
+import pino from 'pino';
+import { createProductImageIntake, createProductModerator } from '@framecast/content-safety';
+import { blobStoreFromConfig, createCore, t, type ChatRequestInput, type Core, type FramecastConfig } from '@framecast/core';
+import { createWorkerFromConfig, DashScopeRuntime, probeVideo, readAigcMetadata, safeFetcherDownloader, type GenerateWorker, type VideoRuntime } from '@framecast/gpu-worker';
+import { awaitDelivery, awaitState, productCoreAndWorker, silentLogger, waitFor } from './support/e2e.ts';
 import { startFakeComfyUi } from './fakes/fake-comfyui.ts';
 import { startFakeDashScope } from './fakes/fake-dashscope.ts';
 import { testRedis, testRedisUrl } from './support/redis.ts';
@@ -119,6 +121,44 @@ describe('worker + ComfyUI runtime (fake ComfyUI server)', () => {
       await fake.close();
     }
   });
+
+  // A server without a node or model file the template needs is the operator's fault: the job
+  // fails on its one attempt with a refund and the 'unavailable' message, and the operator gets an
+  // error log; no retry storm against a server that cannot render it.
+  for (const [what, missing] of [
+    ['a model file', { missingModels: ['wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors'] }],
+    ['a node class', { missingNodes: ['ModelSamplingSD3'] }],
+  ] as const) {
+    it(`a server that lacks ${what} fails the job at once as misconfigured: one attempt, a refund, an error for the operator`, async () => {
+      const fake = await startFakeComfyUi({ stepDelayMs: 1, nodeDelayMs: 1, ...missing });
+      const config = comfyConfig(fake.url, {});
+      const logs: { level: number; msg?: string; errorCode?: string }[] = [];
+      const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as (typeof logs)[number]) });
+      const store = blobStoreFromConfig(config);
+      const { moderator } = await createProductModerator(config);
+      const core = createCore({ config, redis, moderator, imageIntake: createProductImageIntake(store), logger: silentLogger, connection: { url: testRedisUrl(), maxRetriesPerRequest: null } });
+      const worker = await createWorkerFromConfig({ core, store, logger, overrides: { store } });
+      void worker.run();
+      try {
+        const r = await core.submit(request('/video waves --draft'));
+        if (r.status !== 'accepted') throw new Error(JSON.stringify(r));
+        const d = await delivered(core, r.jobId);
+        expect(d.outcome).toMatchObject({ kind: 'failed', code: 'misconfigured', message: { en: t('outcome.unavailable', 'en'), 'zh-CN': t('outcome.unavailable', 'zh-CN') } });
+        await awaitState(core, r.jobId, 'failed');
+        expect(fake.postedBodies).toHaveLength(1);
+        expect(fake.prompts).toHaveLength(0);
+        expect((await core.job(r.jobId))?.attempts).toBe(1);
+        expect(await core.quota.show('slack:U1', { tier: 'free' })).toMatchObject({ held: 0, spent: 0 });
+        const errors = logs.filter((l) => l.level >= 50);
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toMatchObject({ errorCode: 'misconfigured', msg: expect.stringContaining('misconfigured') as unknown });
+      } finally {
+        await worker.close();
+        await core.close();
+        await fake.close();
+      }
+    });
+  }
 });
 
 describe('worker + DashScope runtime (fake hosted API)', () => {

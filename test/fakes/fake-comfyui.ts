@@ -57,6 +57,10 @@ export interface FakeComfyBehaviour {
   outputStyle: 'save-video' | 'vhs-gifs';
   /** Send a binary preview frame with each progress message. */
   sendPreviews: boolean;
+  /** Model files this server lacks (not in models/…): a graph naming one fails validation. */
+  missingModels: readonly string[];
+  /** Node classes this server lacks (a custom node not installed). */
+  missingNodes: readonly string[];
 }
 
 interface QueueItem {
@@ -107,6 +111,22 @@ export const FAKE_MODELS = {
   text_encoders: ['umt5_xxl_fp8_e4m3fn_scaled.safetensors', 'umt5_xxl_fp16.safetensors'],
   vae: ['wan_2.1_vae.safetensors', 'wan2.2_vae.safetensors'],
 } as const;
+
+/** The node catalogue of a server that lacks some model files and node classes. */
+function catalogueWithout(uploads: Map<string, Buffer>, missingModels: readonly string[], missingNodes: readonly string[]): Record<string, NodeClass> {
+  const all = catalogue(uploads);
+  const drop = (type: InputType): InputType => (typeof type === 'string' ? type : type.filter((v) => !missingModels.includes(v)));
+  const classes: Record<string, NodeClass> = {};
+  for (const [name, cls] of Object.entries(all)) {
+    if (missingNodes.includes(name)) continue;
+    classes[name] = {
+      ...cls,
+      required: Object.fromEntries(Object.entries(cls.required).map(([k, v]) => [k, drop(v)])),
+      ...(cls.optional === undefined ? {} : { optional: Object.fromEntries(Object.entries(cls.optional).map(([k, v]) => [k, drop(v)])) }),
+    };
+  }
+  return classes;
+}
 
 function catalogue(uploads: Map<string, Buffer>): Record<string, NodeClass> {
   const size = { width: 'INT', height: 'INT', length: 'INT', batch_size: 'INT' } as const;
@@ -330,6 +350,8 @@ export async function startFakeComfyUi(overrides: Partial<FakeComfyBehaviour> = 
     paused: false,
     outputStyle: 'save-video',
     sendPreviews: true,
+    missingModels: [],
+    missingNodes: [],
     ...overrides,
   };
   const workDir = await mkdtemp(join(tmpdir(), 'fake-comfyui-'));
@@ -501,7 +523,7 @@ export async function startFakeComfyUi(overrides: Partial<FakeComfyBehaviour> = 
         return sendJson(res, 400, { error: { type: 'no_prompt', message: 'No prompt provided', details: '', extra_info: {} }, node_errors: {} });
       }
       const graph = json.prompt as QueueItem['graph'];
-      const verdict = validatePrompt(graph, catalogue(uploads));
+      const verdict = validatePrompt(graph, catalogueWithout(uploads, behaviour.missingModels, behaviour.missingNodes));
       if (!verdict.ok) return sendJson(res, 400, { error: verdict.error, node_errors: verdict.nodeErrors });
       const item: QueueItem = {
         number: counter++,

@@ -9,7 +9,7 @@ import { startFakeComfyUi } from '../../../../test/fakes/fake-comfyui.ts';
 import type { FakeComfyUi } from '../../../../test/fakes/fake-comfyui.ts';
 import { RuntimeError } from '../video-runtime.ts';
 import type { RuntimeRequest, RuntimeResult, StepProgress } from '../video-runtime.ts';
-import { ComfyUiRuntime, classifyExecutionError, pickVideoOutput } from './comfyui-runtime.ts';
+import { ComfyUiRuntime, classifyExecutionError, classifyPromptRejection, pickVideoOutput } from './comfyui-runtime.ts';
 import type { ComfyUiRuntimeOptions } from './comfyui-runtime.ts';
 import { DEFAULT_WORKFLOW_DIR } from './workflow-template.ts';
 
@@ -179,9 +179,9 @@ describe('ComfyUiRuntime against a fake ComfyUI', () => {
     expect(posted()).toEqual([[15, undefined, undefined]]);
   });
 
-  it('a graph ComfyUI rejects (value not in list, unknown node) is bad_input with the node error summarised', async () => {
+  it('a graph ComfyUI rejects for a missing model file or an unknown node is misconfigured (the operator\'s fault), with the node error summarised', async () => {
     const missingModel = runtime({ models: { high: 'no-such-model.safetensors' } });
-    const error = await expectRuntimeError(missingModel.generate(baseRequest), 'bad_input');
+    const error = await expectRuntimeError(missingModel.generate(baseRequest), 'misconfigured');
     expect(error.message).toMatch(/Value not in list/);
     expect(error.message).toMatch(/UNETLoader/);
     expect(error.message).toMatch(/no-such-model/);
@@ -194,11 +194,27 @@ describe('ComfyUiRuntime against a fake ComfyUI', () => {
       if (!graph['8']) throw new Error('template changed');
       graph['8'].class_type = 'VAEDecodeHunyuan3D';
       await writeFile(file, JSON.stringify(graph));
-      const unknownNode = await expectRuntimeError(runtime({ workflowDir: dir }).generate(baseRequest), 'bad_input');
+      const unknownNode = await expectRuntimeError(runtime({ workflowDir: dir }).generate(baseRequest), 'misconfigured');
       expect(unknownNode.message).toMatch(/VAEDecodeHunyuan3D does not exist/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a rejection names the operator only for a missing model file or node class; any other refused value is bad_input', () => {
+    const notInList = (input: string) => ({
+      error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation' },
+      node_errors: { '3': { class_type: 'X', errors: [{ type: 'value_not_in_list', message: 'Value not in list', details: input, extra_info: { input_name: input } }] } },
+    });
+    expect(classifyPromptRejection(notInList('unet_name'))).toBe('misconfigured');
+    expect(classifyPromptRejection(notInList('clip_name'))).toBe('misconfigured');
+    expect(classifyPromptRejection(notInList('vae_name'))).toBe('misconfigured');
+    expect(classifyPromptRejection(notInList('sampler_name'))).toBe('bad_input');
+    expect(classifyPromptRejection(notInList('image'))).toBe('bad_input');
+    expect(classifyPromptRejection({ error: { type: 'missing_node_type', message: "Node 'WanFoo' not found. The custom node may not be installed." }, node_errors: {} })).toBe('misconfigured');
+    expect(classifyPromptRejection({ error: { type: 'invalid_prompt', message: 'Cannot execute because node WanFoo does not exist.' }, node_errors: {} })).toBe('misconfigured');
+    expect(classifyPromptRejection({ error: { type: 'prompt_no_outputs', message: 'Prompt has no outputs' }, node_errors: {} })).toBe('bad_input');
+    expect(classifyPromptRejection('not json')).toBe('bad_input');
   });
 
   it('an out-of-memory execution_error is oom; a ValueError is bad_input', async () => {

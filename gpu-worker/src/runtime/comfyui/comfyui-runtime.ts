@@ -90,11 +90,17 @@ const HistoryEntrySchema = z.object({
 type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 
 const NodeErrorSchema = z.object({
-  errors: z.array(z.object({ message: z.string().optional(), details: z.unknown().optional() }).passthrough()).default([]),
+  errors: z
+    .array(
+      z
+        .object({ type: z.string().optional(), message: z.string().optional(), details: z.unknown().optional(), extra_info: z.record(z.string(), z.unknown()).optional() })
+        .passthrough(),
+    )
+    .default([]),
   class_type: z.string().optional(),
 });
 const PromptRejectionSchema = z.object({
-  error: z.union([z.string(), z.object({ message: z.string().optional(), details: z.unknown().optional() }).passthrough()]).optional(),
+  error: z.union([z.string(), z.object({ type: z.string().optional(), message: z.string().optional(), details: z.unknown().optional() }).passthrough()]).optional(),
   node_errors: z.union([z.record(z.string(), NodeErrorSchema), z.array(z.unknown())]).optional(),
 });
 
@@ -123,6 +129,35 @@ export function summarisePromptRejection(body: unknown): string {
   const text = parts.join('; ');
   return text.length > 600 ? `${text.slice(0, 597)}...` : text;
 }
+
+/**
+ * Whose fault a 400 from POST /prompt is. A node class the server does not know (a custom node not
+ * installed) or a model file missing from its models folder (a loader's `*_name` input not in its
+ * list) is the operator's: 'misconfigured', so the job fails at once with a refund and no retries.
+ * Anything else is this job's graph (a size or value the nodes refuse): 'bad_input'.
+ */
+export function classifyPromptRejection(body: unknown): 'misconfigured' | 'bad_input' {
+  const parsed = PromptRejectionSchema.safeParse(body);
+  if (!parsed.success) return 'bad_input';
+  const { error, node_errors: nodeErrors } = parsed.data;
+  if (typeof error === 'object') {
+    // ComfyUI < 0.3.4x: invalid_prompt "Cannot execute because node X does not exist."; later: missing_node_type.
+    if (error.type === 'missing_node_type') return 'misconfigured';
+    if (error.type === 'invalid_prompt' && /does not exist|not found|missing the class_type/i.test(error.message ?? '')) return 'misconfigured';
+  }
+  if (nodeErrors !== undefined && !Array.isArray(nodeErrors)) {
+    for (const node of Object.values(nodeErrors)) {
+      for (const e of node.errors) {
+        const input = e.extra_info?.['input_name'];
+        if (e.type === 'value_not_in_list' && typeof input === 'string' && MODEL_INPUT.test(input)) return 'misconfigured';
+      }
+    }
+  }
+  return 'bad_input';
+}
+
+/** The loader inputs that name a model file: unet_name, clip_name, vae_name, ckpt_name, lora_name, … */
+const MODEL_INPUT = /^(unet|clip|vae|ckpt|lora|model|clip_vision|control_net|upscale_model)_name$/;
 
 /** Classifies an execution_error message from the websocket or /history. */
 export function classifyExecutionError(data: Record<string, unknown>): RuntimeError {
@@ -338,7 +373,7 @@ export class ComfyUiRuntime implements VideoRuntime {
       if (res.ok) throw error;
       return undefined;
     });
-    if (res.status === 400) throw new RuntimeError('bad_input', summarisePromptRejection(body));
+    if (res.status === 400) throw new RuntimeError(classifyPromptRejection(body), summarisePromptRejection(body));
     if (!res.ok) throw new RuntimeError('transient', `ComfyUI /prompt answered ${res.status}`);
     const parsed = z.object({ prompt_id: z.string().min(1) }).safeParse(body);
     if (!parsed.success) throw new RuntimeError('transient', 'ComfyUI /prompt: no prompt_id in the answer');

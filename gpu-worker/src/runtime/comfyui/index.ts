@@ -1,4 +1,4 @@
-export { ComfyUiRuntime, classifyExecutionError, pickVideoOutput, summarisePromptRejection } from './comfyui-runtime.ts';
+export { ComfyUiRuntime, classifyExecutionError, classifyPromptRejection, pickVideoOutput, summarisePromptRejection } from './comfyui-runtime.ts';
 export type { ComfyUiRuntimeOptions, ComfyUiTimeouts } from './comfyui-runtime.ts';
 export { ComfySocket, websocketUrl } from './comfyui-socket.ts';
 export type { ComfySocketOptions, ComfyWsMessage } from './comfyui-socket.ts';
