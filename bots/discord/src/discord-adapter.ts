@@ -1,0 +1,118 @@
+import { Client, GatewayDispatchEvents, GatewayIntentBits, Routes, type APIInteraction, type REST } from 'discord.js';
+import { ConfigError, type BlobStore, type ConsumeOptions, type Core, type FramecastConfig } from '@framecast/core';
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+import { discordCommandDefinitions } from './discord-commands.ts';
+import type { DiscordContext } from './discord-context.ts';
+import { createDiscordDeliveryHandler } from './discord-delivery.ts';
+import { handleInteraction, runAfter } from './discord-interactions.ts';
+import { discordInteractionsEndpoint } from './discord-interactions-endpoint.ts';
+import { startDiscordProgress, type DiscordProgressOptions } from './discord-progress.ts';
+import { createDiscordRest } from './discord-rest.ts';
+import { DiscordRoles } from './discord-roles.ts';
+
+export interface DiscordAdapterOptions {
+  core: Core;
+  store: BlobStore;
+  logger: Logger;
+  config: FramecastConfig;
+  /** The process's HTTP server (`createHttpApp(…)`): `POST /discord/interactions` is mounted on it when DISCORD_PUBLIC_KEY is set. */
+  http?: { mount(...routes: Middleware[]): void };
+  /** The clock for interaction tokens' age (tests). */
+  now?: () => number;
+  progress?: DiscordProgressOptions;
+  /** Passed to core.deliveries.consume (tests shorten the relay). */
+  delivery?: ConsumeOptions;
+}
+
+export interface DiscordAdapter {
+  close(): Promise<void>;
+}
+
+function credentials(config: FramecastConfig): { token: string; applicationId: string } {
+  const { DISCORD_TOKEN: token, DISCORD_APPLICATION_ID: applicationId } = config.env;
+  if (token === undefined || applicationId === undefined) {
+    throw new ConfigError([...(token === undefined ? ['DISCORD_TOKEN: required for Discord'] : []), ...(applicationId === undefined ? ['DISCORD_APPLICATION_ID: required for Discord'] : [])]);
+  }
+  return { token, applicationId };
+}
+
+/** Whether this config turns Discord on (`framecast start` starts the adapter then). */
+export function discordConfigured(config: FramecastConfig): boolean {
+  return config.env.DISCORD_TOKEN !== undefined && config.env.DISCORD_APPLICATION_ID !== undefined;
+}
+
+/**
+ * The Discord adapter: the gateway (a discord.js Client, unless DISCORD_GATEWAY=off) and/or HTTP
+ * interactions (DISCORD_PUBLIC_KEY, mounted on `http`) feed one interaction handler; progress edits
+ * the deferred replies; deliveries post the videos. Resolves once the gateway is ready.
+ */
+export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<DiscordAdapter> {
+  const { token, applicationId } = credentials(o.config);
+  const env = o.config.env;
+  const logger = o.logger.child({ platform: 'discord' });
+  const rest = createDiscordRest({ token, apiBaseUrl: env.DISCORD_API_BASE_URL });
+  const now = o.now ?? Date.now;
+  const ctx: DiscordContext = { core: o.core, store: o.store, config: o.config, rest, logger, applicationId, roles: new DiscordRoles(rest, logger), now };
+  let open = true;
+
+  const consumer = o.core.deliveries.consume('discord', createDiscordDeliveryHandler({ rest, store: o.store, logger, now }), o.delivery ?? {});
+  const unsubscribe = await startDiscordProgress(ctx, o.progress ?? {});
+
+  if (env.DISCORD_PUBLIC_KEY !== undefined) {
+    if (o.http === undefined) {
+      logger.warn('DISCORD_PUBLIC_KEY is set but this process serves no HTTP: interactions come through the gateway only');
+    } else {
+      o.http.mount(discordInteractionsEndpoint({
+        publicKey: env.DISCORD_PUBLIC_KEY,
+        handle: (i) => handleInteraction(ctx, i),
+        after: (i, reply) => runAfter(ctx, i, reply),
+        logger,
+        isOpen: () => open,
+      }));
+    }
+  }
+
+  let client: Client | undefined;
+  if (env.DISCORD_GATEWAY) {
+    client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: env.DISCORD_API_BASE_URL.replace(/\/+$/, '') } });
+    client.on('error', (err) => logger.error({ err }, 'discord gateway error'));
+    client.ws.on(GatewayDispatchEvents.InteractionCreate, (raw: APIInteraction) => {
+      void onGatewayInteraction(ctx, rest, raw).catch((err: unknown) => logger.error({ err, interactionId: raw.id }, 'discord: interaction failed'));
+    });
+    await client.login(token);
+    logger.info({ user: client.user?.tag }, 'discord gateway connected');
+  }
+
+  return {
+    async close() {
+      open = false;
+      unsubscribe();
+      await consumer.close();
+      await client?.destroy();
+    },
+  };
+}
+
+/** The gateway's transport: the first response goes back through the interaction callback. */
+async function onGatewayInteraction(ctx: DiscordContext, rest: REST, i: APIInteraction): Promise<void> {
+  const reply = await handleInteraction(ctx, i);
+  if (reply === undefined) return;
+  await rest.post(Routes.interactionCallback(i.id, i.token), { body: reply.response, auth: false });
+  await runAfter(ctx, i, reply);
+}
+
+export interface RegisterDiscordCommandsOptions {
+  config: FramecastConfig;
+  /** Register in one guild (instantly visible, for testing) instead of globally. */
+  guildId?: string;
+}
+
+/** Registers (overwrites) `/video`, `/video-quota`, `/video-jobs`, `/video-help`. Returns their names. */
+export async function registerDiscordCommands(o: RegisterDiscordCommandsOptions): Promise<string[]> {
+  const { token, applicationId } = credentials(o.config);
+  const rest = createDiscordRest({ token, apiBaseUrl: o.config.env.DISCORD_API_BASE_URL, rejectRateLimitsFromMs: 60_000 });
+  const route = o.guildId === undefined ? Routes.applicationCommands(applicationId) : Routes.applicationGuildCommands(applicationId, o.guildId);
+  const registered = (await rest.put(route, { body: discordCommandDefinitions() })) as Array<{ name: string }>;
+  return registered.map((c) => c.name);
+}

@@ -1,0 +1,178 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { blobStoreFromConfig, type Core, type FramecastConfig } from '@framecast/core';
+import type { GenerateWorker } from '@framecast/gpu-worker';
+import { productCoreAndWorker, silentLogger, waitFor } from '../../../test/support/e2e.ts';
+import { testConfig } from '../../../test/support/config.ts';
+import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
+import { startDiscordAdapter, type DiscordAdapter } from './discord-adapter.ts';
+import { FakeDiscord, type FakeCall } from './testing/fake-discord.ts';
+import { buttonInteraction, videoCommandInteraction } from './testing/fake-interactions.ts';
+import { solidPng } from './testing/solid-png.ts';
+
+// One core, one worker (the tiny model, 4 steps) and one adapter connected through discord.js's
+// gateway Client to the fake gateway; every test drives it with INTERACTION_CREATE dispatches.
+let redis: Redis;
+let dataDir: string;
+let fake: FakeDiscord;
+let config: FramecastConfig;
+let core: Core;
+let worker: GenerateWorker;
+let adapter: DiscordAdapter;
+/** The adapter's clock: real time, plus what a test adds. */
+let clockOffsetMs = 0;
+
+const GUILD = '1700000000000000001';
+const CHANNEL = '1400000000000000009';
+
+beforeAll(async () => {
+  redis = testRedis();
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-discord-'));
+  fake = await new FakeDiscord().start();
+  config = testConfig({
+    REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '4', FRAMECAST_FREE_MAX_CONCURRENT: '5', FRAMECAST_FREE_DAILY_CREDITS: '200',
+    DISCORD_TOKEN: 'test-token-1', DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE_URL: fake.apiBaseUrl,
+  });
+  ({ core, worker } = await productCoreAndWorker(config, redis));
+  void worker.run();
+  adapter = await startDiscordAdapter({
+    core, store: blobStoreFromConfig(config), logger: silentLogger, config,
+    now: () => Date.now() + clockOffsetMs, progress: { minEditIntervalMs: 0 }, delivery: { relayEveryMs: 500, retry: { baseDelayMs: 200 } },
+  });
+});
+
+afterAll(async () => {
+  await adapter?.close();
+  await worker?.close();
+  await core?.close();
+  await fake?.close();
+  await redis?.quit();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+const isOriginalEdit = (token: string) => (c: FakeCall) => c.method === 'PATCH' && c.path.endsWith(`/${token}/messages/@original`);
+
+/** Waits until `n` of the user's jobs have been delivered (the delivery record, not only the job). */
+async function videoDelivered(core: Core, userId: string, n: number): Promise<void> {
+  await waitFor(async () => {
+    const jobs = await core.listJobs(`discord:${userId}`, 50);
+    const states = await Promise.all(jobs.map(async (j) => (await core.deliveries.record(j.jobId))?.state));
+    if (process.env.DEBUG_DISCORD_TEST !== undefined) console.log(JSON.stringify(jobs.map((j, k) => [j.jobId, j.state, states[k]])));
+    return states.filter((s) => s === 'delivered').length >= n ? true : undefined;
+  }, 60_000, `${n} delivered videos of ${userId}`);
+  if (process.env.DEBUG_DISCORD_TEST !== undefined) console.log(fake.calls.map((c) => `${c.method} ${c.path} ${c.files.length} ${JSON.stringify(c.json?.content ?? '')}`).join('\n'));
+}
+
+describe('Discord through the gateway (discord.js against a fake gateway and REST API)', () => {
+  it('identifies with the Guilds intent over the fake gateway', () => {
+    expect(fake.identifies).toHaveLength(1);
+    expect(fake.identifies[0]).toMatchObject({ token: 'test-token-1', intents: 1 });
+  });
+
+  it('walks /video with an image from the interaction to a delivered mp4 in the edited deferred reply, with progress on the way', async () => {
+    const png = solidPng(320, 180, [30, 120, 220]);
+    const url = fake.cdnFile('blue.png', png, 'image/png');
+    const i = videoCommandInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: '1300000000000000011', prompt: 'the sky turns to sunset', seed: 7, aspect: '16:9', draft: true, duration: 1, image: { url, filename: 'blue.png', size: png.length, contentType: 'image/png' } });
+    const token = i.token as string;
+    fake.dispatch('INTERACTION_CREATE', i);
+
+    await videoDelivered(core, '1300000000000000011', 1);
+    // Acknowledged with a deferred response (type 5) through the interaction callback.
+    const callback = fake.callsTo(new RegExp(`^POST /interactions/${i.id as string}/${token}/callback$`));
+    expect(callback).toHaveLength(1);
+    expect(callback[0]?.json).toEqual({ type: 5 });
+    const edits = fake.calls.filter(isOriginalEdit(token));
+    const contents = edits.map((c) => String(c.json?.content ?? ''));
+    // Place in line, then steps with a bar, then the video.
+    expect(contents.some((c) => /position \d+/.test(c))).toBe(true);
+    expect(contents.some((c) => /Rendering `[█░]{10}` \d\/4/.test(c))).toBe(true);
+    const final = edits.at(-1);
+    expect(final?.files).toHaveLength(1);
+    expect(final?.files[0]).toMatchObject({ filename: expect.stringMatching(/^framecast-.*\.mp4$/), contentType: 'video/mp4' });
+    expect(final?.files[0]?.data.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    expect(String(final?.json?.content)).toContain('<@1300000000000000011>');
+    // The result carries the buttons: reroll, upscale (a draft), info, delete.
+    const row = (final?.json?.components as Array<{ components: Array<{ custom_id: string }> }>)[0];
+    expect(row?.components.map((b) => b.custom_id.split(':')[1])).toEqual(['reroll', 'upscale', 'info', 'delete']);
+    // The image went through the core's image intake: the job is image-to-video.
+    const [job] = await core.listJobs('discord:1300000000000000011', 1);
+    expect(job?.spec.referenceImage?.ref).toMatch(/^refs\/[0-9a-f]{64}\.png$/);
+    expect(job?.spec).toMatchObject({ seed: 7, aspect: '16:9', mode: 'draft' });
+    expect(job?.replyTarget).toMatchObject({ platform: 'discord', channelId: CHANNEL, guildId: GUILD, maxUploadBytes: 10 * 1024 * 1024 });
+  });
+
+  it('a double-clicked reroll button is one job', async () => {
+    const user = '1300000000000000012';
+    const first = videoCommandInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: user, prompt: 'a lighthouse at night', draft: true, duration: 1 });
+    fake.dispatch('INTERACTION_CREATE', first);
+    await videoDelivered(core, user, 1);
+    const final = fake.calls.filter(isOriginalEdit(first.token as string)).at(-1);
+    const reroll = (final?.json?.components as Array<{ components: Array<{ custom_id: string }> }>)[0]?.components[0]?.custom_id ?? '';
+    expect(reroll).toMatch(/^fc1:reroll:/);
+    const clicks = [1, 2].map(() => buttonInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: user, customId: reroll, messageId: fake.originalMessageId(first.token as string) }));
+    for (const c of clicks) fake.dispatch('INTERACTION_CREATE', c);
+    await videoDelivered(core, user, 2);
+    // Both clicks were acknowledged; the second one's "thinking…" message was removed.
+    await waitFor(async () => (fake.callsTo(new RegExp(`^DELETE /webhooks/.*/(${clicks.map((c) => c.token as string).join('|')})/messages/@original$`)).length === 1 ? true : undefined), 5000, 'the duplicate reply removed');
+    await new Promise((r) => setTimeout(r, 500));
+    const jobs = await core.listJobs(`discord:${user}`, 10);
+    expect(jobs).toHaveLength(2);
+    // Same prompt, a new seed.
+    expect(jobs[0]?.spec.prompt).toBe(jobs[1]?.spec.prompt);
+  });
+
+  it('a video that finishes after the 15-minute token window is posted as a channel message replying to the request', async () => {
+    const user = '1300000000000000013';
+    const i = videoCommandInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: user, prompt: 'rain on a tin roof', draft: true, duration: 1 });
+    const token = i.token as string;
+    // By the adapter's clock, 16 minutes pass between the command and the finished video.
+    clockOffsetMs = 16 * 60_000;
+    try {
+      fake.dispatch('INTERACTION_CREATE', i);
+      await videoDelivered(core, user, 1);
+    } finally {
+      clockOffsetMs = 0;
+    }
+    const posts = fake.callsTo(new RegExp(`^POST /channels/${CHANNEL}/messages$`)).filter((c) => String(c.json?.content ?? '').includes(`<@${user}>`));
+    expect(posts).toHaveLength(1);
+    expect(posts[0]?.authorization).toBe('Bot test-token-1');
+    expect(posts[0]?.files[0]?.contentType).toBe('video/mp4');
+    expect(posts[0]?.json?.message_reference).toEqual({ message_id: fake.originalMessageId(token), fail_if_not_exists: false });
+    // The old token edited nothing after the window: no file went to the interaction's reply.
+    expect(fake.calls.filter(isOriginalEdit(token)).every((c) => c.files.length === 0)).toBe(true);
+  });
+
+  it('a 429 storm on the channel post is waited out and the video is delivered once', async () => {
+    const user = '1300000000000000014';
+    const i = videoCommandInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: user, prompt: 'waves against a pier', draft: true, duration: 1, at: Date.now() - 20 * 60_000 });
+    fake.expiredTokens.add(i.token as string);
+    fake.rateLimit(new RegExp(`^POST /channels/${CHANNEL}/messages$`), 3, 0.3);
+    fake.dispatch('INTERACTION_CREATE', i);
+    await videoDelivered(core, user, 1);
+    const [job] = await core.listJobs(`discord:${user}`, 1);
+    const posts = fake.callsTo(new RegExp(`^POST /channels/${CHANNEL}/messages$`)).filter((c) => String(c.json?.content ?? '').includes(`<@${user}>`));
+    // Three 429s, then the one that went through.
+    expect(posts.length).toBeGreaterThanOrEqual(2);
+    const delivered = await core.deliveries.record(job?.jobId ?? '');
+    expect(delivered).toMatchObject({ state: 'delivered' });
+    expect(Number(delivered?.attempts)).toBeGreaterThanOrEqual(2);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(fake.callsTo(new RegExp(`^POST /channels/${CHANNEL}/messages$`)).filter((c) => String(c.json?.content ?? '').includes(`<@${user}>`)).length).toBe(posts.length);
+  });
+
+  it('a video over the interaction\'s upload limit is delivered as a link', async () => {
+    const user = '1300000000000000015';
+    const i = videoCommandInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: user, prompt: 'a field of tall grass', draft: true, duration: 1, attachmentSizeLimit: 2048 });
+    fake.dispatch('INTERACTION_CREATE', i);
+    await videoDelivered(core, user, 1);
+    const [job] = await core.listJobs(`discord:${user}`, 1);
+    expect(job?.replyTarget?.maxUploadBytes).toBe(2048);
+    expect(job?.result?.needsLink).toBe(true);
+    const final = fake.calls.filter(isOriginalEdit(i.token as string)).at(-1);
+    expect(final?.files).toHaveLength(0);
+    expect(String(final?.json?.content)).toMatch(new RegExp(`file://.*videos/${job?.jobId ?? 'x'}\\.mp4`));
+  });
+});

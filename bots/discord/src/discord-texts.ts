@@ -1,0 +1,54 @@
+import { formatEta, type Locale } from '@framecast/core';
+
+type Vars = Record<string, string | number>;
+
+/** The adapter's own words (Discord's buttons and status lines), in both languages. */
+const TEXTS = {
+  received: { en: '⏳ Got it — preparing your video…', 'zh-CN': '⏳ 收到，正在准备你的视频…' },
+  queued: { en: '⏳ In line: position {position}, about {eta}.', 'zh-CN': '⏳ 排队中：第 {position} 位，约 {eta}。' },
+  started: { en: '🎬 Rendering…', 'zh-CN': '🎬 正在生成…' },
+  step: { en: '🎬 Rendering `{bar}` {step}/{total}', 'zh-CN': '🎬 正在生成 `{bar}` {step}/{total}' },
+  encoding: { en: '🎞️ Encoding…', 'zh-CN': '🎞️ 正在编码…' },
+  scanning: { en: '🔍 Checking the video…', 'zh-CN': '🔍 正在检查视频…' },
+  review: { en: '🕵️ Made — waiting for a moderator before it is posted.', 'zh-CN': '🕵️ 已生成，等待人工审核后发送。' },
+  delivered: { en: '🎬 {mention} here is your video — {summary}', 'zh-CN': '🎬 {mention} 你的视频好了 —— {summary}' },
+  deliveredLink: { en: '🎬 {mention} your video is larger than Discord lets me upload here ({size}); watch it here: {url} — {summary}', 'zh-CN': '🎬 {mention} 视频超过了此处的上传上限（{size}），请在这里观看：{url} —— {summary}' },
+  buttonReroll: { en: 'Reroll', 'zh-CN': '重新生成' },
+  buttonUpscale: { en: 'Upscale to final', 'zh-CN': '升级为正式版' },
+  buttonInfo: { en: 'Info', 'zh-CN': '参数' },
+  buttonDelete: { en: 'Delete', 'zh-CN': '删除' },
+  buttonCancel: { en: 'Cancel', 'zh-CN': '取消' },
+  deleted: { en: 'Deleted.', 'zh-CN': '已删除。' },
+  notYours: { en: 'Only the person who asked for this video (or an admin) can do that.', 'zh-CN': '只有发起人（或管理员）可以这样做。' },
+  jobGone: { en: 'That video is no longer known.', 'zh-CN': '找不到这个视频的记录了。' },
+  imageTooLarge: { en: 'The image is too large ({size}); the limit is {max}.', 'zh-CN': '图片太大（{size}），上限为 {max}。' },
+  imageUnreadable: { en: 'The image could not be downloaded from Discord; please try again.', 'zh-CN': '无法从 Discord 下载图片，请重试。' },
+  quota: {
+    en: 'Credits left today: **{available}** of {daily} ({tier}); {held} held by unfinished videos, {active}/{maxConcurrent} running. Resets at midnight ({timeZone}).',
+    'zh-CN': '今日剩余额度：**{available}** / {daily}（{tier}）；进行中的视频占用 {held}，运行中 {active}/{maxConcurrent}。每天零点（{timeZone}）重置。',
+  },
+  noJobs: { en: 'You have no videos yet. Try `/video`.', 'zh-CN': '你还没有视频，试试 `/video`。' },
+  jobLine: { en: '`{jobId}` {state}{position} — {summary}', 'zh-CN': '`{jobId}` {state}{position} —— {summary}' },
+  jobPosition: { en: ' (position {position}, about {eta})', 'zh-CN': '（第 {position} 位，约 {eta}）' },
+  internal: { en: 'Something went wrong on our side; please try again.', 'zh-CN': '服务出错了，请重试。' },
+} as const satisfies Record<string, { en: string; 'zh-CN': string }>;
+
+export type DiscordTextId = keyof typeof TEXTS;
+
+export function dt(id: DiscordTextId, locale: Locale, vars: Vars = {}): string {
+  return TEXTS[id][locale].replace(/\{(\w+)\}/g, (m, k: string) => (k in vars ? String(vars[k]) : m));
+}
+
+/** `[██████░░░░]` for step n of total. */
+export function progressBar(step: number, total: number, width = 10): string {
+  const filled = Math.max(0, Math.min(width, Math.round((step / Math.max(1, total)) * width)));
+  return `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
+}
+
+export function eta(seconds: number, locale: Locale): string {
+  return formatEta(seconds, locale);
+}
+
+export function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}

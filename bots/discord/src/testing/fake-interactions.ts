@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+
+let counter = 0n;
+
+/** A snowflake made at `ms` (unique within the process). */
+export function snowflakeAt(ms: number): string {
+  counter = (counter + 1n) % 4096n;
+  return String(((BigInt(ms) - 1420070400000n) << 22n) | (BigInt(randomBytes(1)[0] ?? 0) << 12n) | counter);
+}
+
+export interface InteractionBase {
+  applicationId: string;
+  guildId?: string;
+  channelId?: string;
+  userId?: string;
+  roles?: string[];
+  locale?: string;
+  /** When the interaction was made (its id's timestamp). Default now. */
+  at?: number;
+  attachmentSizeLimit?: number;
+}
+
+function base(o: InteractionBase, type: number): Record<string, unknown> {
+  const id = snowflakeAt(o.at ?? Date.now());
+  const user = { id: o.userId ?? '1300000000000000001', username: 'alice', discriminator: '0', global_name: 'Alice', avatar: null };
+  const channelId = o.channelId ?? '1400000000000000001';
+  return {
+    id, type, application_id: o.applicationId, token: `tok-${id}-${randomBytes(4).toString('hex')}`, version: 1,
+    channel_id: channelId, channel: { id: channelId, type: 0 },
+    ...(o.guildId === undefined
+      ? { user, context: 1 }
+      : { guild_id: o.guildId, member: { user, roles: o.roles ?? [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, permissions: '0' }, context: 0 }),
+    locale: o.locale ?? 'en-US', app_permissions: '0', entitlements: [], authorizing_integration_owners: {},
+    attachment_size_limit: o.attachmentSizeLimit ?? 10 * 1024 * 1024,
+  };
+}
+
+export interface VideoCommandInput extends InteractionBase {
+  prompt: string;
+  seed?: number;
+  aspect?: string;
+  duration?: number;
+  style?: string;
+  negative?: string;
+  draft?: boolean;
+  image?: { url: string; filename: string; size: number; contentType: string };
+}
+
+/** An INTERACTION_CREATE payload for `/video` with its options (and an image in `resolved`). */
+export function videoCommandInteraction(o: VideoCommandInput): Record<string, unknown> {
+  const options: Array<{ name: string; type: number; value: string | number | boolean }> = [{ name: 'prompt', type: 3, value: o.prompt }];
+  if (o.seed !== undefined) options.push({ name: 'seed', type: 4, value: o.seed });
+  if (o.aspect !== undefined) options.push({ name: 'aspect', type: 3, value: o.aspect });
+  if (o.duration !== undefined) options.push({ name: 'duration', type: 4, value: o.duration });
+  if (o.style !== undefined) options.push({ name: 'style', type: 3, value: o.style });
+  if (o.negative !== undefined) options.push({ name: 'negative', type: 3, value: o.negative });
+  if (o.draft !== undefined) options.push({ name: 'draft', type: 5, value: o.draft });
+  const resolved: Record<string, unknown> = {};
+  if (o.image !== undefined) {
+    const attId = '1500000000000000001';
+    options.push({ name: 'image', type: 11, value: attId });
+    resolved.attachments = { [attId]: { id: attId, filename: o.image.filename, size: o.image.size, url: o.image.url, proxy_url: o.image.url, content_type: o.image.contentType } };
+  }
+  return { ...base(o, 2), data: { id: '1600000000000000001', name: 'video', type: 1, options, ...(o.image === undefined ? {} : { resolved }) } };
+}
+
+/** A slash command without options (`/video-quota`, `/video-jobs`, `/video-help`). */
+export function plainCommandInteraction(o: InteractionBase & { name: string }): Record<string, unknown> {
+  return { ...base(o, 2), data: { id: '1600000000000000002', name: o.name, type: 1 } };
+}
+
+/** A click on a button of a message. */
+export function buttonInteraction(o: InteractionBase & { customId: string; messageId: string }): Record<string, unknown> {
+  const b = base(o, 3);
+  return {
+    ...b,
+    message: { id: o.messageId, channel_id: (b.channel as { id: string }).id, content: '', author: { id: '1', username: 'framecast', discriminator: '0', avatar: null }, attachments: [], embeds: [], components: [], type: 0, timestamp: new Date().toISOString(), edited_timestamp: null, flags: 0, mentions: [], mention_roles: [], pinned: false, mention_everyone: false, tts: false },
+    data: { custom_id: o.customId, component_type: 2 },
+  };
+}
+
+/** A PING. */
+export function pingInteraction(applicationId: string): Record<string, unknown> {
+  return { id: snowflakeAt(Date.now()), type: 1, application_id: applicationId, token: 'ping-token', version: 1 };
+}
