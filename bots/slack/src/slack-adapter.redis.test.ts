@@ -225,6 +225,44 @@ describe('Slack in HTTP mode: Bolt on the one HTTP server, the real Web API clie
     if (rerolled !== undefined) await r.core.cancel(rerolled.jobId, { userKey: 'slack:UADMIN', isAdmin: true });
   });
 
+  it('the message shortcut and an app mention with a shared image take the image; App Home shows credits and recent jobs', async () => {
+    const server = r.server as ListeningServer;
+    const file = r.fake.addUserFile(solidPng(320, 240, [20, 20, 250]), 'image/png', 'blue.png');
+    const shortcut = new URLSearchParams({
+      payload: JSON.stringify({
+        type: 'message_action', callback_id: 'make_video', trigger_id: `${Date.now()}.sc.trigger`, action_ts: `${Date.now() / 1000}`,
+        team: { id: r.fake.teamId, domain: 'fake' }, user: { id: 'U6', team_id: r.fake.teamId, name: 'u6' }, channel: { id: 'C6', name: 'art' },
+        message: { type: 'message', user: 'U7', ts: '1700000100.000200', text: 'the blue door opens slowly --draft', files: [file] },
+        response_url: `${r.fake.origin}/shortcuts/1`,
+      }),
+    }).toString();
+    expect((await signedPost(server, shortcut)).status).toBe(200);
+    const fromShortcut = await waitFor(async () => (await jobsOf(r.core, 'U6'))[0], 15_000, 'the shortcut job');
+    expect(fromShortcut.spec.referenceImage?.ref).toMatch(/^refs\//);
+    expect(fromShortcut.replyTarget).toMatchObject({ channelId: 'C6', threadTs: '1700000100.000200' });
+    await r.core.cancel(fromShortcut.jobId, { userKey: 'slack:UADMIN', isAdmin: true });
+
+    const mention = JSON.stringify({
+      token: 'x', team_id: r.fake.teamId, api_app_id: 'A0FAKE', type: 'event_callback', event_id: `EvF${Date.now()}`, event_time: Math.floor(Date.now() / 1000),
+      event: { type: 'app_mention', user: 'U8', text: `<@${r.fake.botUserId}> make it rain --draft`, ts: '1700000200.000300', channel: 'C8', event_ts: '1700000200.000300', files: [file] },
+    });
+    expect((await signedPost(server, mention, { contentType: 'application/json' })).status).toBe(200);
+    const fromMention = await waitFor(async () => (await jobsOf(r.core, 'U8'))[0], 15_000, 'the mention job');
+    expect(fromMention.spec.referenceImage?.ref).toMatch(/^refs\//);
+    await r.core.cancel(fromMention.jobId, { userKey: 'slack:UADMIN', isAdmin: true });
+    await waitFor(async () => r.fake.ephemerals.find((e) => e.user === 'U8' && e.thread_ts === '1700000200.000300'), 5000, 'the answer in the thread');
+
+    const home = JSON.stringify({
+      token: 'x', team_id: r.fake.teamId, api_app_id: 'A0FAKE', type: 'event_callback', event_id: `EvH${Date.now()}`, event_time: Math.floor(Date.now() / 1000),
+      event: { type: 'app_home_opened', user: 'U8', channel: 'D8', tab: 'home', event_ts: '1700000300.000100' },
+    });
+    expect((await signedPost(server, home, { contentType: 'application/json' })).status).toBe(200);
+    const view = await waitFor(async () => r.fake.views.get('U8'), 5000, 'the App Home view');
+    const shown = JSON.stringify(view);
+    expect(shown).toContain('Credits today');
+    expect(shown).toContain(fromMention.jobId);
+  });
+
   it('a 429 storm on the upload is retried after Retry-After and delivered once', async () => {
     const server = r.server as ListeningServer;
     r.fake.rateLimit('files.getUploadURLExternal', 2, 1);
