@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KeywordListError } from './keyword-list-error.ts';
+import type { LocalizedText } from '@framecast/core';
 import type { CategoriesFile, KeywordAction, KeywordList } from './keyword-list-format.ts';
 import { DEFAULT_CATEGORY_ACTIONS, parseCategoriesFile, parseListFile } from './keyword-list-format.ts';
 import type { KeywordHit } from './keyword-matcher.ts';
@@ -41,6 +42,8 @@ export interface KeywordFilterOptions {
   maxHits?: number;
   /** Category → action, for fromLists (fromDirectory reads categories.json). */
   categories?: Record<string, KeywordAction>;
+  /** Category → its name for users, for fromLists (fromDirectory reads categories.json). */
+  labels?: Record<string, LocalizedText>;
   /** Called when a reload triggered by watch() fails (the old lists stay in use). */
   onReloadError?: (error: unknown) => void;
   /** Called after a successful reload. */
@@ -54,6 +57,7 @@ export const CATEGORIES_FILE = 'categories.json';
 interface Compiled {
   matcher: KeywordMatcher;
   categories: Readonly<Record<string, KeywordAction>>;
+  labels: Readonly<Record<string, LocalizedText>>;
 }
 
 type Source = { kind: 'directory'; dir: string } | { kind: 'lists'; lists: readonly KeywordList[] };
@@ -63,12 +67,17 @@ export function defaultKeywordListDir(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../lists');
 }
 
-function compile(lists: readonly KeywordList[], categories: Readonly<Record<string, KeywordAction>>, options: KeywordFilterOptions): Compiled {
+function compile(
+  lists: readonly KeywordList[],
+  categories: Readonly<Record<string, KeywordAction>>,
+  labels: Readonly<Record<string, LocalizedText>>,
+  options: KeywordFilterOptions,
+): Compiled {
   const matcherOptions = {
     categoryAction: (c: string) => categories[c],
     ...(options.maxGap === undefined ? {} : { maxGap: options.maxGap }),
   };
-  return { matcher: new KeywordMatcher(lists, matcherOptions), categories };
+  return { matcher: new KeywordMatcher(lists, matcherOptions), categories, labels };
 }
 
 async function loadDirectory(dir: string, options: KeywordFilterOptions): Promise<Compiled> {
@@ -87,7 +96,11 @@ async function loadDirectory(dir: string, options: KeywordFilterOptions): Promis
     throw new KeywordListError('unreadable', 'cannot read the categories config', { file: CATEGORIES_FILE, cause });
   }
   const categories: Record<string, KeywordAction> = {};
-  for (const [name, c] of Object.entries(config.categories)) categories[name] = c.action;
+  const labels: Record<string, LocalizedText> = {};
+  for (const [name, c] of Object.entries(config.categories)) {
+    categories[name] = c.action;
+    if (c.label !== undefined) labels[name] = c.label;
+  }
   const lists: KeywordList[] = [];
   for (const name of names) {
     if (!name.endsWith('.txt')) continue;
@@ -99,7 +112,7 @@ async function loadDirectory(dir: string, options: KeywordFilterOptions): Promis
     }
     lists.push(parseListFile(text, name));
   }
-  return compile(lists, categories, options);
+  return compile(lists, categories, labels, options);
 }
 
 function actionRank(a: 'allow' | 'review' | 'block'): number {
@@ -129,7 +142,12 @@ export class KeywordFilter {
   static fromLists(lists: KeywordList[], options: KeywordFilterOptions = {}): KeywordFilter {
     const categories = { ...DEFAULT_CATEGORY_ACTIONS, ...options.categories };
     const frozen = lists.map((l) => ({ ...l, words: [...l.words] }));
-    return new KeywordFilter(compile(frozen, categories, options), { kind: 'lists', lists: frozen }, options);
+    return new KeywordFilter(compile(frozen, categories, { ...options.labels }, options), { kind: 'lists', lists: frozen }, options);
+  }
+
+  /** A category's name for users in each language (categories.json's `label`), if it has one. */
+  categoryLabel(category: string): LocalizedText | undefined {
+    return this.compiled.labels[category];
   }
 
   /** Number of list entries (before @numerals expansion), allow entries included. */
@@ -177,7 +195,7 @@ export class KeywordFilter {
         const next =
           this.source.kind === 'directory'
             ? await loadDirectory(this.source.dir, this.options)
-            : compile(this.source.lists, this.compiled.categories, this.options);
+            : compile(this.source.lists, this.compiled.categories, this.compiled.labels, this.options);
         this.compiled = next;
         this.lastErrorValue = undefined;
         this.options.onReload?.({ entries: next.matcher.entryCount });

@@ -4,6 +4,7 @@ import { createSafeFetcher } from '../fetch/index.ts';
 import { createKeywordModerator, defaultKeywordListDir, KeywordFilter } from '../keyword/index.ts';
 import { createNsfwImageModerator, NsfwClassifier } from '../nsfw/index.ts';
 import { createWeChatModerator } from '../remote/index.ts';
+import { withCategoryLabels } from './category-labels.ts';
 import { combineModerators } from './combined-moderator.ts';
 import { createReferenceImageIntake } from './reference-image-intake.ts';
 
@@ -67,7 +68,9 @@ export async function createProductModerator(config: FramecastConfig, opts: Prod
       moderateImage: (image, ctx) => (ctx?.openid === undefined ? Promise.resolve({ action: 'allow', hits: [], source: 'wechat-skipped' }) : wechat.moderateImage(image, ctx)),
     });
   }
-  return { moderator: combineModerators(local, remote), keywords, nsfw, stop };
+  // Refusals name the category in the user's language, from categories.json, whoever decided.
+  const moderator = withCategoryLabels(combineModerators(local, remote), (category) => keywords.categoryLabel(category));
+  return { moderator, keywords, nsfw, stop };
 }
 
 /** Reference images from attachments: SSRF-guarded fetch, safe decoding, stored by hash. */

@@ -76,6 +76,9 @@ export const MESSAGES = {
   'eta.seconds': { en: '{n} s', 'zh-CN': '{n} 秒' },
   'eta.minutes': { en: '{n} min', 'zh-CN': '{n} 分钟' },
 
+  // The detail of a request an adapter built wrong.
+  'request.invalid_fields': { en: 'invalid {fields}', 'zh-CN': '字段 {fields} 无效' },
+
   // Details of a refused reference image (content-safety's image intake fills most).
   'image.not_supported_here': { en: 'images are not supported here', 'zh-CN': '此处不支持图片' },
   'image.no_source': { en: 'the attachment has neither a URL nor a stored file', 'zh-CN': '附件既没有链接也没有已存储的文件' },

@@ -25,9 +25,11 @@ afterAll(async () => {
 const listModerator: ContentModerator = {
   async moderateText(text) {
     const lower = text.toLowerCase();
-    for (const [word, category, action] of [['gore', 'violence', 'block'], ['lingerie', 'sexual', 'review']] as const) {
+    // A moderator names the category for users (content-safety reads categories.json); `unlabelled` has no name.
+    for (const [word, category, action] of [['gore', 'violence', 'block'], ['lingerie', 'sexual', 'review'], ['unlabelled', 'mystery', 'block']] as const) {
       const i = lower.indexOf(word);
-      if (i >= 0) return { action, hits: [{ category, match: word, start: i, end: i + word.length }], source: 'test-list' };
+      const categoryLabel = category === 'violence' ? { en: 'graphic violence', 'zh-CN': '暴力血腥' } : undefined;
+      if (i >= 0) return { action, hits: [{ category, match: word, start: i, end: i + word.length, ...(categoryLabel === undefined ? {} : { categoryLabel }) }], source: 'test-list' };
     }
     return { action: 'allow', hits: [], source: 'test-list' };
   },
@@ -126,7 +128,17 @@ describe('core.intake on a real Redis', () => {
     await withCore({}, async (core) => {
       const blocked = await core.submit(req('/video gore everywhere'));
       expect(blocked).toMatchObject({ status: 'refused', reason: 'moderation_blocked', detail: { category: 'violence' } });
-      if (blocked.status === 'refused') expect(blocked.message['zh-CN']).toContain('暴力');
+      if (blocked.status === 'refused') {
+        expect(blocked.message['zh-CN']).toContain('（暴力血腥）');
+        expect(blocked.message.en).toContain('(graphic violence)');
+      }
+      // A category the moderator gives no name: the catalogue's generic one, in each language.
+      const unlabelled = await core.submit(req('/video unlabelled things'));
+      expect(unlabelled).toMatchObject({ status: 'refused', reason: 'moderation_blocked', detail: { category: 'mystery' } });
+      if (unlabelled.status === 'refused') {
+        expect(unlabelled.message.en).toContain('(policy)');
+        expect(unlabelled.message['zh-CN']).toContain('（平台规则）');
+      }
       const review = await core.submit(req('/video a lingerie catalogue shoot --draft'));
       expect(review).toMatchObject({ status: 'accepted', reviewRequired: true });
       if (review.status === 'accepted') expect((await core.job(review.jobId))?.reviewRequired).toBe(true);
@@ -140,6 +152,9 @@ describe('core.intake on a real Redis', () => {
       if (r.status === 'refused') {
         expect(r.reason).toBe('invalid_request');
         expect(r.message.en).toContain('platform');
+        // Each language gets its own detail: no English zod message in the Chinese text.
+        expect(r.message['zh-CN']).toMatch(/^无法识别此请求：字段 .*platform.* 无效$/);
+        expect(r.message['zh-CN']).not.toMatch(/Invalid|expected/i);
       }
     });
   });
@@ -156,7 +171,10 @@ describe('core.intake on a real Redis', () => {
       expect(ok).toMatchObject({ status: 'accepted', spec: { referenceImage: { ref: 'ref/x.png' } } });
       const bad = await core.submit(req('/video make it move --draft', { attachments: [{ kind: 'image', url: 'https://example.com/bad.png' }] }));
       expect(bad).toMatchObject({ status: 'refused', reason: 'image_invalid', detail: { code: 'corrupt' } });
-      if (bad.status === 'refused') expect(bad.message.en).toContain('not a readable image');
+      if (bad.status === 'refused') {
+        expect(bad.message.en).toBe('The reference image could not be used: the file is not a readable image');
+        expect(bad.message['zh-CN']).toBe('参考图片无法使用：文件不是可读取的图片');
+      }
     }, { imageIntake });
   });
 

@@ -108,17 +108,11 @@ function refusal(reason: RefusalReason, id: MessageId, vars: Record<string, stri
     : { status: 'refused', reason, message: tAll(id, vars), detail, duplicate: false };
 }
 
-function firstHit(v: ModerationVerdict): { category: string; match: string } {
+/** The hit that decided a block, with its category's name for users in each language. */
+function firstHit(v: ModerationVerdict): { category: string; match: string; label: LocalizedText } {
   const h = v.hits[0];
-  return { category: h?.category ?? 'policy', match: h?.match ?? '' };
-}
-
-function categoryLabel(category: string, locale: Locale): string {
-  const zh: Record<string, string> = {
-    violence: '暴力', sexual: '色情', politics: '政治敏感', fraud: '诈骗', drugs: '毒品', minors: '未成年人保护',
-    hate: '仇恨', 'self-harm': '自残', 'nsfw-image': '不适宜图片', policy: '平台规则',
-  };
-  return locale === 'zh-CN' ? (zh[category] ?? category) : category;
+  // The moderator names the category (categories.json); the catalogue's generic label otherwise.
+  return { category: h?.category ?? 'policy', match: h?.match ?? '', label: h?.categoryLabel ?? tAll('category.policy') };
 }
 
 /**
@@ -140,8 +134,17 @@ export class Intake {
   async intake(input: ChatRequestInput): Promise<IntakeResult> {
     const parsed = ChatRequestSchema.safeParse(input);
     if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-      return refusal('invalid_request', 'refusal.invalid_request', { detail });
+      // zod's own messages are English: the user is told which fields, in their language, and
+      // the issues go in the detail for the adapter's developer.
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+      const fields = [...new Set(parsed.error.issues.map((i) => (i.path.length === 0 ? '(request)' : i.path.join('.'))))];
+      return {
+        status: 'refused',
+        reason: 'invalid_request',
+        message: tAll('refusal.invalid_request', (l) => ({ detail: t('request.invalid_fields', l, { fields: fields.join(l === 'zh-CN' ? '、' : ', ') }) })),
+        detail: { issues },
+        duplicate: false,
+      };
     }
     const req = parsed.data;
     const idemKey = this.keys.idempotency(req.platform, req.eventId);
@@ -257,7 +260,7 @@ export class Intake {
       return {
         status: 'refused',
         reason: 'moderation_blocked',
-        message: { 'zh-CN': t('refusal.moderation_blocked', 'zh-CN', { category: categoryLabel(hit.category, 'zh-CN') }), en: t('refusal.moderation_blocked', 'en', { category: hit.category }) },
+        message: tAll('refusal.moderation_blocked', (l) => ({ category: hit.label[l] })),
         detail: { category: hit.category, hits: textVerdict.hits },
         duplicate: false,
       };
@@ -268,11 +271,12 @@ export class Intake {
     const attachment = req.attachments[0];
     if (attachment !== undefined) {
       if (this.deps.imageIntake === undefined) {
-        return { status: 'refused', reason: 'image_invalid', message: { 'zh-CN': t('refusal.image_invalid', 'zh-CN', { detail: '此处不支持图片' }), en: t('refusal.image_invalid', 'en', { detail: 'images are not supported here' }) }, duplicate: false };
+        return { status: 'refused', reason: 'image_invalid', message: tAll('refusal.image_invalid', (l) => ({ detail: t('image.not_supported_here', l) })), duplicate: false };
       }
       const img = await this.deps.imageIntake.accept(attachment, { jobId });
       if (!img.ok) {
-        return { status: 'refused', reason: 'image_invalid', message: { 'zh-CN': t('refusal.image_invalid', 'zh-CN', { detail: img.message['zh-CN'] }), en: t('refusal.image_invalid', 'en', { detail: img.message.en }) }, detail: { code: img.code }, duplicate: false };
+        // The detail in each language goes to that language's message.
+        return { status: 'refused', reason: 'image_invalid', message: tAll('refusal.image_invalid', (l) => ({ detail: img.message[l] })), detail: { code: img.code }, duplicate: false };
       }
       if (moderator.moderateImage !== undefined) {
         const v = await moderator.moderateImage(img.pixels, ctx);
@@ -281,7 +285,7 @@ export class Intake {
           return {
             status: 'refused',
             reason: 'image_blocked',
-            message: { 'zh-CN': t('refusal.image_blocked', 'zh-CN', { category: categoryLabel(hit.category, 'zh-CN') }), en: t('refusal.image_blocked', 'en', { category: hit.category }) },
+            message: tAll('refusal.image_blocked', (l) => ({ category: hit.label[l] })),
             detail: { category: hit.category },
             duplicate: false,
           };
@@ -364,7 +368,7 @@ export class Intake {
       creditsLeft,
       reviewRequired,
       spec,
-      message: { 'zh-CN': t(id, 'zh-CN', vars('zh-CN')), en: t(id, 'en', vars('en')) },
+      message: tAll(id, vars),
       duplicate: false,
     };
   }

@@ -1,3 +1,5 @@
+import type { LocalizedText } from '../i18n/messages.ts';
+
 /**
  * The port through which the core asks for moderation. The content-safety package provides
  * implementations; the core never imports it directly.
@@ -13,6 +15,11 @@ export interface ModerationHit {
   start?: number;
   end?: number;
   score?: number;
+  /**
+   * The category's name for users, in each language (the keyword lists' categories.json). Intake
+   * falls back to the catalogue's generic 'category.policy' when a moderator gives none.
+   */
+  categoryLabel?: LocalizedText;
 }
 
 export interface ModerationVerdict {
