@@ -1,0 +1,112 @@
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { blobStoreFromConfig, createCore, createFramecastMetrics, type Core, type FramecastConfig } from '@framecast/core';
+import { createHttpApp, listen, type ListeningServer } from '@framecast/http-server';
+import { silentLogger, waitFor } from '../../../test/support/e2e.ts';
+import { testConfig } from '../../../test/support/config.ts';
+import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
+import { startDiscordAdapter, type DiscordAdapter } from './discord-adapter.ts';
+import { FakeDiscord } from './testing/fake-discord.ts';
+import { pingInteraction, plainCommandInteraction, videoCommandInteraction } from './testing/fake-interactions.ts';
+
+// HTTP interactions only (DISCORD_GATEWAY=off): requests signed with a test Ed25519 key reach
+// POST /discord/interactions on the one HTTP server; follow-ups go to the fake REST API.
+let redis: Redis;
+let dataDir: string;
+let fake: FakeDiscord;
+let config: FramecastConfig;
+let core: Core;
+let adapter: DiscordAdapter;
+let server: ListeningServer;
+let privateKey: KeyObject;
+let otherKey: KeyObject;
+
+beforeAll(async () => {
+  redis = testRedis();
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-discord-http-'));
+  fake = await new FakeDiscord().start();
+  const pair = generateKeyPairSync('ed25519');
+  privateKey = pair.privateKey;
+  otherKey = generateKeyPairSync('ed25519').privateKey;
+  // The raw 32-byte key is the last 32 bytes of its SPKI DER, as the developer portal shows it in hex.
+  const publicHex = pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+  config = testConfig({
+    REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir,
+    DISCORD_TOKEN: 'test-token-2', DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE_URL: fake.apiBaseUrl,
+    DISCORD_PUBLIC_KEY: publicHex, DISCORD_GATEWAY: 'off',
+  });
+  core = createCore({ config, redis, moderator: { moderateText: async () => ({ action: 'allow', hits: [], source: 'test' }) }, logger: silentLogger, connection: { url: testRedisUrl(), maxRetriesPerRequest: null } });
+  const http = createHttpApp({ metrics: createFramecastMetrics(), readiness: async () => ({ ok: true, checks: {} }) });
+  adapter = await startDiscordAdapter({ core, store: blobStoreFromConfig(config), logger: silentLogger, config, http });
+  server = await listen(http, 0, '127.0.0.1');
+});
+
+afterAll(async () => {
+  await server?.close();
+  await adapter?.close();
+  await core?.close();
+  await fake?.close();
+  await redis?.quit();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+async function post(body: unknown, key: KeyObject = privateKey, tamper?: (raw: string) => string): Promise<Response> {
+  const raw = JSON.stringify(body);
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const signature = sign(null, Buffer.from(timestamp + raw), key).toString('hex');
+  return fetch(`http://127.0.0.1:${server.port}/discord/interactions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': timestamp },
+    body: tamper === undefined ? raw : tamper(raw),
+  });
+}
+
+describe('Discord HTTP interactions (POST /discord/interactions, Ed25519)', () => {
+  it('answers a signed PING with PONG', async () => {
+    const res = await post(pingInteraction(fake.applicationId));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ type: 1 });
+  });
+
+  it('refuses a bad signature, a signature by another key, a changed body and missing headers with 401', async () => {
+    expect((await post(pingInteraction(fake.applicationId), otherKey)).status).toBe(401);
+    expect((await post(pingInteraction(fake.applicationId), privateKey, (raw) => raw.replace('"type":1', '"type":1 '))).status).toBe(401);
+    const unsigned = await fetch(`http://127.0.0.1:${server.port}/discord/interactions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(pingInteraction(fake.applicationId)) });
+    expect(unsigned.status).toBe(401);
+    expect(await unsigned.json()).toMatchObject({ error: 'invalid_signature' });
+  });
+
+  it('defers /video within the 3 s window (type 5 in the HTTP answer), then submits and edits the reply', async () => {
+    const user = '1300000000000000021';
+    const i = videoCommandInteraction({ applicationId: fake.applicationId, guildId: '1700000000000000002', userId: user, prompt: 'a kite over the sea --ar 9:16', draft: true, seed: 11 });
+    const t0 = performance.now();
+    const res = await post(i);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ type: 5 });
+    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 1)).length === 1 ? true : undefined), 10_000, 'the job');
+    const [job] = await core.listJobs(`discord:${user}`, 1);
+    expect(job?.eventId).toBe(i.id);
+    expect(job?.spec).toMatchObject({ seed: 11, aspect: '9:16', mode: 'draft' });
+    await waitFor(async () => (fake.callsTo(/^PATCH \/webhooks\/.*\/messages\/@original$/).some((c) => String(c.json?.content).includes(job?.jobId ?? '?')) ? true : undefined), 5000, 'the accepted reply');
+    // The same interaction delivered twice (a retry) is one job.
+    expect((await post(i)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await core.listJobs(`discord:${user}`, 5)).toHaveLength(1);
+  });
+
+  it('answers /video-help at once and privately, and /video-quota with a deferred private reply', async () => {
+    const help = await post(plainCommandInteraction({ applicationId: fake.applicationId, name: 'video-help', locale: 'zh-CN' }));
+    const body = (await help.json()) as { type: number; data: { flags: number; content: string } };
+    expect(body).toMatchObject({ type: 4, data: { flags: 64 } });
+    expect(body.data.content).toContain('/video');
+    const quota = plainCommandInteraction({ applicationId: fake.applicationId, name: 'video-quota', userId: '1300000000000000022' });
+    expect(await (await post(quota)).json()).toEqual({ type: 5, data: { flags: 64 } });
+    await waitFor(async () => (fake.callsTo(new RegExp(`^PATCH /webhooks/.*/${quota.token as string}/messages/@original$`)).length === 1 ? true : undefined), 5000, 'the quota reply');
+    expect(String(fake.callsTo(new RegExp(`${quota.token as string}/messages/@original$`))[0]?.json?.content)).toMatch(/Credits left today: \*\*30\*\* of 30/);
+  });
+});
