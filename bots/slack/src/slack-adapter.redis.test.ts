@@ -99,6 +99,22 @@ function slashCommand(fake: FakeSlackApi, text: string, user = 'U1', channel = '
   };
 }
 
+/** A block_actions payload: `user` clicked `button` under the message `ts` in `channel`. */
+function click(fake: FakeSlackApi, user: string, channel: string, ts: string, button: { action_id: string; value: string }, n: number): string {
+  return new URLSearchParams({
+    payload: JSON.stringify({
+      type: 'block_actions', team: { id: fake.teamId, domain: 'fake' }, user: { id: user, team_id: fake.teamId }, api_app_id: 'A0FAKE',
+      container: { type: 'message', message_ts: ts, channel_id: channel }, channel: { id: channel, name: 'general' },
+      message: { ts, text: '', type: 'message' }, trigger_id: `${Date.now()}.${n}.click`, response_url: `${fake.origin}/actions/${n}`,
+      actions: [{ type: 'button', action_id: button.action_id, block_id: 'fc_actions', value: button.value, action_ts: `${Date.now() / 1000 + n}` }],
+    }),
+  }).toString();
+}
+
+function buttonsOf(blocks: unknown): Array<{ action_id: string; value: string }> {
+  return (blocks as Array<{ type: string; elements?: Array<{ action_id: string; value: string }> }>).find((b) => b.type === 'actions')?.elements ?? [];
+}
+
 async function jobsOf(core: Core, user: string): Promise<JobRecord[]> {
   return core.listJobs(`slack:${user}`, 100);
 }
@@ -225,6 +241,35 @@ describe('Slack in HTTP mode: Bolt on the one HTTP server, the real Web API clie
     if (rerolled !== undefined) await r.core.cancel(rerolled.jobId, { userKey: 'slack:UADMIN', isAdmin: true });
   });
 
+  it('delete: refused to someone else, done for the requester (status message and video gone); cancel while queued', async () => {
+    const server = r.server as ListeningServer;
+    const first = (await jobsOf(r.core, 'U1')).find((j) => j.state === 'succeeded');
+    if (first === undefined || first.replyTarget?.platform !== 'slack') throw new Error('no delivered job from the first test');
+    const ts = first.replyTarget.messageTs ?? '';
+    const del = buttonsOf(r.fake.messages.get(`C1:${ts}`)?.blocks).find((b) => b.action_id === ACTION.delete);
+    if (del === undefined) throw new Error('no delete button');
+    expect((await signedPost(server, click(r.fake, 'U9', 'C1', ts, del, 11))).status).toBe(200);
+    await waitFor(async () => r.fake.ephemerals.find((e) => e.user === 'U9' && /Only the person/.test(e.text)), 5000, 'the refusal');
+    expect(r.fake.messages.get(`C1:${ts}`)?.deleted).toBeUndefined();
+    expect((await signedPost(server, click(r.fake, 'U1', 'C1', ts, del, 12))).status).toBe(200);
+    await waitFor(async () => (r.fake.messages.get(`C1:${ts}`)?.deleted === true ? true : undefined), 5000, 'the status message deleted');
+    expect(r.fake.sharedFiles('C1').find((f) => f.name === `framecast-${first.jobId}.mp4`)?.deleted).toBe(true);
+
+    // Cancel from the status message of a job that waits behind another.
+    await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a long walk --draft', 'U10', 'C10')).toString());
+    await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a second walk --draft', 'U10', 'C10')).toString());
+    const jobs = await waitFor(async () => {
+      const j = await jobsOf(r.core, 'U10');
+      return j.length === 2 ? j : undefined;
+    }, 10_000, 'two jobs');
+    for (const job of jobs) {
+      const t = job.replyTarget?.platform === 'slack' ? job.replyTarget.messageTs ?? '' : '';
+      const cancel = await waitFor(async () => buttonsOf(r.fake.messages.get(`C10:${t}`)?.blocks).find((b) => b.action_id === ACTION.cancel), 5000, 'a cancel button');
+      expect((await signedPost(server, click(r.fake, 'U10', 'C10', t, cancel, 20))).status).toBe(200);
+    }
+    for (const job of jobs) await waitFor(async () => ((await r.core.job(job.jobId))?.state === 'cancelled' ? true : undefined), 10_000, 'cancelled');
+  });
+
   it('the message shortcut and an app mention with a shared image take the image; App Home shows credits and recent jobs', async () => {
     const server = r.server as ListeningServer;
     const file = r.fake.addUserFile(solidPng(320, 240, [20, 20, 250]), 'image/png', 'blue.png');
@@ -296,9 +341,11 @@ describe('Slack in Socket Mode: the real socket-mode client against a fake socke
       expect(r.adapter.mode).toBe('socket');
       await waitFor(async () => (r.fake.socketConnected ? true : undefined), 5000, 'the socket');
       expect(r.fake.callsOf('apps.connections.open')[0]?.token).toBe(APP_TOKEN);
-      const ack = (await r.fake.sendEnvelope('slash_commands', slashCommand(r.fake, 'a paper boat on a rainy street --draft', 'U5', 'C5'))) as { response_type?: string; text?: string };
+      const file = r.fake.addUserFile(solidPng(300, 200, [20, 250, 20]), 'image/png', 'green.png');
+      const ack = (await r.fake.sendEnvelope('slash_commands', slashCommand(r.fake, `a paper boat on a green sea --draft <${file.permalink}>`, 'U5', 'C5'))) as { response_type?: string; text?: string };
       expect(ack.response_type).toBe('ephemeral');
       const job = await waitFor(async () => (await jobsOf(r.core, 'U5'))[0], 10_000, 'the job');
+      expect(job.spec.referenceImage?.ref).toMatch(/^refs\//);
       const video = await awaitSharedVideo(r, job.jobId);
       expect(isMp4(video.bytes)).toBe(true);
     } finally {
