@@ -311,7 +311,7 @@ export class GenerateWorker {
 
   private async onError(job: Job, token: string | undefined, rec: JobRecord, enqueuedAt: number, err: unknown, stage: Stage, log: Logger): Promise<unknown> {
     const { jobId } = rec;
-    const code = classify(err);
+    const code = classifyFailure(err);
     const reason = err instanceof Error ? err.message : String(err);
     log.warn({ code, stage, attempt: job.attemptsMade + 1, err: reason }, 'job error');
     switch (code) {
@@ -391,10 +391,10 @@ async function sweepDeadWorkDirs(workDir: string): Promise<void> {
 }
 
 /** How the worker handles a failure. */
-type Failure = 'cancelled' | 'bad_input' | 'moderation' | 'oom' | 'throttled' | 'transient' | 'misconfigured';
+export type WorkerFailure = 'cancelled' | 'bad_input' | 'moderation' | 'oom' | 'throttled' | 'transient' | 'misconfigured';
 
 /** Decides by the error's code (never its message): anything not coded is transient. */
-function classify(err: unknown): Failure {
+export function classifyFailure(err: unknown): WorkerFailure {
   const { code } = asFramecastError(err);
   switch (code) {
     case 'cancelled':
