@@ -168,6 +168,9 @@ export class SlackCommands {
       const res = await client.chat.postMessage({ channel: inv.channelId, text: status, blocks: statusBlocks(status), ...(inv.threadTs === undefined ? {} : { thread_ts: inv.threadTs }) });
       messageTs = typeof res.ts === 'string' ? res.ts : undefined;
     } catch (err) {
+      // The video could never be posted here either: say so now, before anything is charged.
+      const code = (err as { data?: { error?: string } }).data?.error;
+      if (code === 'not_in_channel' || code === 'channel_not_found' || code === 'is_archived') return { text: st('not_in_channel', locale), locale };
       logger.warn({ err, channelId: inv.channelId }, 'could not post the status message: the job goes on without one');
     }
     let result: IntakeResult;

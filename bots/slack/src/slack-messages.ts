@@ -24,6 +24,7 @@ export const SLACK_TEXT = {
   button_cancel: { en: 'Cancel', 'zh-CN': '取消' },
   button_delete: { en: 'Delete', 'zh-CN': '删除' },
   delete_not_allowed: { en: 'Only the person who asked for this video (or an admin) can delete it.', 'zh-CN': '只有发起人（或管理员）可以删除此视频。' },
+  not_in_channel: { en: 'I cannot post in this channel: invite me first (`/invite @framecast`). Nothing was charged.', 'zh-CN': '我无法在此频道发消息：请先邀请我（`/invite @framecast`）。未扣除额度。' },
   job_gone: { en: 'That job is no longer known.', 'zh-CN': '找不到该任务。' },
   image_too_large: { en: 'The reference image is larger than {mb} MB.', 'zh-CN': '参考图片超过 {mb} MB。' },
   image_unreadable: { en: 'The reference image could not be downloaded from Slack.', 'zh-CN': '无法从 Slack 下载参考图片。' },
