@@ -1,4 +1,4 @@
-export { startSlackAdapter, SlackConfigError, MAKE_VIDEO_SHORTCUT, VIDEO_COMMAND, MAX_SLACK_IMAGE_BYTES, type SlackAdapter, type SlackAdapterOptions } from './slack-adapter.ts';
+export { startSlackAdapter, isSlackConfigured, SlackConfigError, MAKE_VIDEO_SHORTCUT, VIDEO_COMMAND, MAX_SLACK_IMAGE_BYTES, type SlackAdapter, type SlackAdapterOptions } from './slack-adapter.ts';
 export { SlackHttpReceiver, SlackSocketReceiver, SLACK_EVENTS_PATH, parseSlackBody } from './slack-receiver.ts';
 export { slackSignature, verifySlackSignature, SLACK_MAX_SKEW_SECONDS, type SignatureCheck } from './slack-signature.ts';
 export { SlackCommands, toChatRequest, extractFileLinks, stripMentions, localeOf, type SlackInvocation, type SlackFile, type SlackIntakeAnswer } from './slack-commands.ts';

@@ -40,6 +40,11 @@ export class SlackConfigError extends Error {
   readonly code = 'slack_config';
 }
 
+/** Whether Slack is configured (`framecast start` starts it then): a bot token, checked with its partner by loadConfig. */
+export function isSlackConfigured(config: FramecastConfig): boolean {
+  return config.env.SLACK_BOT_TOKEN !== undefined;
+}
+
 function withSlash(url: string): string {
   return url.endsWith('/') ? url : `${url}/`;
 }

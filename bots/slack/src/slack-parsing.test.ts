@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '@framecast/core';
+import { isSlackConfigured } from './slack-adapter.ts';
 import { extractFileLinks, localeOf, stripMentions, toChatRequest, unescapeSlack } from './slack-commands.ts';
 import { parseSlackBody } from './slack-receiver.ts';
 import { slackSignature, verifySlackSignature } from './slack-signature.ts';
@@ -46,5 +48,19 @@ describe('slack payloads', () => {
     const spec = { prompt: 'a cat', negativePrompt: 'blur', aspect: '16:9', durationSeconds: 3, seed: 5, mode: 'draft' } as Parameters<typeof commandTextOf>[0];
     expect(commandTextOf(spec, 9, 'final')).toBe('a cat --seed 9 --ar 16:9 --duration 3 --neg "blur"');
     expect(commandTextOf(spec, 5, 'draft')).toMatch(/--draft$/);
+  });
+});
+
+describe('slack config', () => {
+  const load = (env: Record<string, string>) => loadConfig({ FRAMECAST_TIMEZONE: 'Asia/Shanghai', ...env }, { dotenvPath: false });
+  it('needs the bot token with a signing secret or an app token, and lists what is missing', () => {
+    expect(isSlackConfigured(load({}))).toBe(false);
+    expect(() => load({ SLACK_BOT_TOKEN: 'xoxb-1' })).toThrow(/SLACK_APP_TOKEN or SLACK_SIGNING_SECRET/);
+    expect(() => load({ SLACK_SIGNING_SECRET: 's' })).toThrow(/SLACK_BOT_TOKEN: required/);
+    expect(() => load({ SLACK_BOT_TOKEN: 'xoxp-user', SLACK_APP_TOKEN: 'xapp-1' })).toThrow(/xoxb-/);
+    const socket = load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1' });
+    expect(isSlackConfigured(socket)).toBe(true);
+    expect(socket.env.SLACK_API_BASE_URL).toBe('https://slack.com/api/');
+    expect(load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', SLACK_API_BASE_URL: 'http://127.0.0.1:9/api/' }).env.SLACK_API_BASE_URL).toBe('http://127.0.0.1:9/api/');
   });
 });
