@@ -110,6 +110,12 @@ describe('delivery', () => {
     expect(await handler(delivery({ channelId: '902', interactionCreatedAt: Date.now() - 20 * 60_000 }), { attempt: 1 })).toMatchObject({ status: 'failed' });
   });
 
+  it('Discord down (5xx) is thrown, for the core to retry with backoff', async () => {
+    const handler = createDiscordDeliveryHandler({ rest: createDiscordRest({ token: 'test-token-3', apiBaseUrl: fake.apiBaseUrl }), store });
+    fake.fail(/^PATCH \/webhooks\//, 3, 502, 0, 'Bad Gateway');
+    await expect(handler(delivery(), { attempt: 1 })).rejects.toThrow();
+  });
+
   it('a 429 is a retry after Retry-After', async () => {
     const handler = createDiscordDeliveryHandler({ rest: rest(), store });
     const d = delivery();

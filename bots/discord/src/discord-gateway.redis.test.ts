@@ -60,10 +60,8 @@ async function videoDelivered(core: Core, userId: string, n: number): Promise<vo
   await waitFor(async () => {
     const jobs = await core.listJobs(`discord:${userId}`, 50);
     const states = await Promise.all(jobs.map(async (j) => (await core.deliveries.record(j.jobId))?.state));
-    if (process.env.DEBUG_DISCORD_TEST !== undefined) console.log(JSON.stringify(jobs.map((j, k) => [j.jobId, j.state, states[k]])));
     return states.filter((s) => s === 'delivered').length >= n ? true : undefined;
   }, 60_000, `${n} delivered videos of ${userId}`);
-  if (process.env.DEBUG_DISCORD_TEST !== undefined) console.log(fake.calls.map((c) => `${c.method} ${c.path} ${c.files.length} ${JSON.stringify(c.json?.content ?? '')}`).join('\n'));
 }
 
 describe('Discord through the gateway (discord.js against a fake gateway and REST API)', () => {
@@ -105,23 +103,25 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
   });
 
   it('a double-clicked reroll button is one job', async () => {
-    const user = '1300000000000000012';
-    const first = videoCommandInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: user, prompt: 'a lighthouse at night', draft: true, duration: 1 });
-    fake.dispatch('INTERACTION_CREATE', first);
-    await videoDelivered(core, user, 1);
-    const final = fake.calls.filter(isOriginalEdit(first.token as string)).at(-1);
+    // The video of the walk-through above, and its reroll button.
+    const user = '1300000000000000011';
+    const final = fake.calls.filter((c) => c.method === 'PATCH' && c.files.some((f) => f.contentType === 'video/mp4') && String(c.json?.content).includes(`<@${user}>`)).at(-1);
     const reroll = (final?.json?.components as Array<{ components: Array<{ custom_id: string }> }>)[0]?.components[0]?.custom_id ?? '';
     expect(reroll).toMatch(/^fc1:reroll:/);
-    const clicks = [1, 2].map(() => buttonInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: user, customId: reroll, messageId: fake.originalMessageId(first.token as string) }));
+    const before = await core.listJobs(`discord:${user}`, 10);
+    const clicks = [1, 2].map(() => buttonInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: user, customId: reroll, messageId: '1' }));
     for (const c of clicks) fake.dispatch('INTERACTION_CREATE', c);
-    await videoDelivered(core, user, 2);
-    // Both clicks were acknowledged; the second one's "thinking…" message was removed.
-    await waitFor(async () => (fake.callsTo(new RegExp(`^DELETE /webhooks/.*/(${clicks.map((c) => c.token as string).join('|')})/messages/@original$`)).length === 1 ? true : undefined), 5000, 'the duplicate reply removed');
-    await new Promise((r) => setTimeout(r, 500));
+    // Both clicks were acknowledged (deferred); the second one's "thinking…" message was removed.
+    await waitFor(async () => (fake.callsTo(new RegExp(`^DELETE /webhooks/.*/(${clicks.map((c) => c.token as string).join('|')})/messages/@original$`)).length === 1 ? true : undefined), 10_000, 'the duplicate reply removed');
+    for (const c of clicks) expect(fake.callsTo(new RegExp(`^POST /interactions/${c.id as string}/`)).map((x) => x.json)).toEqual([{ type: 5 }]);
+    await new Promise((r) => setTimeout(r, 300));
     const jobs = await core.listJobs(`discord:${user}`, 10);
-    expect(jobs).toHaveLength(2);
-    // Same prompt, a new seed.
-    expect(jobs[0]?.spec.prompt).toBe(jobs[1]?.spec.prompt);
+    expect(jobs).toHaveLength(before.length + 1);
+    // The same prompt, image, size and mode; a new seed.
+    const [rerolled, original] = jobs;
+    expect(rerolled?.spec).toMatchObject({ prompt: original?.spec.prompt, aspect: original?.spec.aspect, mode: 'draft', referenceImage: original?.spec.referenceImage });
+    expect(rerolled?.eventId).toBe(`btn:${reroll}:${user}`);
+    await videoDelivered(core, user, before.length + 1);
   });
 
   it('a video that finishes after the 15-minute token window is posted as a channel message replying to the request', async () => {
