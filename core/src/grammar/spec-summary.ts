@@ -1,5 +1,6 @@
 import type { Locale } from '../model/chat-request.schema.ts';
 import type { GenerationSpec } from '../model/generation-spec.schema.ts';
+import { t } from '../i18n/messages.ts';
 import { defaultStylePresets, findStylePreset, type StylePresets } from './style-presets.ts';
 
 /**
@@ -7,18 +8,18 @@ import { defaultStylePresets, findStylePreset, type StylePresets } from './style
  * `草稿 · 16:9 848×480 · 3 秒 · 种子 42 · 风格 动漫`. Prompt text is left out (it can be long).
  */
 export function formatSpecSummary(spec: GenerationSpec, locale: Locale, styles?: StylePresets): string {
-  const zh = locale === 'zh-CN';
   const seconds = Number(spec.durationSeconds.toFixed(2));
   const parts = [
-    zh ? (spec.mode === 'draft' ? '草稿' : '正式') : spec.mode,
+    t(spec.mode === 'draft' ? 'grammar.mode_draft' : 'grammar.mode_final', locale),
     `${spec.aspect} ${spec.width}×${spec.height}`,
-    zh ? `${seconds} 秒` : `${seconds} s`,
-    zh ? `种子 ${spec.seed}` : `seed ${spec.seed}`,
+    t('summary.seconds', locale, { n: seconds }),
+    t('summary.seed', locale, { seed: spec.seed }),
   ];
   if (spec.style !== undefined) {
-    const preset = findStylePreset(styles ?? defaultStylePresets(), spec.style);
-    parts.push(zh ? `风格 ${preset?.displayName['zh-CN'] ?? spec.style}` : `style ${spec.style}`);
+    // In Chinese the style's display name; in English the name as typed.
+    const preset = locale === 'zh-CN' ? findStylePreset(styles ?? defaultStylePresets(), spec.style) : undefined;
+    parts.push(t('summary.style', locale, { style: preset?.displayName[locale] ?? spec.style }));
   }
-  if (spec.referenceImage !== undefined) parts.push(zh ? '参考图' : 'reference image');
+  if (spec.referenceImage !== undefined) parts.push(t('summary.reference_image', locale));
   return parts.join(' · ');
 }

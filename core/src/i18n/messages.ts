@@ -164,6 +164,24 @@ export const MESSAGES = {
   'wechat.busy': { en: 'WeChat’s content check is busy; please try again shortly.', 'zh-CN': '微信内容检测繁忙，请稍后再试。' },
   'wechat.quota': { en: 'The content-check quota is used up for now; please try again later.', 'zh-CN': '今日内容检测次数已用完，请稍后再试。' },
   'wechat.unavailable': { en: 'The content check is unavailable right now; please try again later.', 'zh-CN': '内容检测暂时不可用，请稍后再试。' },
+  // /video help (core/src/grammar/grammar-help.ts), one line each.
+  'help.usage': { en: 'Usage: /video <prompt> [options]', 'zh-CN': '用法：/video <描述> [参数]' },
+  'help.ar': { en: '--ar aspect ratio: {aspects} (default 16:9)', 'zh-CN': '--ar 画幅比例：{aspects}（默认 16:9）' },
+  'help.duration': {
+    en: '--duration seconds: draft {draftMin}–{draftMax} (default {draftDefault}), final {finalMin}–{finalMax} (default {finalDefault})',
+    'zh-CN': '--duration 秒数：草稿 {draftMin}–{draftMax} 秒（默认 {draftDefault}），正式 {finalMin}–{finalMax} 秒（默认 {finalDefault}）',
+  },
+  'help.draft': { en: '--draft draft mode: lower resolution, faster', 'zh-CN': '--draft 草稿模式：低分辨率，出片更快' },
+  'help.seed': { en: '--seed 0–4294967295: the same seed and prompt give the same video', 'zh-CN': '--seed 随机种子：0–4294967295，同样的种子和描述得到同样的视频' },
+  'help.style': { en: '--style {styles}', 'zh-CN': '--style 风格：{styles}' },
+  'help.neg': { en: '--neg what to avoid, e.g. --neg "blurry, watermark"', 'zh-CN': '--neg 反向提示词：不想出现的内容，例如 --neg “模糊，水印”' },
+  'help.example': { en: 'Example: /video a cat surfing at sunset --ar 9:16 --style anime --draft', 'zh-CN': '例如：/video 日落时冲浪的猫 --ar 9:16 --style 动漫 --draft' },
+
+  // The one-line summary of a spec in bot replies (core/src/grammar/spec-summary.ts).
+  'summary.seconds': { en: '{n} s', 'zh-CN': '{n} 秒' },
+  'summary.seed': { en: 'seed {seed}', 'zh-CN': '种子 {seed}' },
+  'summary.style': { en: 'style {style}', 'zh-CN': '风格 {style}' },
+  'summary.reference_image': { en: 'reference image', 'zh-CN': '参考图' },
 } as const satisfies Record<string, LocalizedText>;
 
 export type MessageId = keyof typeof MESSAGES;
