@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Core, GenerationSpec, JobRecord } from '@framecast/core';
 import type { App, BlockButtonAction } from '@slack/bolt';
+import type { KnownBlock } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { SlackCommands } from './slack-commands.ts';
 import { st } from './slack-messages.ts';
-import { ACTION, parseButtonValue } from './slack-progress.ts';
+import { ACTION, buttonValue, parseButtonValue } from './slack-progress.ts';
 
 /** The /video command that makes `spec` again, with this seed and mode (a reroll or an upscale). */
 export function commandTextOf(spec: GenerationSpec, seed: number, mode: 'draft' | 'final'): string {
@@ -55,7 +56,17 @@ export function registerSlackActions(app: App, deps: SlackActionsDeps): void {
       attachments: job.spec.referenceImage === undefined ? [] : [{ kind: 'image', storageRef: job.spec.referenceImage.ref }],
       ...(target?.threadTs === undefined ? {} : { threadTs: target.threadTs }),
     });
-    if (answer.result?.duplicate !== true) await tell(body, answer.text);
+    if (answer.result?.duplicate === true) return;
+    await tell(body, answer.text);
+    // A fresh nonce on the clicked button: a later click is a new request, a double click stays one.
+    const ts = body.message?.ts ?? (body.container?.message_ts as string | undefined);
+    const blocks = body.message?.blocks as Array<{ type: string; elements?: Array<{ action_id?: string; value?: string }> }> | undefined;
+    if (ts !== undefined && Array.isArray(blocks)) {
+      const renewed = blocks.map((b) => (b.type !== 'actions' ? b : { ...b, elements: (b.elements ?? []).map((e) => (e.action_id === action.action_id ? { ...e, value: buttonValue(v.jobId) } : e)) }));
+      await client.chat
+        .update({ channel, ts, text: String(body.message?.text ?? ''), blocks: renewed as unknown as KnownBlock[] })
+        .catch((err: unknown) => logger.info({ err }, 'button nonce not renewed'));
+    }
   };
 
   app.action<BlockButtonAction>(ACTION.reroll, again('reroll'));

@@ -225,7 +225,7 @@ describe('Slack in HTTP mode: Bolt on the one HTTP server, the real Web API clie
       payload: JSON.stringify({
         type: 'block_actions', team: { id: r.fake.teamId, domain: 'fake' }, user: { id: 'U1', team_id: r.fake.teamId }, api_app_id: 'A0FAKE',
         container: { type: 'message', message_ts: status?.ts, channel_id: 'C1' }, channel: { id: 'C1', name: 'general' },
-        message: { ts: status?.ts, text: status?.text, type: 'message' }, trigger_id: `${Date.now()}.${n}.click`, response_url: `${r.fake.origin}/actions/${n}`,
+        message: { ts: status?.ts, text: status?.text, type: 'message', blocks: status?.blocks }, trigger_id: `${Date.now()}.${n}.click`, response_url: `${r.fake.origin}/actions/${n}`,
         actions: [{ type: 'button', action_id: reroll.action_id, block_id: 'fc_actions', value: reroll.value, action_ts: `${Date.now() / 1000 + n}` }],
       }),
     }).toString();
@@ -240,6 +240,11 @@ describe('Slack in HTTP mode: Bolt on the one HTTP server, the real Web API clie
     expect(rerolled?.spec.seed).not.toBe(first.spec.seed);
     expect(rerolled?.spec.mode).toBe('draft');
     if (rerolled !== undefined) await r.core.cancel(rerolled.jobId, { userKey: 'slack:UADMIN', isAdmin: true });
+    // The button got a fresh nonce: a later, deliberate click is a new request.
+    await waitFor(async () => {
+      const now = buttonsOf(r.fake.messages.get(`C1:${status?.ts ?? ''}`)?.blocks).find((b) => b.action_id === ACTION.reroll);
+      return now !== undefined && now.value !== reroll.value ? true : undefined;
+    }, 15_000, 'a renewed reroll button');
   });
 
   it('delete: refused to someone else, done for the requester (status message and video gone); cancel while queued', async () => {
