@@ -113,11 +113,6 @@ export const EnvSchema = z.object({
   WECHAT_APP_ID: z.string().min(1).optional(),
   WECHAT_APP_SECRET: z.string().min(1).optional(),
   WECHAT_API_BASE_URL: z.url().default('https://api.weixin.qq.com'),
-  /** Slack: the bot token; SLACK_APP_TOKEN (xapp-…) turns on Socket Mode, else SLACK_SIGNING_SECRET serves POST /slack/events. */
-  SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, 'a bot token (xoxb-…)').optional(),
-  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
-  SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'an app-level token (xapp-…) with connections:write').optional(),
-  SLACK_API_BASE_URL: z.url().default('https://slack.com/api/'),
   /** Discord: the bot's token and application; the gateway connects unless DISCORD_GATEWAY=off; DISCORD_PUBLIC_KEY serves HTTP interactions. */
   DISCORD_TOKEN: z.string().min(1).optional(),
   DISCORD_APPLICATION_ID: z.string().regex(/^\d{1,25}$/, 'a Discord snowflake (digits only)').optional(),
@@ -196,10 +191,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (['DISCORD_TOKEN', 'DISCORD_APPLICATION_ID', 'DISCORD_PUBLIC_KEY'].some(has)) {
     for (const k of ['DISCORD_TOKEN', 'DISCORD_APPLICATION_ID']) if (!has(k)) problems.push(`${k}: required when Discord is configured (DISCORD_TOKEN, DISCORD_APPLICATION_ID or DISCORD_PUBLIC_KEY set)`);
-  }
-  if (['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN'].some(has)) {
-    if (!has('SLACK_BOT_TOKEN')) problems.push('SLACK_BOT_TOKEN: required when Slack is configured (SLACK_SIGNING_SECRET or SLACK_APP_TOKEN set)');
-    if (!has('SLACK_SIGNING_SECRET') && !has('SLACK_APP_TOKEN')) problems.push('SLACK_APP_TOKEN or SLACK_SIGNING_SECRET: one is required with SLACK_BOT_TOKEN (Socket Mode, or HTTP mode at POST /slack/events)');
   }
   if (['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN'].some(has)) {
     if (!has('SLACK_BOT_TOKEN')) problems.push('SLACK_BOT_TOKEN: required when Slack is configured (SLACK_SIGNING_SECRET or SLACK_APP_TOKEN set)');
