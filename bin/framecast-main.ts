@@ -91,6 +91,19 @@ program
   );
 
 program
+  .command('bot')
+  .description('run one chat platform\'s adapter alone, or register its slash commands: bot discord|slack, bot discord register [--guild ID]')
+  .argument('<platform>', 'discord | slack')
+  .argument('[action]', 'register: register the slash commands with Discord (globally, or in one guild at once)')
+  .option('--guild <id>', 'with register: a guild id, where the commands appear at once')
+  .action(async (platform: string, action: string | undefined, opts: { guild?: string }) => {
+    const m = await import('./commands/bot-command.ts');
+    if (action === undefined) return m.botCommand(platform);
+    if (action === 'register') return m.botRegisterCommand(platform, opts);
+    throw Object.assign(new Error(`unknown action "${action}" (only: register)`), { code: 'usage' });
+  });
+
+program
   .command('start')
   .description('run the product: Redis (local unless REDIS_URL), a worker, and the configured bots')
   .action(async () => (await import('./commands/start-command.ts')).startCommand());

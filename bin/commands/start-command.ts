@@ -1,9 +1,8 @@
 import os from 'node:os';
-import { bootstrap, createFramecastMetrics } from '@framecast/core';
-import { startHttpServer, type RunningHttpServer } from '@framecast/http-server';
-import { createProductImageIntake, createProductModerator } from '@framecast/content-safety';
 import { createWorkerFromConfig } from '@framecast/gpu-worker';
+import { httpServerFor, productApp } from './bot-command.ts';
 import { cliDeliveryHandler } from './cli-delivery.ts';
+import { configuredAdapters, startAdapter, type RunningAdapter } from './platform-adapters.ts';
 import { stopOnSignal } from './run-until-signal.ts';
 
 /** A user id for the banner's examples that works even when $USER is empty (containers). */
@@ -20,41 +19,34 @@ function exampleUser(): string {
 
 /**
  * `framecast start`: the product on one machine. Redis (a local redis-server with AOF under
- * ./data/redis unless REDIS_URL is set, stopped on exit), a GPU worker, the cli platform's
- * delivery, and the chat platforms that are configured.
+ * ./data/redis unless REDIS_URL is set, stopped on exit), the HTTP server, a GPU worker, the cli
+ * platform's delivery, and every chat platform whose variables are set.
  */
 export async function startCommand(): Promise<void> {
-  const metrics = createFramecastMetrics();
-  const app = await bootstrap(process.env, {
-    name: 'framecast',
-    metrics,
-    moderator: ({ config, logger, store }) => createProductModerator(config, { logger, store, watch: true }).then((m) => m.moderator),
-    imageIntake: ({ store }) => createProductImageIntake(store),
-  });
+  const { app, metrics } = await productApp('framecast');
   const { core, config, logger } = app;
-  metrics.setLogger(logger);
-  metrics.setSources({
-    jobsByState: async () => (await core.stats()).jobsByState,
-    queueDepths: async () => (await core.stats()).queues,
-  });
-  let http: RunningHttpServer | undefined;
-  if (config.env.FRAMECAST_HTTP_PORT !== 0) {
-    http = await startHttpServer({
-      deps: { metrics, readiness: () => core.readiness(), logger },
-      port: config.env.FRAMECAST_HTTP_PORT,
-      bodyLimit: config.env.FRAMECAST_HTTP_BODY_LIMIT,
-      logger,
-    });
-  }
+  const http = await httpServerFor(app, metrics);
   const worker = await createWorkerFromConfig({ core, store: app.store, logger });
   void worker.run();
   const cli = core.deliveries.consume('cli', cliDeliveryHandler(app.store));
+  const adapters: RunningAdapter[] = [];
+  for (const name of configuredAdapters(config)) {
+    try {
+      adapters.push(await startAdapter(name, { core, store: app.store, logger, config, ...(http === undefined ? {} : { http }) }));
+    } catch (err) {
+      // One platform's bad settings must not take the others (or the worker) down.
+      logger.error({ err, platform: name }, 'chat platform not started');
+      console.error(`${name}: not started: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   const user = exampleUser();
   const lines = [
     '',
     `Framecast is running (Redis ${app.redisOwned ? `started locally at ${app.redisUrl}, data in ${config.dataDir}/redis` : app.redisUrl}; worker: ${config.env.FRAMECAST_RUNTIME}).`,
     http === undefined ? 'HTTP server off (FRAMECAST_HTTP_PORT=0).' : `HTTP: http://127.0.0.1:${http.port}/healthz, /readyz, /metrics`,
-    'No chat platform is configured yet. In another terminal, try:',
+    ...(adapters.length === 0
+      ? ['No chat platform is configured yet (see the README: Slack, Discord). In another terminal, try:']
+      : [`Chat platforms: ${adapters.map((a) => a.summary).join('; ')}. Locally, in another terminal:`]),
     '  npx framecast generate "a paper boat drifting on a rainy street --draft" --out boat.mp4',
     `  npx framecast jobs list cli:${user}`,
     'Stop with Ctrl-C.',
@@ -62,6 +54,7 @@ export async function startCommand(): Promise<void> {
   ];
   console.error(lines.join('\n'));
   stopOnSignal(logger, async () => {
+    for (const a of adapters) await a.close().catch((err: unknown) => logger.warn({ err, platform: a.name }, 'adapter did not close cleanly'));
     await http?.close();
     await cli.close();
     await worker.close();

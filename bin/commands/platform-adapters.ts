@@ -1,0 +1,49 @@
+import type { BlobStore, Core, FramecastConfig } from '@framecast/core';
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+
+export type AdapterName = 'slack' | 'discord';
+
+export interface AdapterContext {
+  core: Core;
+  store: BlobStore;
+  logger: Logger;
+  config: FramecastConfig;
+  /** The one HTTP server, when it runs (FRAMECAST_HTTP_PORT not 0): adapters mount their routes. */
+  http?: { mount(...routes: Middleware[]): void };
+}
+
+export interface RunningAdapter {
+  name: AdapterName;
+  /** What the banner says about it (mode, URL). */
+  summary: string;
+  close(): Promise<void>;
+}
+
+/** Which chat platforms the configuration names (their variables are set). */
+export function configuredAdapters(config: FramecastConfig): AdapterName[] {
+  const e = config.env;
+  const out: AdapterName[] = [];
+  if (e.SLACK_BOT_TOKEN !== undefined) out.push('slack');
+  if (e.DISCORD_TOKEN !== undefined) out.push('discord');
+  return out;
+}
+
+/** Starts one platform's adapter; each package is loaded only when its platform is used. */
+export async function startAdapter(name: AdapterName, ctx: AdapterContext): Promise<RunningAdapter> {
+  const e = ctx.config.env;
+  switch (name) {
+    case 'slack': {
+      const { startSlackAdapter } = await import('@framecast/bot-slack');
+      const a = await startSlackAdapter({ core: ctx.core, store: ctx.store, logger: ctx.logger, config: ctx.config, ...(ctx.http === undefined ? {} : { http: ctx.http }) });
+      const mode = e.SLACK_APP_TOKEN !== undefined ? 'Socket Mode' : 'HTTP mode at POST /slack/events';
+      return { name, summary: `Slack (${mode})`, close: () => a.close() };
+    }
+    case 'discord': {
+      const { startDiscordAdapter } = await import('@framecast/bot-discord');
+      const a = await startDiscordAdapter({ core: ctx.core, store: ctx.store, logger: ctx.logger, config: ctx.config, ...(ctx.http === undefined ? {} : { http: ctx.http }) });
+      const modes = [e.DISCORD_GATEWAY ? 'gateway' : '', e.DISCORD_PUBLIC_KEY !== undefined && ctx.http !== undefined ? 'HTTP interactions at POST /discord/interactions' : ''].filter(Boolean);
+      return { name, summary: `Discord (${modes.join(', ') || 'delivery only'})`, close: () => a.close() };
+    }
+  }
+}
