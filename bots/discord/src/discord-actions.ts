@@ -66,6 +66,17 @@ function ephemeral(content: string): InteractionReply {
   return { response: { type: InteractionResponseType.ChannelMessageWithSource, data: { content, flags: MessageFlags.Ephemeral, allowed_mentions: { parse: [] } } } };
 }
 
+/** A deferred private answer, then `work`'s text in it. */
+function privately(ctx: DiscordContext, i: APIMessageComponentInteraction, work: () => Promise<string>): InteractionReply {
+  return {
+    response: { type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: MessageFlags.Ephemeral } },
+    after: async () => {
+      const content = await work();
+      await ctx.rest.patch(Routes.webhookMessage(i.application_id, i.token, '@original'), { body: { content, allowed_mentions: { parse: [] } }, auth: false });
+    },
+  };
+}
+
 async function isOwnerOrAdmin(ctx: DiscordContext, job: JobRecord, i: APIMessageComponentInteraction): Promise<boolean> {
   const user = interactionUser(i);
   const userKey = `discord:${user.id}`;
@@ -89,22 +100,20 @@ export async function handleButton(ctx: DiscordContext, i: APIMessageComponentIn
   switch (parsed.action) {
     case 'info':
       return ephemeral(`${formatSpecSummary(job.spec, locale)}\n> ${job.spec.prompt.slice(0, 1500)}\n\`${job.jobId}\``);
-    case 'cancel': {
-      const roles = await ctx.roles.namesOf(i.guild_id, user.roles);
-      const userKey = `discord:${user.id}`;
-      const r = await ctx.core.cancel(job.jobId, { userKey, isAdmin: ctx.core.quota.tierOf(userKey, roles) === 'admin' });
-      return ephemeral(r.message[locale]);
-    }
-    case 'delete': {
-      if (!(await isOwnerOrAdmin(ctx, job, i))) return ephemeral(dt('notYours', locale));
-      const channelId = i.channel?.id ?? i.message.channel_id;
-      return {
-        response: { type: InteractionResponseType.ChannelMessageWithSource, data: { content: dt('deleted', locale), flags: MessageFlags.Ephemeral } },
-        after: async () => {
-          await ctx.rest.delete(Routes.channelMessage(channelId, i.message.id));
-        },
-      };
-    }
+    case 'cancel':
+      // Roles may need a REST call: answer inside the 3 s window first, privately.
+      return privately(ctx, i, async () => {
+        const roles = await ctx.roles.namesOf(i.guild_id, user.roles);
+        const userKey = `discord:${user.id}`;
+        const r = await ctx.core.cancel(job.jobId, { userKey, isAdmin: ctx.core.quota.tierOf(userKey, roles) === 'admin' });
+        return r.message[locale];
+      });
+    case 'delete':
+      return privately(ctx, i, async () => {
+        if (!(await isOwnerOrAdmin(ctx, job, i))) return dt('notYours', locale);
+        await ctx.rest.delete(Routes.channelMessage(i.channel?.id ?? i.message.channel_id, i.message.id));
+        return dt('deleted', locale);
+      });
     case 'reroll':
     case 'upscale': {
       const text = parsed.action === 'reroll'

@@ -11,7 +11,8 @@ import { testConfig } from '../../../test/support/config.ts';
 import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
 import { startDiscordAdapter, type DiscordAdapter } from './discord-adapter.ts';
 import { FakeDiscord } from './testing/fake-discord.ts';
-import { pingInteraction, plainCommandInteraction, videoCommandInteraction } from './testing/fake-interactions.ts';
+import { actionCustomId } from './discord-actions.ts';
+import { buttonInteraction, pingInteraction, plainCommandInteraction, videoCommandInteraction } from './testing/fake-interactions.ts';
 
 // HTTP interactions only (DISCORD_GATEWAY=off): requests signed with a test Ed25519 key reach
 // POST /discord/interactions on the one HTTP server; follow-ups go to the fake REST API.
@@ -108,5 +109,27 @@ describe('Discord HTTP interactions (POST /discord/interactions, Ed25519)', () =
     expect(await (await post(quota)).json()).toEqual({ type: 5, data: { flags: 64 } });
     await waitFor(async () => (fake.callsTo(new RegExp(`^PATCH /webhooks/.*/${quota.token as string}/messages/@original$`)).length === 1 ? true : undefined), 5000, 'the quota reply');
     expect(String(fake.callsTo(new RegExp(`${quota.token as string}/messages/@original$`))[0]?.json?.content)).toMatch(/Credits left today: \*\*30\*\* of 30/);
+  });
+
+  it('delete and cancel buttons: only the requester (or an admin), answered privately', async () => {
+    const user = '1300000000000000021';
+    const [job] = await core.listJobs(`discord:${user}`, 1);
+    const jobId = job?.jobId ?? '';
+    const reply = async (token: string) => {
+      await waitFor(async () => (fake.callsTo(new RegExp(`^PATCH /webhooks/.*/${token}/messages/@original$`)).length === 1 ? true : undefined), 5000, 'the private answer');
+      return String(fake.callsTo(new RegExp(`${token}/messages/@original$`))[0]?.json?.content);
+    };
+    const stranger = buttonInteraction({ applicationId: fake.applicationId, guildId: '1700000000000000002', userId: '1300000000000000099', customId: actionCustomId('delete', jobId), messageId: '555' });
+    expect(await (await post(stranger)).json()).toEqual({ type: 5, data: { flags: 64 } });
+    expect(await reply(stranger.token as string)).toContain('Only the person who asked');
+    expect(fake.callsTo(/^DELETE \/channels\/.*\/messages\/555$/)).toHaveLength(0);
+    const owner = buttonInteraction({ applicationId: fake.applicationId, guildId: '1700000000000000002', userId: user, customId: actionCustomId('cancel', jobId), messageId: '556' });
+    expect((await post(owner)).status).toBe(200);
+    expect(await reply(owner.token as string)).toContain('cancelled');
+    expect((await core.job(jobId))?.state).toBe('cancelled');
+    const del = buttonInteraction({ applicationId: fake.applicationId, guildId: '1700000000000000002', userId: user, customId: actionCustomId('delete', jobId), messageId: '557' });
+    await post(del);
+    expect(await reply(del.token as string)).toBe('Deleted.');
+    expect(fake.callsTo(/^DELETE \/channels\/.*\/messages\/557$/)).toHaveLength(1);
   });
 });
