@@ -120,7 +120,7 @@ describe('end to end: request → queue → worker → labelled mp4 → delivery
     }
   });
 
-  it('a worker killed with SIGKILL mid-job: another worker takes over; one delivery, one charge', async () => {
+  it('a worker killed with SIGKILL mid-job: another worker takes over; one delivery, one charge', { timeout: 150_000 }, async () => {
     const e = env({ FRAMECAST_LOCK_MS: '2500', FRAMECAST_STALLED_INTERVAL_MS: '1000', FRAMECAST_STEPS: '40', FRAMECAST_RENDER_SCALE: '0.5' });
     const config = testConfig(e);
     const { core, worker: second } = await setup(testConfig({ ...e, FRAMECAST_KEY_PREFIX: config.keyPrefix, FRAMECAST_STEPS: '4', FRAMECAST_RENDER_SCALE: '0.25' }));
