@@ -169,3 +169,16 @@ describe('config and registration', () => {
     expect(fake.callsTo(/^PUT /)[0]?.authorization).toBe('Bot test-token-4');
   });
 });
+
+describe('attachment hosts', () => {
+  it('fetches only from Discord\'s CDN over https, or the configured API origin', async () => {
+    const { fromDiscordCdn } = await import('./discord-video-submit.ts');
+    expect(fromDiscordCdn('https://cdn.discordapp.com/attachments/1/2/a.png', 'https://discord.com/api')).toBe(true);
+    expect(fromDiscordCdn('https://media.discordapp.net/attachments/1/2/a.png', 'https://discord.com/api')).toBe(true);
+    expect(fromDiscordCdn('http://cdn.discordapp.com/a.png', 'https://discord.com/api')).toBe(false);
+    expect(fromDiscordCdn('http://169.254.169.254/latest/meta-data', 'https://discord.com/api')).toBe(false);
+    expect(fromDiscordCdn('https://evil.example/cdn.discordapp.com.png', 'https://discord.com/api')).toBe(false);
+    expect(fromDiscordCdn('http://127.0.0.1:4000/cdn/a.png', 'http://127.0.0.1:4000/api')).toBe(true);
+    expect(fromDiscordCdn('not a url', 'https://discord.com/api')).toBe(false);
+  });
+});

@@ -74,6 +74,33 @@ export async function submitVideo(ctx: DiscordContext, i: APIInteraction, o: Sub
   await editOriginal(ctx, i, { content: r.message[locale], components: queuedButtons(r.jobId, locale), allowed_mentions: { parse: [] } });
 }
 
+/** Discord's attachment hosts, and the configured API's own host (a proxy, or a test's fake). */
+const CDN_HOSTS = new Set(['cdn.discordapp.com', 'media.discordapp.net']);
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Attachments are fetched only from Discord's CDN over https (or from the configured API base's
+ * own origin): an interaction's URL is never a way to make the bot fetch an arbitrary address.
+ */
+export function fromDiscordCdn(url: string, apiBaseUrl: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol === 'https:' && CDN_HOSTS.has(u.hostname)) return true;
+  const api = new URL(apiBaseUrl);
+  return u.origin === api.origin;
+}
+
 /**
  * A reference image from a `/video` attachment, downloaded (size-limited) into the blob store;
  * the core's image intake then decodes and checks it like any other.
@@ -81,6 +108,10 @@ export async function submitVideo(ctx: DiscordContext, i: APIInteraction, o: Sub
 export async function storeAttachment(ctx: DiscordContext, interactionId: string, att: APIAttachment): Promise<{ ok: true; storageRef: string } | { ok: false; message: { en: string; 'zh-CN': string } }> {
   const msg = (id: 'imageTooLarge' | 'imageUnreadable', vars: Record<string, string> = {}) => ({ en: dt(id, 'en', vars), 'zh-CN': dt(id, 'zh-CN', vars) });
   if (att.size > MAX_REFERENCE_IMAGE_BYTES) return { ok: false, message: msg('imageTooLarge', { size: mib(att.size), max: mib(MAX_REFERENCE_IMAGE_BYTES) }) };
+  if (!fromDiscordCdn(att.url, ctx.config.env.DISCORD_API_BASE_URL)) {
+    ctx.logger.warn({ host: hostOf(att.url) }, 'discord: attachment not on Discord\'s CDN; refused');
+    return { ok: false, message: msg('imageUnreadable') };
+  }
   try {
     const res = await fetch(att.url, { signal: AbortSignal.timeout(20_000), redirect: 'error' });
     if (!res.ok || res.body === null) return { ok: false, message: msg('imageUnreadable') };
