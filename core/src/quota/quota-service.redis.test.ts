@@ -178,9 +178,26 @@ describe('QuotaService on a real Redis', () => {
     // The reservation vanished (e.g. expired) while its id stayed in the active set.
     await redis.del(`${config.keyPrefix}:quota:res:l1`);
     expect((await r('l2')).ok).toBe(true);
-    // An intake that died after reserving: held, never settled; freed after 6 hours.
-    const sevenHoursLater = Date.now() + 7 * 3600 * 1000;
+    // An intake that died after reserving (no job recorded): its slot and its credits come back
+    // once the grace has passed.
+    const before = await quota.show('cli:leak', 'free');
     expect(await r('l3')).toMatchObject({ ok: false, reason: 'concurrency' });
-    expect((await r('l3', sevenHoursLater)).ok).toBe(true);
+    const elevenMinutesLater = Date.now() + 11 * 60 * 1000;
+    expect((await r('l3', elevenMinutesLater)).ok).toBe(true);
+    expect(await quota.reservation('l2')).toMatchObject({ state: 'refunded', reason: 'leaked' });
+    expect(await quota.show('cli:leak', 'free')).toMatchObject({ held: before.held, available: before.available });
+  });
+
+  it('a held reservation whose job exists is not refunded, however old; its slot is freed after 6 hours', async () => {
+    const config = testConfig({ FRAMECAST_FREE_MAX_CONCURRENT: '1', FRAMECAST_FREE_DAILY_CREDITS: '100' });
+    const quota = new QuotaService(redis, config);
+    const r = (id: string, now?: number) => quota.reserve({ jobId: id, userKey: 'cli:slow', tenantKey: 'cli:t', cost: 2, tier: 'free', ...(now === undefined ? {} : { now }) });
+    expect((await r('s1')).ok).toBe(true);
+    await redis.hset(`${config.keyPrefix}:job:s1`, 'state', 'review');
+    expect(await r('s2', Date.now() + 3600 * 1000)).toMatchObject({ ok: false, reason: 'concurrency' });
+    expect((await r('s2', Date.now() + 7 * 3600 * 1000)).ok).toBe(true);
+    expect(await quota.reservation('s1')).toMatchObject({ state: 'held' });
+    // s1's credits are still held today (s2, seven hours on, may fall on the next day).
+    expect((await quota.show('cli:slow', 'free')).held).toBeGreaterThanOrEqual(2);
   });
 });

@@ -7,6 +7,8 @@ import { dayIn } from '../util/day.ts';
 const DAY_TTL_SECONDS = 8 * 24 * 3600;
 /** A concurrency slot held longer than this is taken to be leaked (its intake died) and freed. */
 const SLOT_MAX_AGE_MS = 6 * 3600 * 1000;
+/** A held reservation with no job record this long after it was made is leaked (its intake died): refunded. */
+const LEAK_GRACE_MS = 10 * 60 * 1000;
 
 function lua(name: string): string {
   return readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
@@ -100,6 +102,8 @@ export class QuotaService {
       DAY_TTL_SECONDS,
       k.quotaReservation(''),
       SLOT_MAX_AGE_MS,
+      k.job(''),
+      LEAK_GRACE_MS,
     );
     switch (status) {
       case 'ok':

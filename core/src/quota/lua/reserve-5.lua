@@ -8,8 +8,12 @@
   ARGV[1] jobId  ARGV[2] cost  ARGV[3] daily limit  ARGV[4] tenant cap  ARGV[5] max concurrent
   ARGV[6] day  ARGV[7] user key  ARGV[8] tenant key  ARGV[9] now (ms)  ARGV[10] day-key ttl (s)
   ARGV[11] reservation key prefix ({prefix}:quota:res:)  ARGV[12] slot max age (ms)
-  Slots whose reservation is gone, settled, or held longer than the max age (an intake that died
-  after reserving, with no retry) are freed first; their credits stay as they are.
+  ARGV[13] job record key prefix ({prefix}:job:)  ARGV[14] leak grace (ms)
+  Slots are freed first when their reservation is gone or settled. A reservation still held with no
+  job record after the grace (an intake that died between reserving and recording, with no retry)
+  is leaked: its credits come back (daily, bonus, tenant) and it is marked refunded. A held one
+  whose job exists but is older than the max age frees its slot only (the job may still run and
+  settle; its credits are the lifecycle's to settle).
   Reads reservation keys named from ARGV: a single Redis or one hash slot, not Redis Cluster.
   Returns { status, n1, n2 }:
     {'ok', dailyLeftAfter, bonusAfter} | {'exists', state, 0} | {'credits', available, 0}
@@ -28,11 +32,23 @@ local ttl = tonumber(ARGV[10])
 
 local now = tonumber(ARGV[9])
 local maxAge = tonumber(ARGV[12])
+local quotaBase = string.sub(ARGV[11], 1, string.len(ARGV[11]) - string.len('res:'))
+local grace = tonumber(ARGV[14])
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[5])) do
   local res = ARGV[11] .. id
   local st = redis.call('HGET', res, 'state')
   local heldAt = tonumber(redis.call('HGET', res, 'heldAt') or '0')
-  if st ~= 'held' or now - heldAt > maxAge then
+  if st ~= 'held' then
+    redis.call('SREM', KEYS[5], id)
+  elseif redis.call('EXISTS', ARGV[13] .. id) == 0 and now - heldAt > grace then
+    -- Leaked: no job was ever recorded for it. Give its credits back.
+    local f = redis.call('HMGET', res, 'user', 'tenant', 'day', 'cost', 'daily', 'bonus')
+    redis.call('HINCRBY', quotaBase .. 'u:' .. f[1] .. ':' .. f[3], 'held', 0 - tonumber(f[5]))
+    redis.call('HINCRBY', quotaBase .. 't:' .. f[2] .. ':' .. f[3], 'held', 0 - tonumber(f[4]))
+    if tonumber(f[6]) > 0 then redis.call('INCRBY', quotaBase .. 'bonus:' .. f[1], tonumber(f[6])) end
+    redis.call('HSET', res, 'state', 'refunded', 'settledAt', ARGV[9], 'reason', 'leaked')
+    redis.call('SREM', KEYS[5], id)
+  elseif now - heldAt > maxAge then
     redis.call('SREM', KEYS[5], id)
   end
 end
