@@ -11,11 +11,11 @@ import { buildProjects, buildState, ROOT, stampPath } from '../bin/build-state.m
 const run = promisify(execFile);
 const node = (args: string[]) => run(process.execPath, args, { cwd: ROOT, timeout: 30_000 });
 
-/** The files in `input` (a file or a folder), without dist/ and tests, which are not compiled. */
+/** The files in `input` (a file or a folder), without dist/, tests and test fakes (testing/), which are not compiled. */
 function sourceFiles(input: string): string[] {
   if (!statSync(input).isDirectory()) return [input];
   return (readdirSync(input, { recursive: true }) as string[])
-    .filter((f) => !f.split(path.sep).includes('dist') && !f.endsWith('.test.ts'))
+    .filter((f) => !f.split(path.sep).includes('dist') && !f.split(path.sep).includes('testing') && !f.endsWith('.test.ts'))
     .map((f) => path.join(input, f))
     .filter((f) => statSync(f).isFile());
 }
