@@ -1,6 +1,6 @@
-import { bootstrap, createFramecastMetrics, type Bootstrapped } from '@framecast/core';
+import { bootstrap, createFramecastMetrics, mediaSecret, type Bootstrapped } from '@framecast/core';
 import { createProductImageIntake, createProductModerator } from '@framecast/content-safety';
-import { startHttpServer, type RunningHttpServer } from '@framecast/http-server';
+import { mediaRouter, startHttpServer, type RunningHttpServer } from '@framecast/http-server';
 import { UsageError } from './cli-context.ts';
 import { startAdapter, type AdapterName, type RunningAdapter } from './platform-adapters.ts';
 import { stopOnSignal } from './run-until-signal.ts';
@@ -31,7 +31,10 @@ export async function productApp(name: string): Promise<{ app: Bootstrapped; met
 export async function httpServerFor(app: Bootstrapped, metrics: ReturnType<typeof createFramecastMetrics>): Promise<RunningHttpServer | undefined> {
   const e = app.config.env;
   if (e.FRAMECAST_HTTP_PORT === 0) return undefined;
-  return startHttpServer({ deps: { metrics, readiness: () => app.core.readiness(), logger: app.logger }, port: e.FRAMECAST_HTTP_PORT, bodyLimit: e.FRAMECAST_HTTP_BODY_LIMIT, logger: app.logger });
+  const http = await startHttpServer({ deps: { metrics, readiness: () => app.core.readiness(), logger: app.logger }, port: e.FRAMECAST_HTTP_PORT, bodyLimit: e.FRAMECAST_HTTP_BODY_LIMIT, logger: app.logger });
+  // Videos too large to upload are linked from here when the blobs are on this machine's disk.
+  if (e.FRAMECAST_PUBLIC_URL !== undefined && e.FRAMECAST_STORAGE === 'local') http.mount(mediaRouter({ store: app.store, secret: mediaSecret(app.config) }));
+  return http;
 }
 
 /** `framecast bot discord|slack`: one platform's adapter alone (no worker), until SIGINT/SIGTERM. */

@@ -5,3 +5,4 @@ export { readRawBody, DEFAULT_BODY_LIMIT } from './raw-body.ts';
 export { readinessChecks, type Readiness, type ReadinessCheck, type ReadinessChecksOptions } from './readiness.ts';
 export { listen, type ListeningServer, type ListenOptions } from './listen.ts';
 export { startHttpServer, type RunningHttpServer, type StartHttpServerOptions } from './start-http-server.ts';
+export { mediaRouter, type MediaRouteOptions } from './media-route.ts';

@@ -93,6 +93,10 @@ export const EnvSchema = z.object({
   /** A video that could not be delivered stays readable (jobs show) this many days. */
   FRAMECAST_UNDELIVERABLE_KEEP_DAYS: z.coerce.number().int().min(1).max(365).default(7),
 
+  /** How the outside reaches this machine's HTTP server (links to videos too large to upload, with local storage). */
+  FRAMECAST_PUBLIC_URL: z.url().optional(),
+  /** Signs those links; default: a random secret kept in FRAMECAST_DATA_DIR/media-secret. */
+  FRAMECAST_MEDIA_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   FRAMECAST_STORAGE: z.enum(['local', 's3']).default('local'),
   S3_ENDPOINT: z.url().optional(),
   S3_REGION: z.string().default('us-east-1'),

@@ -7,6 +7,7 @@ import { S3BlobStore } from './s3-blob-store.ts';
 export const LocalBlobStoreConfigSchema = z.object({
   kind: z.literal('local'),
   dir: z.string().min(1).default(DEFAULT_LOCAL_BLOB_DIR),
+  publicUrl: z.object({ base: z.url(), secret: z.string().min(32) }).optional(),
 });
 
 export const S3BlobStoreConfigSchema = z.object({
@@ -40,7 +41,7 @@ export function createBlobStore(config: BlobStoreConfig = { kind: 'local' }): Bl
     throw new BlobStoreError('config', `invalid blob store config: ${issues}`);
   }
   const c = parsed.data;
-  if (c.kind === 'local') return new LocalBlobStore({ dir: c.dir });
+  if (c.kind === 'local') return new LocalBlobStore({ dir: c.dir, ...(c.publicUrl === undefined ? {} : { publicUrl: c.publicUrl }) });
   const { kind: _kind, ...rest } = c;
   // zod output has `undefined` for absent optionals; exactOptionalPropertyTypes wants them absent.
   const options = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));

@@ -6,12 +6,18 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { assertValidBlobKey } from './blob-key.ts';
+import { signMediaUrl } from './media-links.ts';
 import { BlobStoreError } from './blob-store-error.ts';
 import type { BlobStore, StoredBlob } from './blob-store.ts';
 
 export interface LocalBlobStoreOptions {
   /** Root directory; created on first write. Default `./data/blobs` (relative to the process cwd). */
   dir?: string;
+  /**
+   * Where the HTTP server serves blobs to the outside (`FRAMECAST_PUBLIC_URL`) and the secret that
+   * signs the links. Without it, url() gives a file:// URL (usable on this machine only).
+   */
+  publicUrl?: { base: string; secret: string };
 }
 
 export const DEFAULT_LOCAL_BLOB_DIR = './data/blobs';
@@ -36,8 +42,11 @@ export class LocalBlobStore implements BlobStore {
   readonly kind = 'local';
   readonly dir: string;
 
+  private readonly publicUrl: { base: string; secret: string } | undefined;
+
   constructor(options: LocalBlobStoreOptions = {}) {
     this.dir = path.resolve(options.dir ?? DEFAULT_LOCAL_BLOB_DIR);
+    this.publicUrl = options.publicUrl;
   }
 
   /** Absolute path of a key's file (validates the key). */
@@ -135,8 +144,11 @@ export class LocalBlobStore implements BlobStore {
   }
 
   /** `file://` URL of the blob; the expiry is meaningless here and ignored. */
-  async url(key: string, _expiresInSeconds?: number): Promise<string> {
-    return pathToFileURL(this.pathOf(key)).href;
+  /** A signed, expiring https link through the HTTP server when a public URL is set; else file://. */
+  async url(key: string, expiresInSeconds = 7 * 24 * 3600): Promise<string> {
+    const file = this.pathOf(key);
+    if (this.publicUrl === undefined) return pathToFileURL(file).href;
+    return signMediaUrl(this.publicUrl.base, key, Math.floor(Date.now() / 1000) + expiresInSeconds, this.publicUrl.secret);
   }
 
   private mapReadError(err: unknown, key: string): BlobStoreError {

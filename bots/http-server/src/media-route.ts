@@ -1,0 +1,45 @@
+import type { Middleware } from 'koa';
+import { BlobStoreError, MEDIA_ROUTE_PREFIX, verifyMediaSignature, type BlobStore } from '@framecast/core';
+import { HttpError } from './http-error.ts';
+
+const TYPES: Record<string, string> = { mp4: 'video/mp4', jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
+/** Only what chat users are sent links to: finished videos and their posters. */
+const SERVED = /^videos\/[A-Za-z0-9._-]{1,200}\.(mp4|jpg)$/;
+
+export interface MediaRouteOptions {
+  store: Pick<BlobStore, 'stream' | 'exists'>;
+  secret: string;
+  now?: () => number;
+}
+
+/**
+ * `GET /media/<key>?exp=…&sig=…`: a stored video or poster behind a signed, expiring link (the
+ * links a local blob store's url() makes when FRAMECAST_PUBLIC_URL is set). Anything else, a
+ * tampered or expired link, is refused without saying whether the blob exists.
+ */
+export function mediaRouter(o: MediaRouteOptions): Middleware {
+  return async (ctx, next) => {
+    if (!ctx.path.startsWith(MEDIA_ROUTE_PREFIX) || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    let key: string;
+    try {
+      key = decodeURIComponent(ctx.path.slice(MEDIA_ROUTE_PREFIX.length));
+    } catch {
+      throw new HttpError(404, 'not_found', 'no such media');
+    }
+    if (!SERVED.test(key)) throw new HttpError(404, 'not_found', 'no such media');
+    const exp = typeof ctx.query.exp === 'string' ? ctx.query.exp : undefined;
+    const sig = typeof ctx.query.sig === 'string' ? ctx.query.sig : undefined;
+    const check = verifyMediaSignature(key, exp, sig, o.secret, Math.floor((o.now ?? Date.now)() / 1000));
+    if (check === 'expired') throw new HttpError(410, 'link_expired', 'this link has expired');
+    if (check !== 'ok') throw new HttpError(403, 'bad_signature', 'this link is not valid');
+    try {
+      ctx.body = await o.store.stream(key);
+    } catch (err) {
+      if (err instanceof BlobStoreError && err.code === 'not_found') throw new HttpError(404, 'not_found', 'no such media');
+      throw err;
+    }
+    ctx.type = TYPES[key.split('.').pop() ?? ''] ?? 'application/octet-stream';
+    ctx.set('Cache-Control', 'private, max-age=3600');
+    ctx.set('X-Content-Type-Options', 'nosniff');
+  };
+}
