@@ -19,6 +19,8 @@ beforeAll(async () => {
   store = new LocalBlobStore({ dir, publicUrl: { base, secret: SECRET } });
   http.mount(mediaRouter({ store, secret: SECRET }));
   await store.put('videos/j1.mp4', Buffer.from('not really an mp4'), 'video/mp4');
+  await store.put('previews/j1.jpg', Buffer.from('a step preview'), 'image/jpeg');
+  await store.put('previews/j1.png', Buffer.from('not a preview'), 'image/png');
   await store.put('uploads/private.png', Buffer.from('a user upload'), 'image/png');
 });
 afterAll(async () => {
@@ -34,6 +36,18 @@ describe('GET /media/<key> (signed links to stored videos)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('video/mp4');
     expect(await res.text()).toBe('not really an mp4');
+  });
+
+  it('serves a step preview (previews/<name>.jpg) as a JPEG, and nothing else under previews/', async () => {
+    const url = await store.url('previews/j1.jpg', 600);
+    expect(url.startsWith(`${base}/media/previews/j1.jpg?exp=`)).toBe(true);
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/jpeg');
+    expect(await res.text()).toBe('a step preview');
+    expect((await fetch(`${base}/media/previews/j1.jpg`)).status).toBe(403);
+    expect((await fetch(signMediaUrl(base, 'previews/j1.png', Math.floor(Date.now() / 1000) + 600, SECRET))).status).toBe(404);
+    expect((await fetch(signMediaUrl(base, 'previews/sub/j1.jpg', Math.floor(Date.now() / 1000) + 600, SECRET))).status).toBe(404);
   });
 
   it('refuses a tampered, foreign, expired or unsigned link, and anything but videos and posters', async () => {

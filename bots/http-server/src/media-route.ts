@@ -3,8 +3,8 @@ import { BlobStoreError, MEDIA_ROUTE_PREFIX, verifyMediaSignature, type BlobStor
 import { HttpError } from './http-error.ts';
 
 const TYPES: Record<string, string> = { mp4: 'video/mp4', jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
-/** Only what chat users are sent links to: finished videos and their posters. */
-const SERVED = /^videos\/[A-Za-z0-9._-]{1,200}\.(mp4|jpg)$/;
+/** Only what chat users are sent links to: finished videos, their posters, and the step previews shown in status messages. */
+const SERVED = /^(videos\/[A-Za-z0-9._-]{1,200}\.(mp4|jpg)|previews\/[A-Za-z0-9._-]{1,200}\.jpg)$/;
 
 export interface MediaRouteOptions {
   store: Pick<BlobStore, 'stream' | 'exists'>;
@@ -13,7 +13,7 @@ export interface MediaRouteOptions {
 }
 
 /**
- * `GET /media/<key>?exp=…&sig=…`: a stored video or poster behind a signed, expiring link (the
+ * `GET /media/<key>?exp=…&sig=…`: a stored video, poster or step preview behind a signed, expiring link (the
  * links a local blob store's url() makes when FRAMECAST_PUBLIC_URL is set). Anything else, a
  * tampered or expired link, is refused without saying whether the blob exists.
  */
