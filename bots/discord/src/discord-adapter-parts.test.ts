@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, defaultStylePresets, LocalBlobStore, loadConfig, parseVideoCommand, type DeliveryJobData, type GenerationSpec } from '@framecast/core';
-import { commandTextForRerun, parseActionCustomId, resultButtons } from './discord-actions.ts';
+import { ConfigError, defaultStylePresets, LocalBlobStore, loadConfig, parseVideoCommand, PROMPT_MAX_CHARS, type DeliveryJobData, type GenerationSpec } from '@framecast/core';
+import { commandTextForRerun, commandTextForVary, modalValue, parseActionCustomId, resultButtons, unfoldStyle, varyModal } from './discord-actions.ts';
 import { registerDiscordCommands } from './discord-adapter.ts';
 import { commandTextOf, discordCommandDefinitions, snowflakeTime } from './discord-commands.ts';
 import { createDiscordDeliveryHandler } from './discord-delivery.ts';
@@ -69,6 +69,27 @@ describe('commands', () => {
     expect(final.ok && final.spec).toMatchObject({ prompt: SPEC.prompt, seed: 5, mode: 'final' });
   });
 
+  it('varies a spec: the edited prompt with the same seed, aspect, duration, mode, style and negative prompt', () => {
+    const parsed = parseVideoCommand('/video a fox --style anime --neg blurry --seed 5 --ar 9:16 --duration 1 --draft');
+    if (!parsed.ok) throw new Error('unparsed');
+    const spec = parsed.spec;
+    // The modal shows the prompt without the style's words; they come back on submit.
+    expect(unfoldStyle(spec)).toMatchObject({ prompt: 'a fox', negative: 'blurry', style: 'anime' });
+    const modal = varyModal('fc1:vary:j1:n', spec, 'en');
+    expect(modal).toMatchObject({ type: 9, data: { custom_id: 'fc1:vary:j1:n', components: [{ type: 18, component: { type: 4, custom_id: 'prompt', value: 'a fox' } }] } });
+    const maxLength = (modal.data.components[0] as { component: { max_length: number } }).component.max_length;
+    expect(maxLength).toBeLessThanOrEqual(4000);
+    expect(maxLength).toBeLessThan(PROMPT_MAX_CHARS);
+    const varied = parseVideoCommand(commandTextForVary(spec, 'a fox in the rain'));
+    const again = parseVideoCommand('/video a fox in the rain --style anime --neg blurry --seed 5 --ar 9:16 --duration 1 --draft');
+    expect(varied.ok && again.ok).toBe(true);
+    if (varied.ok && again.ok) expect(varied.spec).toEqual(again.spec);
+    // Style words that are not the preset's (an older preset file): the text as it is, style off.
+    expect(unfoldStyle(SPEC)).toMatchObject({ prompt: SPEC.prompt, style: 'none' });
+    expect(parseVideoCommand(commandTextForVary(SPEC, 'a cat'))).toMatchObject({ ok: true, spec: { prompt: 'a cat', seed: 5, aspect: '16:9', mode: 'draft', negativePrompt: 'blurry' } });
+    expect(modalValue([{ type: 1, components: [{ type: 4, id: 1, custom_id: 'prompt', value: 'x' }] }], 'prompt')).toBe('x');
+  });
+
   it('reads a snowflake\'s time', () => {
     const at = Date.UTC(2026, 0, 2, 3, 4, 5);
     expect(snowflakeTime(snowflakeAt(at))).toBe(at);
@@ -79,7 +100,7 @@ describe('buttons', () => {
   it('carry the action, the job and a nonce in a custom id under 100 characters', () => {
     const [row] = resultButtons('jabc', SPEC, 'zh-CN');
     const ids = row?.components.map((b) => ('custom_id' in b ? b.custom_id : '')) ?? [];
-    expect(ids.map((id) => parseActionCustomId(id)?.action)).toEqual(['reroll', 'upscale', 'info', 'delete']);
+    expect(ids.map((id) => parseActionCustomId(id)?.action)).toEqual(['reroll', 'vary', 'upscale', 'info', 'delete']);
     expect(new Set(ids.map((id) => parseActionCustomId(id)?.nonce)).size).toBe(1);
     expect(ids.every((id) => id.length <= 100)).toBe(true);
     expect(parseActionCustomId('fc1:explode:j:n')).toBeUndefined();

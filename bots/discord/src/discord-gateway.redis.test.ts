@@ -10,7 +10,7 @@ import { testConfig } from '../../../test/support/config.ts';
 import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
 import { startDiscordAdapter, type DiscordAdapter } from './discord-adapter.ts';
 import { FakeDiscord, type FakeCall } from './testing/fake-discord.ts';
-import { buttonInteraction, videoCommandInteraction } from './testing/fake-interactions.ts';
+import { buttonInteraction, modalSubmitInteraction, videoCommandInteraction } from './testing/fake-interactions.ts';
 import { solidPng } from './testing/solid-png.ts';
 
 // One core, one worker (the tiny model, 4 steps) and one adapter connected through discord.js's
@@ -94,7 +94,7 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
     expect(String(final?.json?.content)).toContain('<@1300000000000000011>');
     // The result carries the buttons: reroll, upscale (a draft), info, delete.
     const row = (final?.json?.components as Array<{ components: Array<{ custom_id: string }> }>)[0];
-    expect(row?.components.map((b) => b.custom_id.split(':')[1])).toEqual(['reroll', 'upscale', 'info', 'delete']);
+    expect(row?.components.map((b) => b.custom_id.split(':')[1])).toEqual(['reroll', 'vary', 'upscale', 'info', 'delete']);
     // The image went through the core's image intake: the job is image-to-video.
     const [job] = await core.listJobs('discord:1300000000000000011', 1);
     expect(job?.spec.referenceImage?.ref).toMatch(/^refs\/[0-9a-f]{64}\.png$/);
@@ -122,6 +122,62 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
     expect(rerolled?.spec).toMatchObject({ prompt: original?.spec.prompt, aspect: original?.spec.aspect, mode: 'draft', referenceImage: original?.spec.referenceImage });
     expect(rerolled?.eventId).toBe(`btn:${reroll}:${user}`);
     await videoDelivered(core, user, before.length + 1);
+  });
+
+  it('vary: the button answers a modal with the prompt; its submit is one job with the edited prompt and the same seed', async () => {
+    const user = '1300000000000000011';
+    const final = fake.calls.filter((c) => c.method === 'PATCH' && c.files.some((f) => f.contentType === 'video/mp4') && String(c.json?.content).includes(`<@${user}>`)).at(-1);
+    const vary = (final?.json?.components as Array<{ components: Array<{ custom_id: string }> }>)[0]?.components[1]?.custom_id ?? '';
+    expect(vary).toMatch(/^fc1:vary:/);
+    const original = await core.job(vary.split(':')[2] ?? '');
+    expect(original).toBeDefined();
+    const before = await core.listJobs(`discord:${user}`, 20);
+    const click = buttonInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: user, customId: vary, messageId: '2' });
+    fake.dispatch('INTERACTION_CREATE', click);
+    await waitFor(async () => (fake.callsTo(new RegExp(`^POST /interactions/${click.id as string}/`)).length === 1 ? true : undefined), 5000, 'the modal');
+    const modal = fake.callsTo(new RegExp(`^POST /interactions/${click.id as string}/`))[0]?.json as { type: number; data: { custom_id: string; title: string; components: Array<{ type: number; component: { type: number; custom_id: string; value: string; max_length: number } }> } };
+    expect(modal.type).toBe(9);
+    expect(modal.data.custom_id).toBe(vary);
+    expect(modal.data.components[0]?.component).toMatchObject({ type: 4, custom_id: 'prompt', value: original?.spec.prompt });
+    expect(modal.data.components[0]?.component.max_length).toBeLessThanOrEqual(4000);
+    // Nothing was submitted by the click itself.
+    expect(await core.listJobs(`discord:${user}`, 20)).toHaveLength(before.length);
+
+    const submit = modalSubmitInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: user, customId: vary, messageId: '2', values: { prompt: 'the sky turns to a starry night' } });
+    // Delivered twice (a gateway resend): one job.
+    fake.dispatch('INTERACTION_CREATE', submit);
+    fake.dispatch('INTERACTION_CREATE', submit);
+    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 20)).length > before.length ? true : undefined), 10_000, 'the varied job');
+    await new Promise((r) => setTimeout(r, 500));
+    const jobs = await core.listJobs(`discord:${user}`, 20);
+    expect(jobs).toHaveLength(before.length + 1);
+    const varied = jobs[0];
+    expect(varied?.eventId).toBe(submit.id);
+    expect(varied?.spec).toMatchObject({
+      prompt: 'the sky turns to a starry night', seed: original?.spec.seed, aspect: original?.spec.aspect, durationSeconds: original?.spec.durationSeconds,
+      mode: original?.spec.mode, referenceImage: original?.spec.referenceImage,
+    });
+    expect(varied?.spec.style).toBe(original?.spec.style);
+    for (const c of fake.callsTo(new RegExp(`^POST /interactions/${submit.id as string}/`))) expect(c.json).toEqual({ type: 5 });
+    await videoDelivered(core, user, before.length + 1);
+  });
+
+  it('vary: a stranger\'s click is refused privately, and a stranger\'s submit makes no job', async () => {
+    const owner = '1300000000000000011';
+    const final = fake.calls.filter((c) => c.method === 'PATCH' && c.files.some((f) => f.contentType === 'video/mp4') && String(c.json?.content).includes(`<@${owner}>`)).at(-1);
+    const vary = (final?.json?.components as Array<{ components: Array<{ custom_id: string }> }>)[0]?.components[1]?.custom_id ?? '';
+    const stranger = '1300000000000000098';
+    const click = buttonInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: stranger, customId: vary, messageId: '3' });
+    fake.dispatch('INTERACTION_CREATE', click);
+    await waitFor(async () => (fake.callsTo(new RegExp(`^POST /interactions/${click.id as string}/`)).length === 1 ? true : undefined), 5000, 'the refusal');
+    expect(fake.callsTo(new RegExp(`^POST /interactions/${click.id as string}/`))[0]?.json).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('Only the person') } });
+    const before = (await core.listJobs(`discord:${owner}`, 50)).length;
+    const submit = modalSubmitInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: stranger, customId: vary, values: { prompt: 'not mine' } });
+    fake.dispatch('INTERACTION_CREATE', submit);
+    await waitFor(async () => (fake.callsTo(new RegExp(`^POST /webhooks/${fake.applicationId}/${submit.token as string}$`)).length === 1 ? true : undefined), 5000, 'the private refusal');
+    expect(fake.callsTo(new RegExp(`^POST /webhooks/${fake.applicationId}/${submit.token as string}$`))[0]?.json).toMatchObject({ flags: 64, content: expect.stringContaining('Only the person') });
+    expect(await core.listJobs(`discord:${stranger}`, 5)).toHaveLength(0);
+    expect(await core.listJobs(`discord:${owner}`, 50)).toHaveLength(before);
   });
 
   it('a video that finishes after the 15-minute token window is posted as a channel message replying to the request', async () => {

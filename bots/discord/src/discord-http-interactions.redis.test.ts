@@ -12,7 +12,7 @@ import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
 import { startDiscordAdapter, type DiscordAdapter } from './discord-adapter.ts';
 import { FakeDiscord } from './testing/fake-discord.ts';
 import { actionCustomId } from './discord-actions.ts';
-import { buttonInteraction, pingInteraction, plainCommandInteraction, videoCommandInteraction } from './testing/fake-interactions.ts';
+import { buttonInteraction, modalSubmitInteraction, pingInteraction, plainCommandInteraction, videoCommandInteraction } from './testing/fake-interactions.ts';
 
 // HTTP interactions only (DISCORD_GATEWAY=off): requests signed with a test Ed25519 key reach
 // POST /discord/interactions on the one HTTP server; follow-ups go to the fake REST API.
@@ -131,5 +131,39 @@ describe('Discord HTTP interactions (POST /discord/interactions, Ed25519)', () =
     await post(del);
     expect(await reply(del.token as string)).toBe('Deleted.');
     expect(fake.callsTo(/^DELETE \/channels\/.*\/messages\/557$/)).toHaveLength(1);
+  });
+
+  it('vary: the button answers a modal in the HTTP body with the prompt (style words out); its submit keeps seed, size and style; a stranger is refused privately', async () => {
+    const user = '1300000000000000023';
+    const guild = '1700000000000000002';
+    const cmd = videoCommandInteraction({ applicationId: fake.applicationId, guildId: guild, userId: user, prompt: 'a kite over the sea', style: 'anime', seed: 12, aspect: '9:16', duration: 2, draft: true });
+    await post(cmd);
+    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 1)).length === 1 ? true : undefined), 10_000, 'the job');
+    const [job] = await core.listJobs(`discord:${user}`, 1);
+    const customId = actionCustomId('vary', job?.jobId ?? '');
+
+    const stranger = buttonInteraction({ applicationId: fake.applicationId, guildId: guild, userId: '1300000000000000099', customId, messageId: '600' });
+    expect(await (await post(stranger)).json()).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('Only the person') } });
+
+    const click = buttonInteraction({ applicationId: fake.applicationId, guildId: guild, userId: user, customId, messageId: '600' });
+    const modal = (await (await post(click)).json()) as { type: number; data: { custom_id: string; components: Array<{ component: { custom_id: string; value: string; max_length: number } }> } };
+    expect(modal.type).toBe(9);
+    expect(modal.data.custom_id).toBe(customId);
+    expect(modal.data.components[0]?.component).toMatchObject({ custom_id: 'prompt', value: 'a kite over the sea' });
+
+    // One video at a time for this tier (no worker runs here): the first one is cancelled.
+    await core.cancel(job?.jobId ?? '', { userKey: `discord:${user}`, isAdmin: false });
+    // An older client's shape (the input in an action row) reads the same.
+    const submit = modalSubmitInteraction({ applicationId: fake.applicationId, guildId: guild, userId: user, customId, messageId: '600', values: { prompt: 'a red kite over a stormy sea' }, actionRows: true });
+    expect(await (await post(submit)).json()).toEqual({ type: 5 });
+    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 5)).length === 2 ? true : undefined), 10_000, 'the varied job');
+    // The same submit again (a retry) is one job.
+    await post(submit);
+    await new Promise((r) => setTimeout(r, 500));
+    const jobs = await core.listJobs(`discord:${user}`, 5);
+    expect(jobs).toHaveLength(2);
+    expect(jobs[0]?.eventId).toBe(submit.id);
+    expect(jobs[0]?.spec).toMatchObject({ seed: 12, aspect: '9:16', durationSeconds: job?.spec.durationSeconds, mode: 'draft', style: 'anime', negativePrompt: job?.spec.negativePrompt });
+    expect(jobs[0]?.spec.prompt).toBe(job?.spec.prompt.replace('a kite over the sea', 'a red kite over a stormy sea'));
   });
 });

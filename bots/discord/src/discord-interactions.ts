@@ -9,7 +9,7 @@ import {
   type APIInteractionResponse,
 } from 'discord.js';
 import { formatGrammarHelp, formatSpecSummary, type Locale } from '@framecast/core';
-import { handleButton } from './discord-actions.ts';
+import { handleButton, handleModalSubmit } from './discord-actions.ts';
 import { commandTextOf, interactionLocale, interactionUser, localeOf, videoOptionsOf } from './discord-commands.ts';
 import type { DiscordContext, InteractionReply } from './discord-context.ts';
 import { dt, eta } from './discord-texts.ts';
@@ -87,6 +87,8 @@ export async function handleInteraction(ctx: DiscordContext, i: APIInteraction):
       return i.data.type === ApplicationCommandType.ChatInput ? handleCommand(ctx, i as APIChatInputApplicationCommandInteraction) : undefined;
     case InteractionType.MessageComponent:
       return handleButton(ctx, i);
+    case InteractionType.ModalSubmit:
+      return handleModalSubmit(ctx, i);
     default:
       return undefined;
   }

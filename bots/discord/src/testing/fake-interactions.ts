@@ -79,6 +79,19 @@ export function buttonInteraction(o: InteractionBase & { customId: string; messa
   };
 }
 
+/** A modal's submit (type 5) with text inputs by custom id, in labels as Discord sends them (or in action rows). */
+export function modalSubmitInteraction(o: InteractionBase & { customId: string; values: Record<string, string>; messageId?: string; actionRows?: boolean }): Record<string, unknown> {
+  const b = base(o, 5);
+  const components = Object.entries(o.values).map(([customId, value]) => (o.actionRows === true
+    ? { type: 1, components: [{ type: 4, custom_id: customId, value }] }
+    : { type: 18, id: 1, component: { type: 4, id: 2, custom_id: customId, value } }));
+  return {
+    ...b,
+    ...(o.messageId === undefined ? {} : { message: { id: o.messageId, channel_id: (b.channel as { id: string }).id, content: '', author: { id: '1', username: 'framecast', discriminator: '0', avatar: null }, attachments: [], embeds: [], components: [], type: 0, timestamp: new Date().toISOString(), edited_timestamp: null, flags: 0, mentions: [], mention_roles: [], pinned: false, mention_everyone: false, tts: false } }),
+    data: { custom_id: o.customId, components },
+  };
+}
+
 /** A PING. */
 export function pingInteraction(applicationId: string): Record<string, unknown> {
   return { id: snowflakeAt(Date.now()), type: 1, application_id: applicationId, token: 'ping-token', version: 1 };
