@@ -155,7 +155,7 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
     logger.error({ err }, 'slack handler error');
   });
 
-  const unsubscribe = await startSlackProgress({ core, client: fast, logger });
+  const unsubscribe = await startSlackProgress({ core, client: fast, logger, store });
   const consumer = core.deliveries.consume('slack', slackDeliveryHandler({ store, client: fast, logger }), opts.consume);
   try {
     if (receiver instanceof SlackHttpReceiver) opts.http?.mount(receiver.middleware());

@@ -10,6 +10,7 @@ export const SLACK_TEXT = {
   status_queued: { en: '⏳ <@{user}> {summary}: position {position}, about {eta}.', 'zh-CN': '⏳ <@{user}> {summary}：第 {position} 位，预计 {eta}。' },
   status_started: { en: '🎬 <@{user}> {summary}: rendering…', 'zh-CN': '🎬 <@{user}> {summary}：开始生成…' },
   status_step: { en: '🎬 <@{user}> {summary}: step {step}/{total} {bar}', 'zh-CN': '🎬 <@{user}> {summary}：第 {step}/{total} 步 {bar}' },
+  preview_alt: { en: 'Preview at step {step}', 'zh-CN': '第 {step} 步预览' },
   status_encoding: { en: '🎞️ <@{user}> {summary}: encoding…', 'zh-CN': '🎞️ <@{user}> {summary}：正在编码…' },
   status_scanning: { en: '🔎 <@{user}> {summary}: checking the video…', 'zh-CN': '🔎 <@{user}> {summary}：正在检查视频…' },
   status_review: { en: '🕵️ <@{user}> {summary}: waiting for a moderator.', 'zh-CN': '🕵️ <@{user}> {summary}：等待人工审核。' },

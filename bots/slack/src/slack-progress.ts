@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { formatEta, formatSpecSummary, type Core, type JobRecord, type Locale, type ProgressEvent, type Unsubscribe } from '@framecast/core';
+import { formatEta, formatSpecSummary, type BlobStore, type Core, type JobRecord, type Locale, type ProgressEvent, type Unsubscribe } from '@framecast/core';
 import type { Button, KnownBlock } from '@slack/types';
-import type { WebClient } from '@slack/web-api';
+import { ErrorCode, type WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { escapeMrkdwn, st } from './slack-messages.ts';
 
@@ -19,9 +19,10 @@ export function parseButtonValue(value: string | undefined): { jobId: string; ex
   return jobId === undefined || jobId === '' ? undefined : { jobId, extra };
 }
 
-/** The status message's blocks: its text, and the buttons that fit the job's state. */
-export function statusBlocks(text: string, buttons: Button[] = []): KnownBlock[] {
+/** The status message's blocks: its text, the step preview (a public image URL) and the buttons that fit the job's state. */
+export function statusBlocks(text: string, buttons: Button[] = [], image?: { url: string; alt: string }): KnownBlock[] {
   const blocks: KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text } }];
+  if (image !== undefined) blocks.push({ type: 'image', block_id: 'fc_preview', image_url: image.url, alt_text: image.alt });
   if (buttons.length > 0) blocks.push({ type: 'actions', block_id: 'fc_actions', elements: buttons });
   return blocks;
 }
@@ -83,8 +84,27 @@ export function statusText(e: ProgressEvent, t: StatusTarget): string | undefine
   }
 }
 
+/** How long a step preview's link stays valid (Slack fetches it when the message is shown). */
+const PREVIEW_LINK_SECONDS = 24 * 3600;
+
+/**
+ * A link Slack can fetch for a step preview: the store's URL when it is http(s) (S3, or local
+ * storage served by the HTTP server with FRAMECAST_PUBLIC_URL); undefined for file:// or on error.
+ */
+export async function publicPreviewUrl(store: Pick<BlobStore, 'url'> | undefined, ref: string | undefined): Promise<string | undefined> {
+  if (store === undefined || ref === undefined) return undefined;
+  try {
+    const url = await store.url(ref, PREVIEW_LINK_SECONDS);
+    return /^https?:\/\//i.test(url) ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface SlackProgressOptions {
   core: Core;
+  /** Where the step previews are; their links go into the status message when Slack can reach them. */
+  store?: Pick<BlobStore, 'url'>;
   /** A client that does not wait out 429s (a status edit that is rate-limited is skipped; the next one comes). */
   client: WebClient;
   logger: Logger;
@@ -100,7 +120,10 @@ export interface SlackProgressOptions {
 export async function startSlackProgress(opts: SlackProgressOptions): Promise<Unsubscribe> {
   const { core, client, logger } = opts;
   const targets = new Map<string, StatusTarget | undefined>();
+  /** Jobs whose preview Slack refused: their status message stays text only. */
+  const noPreview = new Set<string>();
   return core.progress.subscribe({ platform: 'slack' }, async (e) => {
+    if (e.type !== 'step' && e.type !== 'queued' && e.type !== 'started') noPreview.delete(e.jobId);
     if (e.type === 'delivered') {
       targets.delete(e.jobId);
       return;
@@ -115,10 +138,20 @@ export async function startSlackProgress(opts: SlackProgressOptions): Promise<Un
     if (e.type === 'failed' || e.type === 'cancelled') targets.delete(e.jobId);
     if (text === undefined) return;
     const running = e.type === 'queued' || e.type === 'started' || e.type === 'step';
+    const buttons = running ? [cancelButton(e.jobId, target.locale)] : [];
+    const url = e.type === 'step' && !noPreview.has(e.jobId) ? await publicPreviewUrl(opts.store, e.previewRef) : undefined;
+    const image = url === undefined ? undefined : { url, alt: st('preview_alt', target.locale, { step: e.type === 'step' ? e.step : 0 }) };
     try {
-      await client.chat.update({ channel: target.channel, ts: target.ts, text, blocks: statusBlocks(text, running ? [cancelButton(e.jobId, target.locale)] : []) });
+      await client.chat.update({ channel: target.channel, ts: target.ts, text, blocks: statusBlocks(text, buttons, image) });
     } catch (err) {
       logger.debug({ err, jobId: e.jobId, type: e.type }, 'status message not updated');
+      // Slack could not fetch the preview (invalid_blocks, downloading image failed): text only from now on.
+      if (image !== undefined && (err as { data?: { error?: string } }).data?.error !== 'ratelimited' && (err as { code?: string }).code !== ErrorCode.RateLimitedError) {
+        noPreview.add(e.jobId);
+        await client.chat
+          .update({ channel: target.channel, ts: target.ts, text, blocks: statusBlocks(text, buttons) })
+          .catch((err2: unknown) => logger.debug({ err: err2, jobId: e.jobId }, 'status message not updated'));
+      }
     }
   }, { minStepIntervalMs: opts.minStepIntervalMs ?? 2000 });
 }
