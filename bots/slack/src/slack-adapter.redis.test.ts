@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { blobStoreFromConfig, type BlobStore, type Core, type FramecastConfig, type JobRecord } from '@framecast/core';
-import { createHttpApp, listen, type ListeningServer } from '@framecast/http-server';
+import { blobStoreFromConfig, mediaSecret, type BlobStore, type ConsumeOptions, type Core, type FramecastConfig, type JobRecord } from '@framecast/core';
+import { createHttpApp, listen, mediaRouter, type ListeningServer } from '@framecast/http-server';
 import type { GenerateWorker } from '@framecast/gpu-worker';
 import { productCoreAndWorker, silentLogger, waitFor } from '../../../test/support/e2e.ts';
 import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
@@ -12,7 +12,7 @@ import { testConfig } from '../../../test/support/config.ts';
 import { startSlackAdapter, type SlackAdapter } from './slack-adapter.ts';
 import { ACTION } from './slack-progress.ts';
 import { slackSignature } from './slack-signature.ts';
-import { FakeSlackApi } from './testing/fake-slack-api.ts';
+import { FakeSlackApi, type FakeCall } from './testing/fake-slack-api.ts';
 import { solidPng } from './testing/tiny-png.ts';
 
 const BOT_TOKEN = 'xoxb-test-bot-token';
@@ -48,19 +48,31 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function rig(mode: 'http' | 'socket'): Promise<Rig> {
+interface RigOptions {
+  /** More environment (FRAMECAST_DELIVERY_RETRY_HOURS, …). */
+  env?: Record<string, string>;
+  /** More consume options (the simulated clock, a faster backoff). */
+  consume?: ConsumeOptions;
+  /** Local storage served by the HTTP server at FRAMECAST_PUBLIC_URL (GET /media/…). */
+  publicMedia?: boolean;
+}
+
+async function rig(mode: 'http' | 'socket', o: RigOptions = {}): Promise<Rig> {
   const fake = await new FakeSlackApi({ botToken: BOT_TOKEN, appToken: APP_TOKEN }).start();
-  const config = testConfig(env(fake, mode === 'http' ? { SLACK_SIGNING_SECRET: SECRET } : { SLACK_APP_TOKEN: APP_TOKEN }));
+  let server: ListeningServer | undefined;
+  let http: ReturnType<typeof createHttpApp> | undefined;
+  if (mode === 'http' || o.publicMedia === true) {
+    http = createHttpApp({ metrics: { metrics: async () => '', contentType: 'text/plain' }, readiness: async () => ({ ok: true, checks: {} }) });
+    server = await listen(http, 0, '127.0.0.1');
+  }
+  const publicUrl = o.publicMedia === true && server !== undefined ? { FRAMECAST_PUBLIC_URL: `http://127.0.0.1:${server.port}` } : {};
+  const config = testConfig(env(fake, { ...(mode === 'http' ? { SLACK_SIGNING_SECRET: SECRET } : { SLACK_APP_TOKEN: APP_TOKEN }), ...publicUrl, ...o.env }));
   const { core, worker } = await productCoreAndWorker(config, redis);
   const store = blobStoreFromConfig(config);
-  let server: ListeningServer | undefined;
-  let http: { mount: (...m: Parameters<ReturnType<typeof createHttpApp>['mount']>) => void } | undefined;
-  if (mode === 'http') {
-    const app = createHttpApp({ metrics: { metrics: async () => '', contentType: 'text/plain' }, readiness: async () => ({ ok: true, checks: {} }) });
-    server = await listen(app, 0, '127.0.0.1');
-    http = app;
-  }
-  const adapter = await startSlackAdapter({ core, store, logger: silentLogger, config, ...(http === undefined ? {} : { http }), consume: { relayEveryMs: 500 } });
+  if (o.publicMedia === true) http?.mount(mediaRouter({ store, secret: mediaSecret(config) }));
+  const adapter = await startSlackAdapter({
+    core, store, logger: silentLogger, config, ...(mode === 'http' && http !== undefined ? { http } : {}), consume: { relayEveryMs: 500, ...o.consume },
+  });
   void worker.run();
   return {
     fake, config, core, worker, store, adapter, ...(server === undefined ? {} : { server }),
@@ -364,6 +376,138 @@ describe('Slack in Socket Mode: the real socket-mode client against a fake socke
       expect(job.spec.referenceImage?.ref).toMatch(/^refs\//);
       const video = await awaitSharedVideo(r, job.jobId);
       expect(isMp4(video.bytes)).toBe(true);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('Slack down for minutes: the delivery waits it out (simulated clock), or gives up past the retry window', { timeout: 120_000 }, () => {
+  // The delivery consumer's clock: real time plus a skew the tests move forward, so that minutes and
+  // hours of backoff pass in seconds (each failed call stands for a minute, or ten, of waiting).
+  let skewMs = 0;
+  let r: Rig;
+  beforeAll(async () => {
+    r = await rig('http', { env: { FRAMECAST_DELIVERY_RETRY_HOURS: '1' }, consume: { now: () => Date.now() + skewMs, retry: { baseDelayMs: 200, maxDelayMs: 800 } } });
+  });
+  afterAll(async () => {
+    r.fake.outage(undefined);
+    await r.close();
+  });
+  const methods = ['files.getUploadURLExternal', 'upload', 'chat.postMessage'];
+
+  it('5xx, service_unavailable and dropped connections for five minutes, then Slack recovers: one upload, charged once, the status says done', async () => {
+    const server = r.server as ListeningServer;
+    // Down for five simulated minutes from the first failed call (files.getUploadURLExternal comes
+    // back first, the upload host later); each failure moves the clock a minute.
+    let downSince: number | undefined;
+    let armed = false;
+    r.fake.outage({
+      methods,
+      down: (method) => {
+        if (!armed) return false;
+        downSince ??= Date.now() + skewMs;
+        const down = Date.now() + skewMs - downSince < (method === 'files.getUploadURLExternal' ? 2.5 : 5) * 60_000;
+        if (down) skewMs += 60_000;
+        return down;
+      },
+    });
+    const res = await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a city in the rain --draft', 'U12', 'C12')).toString());
+    expect(res.status).toBe(200);
+    const job = await waitFor(async () => (await jobsOf(r.core, 'U12'))[0], 30_000, 'the job');
+    armed = true; // the status message is posted: Slack goes down before the video is ready
+    const video = await awaitSharedVideo(r, job.jobId);
+    expect(isMp4(video.bytes)).toBe(true);
+    await waitFor(async () => ((await r.core.job(job.jobId))?.state === 'succeeded' ? true : undefined), 30_000, 'succeeded');
+    // Every kind of failure was seen, on more than one step of the upload, over five simulated minutes.
+    const hits = r.fake.outageHits;
+    expect(new Set(hits.map((h) => h.kind))).toEqual(new Set(['http_503', 'service_unavailable', 'drop']));
+    expect(hits.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(hits.map((h) => h.method))).toEqual(new Set(['files.getUploadURLExternal', 'upload']));
+    expect(skewMs).toBeGreaterThanOrEqual(5 * 60_000);
+    // Exactly once: one completeUploadExternal, one file in the channel.
+    expect(r.fake.callsOf('files.completeUploadExternal').filter((c) => c.args.channel_id === 'C12')).toHaveLength(1);
+    expect(r.fake.sharedFiles('C12')).toHaveLength(1);
+    // Charged once, nothing left held; the status message ends "done" with the result's buttons.
+    const done = await r.core.job(job.jobId);
+    expect(await r.core.quota.show('slack:U12')).toMatchObject({ spent: done?.cost, held: 0 });
+    const ts = job.replyTarget?.platform === 'slack' ? job.replyTarget.messageTs ?? '' : '';
+    await waitFor(async () => (/done/.test(r.fake.messages.get(`C12:${ts}`)?.text ?? '') ? true : undefined), 15_000, 'the status says done');
+    expect(JSON.stringify(r.fake.messages.get(`C12:${ts}`)?.blocks)).toContain(ACTION.reroll);
+    // Nothing more comes later (a late retry would upload a second copy).
+    await new Promise((res2) => setTimeout(res2, 1500));
+    expect(r.fake.callsOf('files.completeUploadExternal').filter((c) => c.args.channel_id === 'C12')).toHaveLength(1);
+  });
+
+  it('an outage longer than FRAMECAST_DELIVERY_RETRY_HOURS: the delivery is given up as undeliverable and refunded', async () => {
+    const server = r.server as ListeningServer;
+    const before = r.fake.outageHits.length;
+    let armed = false;
+    // Down for good; each failed call stands for ten minutes of waiting, past the one-hour window.
+    r.fake.outage({
+      methods,
+      down: () => {
+        if (armed) skewMs += 10 * 60_000;
+        return armed;
+      },
+    });
+    const res = await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a lighthouse at night --draft', 'U13', 'C13')).toString());
+    expect(res.status).toBe(200);
+    const job = await waitFor(async () => (await jobsOf(r.core, 'U13'))[0], 30_000, 'the job');
+    armed = true;
+    await waitFor(async () => ((await r.core.job(job.jobId))?.state === 'undeliverable' ? true : undefined), 100_000, 'undeliverable');
+    expect(r.fake.outageHits.length - before).toBeGreaterThanOrEqual(5);
+    expect(r.fake.sharedFiles('C13')).toHaveLength(0);
+    expect(r.fake.callsOf('files.completeUploadExternal').filter((c) => c.args.channel_id === 'C13')).toHaveLength(0);
+    expect(await r.core.quota.show('slack:U13')).toMatchObject({ spent: 0, held: 0 });
+    r.fake.outage(undefined);
+  });
+});
+
+describe('Slack status message: the step preview as an image block when Slack can fetch it', { timeout: 120_000 }, () => {
+  function imageBlocksOf(blocks: unknown): Array<{ type: string; image_url: string }> {
+    const list = (typeof blocks === 'string' ? JSON.parse(blocks) : blocks) as Array<{ type: string; image_url: string }> | undefined;
+    return (list ?? []).filter((b) => b.type === 'image');
+  }
+  function stepUpdates(fake: FakeSlackApi, channel: string): FakeCall[] {
+    return fake.callsOf('chat.update').filter((c) => c.args.channel === channel && /step \d\/4/.test(String(c.args.text)));
+  }
+
+  it('with FRAMECAST_PUBLIC_URL: chat.update carries an image block whose signed link the HTTP server serves as a JPEG', async () => {
+    const r = await rig('socket', { publicMedia: true });
+    try {
+      await waitFor(async () => (r.fake.socketConnected ? true : undefined), 15_000, 'the socket');
+      await r.fake.sendEnvelope('slash_commands', slashCommand(r.fake, 'a kite over the dunes --draft', 'U14', 'C14'));
+      const job = await waitFor(async () => (await jobsOf(r.core, 'U14'))[0], 30_000, 'the job');
+      await awaitSharedVideo(r, job.jobId);
+      const steps = stepUpdates(r.fake, 'C14');
+      expect(steps.length).toBeGreaterThan(0);
+      const images = steps.flatMap((c) => imageBlocksOf(c.args.blocks));
+      expect(images.length).toBeGreaterThan(0);
+      expect(images[0]?.image_url).toMatch(new RegExp(`^${(r.config.env.FRAMECAST_PUBLIC_URL ?? '').replace(/[.]/g, '\\.')}/media/previews/${job.jobId}\\.jpg\\?exp=\\d+&sig=`));
+      // Slack fetched it (the fake does, as Slack does) and got a JPEG from the media route.
+      expect(r.fake.fetchedImages.some((f) => f.url.includes(`previews/${job.jobId}.jpg`) && f.status === 200 && f.contentType === 'image/jpeg')).toBe(true);
+      // The final status ("done") has no preview, only the result's buttons.
+      const ts = job.replyTarget?.platform === 'slack' ? job.replyTarget.messageTs ?? '' : '';
+      await waitFor(async () => (/done/.test(r.fake.messages.get(`C14:${ts}`)?.text ?? '') ? true : undefined), 15_000, 'done');
+      expect(imageBlocksOf(r.fake.messages.get(`C14:${ts}`)?.blocks)).toHaveLength(0);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('without a public URL (file:// links): the step updates are text only', async () => {
+    const r = await rig('socket');
+    try {
+      await waitFor(async () => (r.fake.socketConnected ? true : undefined), 15_000, 'the socket');
+      await r.fake.sendEnvelope('slash_commands', slashCommand(r.fake, 'a kite over the sea --draft', 'U15', 'C15'));
+      const job = await waitFor(async () => (await jobsOf(r.core, 'U15'))[0], 30_000, 'the job');
+      expect(await r.store.url(`previews/${job.jobId}.jpg`)).toMatch(/^file:/);
+      await awaitSharedVideo(r, job.jobId);
+      const steps = stepUpdates(r.fake, 'C15');
+      expect(steps.length).toBeGreaterThan(0);
+      expect(steps.flatMap((c) => imageBlocksOf(c.args.blocks))).toHaveLength(0);
+      expect(r.fake.fetchedImages).toHaveLength(0);
     } finally {
       await r.close();
     }

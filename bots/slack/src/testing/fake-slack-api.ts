@@ -43,6 +43,18 @@ export interface FakeSlackApiOptions {
 
 type Failure = ({ kind: 'ratelimit'; retryAfter: number } | { kind: 'error'; error: string }) & { when?: (args: Record<string, unknown>) => boolean };
 
+/** How a call answers while Slack is down: HTTP 503, `{ ok: false, error: 'service_unavailable' }`, or a dropped connection. */
+export type OutageKind = 'http_503' | 'service_unavailable' | 'drop';
+
+export interface Outage {
+  /** Web API methods (and `upload` for the upload URL) that are down. */
+  methods: string[];
+  /** Asked at each call of those methods: whether Slack is still down (for that method). */
+  down: (method: string) => boolean;
+  /** Answers cycle through these, call after call. Default all three. */
+  kinds?: OutageKind[];
+}
+
 /**
  * A local stand-in for Slack's Web API, file hosts and Socket Mode, following Slack's documented
  * behaviour closely enough for the real @slack/web-api, @slack/bolt and @slack/socket-mode to talk
@@ -61,6 +73,11 @@ export class FakeSlackApi {
   readonly views = new Map<string, unknown>();
   readonly userLocales = new Map<string, string>();
   readonly uploadAttempts: string[] = [];
+  /** Calls answered with an outage failure, in order. */
+  readonly outageHits: Array<{ method: string; kind: OutageKind; at: number }> = [];
+  /** Image URLs of blocks Slack fetched (as it does to show an image block), with the status it got. */
+  readonly fetchedImages: Array<{ url: string; status: number; contentType: string | null }> = [];
+  private outageNow: Outage | undefined;
   readonly teamId: string;
   readonly botUserId: string;
   private readonly failures = new Map<string, Failure[]>();
@@ -120,6 +137,55 @@ export class FakeSlackApi {
   /** The next `times` calls of `method` (those `when` accepts) answer `{ ok: false, error }`. */
   failWith(method: string, error: string, times = 1, when?: (args: Record<string, unknown>) => boolean): void {
     this.queueFailure(method, times, { kind: 'error', error, ...(when === undefined ? {} : { when }) });
+  }
+
+  /** Slack is down for `methods` while `down()` says so: each call fails with the next of `kinds`. */
+  outage(o: Outage | undefined): void {
+    this.outageNow = o;
+  }
+
+  /** The outage failure for this call, if the method is down now. */
+  private outageFor(method: string): OutageKind | undefined {
+    const o = this.outageNow;
+    if (o === undefined || !o.methods.includes(method) || !o.down(method)) return undefined;
+    const kinds = o.kinds ?? ['http_503', 'service_unavailable', 'drop'];
+    const kind = kinds[this.outageHits.length % kinds.length] as OutageKind;
+    this.outageHits.push({ method, kind, at: Date.now() });
+    return kind;
+  }
+
+  /** Answers an outage failure; true when it did. */
+  private answerOutage(method: string, req: IncomingMessage, res: ServerResponse): boolean {
+    const kind = this.outageFor(method);
+    if (kind === undefined) return false;
+    if (kind === 'drop') req.socket.destroy();
+    else if (kind === 'http_503') send(res, 503, '<html><body>Service Unavailable</body></html>', { 'Content-Type': 'text/html' });
+    else if (method === 'upload') send(res, 500, 'service_unavailable', { 'Content-Type': 'text/plain' });
+    else json(res, { ok: false, error: 'service_unavailable' });
+    return true;
+  }
+
+  /**
+   * Slack downloads the image of an image block when a message carries one, and refuses the
+   * message (`invalid_blocks`) when it cannot: so does the fake, for http(s) URLs.
+   */
+  private async imagesReachable(blocks: unknown): Promise<boolean> {
+    const list = (typeof blocks === 'string' ? (JSON.parse(blocks) as unknown) : blocks) as Array<{ type?: string; image_url?: string }> | undefined;
+    if (!Array.isArray(list)) return true;
+    for (const b of list) {
+      if (b.type !== 'image' || typeof b.image_url !== 'string') continue;
+      if (!/^https?:\/\//.test(b.image_url)) return false;
+      try {
+        const r = await fetch(b.image_url, { signal: AbortSignal.timeout(5000) });
+        await r.arrayBuffer();
+        this.fetchedImages.push({ url: b.image_url, status: r.status, contentType: r.headers.get('content-type') });
+        if (!r.ok || !(r.headers.get('content-type') ?? '').startsWith('image/')) return false;
+      } catch {
+        this.fetchedImages.push({ url: b.image_url, status: 0, contentType: null });
+        return false;
+      }
+    }
+    return true;
   }
 
   private takeFailure(method: string, args: Record<string, unknown>): Failure | undefined {
@@ -231,6 +297,7 @@ export class FakeSlackApi {
     if (url.pathname.startsWith('/upload/') && req.method === 'POST') {
       const id = url.pathname.slice('/upload/'.length);
       this.uploadAttempts.push(id);
+      if (this.answerOutage('upload', req, res)) return;
       const fail = this.takeFailure('upload', {});
       if (fail?.kind === 'ratelimit') return send(res, 429, 'rate limited', { 'Retry-After': String(fail.retryAfter) });
       const file = this.files.get(id);
@@ -255,10 +322,14 @@ export class FakeSlackApi {
     const fail = this.takeFailure(method, args);
     if (fail?.kind === 'ratelimit') return json(res, { ok: false, error: 'ratelimited' }, 429, { 'Retry-After': String(fail.retryAfter) });
     if (fail?.kind === 'error') return json(res, { ok: false, error: fail.error });
+    if (this.answerOutage(method, req, res)) return;
 
     const wantApp = method === 'apps.connections.open';
     if (token === undefined) return json(res, { ok: false, error: 'not_authed' });
     if (wantApp ? token !== this.opts.appToken : token !== this.opts.botToken) return json(res, { ok: false, error: 'invalid_auth' });
+    if ((method === 'chat.update' || method === 'chat.postMessage') && !(await this.imagesReachable(args.blocks))) {
+      return json(res, { ok: false, error: 'invalid_blocks', errors: ['downloading image failed'] });
+    }
     return json(res, this.call(method, args));
   }
 
