@@ -24,6 +24,8 @@ let worker: GenerateWorker;
 let adapter: DiscordAdapter;
 /** The adapter's clock: real time, plus what a test adds. */
 let clockOffsetMs = 0;
+/** The delivery consumer's clock (its give-up decision): real time, plus what a test adds. */
+let deliveryOffsetMs = 0;
 
 const GUILD = '1700000000000000001';
 const CHANNEL = '1400000000000000009';
@@ -40,7 +42,8 @@ beforeAll(async () => {
   void worker.run();
   adapter = await startDiscordAdapter({
     core, store: blobStoreFromConfig(config), logger: silentLogger, config,
-    now: () => Date.now() + clockOffsetMs, progress: { minEditIntervalMs: 0 }, delivery: { relayEveryMs: 500, retry: { baseDelayMs: 200 } },
+    now: () => Date.now() + clockOffsetMs, progress: { minEditIntervalMs: 0 },
+    delivery: { relayEveryMs: 500, retry: { baseDelayMs: 200, maxDelayMs: 1000 }, now: () => Date.now() + deliveryOffsetMs },
   });
 });
 
@@ -217,6 +220,63 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
     expect(Number(delivered?.attempts)).toBeGreaterThanOrEqual(2);
     await new Promise((r) => setTimeout(r, 1000));
     expect(fake.callsTo(new RegExp(`^POST /channels/${CHANNEL}/messages$`)).filter((c) => String(c.json?.content ?? '').includes(`<@${user}>`)).length).toBe(posts.length);
+  });
+
+  it('Discord down for minutes (5xx on the webhook edit, dropped connections on the channel post): once it is back each video is delivered once and charged once', async () => {
+    const fresh = '1300000000000000016';
+    const old = '1300000000000000017';
+    const a = videoCommandInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: fresh, prompt: 'a lighthouse in the fog', draft: true, duration: 1 });
+    // Its token is past 15 minutes: its video goes to the channel with the bot token.
+    const b = videoCommandInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: old, prompt: 'a night train at dusk', draft: true, duration: 1, at: Date.now() - 20 * 60_000 });
+    fake.expiredTokens.add(b.token as string);
+    fake.dispatch('INTERACTION_CREATE', a);
+    fake.dispatch('INTERACTION_CREATE', b);
+    const jobOf = async (user: string) => waitFor(async () => (await core.listJobs(`discord:${user}`, 1))[0], 10_000, `the job of ${user}`);
+    const [jobA, jobB] = [await jobOf(fresh), await jobOf(old)];
+    await waitFor(async () => (fake.calls.filter(isOriginalEdit(a.token as string)).some((c) => String(c.json?.content).includes(jobA.jobId)) ? true : undefined), 10_000, 'the accepted reply');
+
+    // Discord goes down; by the delivery consumer's clock a minute passes every real second.
+    const webhookDown = fake.outage(new RegExp(`^PATCH /webhooks/${fake.applicationId}/${a.token as string}/messages/@original$`), { mode: 'error', status: 502 });
+    const channelDown = fake.outage(new RegExp(`^POST /channels/${CHANNEL}/messages$`), { mode: 'drop' });
+    const downAt = Date.now();
+    const tick = setInterval(() => {
+      deliveryOffsetMs = (Date.now() - downAt) * 59;
+    }, 50);
+    let upAt = 0;
+    try {
+      const attempts = async (jobId: string) => Number((await core.deliveries.record(jobId))?.attempts ?? 0);
+      await waitFor(async () => (Date.now() - downAt >= 5000 && (await attempts(jobA.jobId)) >= 3 && (await attempts(jobB.jobId)) >= 3 ? true : undefined), 50_000, 'failed attempts through a five-minute outage');
+      // Minutes of failures: still waiting to be delivered, not given up (nor refunded).
+      expect(deliveryOffsetMs).toBeGreaterThanOrEqual(4 * 60_000);
+      for (const j of [jobA, jobB]) expect(await core.deliveries.record(j.jobId)).toMatchObject({ state: 'enqueued' });
+      expect(webhookDown.refused).toBeGreaterThanOrEqual(3);
+      expect(channelDown.refused).toBeGreaterThanOrEqual(3);
+      upAt = Date.now();
+      webhookDown.end();
+      channelDown.end();
+      await videoDelivered(core, fresh, 1);
+      await videoDelivered(core, old, 1);
+    } finally {
+      clearInterval(tick);
+      deliveryOffsetMs = 0;
+      webhookDown.end();
+      channelDown.end();
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    const isVideo = (c: FakeCall) => c.refused !== true && c.files.some((f) => f.contentType === 'video/mp4');
+    // Exactly one video went through for each: the fresh token's reply edit, the old one's channel post.
+    expect(fake.calls.filter(isOriginalEdit(a.token as string)).filter(isVideo)).toHaveLength(1);
+    const posts = fake.callsTo(new RegExp(`^POST /channels/${CHANNEL}/messages$`)).filter((c) => String(c.json?.content ?? '').includes(`<@${old}>`));
+    expect(posts.filter(isVideo)).toHaveLength(1);
+    expect(posts.filter(isVideo)[0]?.at).toBeGreaterThanOrEqual(upAt);
+    expect(fake.callsTo(new RegExp(`^POST /channels/${CHANNEL}/messages$`)).filter((c) => String(c.json?.content ?? '').includes(`<@${fresh}>`))).toHaveLength(0);
+    for (const [user, job] of [[fresh, jobA], [old, jobB]] as const) {
+      expect(await core.deliveries.record(job.jobId)).toMatchObject({ state: 'delivered' });
+      expect(Number((await core.deliveries.record(job.jobId))?.attempts)).toBeGreaterThanOrEqual(4);
+      // Charged once: the job's cost spent, nothing held, nothing refunded.
+      expect(await core.quota.show(`discord:${user}`, { tier: 'free' })).toMatchObject({ spent: job.cost, held: 0 });
+      expect((await core.job(job.jobId))?.state).toBe('succeeded');
+    }
   });
 
   it('a video over the interaction\'s upload limit is delivered as a link', async () => {

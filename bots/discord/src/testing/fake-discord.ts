@@ -13,12 +13,30 @@ export interface FakeCall {
   files: Array<{ field: string; filename: string; contentType: string; size: number; data: Buffer }>;
   authorization: string | undefined;
   at: number;
+  /** Refused by an outage (a 5xx or a dropped connection). */
+  refused?: boolean;
 }
 
 interface Injected {
   match: RegExp;
   left: number;
   answer: () => { status: number; headers?: Record<string, string>; body: unknown };
+}
+
+/** An outage (see FakeDiscord.outage). */
+export interface FakeOutage {
+  /** Requests refused so far. */
+  readonly refused: number;
+  /** Discord is back: matching requests are answered normally again. */
+  end(): void;
+}
+
+interface Outage {
+  match: RegExp;
+  mode: 'error' | 'drop';
+  status: number;
+  refused: number;
+  on: boolean;
 }
 
 export interface FakeDiscordOptions {
@@ -45,6 +63,7 @@ export class FakeDiscord {
   roles: Array<{ id: string; name: string }> = [];
   private readonly cdn = new Map<string, { data: Buffer; contentType: string }>();
   private readonly injected: Injected[] = [];
+  private readonly outages: Outage[] = [];
   private readonly sockets = new Set<WebSocket>();
   private readonly readyWaiters: Array<() => void> = [];
   private readyCount = 0;
@@ -124,6 +143,23 @@ export class FakeDiscord {
     this.injected.push({ match, left: count, answer: () => ({ status, body: { message, code } }) });
   }
 
+  /**
+   * Discord down for requests whose `METHOD path` matches, until `end()`: each gets a 5xx
+   * (`mode: 'error'`) or has its connection dropped without an answer (`mode: 'drop'`).
+   */
+  outage(match: RegExp, o: { mode: 'error' | 'drop'; status?: number }): FakeOutage {
+    const outage: Outage = { match, mode: o.mode, status: o.status ?? 502, refused: 0, on: true };
+    this.outages.push(outage);
+    return {
+      get refused() {
+        return outage.refused;
+      },
+      end: () => {
+        outage.on = false;
+      },
+    };
+  }
+
   /** Calls whose `METHOD path` matches. */
   callsTo(match: RegExp): FakeCall[] {
     return this.calls.filter((c) => match.test(`${c.method} ${c.path}`));
@@ -198,6 +234,16 @@ export class FakeDiscord {
     }
     this.calls.push(call);
     const key = `${call.method} ${path}`;
+    const down = this.outages.find((o) => o.on && o.match.test(key));
+    if (down !== undefined) {
+      down.refused += 1;
+      call.refused = true;
+      if (down.mode === 'drop') {
+        req.socket.destroy();
+        return;
+      }
+      return this.send(res, down.status, { message: 'Bad Gateway', code: 0 });
+    }
     const inj = this.injected.find((i) => i.left > 0 && i.match.test(key));
     if (inj !== undefined) {
       inj.left -= 1;
