@@ -496,6 +496,29 @@ describe('Slack status message: the step preview as an image block when Slack ca
     }
   });
 
+  it('a public URL Slack cannot reach (invalid_blocks): the status message goes on text only', async () => {
+    // Nothing listens on the discard port: Slack's download of the preview fails, the update is refused.
+    const r = await rig('socket', { env: { FRAMECAST_PUBLIC_URL: 'http://127.0.0.1:9' } });
+    try {
+      await waitFor(async () => (r.fake.socketConnected ? true : undefined), 15_000, 'the socket');
+      await r.fake.sendEnvelope('slash_commands', slashCommand(r.fake, 'a kite in the storm --draft', 'U16', 'C16'));
+      const job = await waitFor(async () => (await jobsOf(r.core, 'U16'))[0], 30_000, 'the job');
+      await awaitSharedVideo(r, job.jobId);
+      const steps = stepUpdates(r.fake, 'C16');
+      const withImage = steps.filter((c) => imageBlocksOf(c.args.blocks).length > 0);
+      // One try with the image, refused; the same text again without it, and no image after that.
+      expect(withImage).toHaveLength(1);
+      expect(r.fake.fetchedImages.filter((f) => f.status === 0)).toHaveLength(1);
+      const after = steps.slice(steps.indexOf(withImage[0] as FakeCall) + 1);
+      expect(after.length).toBeGreaterThan(0);
+      expect(after[0]?.args.text).toBe(withImage[0]?.args.text);
+      const ts = job.replyTarget?.platform === 'slack' ? job.replyTarget.messageTs ?? '' : '';
+      expect(r.fake.messages.get(`C16:${ts}`)?.history.some((t) => /step \d\/4/.test(t))).toBe(true);
+    } finally {
+      await r.close();
+    }
+  });
+
   it('without a public URL (file:// links): the step updates are text only', async () => {
     const r = await rig('socket');
     try {
