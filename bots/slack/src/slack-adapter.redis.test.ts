@@ -273,7 +273,9 @@ describe('Slack in HTTP mode: Bolt on the one HTTP server, the real Web API clie
     await waitFor(async () => (r.fake.messages.get(`C1:${ts}`)?.deleted === true ? true : undefined), 15_000, 'the status message deleted');
     expect(r.fake.sharedFiles('C1').find((f) => f.name === `framecast-${first.jobId}.mp4`)?.deleted).toBe(true);
 
-    // Cancel from the status message of a job that waits behind another.
+    // Cancel from the status message of a job that waits: the worker is paused, so both jobs stay
+    // queued however fast this machine renders.
+    await r.worker.worker.pause(true);
     await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a long walk --draft', 'U10', 'C10')).toString());
     await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a second walk --draft', 'U10', 'C10')).toString());
     const jobs = await waitFor(async () => {
@@ -286,6 +288,7 @@ describe('Slack in HTTP mode: Bolt on the one HTTP server, the real Web API clie
       expect((await signedPost(server, click(r.fake, 'U10', 'C10', t, cancel, 20))).status).toBe(200);
     }
     for (const job of jobs) await waitFor(async () => ((await r.core.job(job.jobId))?.state === 'cancelled' ? true : undefined), 30_000, 'cancelled');
+    r.worker.worker.resume();
   });
 
   it('the message shortcut and an app mention with a shared image take the image; App Home shows credits and recent jobs', async () => {
