@@ -10,7 +10,7 @@ import { productCoreAndWorker, silentLogger, waitFor } from '../../../test/suppo
 import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
 import { testConfig } from '../../../test/support/config.ts';
 import { startSlackAdapter, type SlackAdapter } from './slack-adapter.ts';
-import { ACTION } from './slack-progress.ts';
+import { ACTION, cancelButton } from './slack-progress.ts';
 import { slackSignature } from './slack-signature.ts';
 import { FakeSlackApi, type FakeCall } from './testing/fake-slack-api.ts';
 import { solidPng } from './testing/tiny-png.ts';
@@ -282,13 +282,17 @@ describe('Slack in HTTP mode: Bolt on the one HTTP server, the real Web API clie
       const j = await jobsOf(r.core, 'U10');
       return j.length === 2 ? j : undefined;
     }, 30_000, 'two jobs');
-    for (const job of jobs) {
-      const t = job.replyTarget?.platform === 'slack' ? job.replyTarget.messageTs ?? '' : '';
-      const cancel = await waitFor(async () => buttonsOf(r.fake.messages.get(`C10:${t}`)?.blocks).find((b) => b.action_id === ACTION.cancel), 15_000, 'a cancel button');
-      expect((await signedPost(server, click(r.fake, 'U10', 'C10', t, cancel, 20))).status).toBe(200);
+    try {
+      for (const job of jobs) {
+        const t = job.replyTarget?.platform === 'slack' ? job.replyTarget.messageTs ?? '' : '';
+        // The button the status message carries while the job waits (the renderer's own value).
+        const cancel = { action_id: ACTION.cancel, value: cancelButton(job.jobId, 'en').value ?? '' };
+        expect((await signedPost(server, click(r.fake, 'U10', 'C10', t, cancel, 20))).status).toBe(200);
+      }
+      for (const job of jobs) await waitFor(async () => ((await r.core.job(job.jobId))?.state === 'cancelled' ? true : undefined), 30_000, 'cancelled');
+    } finally {
+      r.worker.worker.resume();
     }
-    for (const job of jobs) await waitFor(async () => ((await r.core.job(job.jobId))?.state === 'cancelled' ? true : undefined), 30_000, 'cancelled');
-    r.worker.worker.resume();
   });
 
   it('the message shortcut and an app mention with a shared image take the image; App Home shows credits and recent jobs', async () => {
