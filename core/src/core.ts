@@ -130,7 +130,9 @@ export function createCore(opts: CoreOptions): Core {
     undeliverableRetentionSeconds: config.env.FRAMECAST_UNDELIVERABLE_KEEP_DAYS * 24 * 3600,
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
   });
-  const deliveries = new Deliveries(redis, config.keyPrefix, lifecycle, deliveryQueues, connection, opts.logger, opts.metrics);
+  const deliveries = new Deliveries(redis, config.keyPrefix, lifecycle, deliveryQueues, connection, opts.logger, opts.metrics, {
+    giveUpAfterMs: config.env.FRAMECAST_DELIVERY_RETRY_HOURS * 3600_000,
+  });
   const progress = new ProgressFeed(redis, config.keyPrefix, opts.logger);
   const jobService = new JobService(jobs, queue, lifecycle);
   const settings = new UserSettingsStore(redis, config.keyPrefix);
@@ -141,9 +143,6 @@ export function createCore(opts: CoreOptions): Core {
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
     ...(opts.random === undefined ? {} : { random: opts.random }),
   });
-  const retryWindowMs = config.env.FRAMECAST_DELIVERY_RETRY_HOURS * 3600_000;
-  const consume = deliveries.consume.bind(deliveries);
-  deliveries.consume = (platform, handler, o = {}) => consume(platform, handler, { ...o, retry: { giveUpAfterMs: retryWindowMs, ...o.retry } });
 
   return {
     config,

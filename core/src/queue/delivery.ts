@@ -83,6 +83,8 @@ export class Deliveries {
     private readonly connection: ConnectionOptions,
     private readonly logger?: Logger,
     private readonly observer: DeliveryObserver = {},
+    /** The deployment's retry policy (FRAMECAST_DELIVERY_RETRY_HOURS); a consumer may override parts. */
+    private readonly defaultRetry: Partial<DeliveryRetryPolicy> = {},
   ) {
     this.keys = new Keys(prefix);
   }
@@ -92,7 +94,7 @@ export class Deliveries {
    * one platform; each outcome goes to one of them at a time.
    */
   consume(platform: Platform, handler: DeliveryHandler, opts: ConsumeOptions = {}): DeliveryConsumer {
-    const policy: DeliveryRetryPolicy = { ...DEFAULT_DELIVERY_RETRY, ...opts.retry };
+    const policy: DeliveryRetryPolicy = { ...DEFAULT_DELIVERY_RETRY, ...this.defaultRetry, ...opts.retry };
     const now = opts.now ?? Date.now;
     const log = this.logger?.child({ platform });
     const worker = new Worker(

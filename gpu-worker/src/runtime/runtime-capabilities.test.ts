@@ -21,6 +21,7 @@ import { ensureTinyWanModel } from './onnx/tiny-wan-model.ts';
 import { readWanManifest, type WanManifest } from './onnx/wan-manifest.schema.ts';
 import { latentGeometry } from './onnx/wan-latents.ts';
 import { RuntimeError, type RuntimeRequest } from './video-runtime.ts';
+import { runtimeRequestOf } from '../worker/generate-worker.ts';
 
 const IMAGE = { ref: 'uploads/ref.png', width: 1024, height: 768, sha256: 'b'.repeat(64) };
 const MODES: readonly Mode[] = ['draft', 'final'];
@@ -50,16 +51,7 @@ function fittedSpecs(caps: RuntimeCapabilities): GenerationSpec[] {
 /** The request the worker builds from a spec (at its render scale). */
 function requestOf(spec: GenerationSpec, scale: number): RuntimeRequest {
   const { width, height } = renderSizeAt(spec, scale);
-  return {
-    prompt: spec.prompt,
-    width,
-    height,
-    frames: spec.frames,
-    fps: spec.fps,
-    seed: spec.seed,
-    mode: spec.mode,
-    ...(spec.referenceImage === undefined ? {} : { image: { rgb: new Uint8Array(width * height * 3), width, height } }),
-  };
+  return runtimeRequestOf(spec, scale, spec.referenceImage === undefined ? {} : { image: { rgb: new Uint8Array(width * height * 3), width, height } });
 }
 
 describe('ONNX runtime capabilities (from the manifest)', () => {

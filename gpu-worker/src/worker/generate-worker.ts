@@ -6,7 +6,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import sharp from 'sharp';
 import type { Logger } from 'pino';
 import {
-  asFramecastError, atRenderScale, FINAL_STATES, tAll, fitSpecToCapabilities, FRAME_SIZES, GenerateJobDataSchema,
+  asFramecastError, atRenderScale, FINAL_STATES, tAll, fitSpecToCapabilities, FRAME_SIZES, GenerateJobDataSchema, renderSizeAt,
   type BlobStore, type Core, type DeliveryOutcome, type GenerationSpec, type JobRecord, type RuntimeCapabilities, type VideoResult,
 } from '@framecast/core';
 import { RuntimeError, type RuntimeRequest, type RuntimeResult, type StepProgress, type VideoRuntime } from '../runtime/video-runtime.ts';
@@ -161,20 +161,9 @@ export class GenerateWorker {
     try {
       await mkdir(dir, { recursive: true });
       const spec = rec.spec;
-      const { width, height } = renderSize(spec, this.o.renderScale ?? 1);
+      const { width, height } = renderSizeAt(spec, this.o.renderScale ?? 1);
       const image = spec.referenceImage === undefined ? undefined : await loadConditioningImage(this.o.store, spec.referenceImage.ref, width, height);
-      const request: RuntimeRequest = {
-        prompt: spec.prompt,
-        width,
-        height,
-        frames: spec.frames,
-        fps: spec.fps,
-        seed: spec.seed,
-        mode: spec.mode,
-        ...(spec.negativePrompt === undefined ? {} : { negativePrompt: spec.negativePrompt }),
-        ...(this.o.steps === undefined ? {} : { steps: this.o.steps }),
-        ...(image === undefined ? {} : { image }),
-      };
+      const request = runtimeRequestOf(spec, this.o.renderScale ?? 1, { ...(this.o.steps === undefined ? {} : { steps: this.o.steps }), ...(image === undefined ? {} : { image }) });
       let firstStepAt: number | undefined;
       let lastStepAt = 0;
       let lastProgressAt = Number.NEGATIVE_INFINITY;
@@ -420,10 +409,24 @@ export function classifyFailure(err: unknown): WorkerFailure {
   }
 }
 
-export function renderSize(spec: Pick<GenerationSpec, 'width' | 'height'>, scale: number): { width: number; height: number } {
-  if (!(scale > 0 && scale <= 1)) throw new RangeError(`render scale must be in (0, 1], got ${scale}`);
-  const r = (n: number) => Math.max(16, 16 * Math.round((n * scale) / 16));
-  return { width: r(spec.width), height: r(spec.height) };
+/**
+ * The request a worker hands its runtime for a spec, at its render scale (the same size formula the
+ * intake's fit uses, renderSizeAt, so an accepted spec renders).
+ */
+export function runtimeRequestOf(spec: GenerationSpec, renderScale: number, extra: { steps?: number; image?: RuntimeRequest['image'] } = {}): RuntimeRequest {
+  const { width, height } = renderSizeAt(spec, renderScale);
+  return {
+    prompt: spec.prompt,
+    width,
+    height,
+    frames: spec.frames,
+    fps: spec.fps,
+    seed: spec.seed,
+    mode: spec.mode,
+    ...(spec.negativePrompt === undefined ? {} : { negativePrompt: spec.negativePrompt }),
+    ...(extra.steps === undefined ? {} : { steps: extra.steps }),
+    ...(extra.image === undefined ? {} : { image: extra.image }),
+  };
 }
 
 /**
