@@ -128,6 +128,21 @@ export const EnvSchema = z.object({
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
   SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'an app-level token (xapp-…) with connections:write').optional(),
   SLACK_API_BASE_URL: z.url().default('https://slack.com/api/'),
+  /** WeChat bot (wechaty): the puppet package and its token; it starts when WECHATY_PUPPET is set. */
+  WECHATY_PUPPET: z.string().min(1).optional(),
+  WECHATY_PUPPET_TOKEN: z.string().min(1).optional(),
+  /** Rooms the bot answers in (room ids or exact topics); empty: every room. */
+  FRAMECAST_WECHAT_ROOMS: csv,
+  /** How long an image a user sent waits for that user's prompt (seconds). */
+  FRAMECAST_WECHAT_IMAGE_WINDOW_SECONDS: int(180, 10, 86_400),
+  /** Credits one WeChat room may spend a day, on top of each member's own quota (0: no room cap). */
+  FRAMECAST_WECHAT_ROOM_DAILY_CREDITS: int(0, 0, 10_000_000),
+  /** Mini program: how long a login session token lives (seconds), and the subscription message template sent on completion. */
+  FRAMECAST_MP_SESSION_TTL_SECONDS: int(7 * 86_400, 60, 90 * 86_400),
+  FRAMECAST_MP_TEMPLATE_ID: z.string().min(1).optional(),
+  /** Web: the playground at / (on unless FRAMECAST_WEB=off); the admin console at /admin needs FRAMECAST_ADMIN_PASSWORD. */
+  FRAMECAST_WEB: bool(true),
+  FRAMECAST_ADMIN_PASSWORD: z.string().min(12, 'at least 12 characters').optional(),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
