@@ -1,0 +1,27 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+/**
+ * Launches Debian's headless Chromium through playwright-core (nothing is downloaded).
+ * CHROMIUM_PATH overrides the binary; --no-sandbox because CI and test containers run as root.
+ */
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox'],
+  });
+}
+
+/** Where the browser tests leave their screenshots: .tmp/screenshots under the repository root. */
+export const SCREENSHOT_DIR = path.resolve(import.meta.dirname, '..', '..', '.tmp', 'screenshots');
+
+/** Saves a full-page screenshot of the page's current state as .tmp/screenshots/<name>.png; returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(name)) throw new Error(`bad screenshot name: ${name}`);
+  await mkdir(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
