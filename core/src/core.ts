@@ -7,16 +7,19 @@ import type { ReferenceImageIntake } from './intake/reference-image-intake.ts';
 import { tierOf } from './intake/tiers.ts';
 import { JobLifecycle, type Actor } from './jobs/job-lifecycle.ts';
 import { JobStore, type JobRecord } from './jobs/job-record.ts';
+import { JobSearch, type JobSearchQuery, type JobSearchResult } from './jobs/job-search.ts';
 import { JobService, type CancelResult, type ReviewResult } from './jobs/job-service.ts';
 import type { ChatRequestInput } from './model/chat-request.schema.ts';
 import type { ContentModerator } from './moderation/content-moderator.ts';
+import { RefusalLog, type RefusalEntry } from './moderation/refusal-log.ts';
 import { ProgressFeed } from './progress/progress-feed.ts';
 import { Deliveries, type DeliveryObserver } from './queue/delivery.ts';
 import { DeliveryQueues } from './queue/delivery-queues.ts';
 import { FairQueue, type QueuePosition } from './queue/fair-queue.ts';
 import { GENERATE_QUEUE, deliveryQueueName } from './queue/job-payloads.schema.ts';
 import { QuotaService, type QuotaSnapshot } from './quota/quota-service.ts';
-import { Keys } from './redis/keys.ts';
+import { Keys, userKeyOf } from './redis/keys.ts';
+import { UserBlocks } from './users/user-blocks.ts';
 import { UserSettingsStore } from './users/user-settings.ts';
 import { RuntimeCapabilitiesRegistry } from './runtime/runtime-capabilities-registry.ts';
 
@@ -109,10 +112,20 @@ export interface Core {
   observeModeration(source: 'text' | 'image' | 'video', action: 'allow' | 'review' | 'block'): void;
   /** Redis and the queues reachable. */
   readiness(): Promise<ReadinessReport>;
+  /** Operators' tools (the admin console): find jobs, block users, read recent refusals. */
+  readonly admin: {
+    searchJobs(q: JobSearchQuery): Promise<JobSearchResult>;
+    readonly blocks: UserBlocks;
+    /** Refusals by moderation or a block, newest first (a capped log; no prompt text). */
+    recentRefusals(limit?: number): Promise<RefusalEntry[]>;
+  };
   /** Jobs per state, and each queue's counts (for /metrics). */
   stats(): Promise<{ jobsByState: Record<string, number>; queues: Array<{ queue: string; counts: Record<string, number> }> }>;
   close(): Promise<void>;
 }
+
+/** Refusals that the moderation log keeps. */
+const LOGGED_REFUSALS: ReadonlySet<string> = new Set(['moderation_blocked', 'image_blocked', 'user_blocked']);
 
 const PLATFORM_QUEUES = ['discord', 'slack', 'wechat', 'miniprogram', 'web', 'cli'] as const;
 
@@ -136,6 +149,9 @@ export function createCore(opts: CoreOptions): Core {
   const progress = new ProgressFeed(redis, config.keyPrefix, opts.logger);
   const jobService = new JobService(jobs, queue, lifecycle);
   const settings = new UserSettingsStore(redis, config.keyPrefix);
+  const refusals = new RefusalLog(redis, config.keyPrefix);
+  const search = new JobSearch(redis, config.keyPrefix, jobs);
+  const blocks = new UserBlocks(redis, config.keyPrefix);
   const runtimes = new RuntimeCapabilitiesRegistry(redis, { prefix: config.keyPrefix });
   const intake = new Intake({
     config, redis, moderator: counted(opts.moderator, opts.metrics), queue, lifecycle, quota, capabilities: runtimes,
@@ -150,6 +166,12 @@ export function createCore(opts: CoreOptions): Core {
       const t0 = performance.now();
       const res = await intake.intake(request);
       opts.metrics?.intake?.(typeof request.platform === 'string' ? request.platform : 'unknown', res.status, (performance.now() - t0) / 1000);
+      if (res.status === 'refused' && !res.duplicate && LOGGED_REFUSALS.has(res.reason)) {
+        const category = typeof res.detail?.category === 'string' ? res.detail.category : '';
+        await refusals
+          .record({ platform: String(request.platform), userKey: userKeyOf(String(request.platform), String(request.userId)), reason: res.reason, category })
+          .catch((err: unknown) => opts.logger?.warn({ err }, 'refusal not logged'));
+      }
       return res;
     },
     cancel: (jobId, actor) => jobService.cancel(jobId, actor),
@@ -170,6 +192,11 @@ export function createCore(opts: CoreOptions): Core {
     deliveries,
     lifecycle,
     runtimes,
+    admin: {
+      searchJobs: (q) => search.search(q),
+      blocks,
+      recentRefusals: (limit) => refusals.recent(limit),
+    },
     observeModeration: (source, action) => opts.metrics?.moderationVerdict?.(source, action),
     workQueue: {
       name: GENERATE_QUEUE,

@@ -15,6 +15,9 @@ export type { IntakeResult, RefusalReason } from './intake/intake.ts';
 export * from './grammar/index.ts';
 export { costOf } from './quota/cost.ts';
 export type { QuotaSnapshot } from './quota/quota-service.ts';
+export { UserBlockSchema, type UserBlock, type UserBlocks } from './users/user-blocks.ts';
+export type { RefusalEntry } from './moderation/refusal-log.ts';
+export type { JobSearchQuery, JobSearchResult } from './jobs/job-search.ts';
 export { USER_SETTING_NAMES, type UserSettings, type UserSettingName, type UserSettingsStore } from './users/user-settings.ts';
 
 // Jobs, as adapters and workers read them.

@@ -59,6 +59,10 @@ export const MESSAGES = {
     en: 'The video service is being reconfigured and cannot take this request right now; nothing was charged. Please try again later.',
     'zh-CN': '视频服务正在调整配置，暂时无法处理此请求，未扣除额度，请稍后再试。',
   },
+  'refusal.user_blocked': {
+    en: 'This account may not make videos here. Nothing was charged. Please contact the operator if you think this is a mistake.',
+    'zh-CN': '此账号已被暂停使用视频生成，未扣除额度。如有疑问，请联系管理员。',
+  },
   'refusal.internal': {
     en: 'Something went wrong on our side; nothing was charged. Please try again.',
     'zh-CN': '服务出现问题，未扣除额度，请稍后再试。',

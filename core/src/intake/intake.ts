@@ -12,6 +12,7 @@ import { FairQueue } from '../queue/fair-queue.ts';
 import { costOf } from '../quota/cost.ts';
 import { QuotaService } from '../quota/quota-service.ts';
 import { Keys, tenantKeyOf, userKeyOf } from '../redis/keys.ts';
+import { UserBlocks } from '../users/user-blocks.ts';
 import { UserSettingsStore } from '../users/user-settings.ts';
 import type { ReferenceImageIntake } from './reference-image-intake.ts';
 import type { RuntimeCapabilitiesRegistry } from '../runtime/runtime-capabilities-registry.ts';
@@ -28,6 +29,7 @@ export type RefusalReason =
   | 'quota_concurrency'
   | 'quota_tenant'
   | 'runtime_unsupported'
+  | 'user_blocked'
   | 'internal';
 
 export type IntakeResult =
@@ -124,10 +126,12 @@ export class Intake {
   private readonly keys: Keys;
   private readonly now: () => number;
   private readonly settings: UserSettingsStore;
+  private readonly blocks: UserBlocks;
 
   constructor(private readonly deps: IntakeDeps) {
     this.keys = new Keys(deps.config.keyPrefix);
     this.settings = new UserSettingsStore(deps.redis, deps.config.keyPrefix);
+    this.blocks = new UserBlocks(deps.redis, deps.config.keyPrefix);
     this.now = deps.now ?? Date.now;
   }
 
@@ -232,6 +236,10 @@ export class Intake {
     const { config, moderator, quota, queue, lifecycle } = this.deps;
     const locale = req.locale ?? config.defaultLocale;
     const log = this.deps.logger?.child({ jobId, platform: req.platform });
+    const userKey = userKeyOf(req.platform, req.userId);
+
+    // 0. A user an operator blocked is refused before anything is parsed, moderated or charged.
+    if (await this.blocks.isBlocked(userKey)) return refusal('user_blocked', 'refusal.user_blocked');
 
     // 1. Parse.
     const parsedSpec = parseVideoCommand(req.text, this.deps.random === undefined ? {} : { random: this.deps.random });
@@ -302,7 +310,6 @@ export class Intake {
     }
 
     // 4. Reserve credits.
-    const userKey = userKeyOf(req.platform, req.userId);
     const tenantKey = tenantKeyOf(req.platform, req.tenantId);
     const tier = tierOf(config, userKey, req.roles);
     const cost = costOf(spec);
