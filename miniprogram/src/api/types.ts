@@ -1,0 +1,237 @@
+/**
+ * The shapes of the mini program API (`/api/mp/*`, served by bots/miniprogram-api), and their
+ * parsers: every answer is checked here before a page sees it (the server is a trust boundary too:
+ * an older or newer server may answer differently).
+ */
+
+export const JOB_STATES = ['queued', 'running', 'held', 'succeeded', 'failed', 'cancelled'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const TERMINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
+
+export const ASPECTS = ['16:9', '9:16', '1:1'] as const;
+export type Aspect = (typeof ASPECTS)[number];
+
+/** The prompt grammar's limits (core: PROMPT_MAX_CHARS, DURATION_LIMITS). */
+export const PROMPT_MAX_CHARS = 1500;
+export const DURATION_LIMITS = { draft: { min: 1, max: 5, default: 3 }, final: { min: 1, max: 10, default: 5 } } as const;
+
+export interface Session {
+  token: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
+export interface CreateJobInput {
+  prompt: string;
+  imageId?: string;
+  aspect?: Aspect;
+  duration?: number;
+  style?: string;
+  draft?: boolean;
+  seed?: number;
+}
+
+export interface JobProgress {
+  step: number;
+  total: number;
+}
+
+export interface Job {
+  id: string;
+  state: JobState;
+  prompt?: string;
+  position?: number;
+  etaSeconds?: number;
+  cost?: number;
+  progress?: JobProgress;
+  /** Why it failed or was refused, already localised by the server. */
+  error?: { code: string; message: string };
+  createdAt?: number;
+  /** Absolute, possibly signed, links (when storage is S3); otherwise the app downloads with its token. */
+  videoUrl?: string;
+  posterUrl?: string;
+  published?: boolean;
+}
+
+export interface GalleryItem {
+  id: string;
+  jobId?: string;
+  prompt?: string;
+  likes: number;
+  liked: boolean;
+  createdAt?: number;
+  videoUrl?: string;
+  posterUrl?: string;
+}
+
+export type GallerySort = 'newest' | 'liked';
+
+export interface Quota {
+  available: number;
+  dailyCredits?: number;
+  spent?: number;
+  held?: number;
+  bonus?: number;
+}
+
+/** A refusal or failure, as `{code, message}` from the server or made here for network trouble. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    /** HTTP status; 0 when no answer came. */
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function str(value: unknown, max = 4000): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined;
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function time(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string') {
+    const ms = Date.parse(value);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
+}
+
+function httpUrl(value: unknown): string | undefined {
+  const s = str(value, 4000);
+  return s !== undefined && /^https?:\/\//.test(s) ? s : undefined;
+}
+
+/** Copies the defined entries only (exactOptionalPropertyTypes: no `key: undefined`). */
+function defined<T extends object>(value: { [K in keyof T]: T[K] | undefined }): T {
+  const out: Json = {};
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = v;
+  return out as T;
+}
+
+function invalid(what: string): ApiError {
+  return new ApiError(0, 'invalid_response', `invalid ${what} in the server's answer`);
+}
+
+export function parseSession(value: unknown): Session {
+  if (!isObject(value)) throw invalid('session');
+  const token = str(value.token, 512);
+  const expiresAt = time(value.expiresAt);
+  if (token === undefined || expiresAt === undefined) throw invalid('session');
+  return { token, expiresAt };
+}
+
+export function parseImageId(value: unknown): string {
+  const imageId = isObject(value) ? str(value.imageId, 512) : undefined;
+  if (imageId === undefined) throw invalid('upload');
+  return imageId;
+}
+
+function parseProgress(value: Json): JobProgress | undefined {
+  const p = isObject(value.progress) ? value.progress : value;
+  const step = num(p.step);
+  const total = num(p.total) ?? num(p.totalSteps);
+  return step !== undefined && total !== undefined && total > 0 ? { step: Math.min(step, total), total } : undefined;
+}
+
+export function parseJob(value: unknown): Job {
+  const body = isObject(value) && isObject(value.job) ? value.job : value;
+  if (!isObject(body)) throw invalid('job');
+  const id = str(body.id, 128);
+  const state = body.state;
+  if (id === undefined || typeof state !== 'string' || !(JOB_STATES as readonly string[]).includes(state)) throw invalid('job');
+  const error = isObject(body.error) ? body.error : undefined;
+  const errorCode = error ? str(error.code, 128) : undefined;
+  return defined<Job>({
+    id,
+    state: state as JobState,
+    prompt: str(body.prompt, 4000),
+    position: num(body.position),
+    etaSeconds: num(body.etaSeconds),
+    cost: num(body.cost),
+    progress: parseProgress(body),
+    error: error && errorCode ? { code: errorCode, message: str(error.message) ?? errorCode } : undefined,
+    createdAt: time(body.createdAt),
+    videoUrl: httpUrl(body.videoUrl),
+    posterUrl: httpUrl(body.posterUrl),
+    published: typeof body.published === 'boolean' ? body.published : undefined,
+  });
+}
+
+function listOf(value: unknown, field: string): unknown[] {
+  if (Array.isArray(value)) return value;
+  if (isObject(value) && Array.isArray(value[field])) return value[field] as unknown[];
+  throw invalid(field);
+}
+
+export function parseJobs(value: unknown): Job[] {
+  return listOf(value, 'jobs').map(parseJob);
+}
+
+export function parseGalleryItem(value: unknown): GalleryItem {
+  if (!isObject(value)) throw invalid('gallery item');
+  const id = str(value.id, 128);
+  if (id === undefined) throw invalid('gallery item');
+  return defined<GalleryItem>({
+    id,
+    jobId: str(value.jobId, 128),
+    prompt: str(value.prompt),
+    likes: Math.max(0, num(value.likes) ?? 0),
+    liked: value.liked === true,
+    createdAt: time(value.createdAt),
+    videoUrl: httpUrl(value.videoUrl),
+    posterUrl: httpUrl(value.posterUrl),
+  });
+}
+
+export function parseGallery(value: unknown): GalleryItem[] {
+  return listOf(value, 'items').map(parseGalleryItem);
+}
+
+export function parseQuota(value: unknown): Quota {
+  const body = isObject(value) && isObject(value.quota) ? value.quota : value;
+  if (!isObject(body)) throw invalid('quota');
+  const available = num(body.available);
+  if (available === undefined) throw invalid('quota');
+  return defined<Quota>({
+    available,
+    dailyCredits: num(body.dailyCredits),
+    spent: num(body.spent),
+    held: num(body.held),
+    bonus: num(body.bonus),
+  });
+}
+
+/** `{code, message}` of an error answer, when it has one. */
+export function parseError(value: unknown): { code: string; message?: string } | undefined {
+  const body = isObject(value) && isObject(value.error) ? value.error : value;
+  if (!isObject(body)) return undefined;
+  const code = str(body.code, 128);
+  if (code === undefined) return undefined;
+  const message = str(body.message, 1000);
+  return message === undefined ? { code } : { code, message };
+}
+
+/**
+ * Credits a job will cost, estimated the way the server counts them (core's costOf: one credit per
+ * second of draft video at 848×480, final at 1280×720 twice as dear per pixel). The server's answer
+ * is what is charged.
+ */
+export function estimateCost(durationSeconds: number, draft: boolean): number {
+  const REFERENCE = 848 * 480;
+  const pixels = draft ? REFERENCE : 1280 * 720;
+  return Math.max(1, Math.ceil((durationSeconds * pixels) / REFERENCE * (draft ? 1 : 2) - 1e-9));
+}
