@@ -1,0 +1,386 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { Router } from '@koa/router';
+import {
+  BlobStoreError, FINAL_STATES, isTerminalEvent,
+  type Attachment, type BlobStore, type ChatRequestInput, type Core, type FramecastConfig, type IntakeResult, type JobRecord, type Locale, type ProgressEvent,
+} from '@framecast/core';
+import { httpState, readRawBody } from '@framecast/http-server';
+import type { Redis } from 'ioredis';
+import type { Context, Middleware, Next } from 'koa';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { WebError } from './web-error.ts';
+import { API_PREFIX, commandTextOf, JOB_ID, jobView, seedOf, type WebJobView } from './web-jobs.ts';
+import { pickLocale } from './web-messages.ts';
+import { ASSET_PATHS, PAGE_CSP, renderPlaygroundPage } from './web-page.ts';
+import { sendBytes } from './web-range.ts';
+import { LANG_COOKIE, SESSION_COOKIE, SESSION_TTL_SECONDS, WebSessions, webUserKey, type WebSession } from './web-session.ts';
+import { parseSubmitForm } from './web-upload.ts';
+
+/** The tenant every playground user belongs to (its daily cap is FRAMECAST_TENANT_DAILY_CAP). */
+export const WEB_TENANT = 'playground';
+/** Largest reference image taken by the playground, before the HTTP body limit lowers it. */
+export const WEB_MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+/** Room for the form's other parts within the HTTP body limit. */
+const FORM_OVERHEAD_BYTES = 64 * 1024;
+/** Open event streams per browser session at once (a browser holds 6 connections per host). */
+export const MAX_STREAMS_PER_SESSION = 4;
+/** A comment line on each open event stream this often, so proxies keep it open. */
+const HEARTBEAT_MS = 15_000;
+/** Jobs listed on the page. */
+const HISTORY_LIMIT = 50;
+
+export interface PlaygroundDeps {
+  core: Core;
+  store: BlobStore;
+  /** Sessions live here (the process's connection). */
+  redis: Redis;
+  logger: Logger;
+  config: FramecastConfig;
+  /** Largest reference image; default: 10 MiB, or less when the HTTP body limit is lower. */
+  maxImageBytes?: number;
+  /** The HTTP server's body limit (FRAMECAST_HTTP_BODY_LIMIT): an upload must fit in it. */
+  bodyLimit?: number;
+  /** Origins that may POST besides the request's own (default: FRAMECAST_PUBLIC_URL's). */
+  allowedOrigins?: readonly string[];
+}
+
+interface WebState {
+  token: string;
+  session: WebSession;
+  userKey: string;
+  locale: Locale;
+}
+
+const STATIC_DIR = new URL('../static/', import.meta.url);
+function readAsset(name: string): Buffer {
+  return readFileSync(new URL(name, STATIC_DIR));
+}
+
+const RequestIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+const ActionBodySchema = z.object({ requestId: RequestIdSchema }).strict();
+
+/** The locale of a request: `?lang=` (page only), the `fc_lang` cookie, Accept-Language, the default. */
+function localeOf(ctx: Context, fallback: Locale, withQuery: boolean): Locale {
+  const q = withQuery && typeof ctx.query.lang === 'string' ? ctx.query.lang : undefined;
+  return pickLocale(q ?? ctx.cookies.get(LANG_COOKIE), ctx.get('Accept-Language') || undefined, fallback);
+}
+
+function answerError(ctx: Context, err: WebError, locale: Locale): void {
+  const messages = err.messages();
+  ctx.status = err.status;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { error: err.code, message: messages[locale], messages, requestId: httpState(ctx).requestId };
+}
+
+/** HTTP status of a refusal: quota refusals are 429, the rest the user can fix (422). */
+function refusalStatus(reason: string): number {
+  return reason.startsWith('quota_') ? 429 : 422;
+}
+
+/**
+ * The playground: `GET /` (the page, in zh-CN or en), its script and style sheet under /assets/,
+ * and the JSON API under /api/web (see the README's "Web playground" for each route). One browser
+ * session (cookie `fc_web`, in Redis) is one user `web:<id>`; each user reads and acts on its own
+ * jobs only (others' ids answer 404). State-changing requests must come from this origin (Origin).
+ */
+export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
+  const { core, store, config } = deps;
+  const log = deps.logger.child({ platform: 'web' });
+  const sessions = new WebSessions(deps.redis, config.keyPrefix);
+  const fallback = config.defaultLocale;
+  const bodyLimit = deps.bodyLimit ?? config.env.FRAMECAST_HTTP_BODY_LIMIT;
+  const maxImageBytes = Math.max(1024, Math.min(deps.maxImageBytes ?? WEB_MAX_IMAGE_BYTES, bodyLimit - FORM_OVERHEAD_BYTES));
+  const publicOrigin = config.env.FRAMECAST_PUBLIC_URL === undefined ? [] : [new URL(config.env.FRAMECAST_PUBLIC_URL).origin];
+  const allowedOrigins = new Set(deps.allowedOrigins ?? publicOrigin);
+  const assets = { script: readAsset('playground.js'), style: readAsset('playground.css') };
+  const streams = new Map<string, number>();
+  const router = new Router();
+
+  const security = (ctx: Context): void => {
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    ctx.set('X-Frame-Options', 'DENY');
+  };
+
+  // --- the page and its assets -------------------------------------------------------------
+  router.get('/', async (ctx) => {
+    const locale = localeOf(ctx, fallback, true);
+    const secure = ctx.secure;
+    if (typeof ctx.query.lang === 'string' && (ctx.query.lang === 'en' || ctx.query.lang === 'zh-CN')) {
+      ctx.cookies.set(LANG_COOKIE, ctx.query.lang, { httpOnly: false, sameSite: 'lax', secure, maxAge: 365 * 24 * 3600_000, overwrite: true });
+    }
+    const existing = await sessions.get(ctx.cookies.get(SESSION_COOKIE));
+    if (existing === undefined) {
+      const { token } = await sessions.create();
+      ctx.cookies.set(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'lax', secure, maxAge: SESSION_TTL_SECONDS * 1000, overwrite: true });
+    }
+    security(ctx);
+    ctx.set('Content-Security-Policy', PAGE_CSP);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Vary', 'Accept-Language, Cookie');
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = renderPlaygroundPage({ locale, maxImageBytes });
+  });
+  router.get(ASSET_PATHS.script, (ctx) => {
+    security(ctx);
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.type = 'text/javascript; charset=utf-8';
+    ctx.body = assets.script;
+  });
+  router.get(ASSET_PATHS.style, (ctx) => {
+    security(ctx);
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.type = 'text/css; charset=utf-8';
+    ctx.body = assets.style;
+  });
+
+  // --- the API -------------------------------------------------------------------------------
+  /** Every API request: the session (401 without one), the locale, refusals as localised JSON. */
+  const api: Middleware = async (ctx: Context, next: Next) => {
+    const locale = localeOf(ctx, fallback, false);
+    security(ctx);
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') checkOrigin(ctx);
+      const token = ctx.cookies.get(SESSION_COOKIE);
+      const session = await sessions.get(token);
+      if (token === undefined || session === undefined) throw new WebError(401, 'no_session');
+      const state: WebState = { token, session, userKey: webUserKey(session.userId), locale };
+      ctx.state.web = state;
+      await next();
+    } catch (err) {
+      if (err instanceof WebError) answerError(ctx, err, locale);
+      else throw err;
+    }
+  };
+
+  /** CSRF: a state-changing request must say it comes from this page's origin. */
+  function checkOrigin(ctx: Context): void {
+    const origin = ctx.get('Origin');
+    if (origin === '' || origin === 'null') throw new WebError(403, 'forbidden_origin');
+    if (origin === `${ctx.protocol}://${ctx.host}` || allowedOrigins.has(origin)) return;
+    throw new WebError(403, 'forbidden_origin');
+  }
+
+  const web = (ctx: Context): WebState => ctx.state.web as WebState;
+
+  /** The caller's own job, or 404 (another user's job is indistinguishable from none). */
+  async function ownJob(ctx: Context): Promise<JobRecord> {
+    const id = String((ctx as Context & { params?: Record<string, string> }).params?.id ?? '');
+    if (!JOB_ID.test(id)) throw new WebError(404, 'not_found');
+    const rec = await core.job(id);
+    if (rec === undefined || rec.userKey !== web(ctx).userKey) throw new WebError(404, 'not_found');
+    return rec;
+  }
+
+  async function viewOf(rec: JobRecord): Promise<WebJobView> {
+    if (rec.state !== 'queued') return jobView(rec);
+    const pos = await core.position(rec.jobId).catch(() => undefined);
+    return jobView(rec, pos);
+  }
+
+  /** Runs a ChatRequest through the core and answers: 201 with the job, or the refusal. */
+  async function submitAndAnswer(ctx: Context, req: ChatRequestInput): Promise<void> {
+    const w = web(ctx);
+    const result: IntakeResult = await core.submit(req);
+    if (result.status === 'refused') {
+      ctx.status = refusalStatus(result.reason);
+      ctx.body = { error: result.reason, message: result.message[w.locale], messages: result.message, ...(result.detail === undefined ? {} : { detail: result.detail }), requestId: httpState(ctx).requestId };
+      return;
+    }
+    if (!w.session.active) await sessions.touch(w.token, w.session);
+    const rec = await core.job(result.jobId);
+    ctx.status = result.duplicate ? 200 : 201;
+    ctx.body = {
+      status: 'accepted',
+      duplicate: result.duplicate,
+      message: result.message[w.locale],
+      messages: result.message,
+      creditsLeft: result.creditsLeft,
+      job: rec === undefined ? { jobId: result.jobId } : await viewOf(rec),
+    };
+  }
+
+  function chatRequest(w: WebState, eventId: string, text: string, attachments: Attachment[]): ChatRequestInput {
+    return {
+      version: 1, platform: 'web', tenantId: WEB_TENANT, channelId: w.session.userId, userId: w.session.userId, eventId, text, attachments,
+      locale: w.locale, replyTarget: { platform: 'web', sessionId: w.session.userId }, receivedAt: Date.now(),
+    };
+  }
+
+  router.get(`${API_PREFIX}/me`, api, async (ctx) => {
+    const w = web(ctx);
+    const q = await core.quota.show(w.userKey);
+    ctx.body = { userId: w.session.userId, locale: w.locale, maxImageBytes, credits: { available: q.available, daily: q.dailyCredits, active: q.active, maxConcurrent: q.maxConcurrent, tier: q.tier } };
+  });
+
+  router.get(`${API_PREFIX}/jobs`, api, async (ctx) => {
+    const recs = await core.listJobs(web(ctx).userKey, HISTORY_LIMIT);
+    ctx.body = { jobs: await Promise.all(recs.map((r) => viewOf(r))) };
+  });
+
+  router.post(`${API_PREFIX}/jobs`, api, async (ctx) => {
+    const w = web(ctx);
+    const form = await parseSubmitForm(ctx, { maxImageBytes, maxFieldBytes: 32 * 1024, fields: ['text', 'requestId'] });
+    const requestId = RequestIdSchema.safeParse(form.fields.requestId);
+    if (!requestId.success) throw new WebError(400, 'bad_request');
+    const text = (form.fields.text ?? '').trim();
+    if (text.length > 8000) throw new WebError(400, 'bad_request');
+    if (text === '') throw new WebError(400, 'empty_command');
+    const attachments: Attachment[] = [];
+    if (form.image !== undefined) {
+      const img = form.image;
+      const hash = createHash('sha256').update(img.bytes).digest('hex').slice(0, 24);
+      const key = `uploads/web-${w.session.userId}-${hash}`;
+      await store.put(key, img.bytes, img.contentType);
+      attachments.push({ kind: 'image', storageRef: key, contentType: img.contentType, size: img.bytes.length, name: img.name.slice(0, 256) });
+    }
+    await submitAndAnswer(ctx, chatRequest(w, `web:${w.session.userId}:${requestId.data}`, text, attachments));
+  });
+
+  router.get(`${API_PREFIX}/jobs/:id`, api, async (ctx) => {
+    ctx.body = await viewOf(await ownJob(ctx));
+  });
+
+  async function actionBody(ctx: Context): Promise<string> {
+    if (!ctx.is('application/json')) throw new WebError(415, 'bad_request');
+    const raw = await readRawBody(ctx, 4096);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new WebError(400, 'bad_request');
+    }
+    const body = ActionBodySchema.safeParse(parsed);
+    if (!body.success) throw new WebError(400, 'bad_request');
+    return body.data.requestId;
+  }
+
+  router.post(`${API_PREFIX}/jobs/:id/cancel`, api, async (ctx) => {
+    const w = web(ctx);
+    const rec = await ownJob(ctx);
+    const res = await core.cancel(rec.jobId, { userKey: w.userKey, isAdmin: false });
+    ctx.status = res.status === 'cancelled' || res.status === 'cancel_requested' ? 200 : 409;
+    ctx.body = { status: res.status, message: res.message[w.locale], messages: res.message };
+  });
+
+  for (const action of ['reroll', 'upscale'] as const) {
+    router.post(`${API_PREFIX}/jobs/:id/${action}`, api, async (ctx) => {
+      const w = web(ctx);
+      const rec = await ownJob(ctx);
+      const requestId = await actionBody(ctx);
+      const spec = rec.spec;
+      const text = action === 'reroll' ? commandTextOf(spec, seedOf(`${rec.jobId}|${requestId}`), spec.mode) : commandTextOf(spec, spec.seed, 'final');
+      const attachments: Attachment[] = spec.referenceImage === undefined ? [] : [{ kind: 'image', storageRef: spec.referenceImage.ref }];
+      await submitAndAnswer(ctx, chatRequest(w, `web:${w.session.userId}:${action}:${rec.jobId}:${requestId}`, text, attachments));
+    });
+  }
+
+  /** A blob of the caller's job, with Range support. */
+  async function sendBlob(ctx: Context, key: string, type: string): Promise<void> {
+    let bytes: Buffer;
+    try {
+      bytes = await store.get(key);
+    } catch (err) {
+      if (err instanceof BlobStoreError && err.code === 'not_found') throw new WebError(404, 'not_found');
+      throw err;
+    }
+    ctx.set('Cache-Control', 'private, no-cache');
+    sendBytes(ctx, bytes, type);
+  }
+
+  router.get(`${API_PREFIX}/jobs/:id/video`, api, async (ctx) => {
+    const rec = await ownJob(ctx);
+    if (rec.state !== 'succeeded' || rec.result === undefined) throw new WebError(404, 'not_found');
+    if (ctx.query.download === '1') ctx.attachment(`framecast-${rec.jobId}.mp4`);
+    await sendBlob(ctx, rec.result.videoRef, 'video/mp4');
+  });
+
+  router.get(`${API_PREFIX}/jobs/:id/poster`, api, async (ctx) => {
+    const rec = await ownJob(ctx);
+    if (rec.state !== 'succeeded' || rec.result?.posterRef === undefined) throw new WebError(404, 'not_found');
+    await sendBlob(ctx, rec.result.posterRef, 'image/jpeg');
+  });
+
+  router.get(`${API_PREFIX}/jobs/:id/preview`, api, async (ctx) => {
+    const rec = await ownJob(ctx);
+    // A latent preview, only while the job renders or once it may be shown (never for a held or refused video).
+    if (rec.state !== 'active' && rec.state !== 'succeeded') throw new WebError(404, 'not_found');
+    await sendBlob(ctx, `previews/${rec.jobId}.jpg`, 'image/jpeg');
+  });
+
+  router.get(`${API_PREFIX}/jobs/:id/events`, api, async (ctx) => {
+    const w = web(ctx);
+    const rec = await ownJob(ctx);
+    const open = streams.get(w.session.userId) ?? 0;
+    if (open >= MAX_STREAMS_PER_SESSION) {
+      ctx.status = 429;
+      ctx.body = { error: 'too_many_streams', requestId: httpState(ctx).requestId };
+      return;
+    }
+    streams.set(w.session.userId, open + 1);
+    const out = new PassThrough();
+    let ended = false;
+    let unsubscribe: (() => void) | undefined;
+    const heartbeat = setInterval(() => out.write(': ping\n\n'), HEARTBEAT_MS);
+    heartbeat.unref();
+    const finish = (): void => {
+      if (ended) return;
+      ended = true;
+      clearInterval(heartbeat);
+      unsubscribe?.();
+      const n = (streams.get(w.session.userId) ?? 1) - 1;
+      if (n <= 0) streams.delete(w.session.userId);
+      else streams.set(w.session.userId, n);
+      out.end();
+    };
+    const send = (event: string, data: unknown): void => {
+      if (!ended) out.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    ctx.res.on('close', finish);
+    out.on('error', finish);
+    ctx.status = 200;
+    ctx.type = 'text/event-stream; charset=utf-8';
+    ctx.set('Cache-Control', 'no-cache, no-transform');
+    ctx.set('X-Accel-Buffering', 'no');
+    ctx.body = out;
+    out.write('retry: 3000\n\n');
+    send('job', await viewOf(rec));
+    // A finished job's story is its record (the feed may have been trimmed): nothing to follow.
+    if (FINAL_STATES.has(rec.state)) {
+      setImmediate(finish);
+      return;
+    }
+    const onEvent = async (e: ProgressEvent): Promise<void> => {
+      send('progress', progressView(e));
+      if (isTerminalEvent(e) || e.type === 'review' || e.type === 'ready') {
+        const now = await core.job(rec.jobId).catch(() => undefined);
+        if (now !== undefined) send('job', await viewOf(now));
+      }
+      if (isTerminalEvent(e)) setImmediate(finish);
+    };
+    try {
+      unsubscribe = await core.progress.subscribe(rec.jobId, onEvent, { replay: true, minStepIntervalMs: 250 });
+    } catch (err) {
+      log.warn({ err, jobId: rec.jobId }, 'progress subscription failed');
+      finish();
+      return;
+    }
+    if (ended) unsubscribe();
+  });
+
+  return router;
+}
+
+/** A progress event as the page reads it: no user key; a step's preview as a URL of this API. */
+export function progressView(e: ProgressEvent): Record<string, unknown> {
+  const { userKey: _u, platform: _p, ...rest } = e;
+  if (e.type === 'step') {
+    const { previewRef: _r, ...step } = rest as typeof rest & { previewRef?: string };
+    return e.previewRef === undefined ? step : { ...step, previewUrl: `${API_PREFIX}/jobs/${encodeURIComponent(e.jobId)}/preview?step=${e.step}` };
+  }
+  return rest;
+}

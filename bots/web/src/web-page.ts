@@ -1,0 +1,120 @@
+import { defaultStylePresets, formatGrammarHelp, t, type Locale, type StylePresets } from '@framecast/core';
+import { textsOf, wt } from './web-messages.ts';
+
+/** Where the page's script and style sheet are served. */
+export const ASSET_PATHS = { script: '/assets/playground.js', style: '/assets/playground.css' } as const;
+
+/**
+ * The playground page's Content-Security-Policy: its own script and style sheet only (no inline
+ * script runs; the config block is JSON, not script), media and previews from this origin, a
+ * chosen image shown from a blob: URL, no framing.
+ */
+export const PAGE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' blob:",
+  "media-src 'self'",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** HTML-escapes text for element content and double-quoted attributes. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+
+/** JSON that is safe inside a <script type="application/json"> element. */
+export function jsonForScript(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+export interface PageOptions {
+  locale: Locale;
+  /** Largest reference image in bytes (shown, and checked by the script before sending). */
+  maxImageBytes: number;
+  styles?: StylePresets;
+}
+
+/** What the page's script reads from its config block. */
+export interface PageConfig {
+  locale: Locale;
+  api: string;
+  maxImageBytes: number;
+  texts: Record<string, string>;
+}
+
+/** The playground page, server-rendered in one language; its script fills in the jobs. */
+export function renderPlaygroundPage(o: PageOptions): string {
+  const { locale } = o;
+  const e = (s: string): string => escapeHtml(s);
+  const presets = o.styles ?? defaultStylePresets();
+  const mb = Math.max(1, Math.floor(o.maxImageBytes / 1048576));
+  const helpLines = formatGrammarHelp(locale, presets).split('\n');
+  const styleRows = presets.styles
+    .map((s) => `<tr><td><code>${e(s.name)}</code></td><td lang="zh-CN">${e(s.displayName['zh-CN'])}</td><td lang="en">${e(s.displayName.en)}</td></tr>`)
+    .join('');
+  const config: PageConfig = {
+    locale,
+    api: '/api/web',
+    maxImageBytes: o.maxImageBytes,
+    texts: { ...textsOf(locale), eta_seconds: t('eta.seconds', locale, { n: '{n}' }), eta_minutes: t('eta.minutes', locale, { n: '{n}' }) },
+  };
+  const langLink = (l: Locale, label: string): string =>
+    `<a href="/?lang=${l}" hreflang="${l}" lang="${l}" id="lang-${l}"${l === locale ? ' aria-current="true"' : ''}>${label}</a>`;
+  return `<!doctype html>
+<html lang="${locale}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${e(wt('title', locale))}</title>
+<link rel="stylesheet" href="${ASSET_PATHS.style}">
+</head>
+<body>
+<header class="top">
+  <h1>${e(wt('title', locale))}</h1>
+  <nav aria-label="${e(wt('language', locale))}" class="lang">${langLink('en', 'English')} · ${langLink('zh-CN', '中文')}</nav>
+</header>
+<main class="layout">
+  <section class="chat" aria-labelledby="history-title">
+    <p class="intro">${e(wt('intro', locale))}</p>
+    <p id="credits" class="credits"></p>
+    <h2 id="history-title">${e(wt('history_title', locale))}</h2>
+    <p id="history-empty" class="empty">${e(wt('history_empty', locale))}</p>
+    <ol id="jobs" class="jobs" aria-live="polite"></ol>
+    <form id="compose" class="compose" method="post" action="/api/web/jobs" enctype="multipart/form-data" novalidate>
+      <label for="command">${e(wt('command_label', locale))}</label>
+      <textarea id="command" name="text" rows="2" maxlength="8000" autocomplete="off" placeholder="${e(wt('command_placeholder', locale))}" aria-describedby="submit-hint"></textarea>
+      <div id="drop" class="drop">
+        <label for="image">${e(wt('image_label', locale))}</label>
+        <input id="image" name="image" type="file" accept="image/jpeg,image/png,image/webp" aria-describedby="image-limit">
+        <p id="image-limit" class="hint">${e(wt('image_drop', locale))} — ${e(wt('image_limit', locale, { mb }))}</p>
+        <img id="image-preview" class="thumb" alt="" hidden>
+        <button type="button" id="image-remove" hidden>${e(wt('image_remove', locale))}</button>
+      </div>
+      <p id="form-error" class="error" role="alert"></p>
+      <div class="send">
+        <button type="submit" id="submit">${e(wt('submit', locale))}</button>
+        <span id="submit-hint" class="hint">${e(wt('submit_hint', locale))}</span>
+      </div>
+    </form>
+  </section>
+  <aside class="help" aria-labelledby="help-title">
+    <h2 id="help-title">${e(wt('help_title', locale))}</h2>
+    <ul class="flags">${helpLines.map((l) => `<li>${e(l)}</li>`).join('')}</ul>
+    <h3>${e(wt('styles_title', locale))}</h3>
+    <table class="styles">
+      <thead><tr><th scope="col">${e(wt('style_name', locale))}</th><th scope="col" lang="zh-CN">中文</th><th scope="col" lang="en">English</th></tr></thead>
+      <tbody>${styleRows}</tbody>
+    </table>
+  </aside>
+</main>
+<noscript><p class="error">${e(wt('noscript', locale))}</p></noscript>
+<script type="application/json" id="fc-config">${jsonForScript(config)}</script>
+<script src="${ASSET_PATHS.script}" defer></script>
+</body>
+</html>
+`;
+}

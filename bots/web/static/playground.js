@@ -1,0 +1,338 @@
+// The Framecast playground's script: no framework, no build step. It reads its texts and limits from
+// the page's JSON config block, lists this browser's jobs, sends /video commands (with an optional
+// image, by file input or drag and drop), follows each unfinished job over server-sent events, and
+// plays the finished video inline. Served with a strict Content-Security-Policy (script-src 'self').
+/* global document, window, fetch, FormData, EventSource, crypto */
+'use strict';
+
+(function main() {
+  const cfg = JSON.parse(document.getElementById('fc-config').textContent);
+  const T = cfg.texts;
+  const API = cfg.api;
+  const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'blocked', 'undeliverable']);
+  const followed = new Map();
+
+  const $ = (id) => document.getElementById(id);
+  const form = $('compose');
+  const command = $('command');
+  const fileInput = $('image');
+  const drop = $('drop');
+  const thumb = $('image-preview');
+  const removeImage = $('image-remove');
+  const formError = $('form-error');
+  const submitButton = $('submit');
+  const list = $('jobs');
+  const empty = $('history-empty');
+  let chosen = null;
+  let requestId = newRequestId();
+  let thumbUrl = null;
+
+  function fill(template, vars) {
+    return String(template).replace(/\{(\w+)\}/g, (m, k) => (vars && vars[k] !== undefined ? String(vars[k]) : m));
+  }
+  function newRequestId() {
+    return crypto.randomUUID().replace(/-/g, '');
+  }
+  function eta(seconds) {
+    return seconds < 90 ? fill(T.eta_seconds, { n: Math.max(1, Math.round(seconds)) }) : fill(T.eta_minutes, { n: Math.round(seconds / 60) });
+  }
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'text') node.textContent = v;
+      else if (k === 'className') node.className = v;
+      else node.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of children || []) if (c) node.append(c);
+    return node;
+  }
+  function messageOf(body, fallbackId) {
+    if (body && typeof body.message === 'string' && body.message !== '') return body.message;
+    return T[fallbackId] || T.error_bad_request;
+  }
+  async function api(path, init) {
+    const res = await fetch(API + path, Object.assign({ credentials: 'same-origin', headers: { Accept: 'application/json' } }, init || {}));
+    let body = null;
+    try {
+      body = await res.json();
+    } catch (_e) {
+      body = null;
+    }
+    return { ok: res.ok, status: res.status, body };
+  }
+  function showError(text) {
+    formError.textContent = text || '';
+  }
+
+  // --- the image: file input, drag and drop ----------------------------------------------------
+  function setImage(file) {
+    showError('');
+    if (file && !/^image\/(jpeg|png|webp)$/.test(file.type)) {
+      showError(T.error_image_type);
+      return;
+    }
+    if (file && file.size > cfg.maxImageBytes) {
+      showError(fill(T.error_image_too_large, { mb: Math.max(1, Math.floor(cfg.maxImageBytes / 1048576)) }));
+      return;
+    }
+    chosen = file || null;
+    if (thumbUrl) URL.revokeObjectURL(thumbUrl);
+    thumbUrl = chosen ? URL.createObjectURL(chosen) : null;
+    thumb.hidden = !chosen;
+    removeImage.hidden = !chosen;
+    if (chosen) {
+      thumb.src = thumbUrl;
+      thumb.alt = chosen.name;
+    } else {
+      thumb.removeAttribute('src');
+      fileInput.value = '';
+    }
+  }
+  fileInput.addEventListener('change', () => setImage(fileInput.files && fileInput.files[0]));
+  removeImage.addEventListener('click', () => setImage(null));
+  for (const type of ['dragenter', 'dragover']) {
+    drop.addEventListener(type, (e) => {
+      e.preventDefault();
+      drop.classList.add('over');
+    });
+  }
+  for (const type of ['dragleave', 'drop']) drop.addEventListener(type, () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    const file = e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0];
+    if (file) setImage(file);
+  });
+
+  // --- sending ---------------------------------------------------------------------------------
+  command.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = command.value.trim();
+    if (text === '') {
+      showError(T.error_empty);
+      command.focus();
+      return;
+    }
+    showError('');
+    submitButton.disabled = true;
+    submitButton.textContent = T.sending;
+    const data = new FormData();
+    data.append('text', text);
+    data.append('requestId', requestId);
+    if (chosen) data.append('image', chosen, chosen.name);
+    try {
+      const res = await api('/jobs', { method: 'POST', body: data });
+      if (res.ok && res.body && res.body.job) {
+        requestId = newRequestId();
+        command.value = '';
+        setImage(null);
+        render(res.body.job);
+        follow(res.body.job);
+        refreshCredits();
+      } else {
+        showError(messageOf(res.body, res.status === 401 ? 'error_session' : res.status === 403 ? 'error_forbidden' : 'error_bad_request'));
+        // A refusal is final for this request id: the next try is a new request.
+        if (res.status !== 401 && res.status < 500) requestId = newRequestId();
+      }
+    } catch (_err) {
+      showError(T.error_network);
+    } finally {
+      submitButton.disabled = false;
+      submitButton.textContent = T.submit;
+    }
+  });
+
+  // --- jobs --------------------------------------------------------------------------------------
+  function card(jobId) {
+    let node = document.getElementById('job-' + jobId);
+    if (node) return node;
+    const status = el('p', { className: 'status', role: 'status', id: 'status-' + jobId });
+    const bar = el('progress', { className: 'bar', max: 1, value: 0, 'aria-label': T.progress_label, hidden: true });
+    const preview = el('img', { className: 'preview', hidden: true, alt: '' });
+    const media = el('div', { className: 'media' });
+    const actions = el('div', { className: 'actions' });
+    const notice = el('p', { className: 'error', role: 'alert' });
+    node = el('li', { className: 'job', id: 'job-' + jobId, 'data-job': jobId }, [
+      el('div', { className: 'bubble user' }, [el('p', { className: 'prompt' }), el('p', { className: 'meta' })]),
+      el('div', { className: 'bubble bot' }, [status, bar, preview, media, actions, notice]),
+    ]);
+    list.append(node);
+    empty.hidden = true;
+    return node;
+  }
+  function statusOf(job) {
+    switch (job.state) {
+      case 'queued':
+        return job.position ? fill(T.state_queued, { position: job.position, eta: eta(job.etaSeconds || 0) }) : T.state_started;
+      case 'active':
+        return T.state_started;
+      case 'review':
+        return T.state_review;
+      case 'succeeded':
+        return T.state_delivered;
+      case 'cancelled':
+        return T.state_cancelled;
+      default:
+        return T.state_failed;
+    }
+  }
+  function button(label, className, onClick) {
+    const b = el('button', { type: 'button', className, text: label });
+    b.addEventListener('click', onClick);
+    return b;
+  }
+  function render(job) {
+    const node = card(job.jobId);
+    node.dataset.state = job.state;
+    node.querySelector('.prompt').textContent = job.prompt;
+    node.querySelector('.meta').textContent = job.summary[cfg.locale] || job.summary.en;
+    const status = node.querySelector('.status');
+    if (!node.dataset.live || FINAL.has(job.state) || job.state === 'review') status.textContent = statusOf(job);
+    const bar = node.querySelector('.bar');
+    const preview = node.querySelector('.preview');
+    if (FINAL.has(job.state) || job.state === 'review') {
+      bar.hidden = true;
+      preview.hidden = true;
+    }
+    const media = node.querySelector('.media');
+    const actions = node.querySelector('.actions');
+    if (job.video && !media.querySelector('video')) {
+      const video = el('video', {
+        controls: true, playsinline: true, preload: 'auto', src: job.video.url, poster: job.video.posterUrl,
+        width: job.video.width, height: job.video.height, 'aria-label': fill(T.video_label, { prompt: job.prompt }),
+      });
+      media.replaceChildren(video);
+    }
+    actions.replaceChildren();
+    if (job.state === 'queued' || job.state === 'active') {
+      actions.append(button(T.button_cancel, 'cancel', () => act(job, 'cancel')));
+    }
+    if (job.state === 'succeeded') {
+      actions.append(button(T.button_reroll, 'reroll', () => act(job, 'reroll')));
+      if (job.spec.mode === 'draft') actions.append(button(T.button_upscale, 'upscale', () => act(job, 'upscale')));
+      if (job.video) actions.append(el('a', { className: 'download', href: job.video.downloadUrl, download: 'framecast-' + job.jobId + '.mp4', text: T.button_download }));
+    }
+  }
+  function onProgress(jobId, e) {
+    const node = card(jobId);
+    node.dataset.live = '1';
+    const status = node.querySelector('.status');
+    const bar = node.querySelector('.bar');
+    const preview = node.querySelector('.preview');
+    switch (e.type) {
+      case 'queued':
+        status.textContent = fill(T.state_queued, { position: e.position, eta: eta(e.etaSeconds) });
+        break;
+      case 'started':
+        status.textContent = T.state_started;
+        break;
+      case 'step':
+        status.textContent = fill(T.state_step, { step: e.step, total: e.totalSteps });
+        bar.hidden = false;
+        bar.max = e.totalSteps;
+        bar.value = e.step;
+        bar.setAttribute('aria-valuetext', fill(T.state_step, { step: e.step, total: e.totalSteps }));
+        if (e.previewUrl) {
+          preview.hidden = false;
+          preview.src = e.previewUrl;
+          preview.alt = fill(T.preview_alt, { step: e.step });
+        }
+        break;
+      case 'encoding':
+        status.textContent = e.phase === 'scanning' ? T.state_scanning : T.state_encoding;
+        bar.hidden = true;
+        break;
+      case 'review':
+        status.textContent = T.state_review;
+        break;
+      case 'ready':
+        status.textContent = T.state_ready;
+        break;
+      case 'delivered':
+        status.textContent = T.state_delivered;
+        break;
+      case 'failed':
+      case 'cancelled':
+        status.textContent = (e.message && e.message[cfg.locale]) || (e.type === 'failed' ? T.state_failed : T.state_cancelled);
+        break;
+      default:
+        break;
+    }
+  }
+  function follow(job) {
+    if (FINAL.has(job.state) || followed.has(job.jobId)) return;
+    const es = new EventSource(API + '/jobs/' + encodeURIComponent(job.jobId) + '/events');
+    followed.set(job.jobId, es);
+    const stop = () => {
+      es.close();
+      followed.delete(job.jobId);
+    };
+    es.addEventListener('job', (m) => {
+      const view = JSON.parse(m.data);
+      render(view);
+      if (FINAL.has(view.state)) stop();
+    });
+    es.addEventListener('progress', (m) => onProgress(job.jobId, JSON.parse(m.data)));
+  }
+  async function act(job, what) {
+    const node = card(job.jobId);
+    const notice = node.querySelector('.actions + .error');
+    notice.textContent = '';
+    for (const b of node.querySelectorAll('.actions button')) b.disabled = true;
+    const id = node.dataset.nonce || newRequestId();
+    node.dataset.nonce = id;
+    try {
+      const res = await api('/jobs/' + encodeURIComponent(job.jobId) + '/' + what, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: what === 'cancel' ? '{}' : JSON.stringify({ requestId: id }),
+      });
+      if (!res.ok) notice.textContent = messageOf(res.body, 'error_bad_request');
+      if (what !== 'cancel' && res.body && res.body.job) {
+        // A later click is a new request; a double click stayed one.
+        node.dataset.nonce = newRequestId();
+        render(res.body.job);
+        follow(res.body.job);
+        refreshCredits();
+        document.getElementById('job-' + res.body.job.jobId).scrollIntoView({ block: 'nearest' });
+      }
+      if (what === 'cancel' && res.ok) notice.textContent = messageOf(res.body, 'state_cancelled');
+    } catch (_err) {
+      notice.textContent = T.error_network;
+    } finally {
+      for (const b of node.querySelectorAll('.actions button')) b.disabled = false;
+    }
+  }
+  async function refreshCredits() {
+    try {
+      const res = await api('/me');
+      if (res.ok) $('credits').textContent = fill(T.credits, { left: res.body.credits.available, limit: res.body.credits.daily });
+    } catch (_err) {
+      // The credits line is informative only.
+    }
+  }
+  async function load() {
+    try {
+      const res = await api('/jobs');
+      if (!res.ok) {
+        showError(messageOf(res.body, res.status === 401 ? 'error_session' : 'error_network'));
+        return;
+      }
+      const jobs = res.body.jobs.slice().reverse();
+      for (const job of jobs) render(job);
+      for (const job of jobs) follow(job);
+      document.body.dataset.ready = '1';
+    } catch (_err) {
+      showError(T.error_network);
+    }
+  }
+  window.addEventListener('pageshow', () => command.focus());
+  refreshCredits();
+  load();
+})();
