@@ -1,0 +1,27 @@
+/**
+ * The routes of the mini program API (a public contract: the mini program calls exactly these).
+ * Every route but login needs `Authorization: Bearer <token>`; the video and poster also take a
+ * signed link (`?exp=…&sig=…`) instead, for the `<video>`/`<image>` components, which send no headers.
+ */
+export const MP_ROUTES = {
+  login: { method: 'POST', path: '/api/mp/login' },
+  logout: { method: 'POST', path: '/api/mp/logout' },
+  me: { method: 'GET', path: '/api/mp/me' },
+  upload: { method: 'POST', path: '/api/mp/uploads' },
+  createJob: { method: 'POST', path: '/api/mp/jobs' },
+  listJobs: { method: 'GET', path: '/api/mp/jobs' },
+  job: { method: 'GET', path: '/api/mp/jobs/:id' },
+  jobEvents: { method: 'GET', path: '/api/mp/jobs/:id/events' },
+  cancelJob: { method: 'POST', path: '/api/mp/jobs/:id/cancel' },
+  jobMedia: { method: 'GET', path: '/api/mp/jobs/:id/media' },
+  video: { method: 'GET', path: '/api/mp/jobs/:id/video' },
+  poster: { method: 'GET', path: '/api/mp/jobs/:id/poster' },
+  publish: { method: 'POST', path: '/api/mp/jobs/:id/publish' },
+  unpublish: { method: 'POST', path: '/api/mp/jobs/:id/unpublish' },
+  unpublishDelete: { method: 'DELETE', path: '/api/mp/jobs/:id/publish' },
+  gallery: { method: 'GET', path: '/api/mp/gallery' },
+  like: { method: 'POST', path: '/api/mp/gallery/:id/like' },
+  report: { method: 'POST', path: '/api/mp/gallery/:id/report' },
+} as const;
+
+export type MpRouteName = keyof typeof MP_ROUTES;
