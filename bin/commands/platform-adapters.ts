@@ -2,7 +2,7 @@ import type { BlobStore, Core, FramecastConfig } from '@framecast/core';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 
-export type AdapterName = 'slack' | 'discord';
+export type AdapterName = 'slack' | 'discord' | 'miniprogram';
 
 export interface AdapterContext {
   core: Core;
@@ -26,6 +26,7 @@ export function configuredAdapters(config: FramecastConfig): AdapterName[] {
   const out: AdapterName[] = [];
   if (e.SLACK_BOT_TOKEN !== undefined) out.push('slack');
   if (e.DISCORD_TOKEN !== undefined) out.push('discord');
+  if (e.WECHAT_APP_ID !== undefined && e.WECHAT_APP_SECRET !== undefined) out.push('miniprogram');
   return out;
 }
 
@@ -44,6 +45,11 @@ export async function startAdapter(name: AdapterName, ctx: AdapterContext): Prom
       const a = await startDiscordAdapter({ core: ctx.core, store: ctx.store, logger: ctx.logger, config: ctx.config, ...(ctx.http === undefined ? {} : { http: ctx.http }) });
       const modes = [e.DISCORD_GATEWAY ? 'gateway' : '', e.DISCORD_PUBLIC_KEY !== undefined && ctx.http !== undefined ? 'HTTP interactions at POST /discord/interactions' : ''].filter(Boolean);
       return { name, summary: `Discord (${modes.join(', ') || 'delivery only'})`, close: () => a.close() };
+    }
+    case 'miniprogram': {
+      const { startMiniProgramApi } = await import('@framecast/bot-miniprogram-api');
+      const a = await startMiniProgramApi({ core: ctx.core, store: ctx.store, logger: ctx.logger, config: ctx.config, ...(ctx.http === undefined ? {} : { http: ctx.http }) });
+      return { name, summary: ctx.http === undefined ? 'Mini Program API (deliveries only: the HTTP server is off)' : 'Mini Program API at /api/mp/*', close: () => a.close() };
     }
   }
 }
