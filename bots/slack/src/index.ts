@@ -2,7 +2,7 @@ export { startSlackAdapter, isSlackConfigured, SlackConfigError, MAKE_VIDEO_SHOR
 export { SlackHttpReceiver, SlackSocketReceiver, SLACK_EVENTS_PATH, parseSlackBody } from './slack-receiver.ts';
 export { slackSignature, verifySlackSignature, SLACK_MAX_SKEW_SECONDS, type SignatureCheck } from './slack-signature.ts';
 export { SlackCommands, toChatRequest, extractFileLinks, stripMentions, localeOf, type SlackInvocation, type SlackFile, type SlackIntakeAnswer } from './slack-commands.ts';
-export { startSlackProgress, statusText, statusBlocks, ACTION, type SlackProgressOptions, type StatusTarget } from './slack-progress.ts';
-export { slackDeliveryHandler, classifySlackError, PERMANENT_SLACK_ERRORS, type SlackDeliveryOptions } from './slack-delivery.ts';
+export { startSlackProgress, statusText, statusBlocks, statusRankOf, SlackStatusBoard, STATUS_RANK, ACTION, type SlackProgressOptions, type StatusTarget, type StatusPosition } from './slack-progress.ts';
+export { slackDeliveryHandler, classifySlackError, PERMANENT_SLACK_ERRORS, UPLOAD_REFUSED_ERRORS, LINK_AFTER_ATTEMPTS, type SlackDeliveryOptions } from './slack-delivery.ts';
 export { registerSlackActions, commandTextOf, seedOf } from './slack-actions.ts';
 export { homeView, publishHome } from './slack-home.ts';

@@ -5,10 +5,10 @@ import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { registerSlackActions } from './slack-actions.ts';
 import { extractFileLinks, SlackCommands, stripMentions, type SlackFile, type SlackIntakeAnswer, type SlackInvocation } from './slack-commands.ts';
-import { slackDeliveryHandler } from './slack-delivery.ts';
+import { slackDeliveryHandler, type SlackDeliveryOptions } from './slack-delivery.ts';
 import { publishHome } from './slack-home.ts';
 import { st } from './slack-messages.ts';
-import { startSlackProgress } from './slack-progress.ts';
+import { SlackStatusBoard, startSlackProgress } from './slack-progress.ts';
 import { boltLogger, SlackHttpReceiver, SlackSocketReceiver } from './slack-receiver.ts';
 
 /** The callback id of the message shortcut "Make a video from this". */
@@ -29,6 +29,8 @@ export interface SlackAdapterOptions {
   http?: { mount(...routes: Middleware[]): void };
   /** Passed to core.deliveries.consume('slack', …). */
   consume?: ConsumeOptions;
+  /** The delivery handler's choices (tests). */
+  delivery?: Pick<SlackDeliveryOptions, 'linkAfterAttempts'>;
 }
 
 export interface SlackAdapter {
@@ -155,8 +157,10 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
     logger.error({ err }, 'slack handler error');
   });
 
-  const unsubscribe = await startSlackProgress({ core, client: fast, logger, store });
-  const consumer = core.deliveries.consume('slack', slackDeliveryHandler({ store, client: fast, logger }), opts.consume);
+  // One board for the renderer and the delivery: no progress edit lands after the final one.
+  const board = new SlackStatusBoard();
+  const unsubscribe = await startSlackProgress({ core, client: fast, logger, store, board });
+  const consumer = core.deliveries.consume('slack', slackDeliveryHandler({ store, client: fast, logger, board, ...opts.delivery }), opts.consume);
   try {
     if (receiver instanceof SlackHttpReceiver) opts.http?.mount(receiver.middleware());
     await app.start();

@@ -40,15 +40,15 @@ describe('slack delivery handler (the real Web API client against the fake Slack
   const handler = () => slackDeliveryHandler({ store, client, logger });
 
   it('uploads the mp4 into the thread in three steps', async () => {
-    expect(await handler()(delivery('CA'), { attempt: 1 })).toEqual({ status: 'delivered' });
+    expect(await handler()(delivery('CA'), { attempt: 1 })).toEqual({ status: 'delivered', info: { via: 'upload' } });
     const [file] = fake.sharedFiles('CA');
     expect(file?.bytes.equals(MP4)).toBe(true);
     expect(file?.shares).toEqual([expect.objectContaining({ channel: 'CA', thread_ts: '1700000000.000100' })]);
   });
 
   it('a video over the target budget (or marked needsLink) becomes a link message, nothing uploaded', async () => {
-    expect(await handler()(delivery('CB', { maxUploadBytes: 1000 }), { attempt: 1 })).toEqual({ status: 'delivered' });
-    expect(await handler()(delivery('CB2', { needsLink: true }), { attempt: 1 })).toEqual({ status: 'delivered' });
+    expect(await handler()(delivery('CB', { maxUploadBytes: 1000 }), { attempt: 1 })).toEqual({ status: 'delivered', info: { via: 'link' } });
+    expect(await handler()(delivery('CB2', { needsLink: true }), { attempt: 1 })).toEqual({ status: 'delivered', info: { via: 'link' } });
     expect(fake.sharedFiles('CB')).toHaveLength(0);
     expect(fake.channelMessages('CB')[0]?.text).toMatch(/too large to upload here: \S+videos\/j1\.mp4/);
     expect(fake.channelMessages('CB2')[0]?.thread_ts).toBe('1700000000.000100');
@@ -65,14 +65,45 @@ describe('slack delivery handler (the real Web API client against the fake Slack
     }
     fake.failWith('files.getUploadURLExternal', 'internal_error', 1);
     await expect(handler()(delivery('CE'), { attempt: 1 })).rejects.toThrow(/internal_error/);
-    expect(await handler()(delivery('CC'), { attempt: 3 })).toEqual({ status: 'delivered' });
+    expect(await handler()(delivery('CC'), { attempt: 3 })).toEqual({ status: 'delivered', info: { via: 'upload' } });
     expect(fake.sharedFiles('CC')).toHaveLength(1);
   });
 
   it('a failure outcome edits the status message with the localised text', async () => {
     const posted = await client.chat.postMessage({ channel: 'CF', text: 'working' });
     const d = delivery('CF', { messageTs: posted.ts as string, outcome: { kind: 'blocked', code: 'output_blocked', message: { en: 'The video broke the rules.', 'zh-CN': '视频违规。' } } });
-    expect(await handler()(d, { attempt: 1 })).toEqual({ status: 'delivered' });
+    expect(await handler()(d, { attempt: 1 })).toEqual({ status: 'delivered', info: { via: 'message' } });
     expect(fake.channelMessages('CF')[0]?.text).toBe('❌ <@U1> The video broke the rules.');
+  });
+
+  it('an upload the workspace refuses (a size limit, a 413) goes out as one signed link; without a public link it is given up', async () => {
+    const signed = createBlobStore({ kind: 'local', dir, publicUrl: { base: 'https://framecast.example', secret: 's'.repeat(32) } });
+    const withLinks = () => slackDeliveryHandler({ store: signed, client, logger });
+    fake.failWith('files.getUploadURLExternal', 'file_upload_size_restricted', 1);
+    expect(await withLinks()(delivery('CG'), { attempt: 1 })).toEqual({ status: 'delivered', info: { via: 'link' } });
+    expect(fake.channelMessages('CG')).toHaveLength(1);
+    expect(fake.channelMessages('CG')[0]?.text).toMatch(/too large to upload here: https:\/\/framecast\.example\/media\/videos\/j1\.mp4\?exp=\d+&sig=/);
+    fake.failUpload(413);
+    expect(await withLinks()(delivery('CH'), { attempt: 1 })).toEqual({ status: 'delivered', info: { via: 'link' } });
+    expect(fake.channelMessages('CH')).toHaveLength(1);
+    expect(fake.sharedFiles('CG').concat(fake.sharedFiles('CH'))).toHaveLength(0);
+    // file:// is no link for Slack users: refused for good (the core refunds and says so).
+    fake.failWith('files.getUploadURLExternal', 'file_upload_size_restricted', 1);
+    expect(await handler()(delivery('CI'), { attempt: 1 })).toMatchObject({ status: 'failed', reason: expect.stringContaining('file_upload_size_restricted') });
+    expect(fake.channelMessages('CI')).toHaveLength(0);
+  });
+
+  it('an upload that keeps failing gives way to a link from the fifth attempt, not before, and not for a 429', async () => {
+    const signed = createBlobStore({ kind: 'local', dir, publicUrl: { base: 'https://framecast.example', secret: 's'.repeat(32) } });
+    const h = slackDeliveryHandler({ store: signed, client, logger });
+    fake.failUpload(503, 2);
+    await expect(h(delivery('CJ'), { attempt: 4 })).rejects.toThrow(/503/);
+    expect(fake.channelMessages('CJ')).toHaveLength(0);
+    expect(await h(delivery('CJ'), { attempt: 5 })).toEqual({ status: 'delivered', info: { via: 'link' } });
+    expect(fake.channelMessages('CJ')).toHaveLength(1);
+    expect(fake.channelMessages('CJ')[0]?.text).toMatch(/not taking uploads right now.*https:\/\/framecast\.example\/media\/videos\/j1\.mp4\?exp=/);
+    fake.rateLimit('upload', 1, 2);
+    expect(await h(delivery('CK'), { attempt: 9 })).toMatchObject({ status: 'retry', retryAfterMs: 2000 });
+    expect(fake.channelMessages('CK')).toHaveLength(0);
   });
 });

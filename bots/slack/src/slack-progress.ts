@@ -84,6 +84,85 @@ export function statusText(e: ProgressEvent, t: StatusTarget): string | undefine
   }
 }
 
+/** How far along a status message is; an edit never takes it back (see SlackStatusBoard). */
+export const STATUS_RANK = { queued: 1, started: 2, step: 3, encoding: 4, review: 5, ready: 6, final: 7 } as const;
+
+/** Where a status edit stands: its rank, its step, and (for `started`) the worker's attempt. */
+export interface StatusPosition {
+  rank: number;
+  step?: number;
+  /** A later attempt (a job run again after a worker's failure) starts over from `started`. */
+  attempt?: number;
+}
+
+/** The rank of a progress event's status (steps by their number), undefined for events with none. */
+export function statusRankOf(e: ProgressEvent): StatusPosition | undefined {
+  switch (e.type) {
+    case 'started':
+      return { rank: STATUS_RANK.started, step: 0, attempt: e.attempt };
+    case 'queued':
+    case 'review':
+    case 'ready':
+      return { rank: STATUS_RANK[e.type], step: 0 };
+    case 'step':
+      return { rank: STATUS_RANK.step, step: e.step };
+    case 'encoding':
+      return { rank: STATUS_RANK.encoding, step: e.phase === 'scanning' ? 1 : 0 };
+    case 'failed':
+    case 'cancelled':
+      return { rank: STATUS_RANK.final, step: 0 };
+    case 'delivered':
+      return undefined;
+  }
+}
+
+/**
+ * The status messages this process edits, one per job: every edit of a job's message (the progress
+ * renderer's and the delivery's) goes through `edit`, which runs them one at a time in the order
+ * they were asked for and drops one that would take the message back — a `queued` that a fast
+ * worker's `started` overtook, or a progress edit that comes after the delivery's final one (which
+ * would remove the result's buttons). Without it a late chat.update can leave a running job's
+ * message without its Cancel button, or a delivered one without Reroll/Delete.
+ */
+export class SlackStatusBoard {
+  private readonly jobs = new Map<string, { rank: number; step: number; attempt: number; chain: Promise<void> }>();
+
+  constructor(private readonly maxJobs = 10_000) {}
+
+  /** Runs `write` unless the job's message already shows a later state; resolves with whether it ran. */
+  async edit(jobId: string, at: StatusPosition, write: () => Promise<void>): Promise<boolean> {
+    let entry = this.jobs.get(jobId);
+    if (entry === undefined) {
+      entry = { rank: 0, step: 0, attempt: 1, chain: Promise.resolve() };
+      this.jobs.set(jobId, entry);
+      if (this.jobs.size > this.maxJobs) this.jobs.delete(this.jobs.keys().next().value as string);
+    }
+    const e = entry;
+    const step = at.step ?? 0;
+    const run = e.chain.then(async () => {
+      // A final edit (the delivery's, a failure's) may repeat; nothing goes back from a later state,
+      // except a new attempt's run (after a final state, nothing at all).
+      const attempt = at.attempt ?? e.attempt;
+      const final = STATUS_RANK.final as number;
+      const later = at.rank === final
+        || (e.rank !== final && (attempt > e.attempt || (attempt === e.attempt && (at.rank > e.rank || (at.rank === e.rank && step >= e.step)))));
+      if (!later) return false;
+      e.rank = at.rank;
+      e.step = step;
+      e.attempt = Math.max(attempt, e.attempt);
+      await write();
+      return true;
+    });
+    e.chain = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  /** The job's story is over in this process (delivered): its entry goes. */
+  forget(jobId: string): void {
+    this.jobs.delete(jobId);
+  }
+}
+
 /** How long a step preview's link stays valid (Slack fetches it when the message is shown). */
 const PREVIEW_LINK_SECONDS = 24 * 3600;
 
@@ -110,6 +189,8 @@ export interface SlackProgressOptions {
   logger: Logger;
   /** Step edits of one job at most this often. Default 2000 ms (chat.update is Tier 3). */
   minStepIntervalMs?: number;
+  /** Shared with the delivery handler, so that no progress edit lands after the final one. */
+  board?: SlackStatusBoard;
 }
 
 /**
@@ -119,6 +200,7 @@ export interface SlackProgressOptions {
  */
 export async function startSlackProgress(opts: SlackProgressOptions): Promise<Unsubscribe> {
   const { core, client, logger } = opts;
+  const board = opts.board ?? new SlackStatusBoard();
   const targets = new Map<string, StatusTarget | undefined>();
   /** Jobs whose preview Slack refused: their status message stays text only. */
   const noPreview = new Set<string>();
@@ -126,6 +208,7 @@ export async function startSlackProgress(opts: SlackProgressOptions): Promise<Un
     if (e.type !== 'step' && e.type !== 'queued' && e.type !== 'started') noPreview.delete(e.jobId);
     if (e.type === 'delivered') {
       targets.delete(e.jobId);
+      board.forget(e.jobId);
       return;
     }
     let target = targets.get(e.jobId);
@@ -136,22 +219,27 @@ export async function startSlackProgress(opts: SlackProgressOptions): Promise<Un
     if (target === undefined) return;
     const text = statusText(e, target);
     if (e.type === 'failed' || e.type === 'cancelled') targets.delete(e.jobId);
-    if (text === undefined) return;
+    const rank = statusRankOf(e);
+    if (text === undefined || rank === undefined) return;
     const running = e.type === 'queued' || e.type === 'started' || e.type === 'step';
     const buttons = running ? [cancelButton(e.jobId, target.locale)] : [];
     const url = e.type === 'step' && !noPreview.has(e.jobId) ? await publicPreviewUrl(opts.store, e.previewRef) : undefined;
     const image = url === undefined ? undefined : { url, alt: st('preview_alt', target.locale, { step: e.type === 'step' ? e.step : 0 }) };
-    try {
-      await client.chat.update({ channel: target.channel, ts: target.ts, text, blocks: statusBlocks(text, buttons, image) });
-    } catch (err) {
-      logger.debug({ err, jobId: e.jobId, type: e.type }, 'status message not updated');
-      // Slack could not fetch the preview (invalid_blocks, downloading image failed): text only from now on.
-      if (image !== undefined && (err as { data?: { error?: string } }).data?.error !== 'ratelimited' && (err as { code?: string }).code !== ErrorCode.RateLimitedError) {
-        noPreview.add(e.jobId);
-        await client.chat
-          .update({ channel: target.channel, ts: target.ts, text, blocks: statusBlocks(text, buttons) })
-          .catch((err2: unknown) => logger.debug({ err: err2, jobId: e.jobId }, 'status message not updated'));
+    const t = target;
+    const edited = await board.edit(e.jobId, rank, async () => {
+      try {
+        await client.chat.update({ channel: t.channel, ts: t.ts, text, blocks: statusBlocks(text, buttons, image) });
+      } catch (err) {
+        logger.debug({ err, jobId: e.jobId, type: e.type }, 'status message not updated');
+        // Slack could not fetch the preview (invalid_blocks, downloading image failed): text only from now on.
+        if (image !== undefined && (err as { data?: { error?: string } }).data?.error !== 'ratelimited' && (err as { code?: string }).code !== ErrorCode.RateLimitedError) {
+          noPreview.add(e.jobId);
+          await client.chat
+            .update({ channel: t.channel, ts: t.ts, text, blocks: statusBlocks(text, buttons) })
+            .catch((err2: unknown) => logger.debug({ err: err2, jobId: e.jobId }, 'status message not updated'));
+        }
       }
-    }
+    });
+    if (!edited) logger.debug({ jobId: e.jobId, type: e.type }, 'status edit skipped: the message already shows a later state');
   }, { minStepIntervalMs: opts.minStepIntervalMs ?? 2000 });
 }

@@ -41,7 +41,7 @@ export interface FakeSlackApiOptions {
   botUserId?: string;
 }
 
-type Failure = ({ kind: 'ratelimit'; retryAfter: number } | { kind: 'error'; error: string }) & { when?: (args: Record<string, unknown>) => boolean };
+type Failure = ({ kind: 'ratelimit'; retryAfter: number } | { kind: 'error'; error: string } | { kind: 'status'; status: number }) & { when?: (args: Record<string, unknown>) => boolean };
 
 /** How a call answers while Slack is down: HTTP 503, `{ ok: false, error: 'service_unavailable' }`, or a dropped connection. */
 export type OutageKind = 'http_503' | 'service_unavailable' | 'drop';
@@ -132,6 +132,11 @@ export class FakeSlackApi {
   /** The next `times` calls of `method` (or `upload` for the upload URL) answer 429 with Retry-After. */
   rateLimit(method: string, times: number, retryAfterSeconds = 1): void {
     this.queueFailure(method, times, { kind: 'ratelimit', retryAfter: retryAfterSeconds });
+  }
+
+  /** The next `times` uploads to an upload URL answer this HTTP status (413: the file is too large). */
+  failUpload(status: number, times = 1): void {
+    this.queueFailure('upload', times, { kind: 'status', status });
   }
 
   /** The next `times` calls of `method` (those `when` accepts) answer `{ ok: false, error }`. */
@@ -300,6 +305,7 @@ export class FakeSlackApi {
       if (this.answerOutage('upload', req, res)) return;
       const fail = this.takeFailure('upload', {});
       if (fail?.kind === 'ratelimit') return send(res, 429, 'rate limited', { 'Retry-After': String(fail.retryAfter) });
+      if (fail?.kind === 'status') return send(res, fail.status, fail.status === 413 ? 'Request Entity Too Large' : 'error', { 'Content-Type': 'text/plain' });
       const file = this.files.get(id);
       if (file === undefined) return send(res, 404, 'no such upload');
       file.bytes = body;
