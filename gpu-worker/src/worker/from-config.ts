@@ -5,7 +5,7 @@ import { blobStoreFromConfig, type BlobStore, type Core, type FramecastConfig } 
 import { createSafeFetcher, NsfwClassifier, scanVideo } from '@framecast/content-safety';
 import { ComfyUiRuntime } from '../runtime/comfyui/index.ts';
 import { DashScopeRuntime, safeFetcherDownloader } from '../runtime/dashscope/index.ts';
-import { OnnxVideoRuntime, ensureTinyWanModel, defaultTinyWanDir } from '../runtime/onnx/index.ts';
+import { OnnxVideoRuntime, ensureTinyWanModel, defaultTinyWanDir, executionProviderFromList } from '../runtime/onnx/index.ts';
 import type { VideoRuntime } from '../runtime/video-runtime.ts';
 import { GenerateWorker, type GenerateWorkerOptions } from './generate-worker.ts';
 import type { OutputScanner } from './output-scanner.ts';
@@ -35,11 +35,9 @@ export async function runtimeFromConfig(config: FramecastConfig, store: BlobStor
     case 'onnx': {
       const dir = path.resolve(e.FRAMECAST_MODEL_DIR);
       if (dir === path.resolve(defaultTinyWanDir())) await ensureTinyWanModel(dir);
-      const providers = e.FRAMECAST_ORT_PROVIDERS;
-      const ep = providers.includes('cuda') ? (providers.includes('cpu') ? 'auto' : 'cuda') : providers.length === 0 ? 'auto' : 'cpu';
       return new OnnxVideoRuntime({
         modelDir: dir,
-        executionProvider: ep,
+        executionProvider: executionProviderFromList(e.FRAMECAST_ORT_PROVIDERS),
         logger: { info: (obj: object, msg: string) => logger.info(obj, msg), warn: (obj: object, msg: string) => logger.warn(obj, msg) },
       });
     }

@@ -2,19 +2,31 @@
  * Flow-matching samplers for Wan-style models: the model predicts the velocity v = noise − x0 of
  * the straight path x_σ = (1 − σ)·x0 + σ·noise; σ goes from ~1 to 0.
  *
- * - Euler: σ = shift(linspace(1, 1/1000, n)), then 0; x ← x + (σ_next − σ)·v; timestep = σ·1000.
- *   (diffusers' FlowMatchEulerDiscreteScheduler uses the same grid except that its last σ is
- *   shifted twice, a quirk we do not copy.)
- * - UniPC (bh2, predictor order 2 with the corrector, x0-prediction): as diffusers'
- *   UniPCMultistepScheduler with `prediction_type='flow_prediction', use_flow_sigmas=True,
- *   solver_order=2, lower_order_final=True, final_sigmas_type='zero'` — the configuration that
- *   diffusers' Wan pipelines ship. σ = shift(1 − linspace(1, 1/1000, n+1)) reversed without the
- *   trailing 0, stored as float32, then 0; timestep = trunc(σ·1000) (int64 in diffusers).
+ * shift(σ) = s·σ / (1 + (s − 1)·σ). Two σ grids (the manifest's `defaults.flowSigmas`):
  *
- * shift(σ) = s·σ / (1 + (s − 1)·σ).
+ * - 'wan' (default): the model authors' grid, from the official Wan2.2 code
+ *   (`wan/utils/fm_solvers_unipc.py`, its scheduler built with shift 1 and `set_timesteps(n,
+ *   shift=s)`): σ_i = shift(linspace(σ_max, 0, n+1)[i]), i < n, with σ_max = float32(0.999); then 0.
+ *   Timesteps trunc(1000·σ_i) (int64 there). Diffusers ≤ 0.36 gives the same grid for UniPC. Both
+ *   samplers use it: the official code ships no Euler sampler, so Euler steps on the same grid.
+ * - 'diffusers': what diffusers ≥ 0.37 computes, per sampler.
+ *   - UniPC (`UniPCMultistepScheduler(prediction_type='flow_prediction', use_flow_sigmas=True,
+ *     flow_shift=s)`, as its Wan pipelines ship): σ = shift(linspace(1, 1/1000, n+1)[:-1]) in
+ *     float64, the first lowered by 1e-6 when within 1e-6 of 1 (log(1 − σ) must stay finite);
+ *     timesteps trunc(1000·σ) (int64), σ stored as float32, then 0.
+ *     6 steps, shift 5: wan 999 961 908 833 713 499, diffusers 999 961 909 833 714 501.
+ *   - Euler (`FlowMatchEulerDiscreteScheduler(shift=s)`): its training grid ends at
+ *     σ_min = shift(1/1000) (computed in float32), and set_timesteps shifts again:
+ *     σ = shift(linspace(1, σ_min, n)) — every interior σ differs from a single shift —, stored as
+ *     float32; timesteps float32(σ·1000), not truncated; then 0.
+ *
+ * The UniPC solver itself (bh2, solver order 2, predictor-corrector, x0-prediction,
+ * lower_order_final, final σ 0) is the same in both: diffusers' `multistep_uni_p_bh_update` /
+ * `multistep_uni_c_bh_update`, which the official Wan2.2 scheduler copies.
  */
 
 export type SchedulerKind = 'euler' | 'unipc';
+export type FlowSigmas = 'wan' | 'diffusers';
 
 export const NUM_TRAIN_TIMESTEPS = 1000;
 
@@ -22,7 +34,7 @@ export function shiftSigma(sigma: number, shift: number): number {
   return (shift * sigma) / (1 + (shift - 1) * sigma);
 }
 
-/** numpy.linspace(start, stop, num) in float64. */
+/** numpy.linspace(start, stop, num) in float64 (its formula: start + i·step, the last = stop). */
 export function linspace(start: number, stop: number, num: number): number[] {
   if (num === 1) return [start];
   const step = (stop - start) / (num - 1);
@@ -38,20 +50,53 @@ export interface FlowSchedule {
   timesteps: number[];
 }
 
-export function flowSchedule(kind: SchedulerKind, steps: number, shift: number): FlowSchedule {
+/** shift(σ) in float32 arithmetic, as torch computes it on a float32 tensor. */
+function shiftSigmaF32(sigma: number, shift: number): number {
+  const f = Math.fround;
+  const s = f(sigma);
+  return f(f(f(shift) * s) / f(1 + f(f(shift - 1) * s)));
+}
+
+function wanGrid(steps: number, shift: number): FlowSchedule {
+  const sigmaMax = Math.fround(0.999);
+  const shifted = linspace(sigmaMax, 0, steps + 1)
+    .slice(0, steps)
+    .map((s) => shiftSigma(s, shift));
+  return { sigmas: [...shifted.map((s) => Math.fround(s)), 0], timesteps: shifted.map((s) => Math.trunc(s * NUM_TRAIN_TIMESTEPS)) };
+}
+
+function diffusersUniPcGrid(steps: number, shift: number): FlowSchedule {
+  const shifted = linspace(1, 1 / NUM_TRAIN_TIMESTEPS, steps + 1)
+    .slice(0, steps)
+    .map((s) => shiftSigma(s, shift));
+  const eps = 1e-6;
+  if (Math.abs((shifted[0] as number) - 1) < eps) shifted[0] = (shifted[0] as number) - eps;
+  return { sigmas: [...shifted.map((s) => Math.fround(s)), 0], timesteps: shifted.map((s) => Math.trunc(s * NUM_TRAIN_TIMESTEPS)) };
+}
+
+function diffusersEulerGrid(steps: number, shift: number): FlowSchedule {
+  // __init__: sigmas = shift(linspace(1, 1000, 1000)[::-1] / 1000) in float32; σ_max = 1, σ_min = the last.
+  const sigmaMax = shiftSigmaF32(1, shift);
+  const sigmaMin = shiftSigmaF32(Math.fround(1 / NUM_TRAIN_TIMESTEPS), shift);
+  // set_timesteps: linspace over σ·1000 (float64), /1000, shift again (float64), then float32.
+  const sigmas = linspace(sigmaMax * NUM_TRAIN_TIMESTEPS, sigmaMin * NUM_TRAIN_TIMESTEPS, steps).map((t) => Math.fround(shiftSigma(t / NUM_TRAIN_TIMESTEPS, shift)));
+  return { sigmas: [...sigmas, 0], timesteps: sigmas.map((s) => Math.fround(s * NUM_TRAIN_TIMESTEPS)) };
+}
+
+export function flowSchedule(kind: SchedulerKind, steps: number, shift: number, grid: FlowSigmas = 'wan'): FlowSchedule {
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);
   if (!(shift > 0)) throw new RangeError(`shift must be positive, got ${shift}`);
-  if (kind === 'euler') {
-    const base = linspace(1, 1 / NUM_TRAIN_TIMESTEPS, steps);
-    const sigmas = base.map((s) => shiftSigma(s, shift));
-    return { sigmas: [...sigmas, 0], timesteps: sigmas.map((s) => s * NUM_TRAIN_TIMESTEPS) };
-  }
-  const raw = linspace(1, 1 / NUM_TRAIN_TIMESTEPS, steps + 1).map((a) => 1 - a);
-  const shifted = raw.map((s) => shiftSigma(s, shift)).reverse().slice(0, steps);
-  return {
-    sigmas: [...shifted.map((s) => Math.fround(s)), 0],
-    timesteps: shifted.map((s) => Math.trunc(s * NUM_TRAIN_TIMESTEPS)),
-  };
+  if (grid === 'wan') return wanGrid(steps, shift);
+  return kind === 'euler' ? diffusersEulerGrid(steps, shift) : diffusersUniPcGrid(steps, shift);
+}
+
+/**
+ * Which transformer denoises at timestep t (Wan2.2 A14B): the high-noise expert while
+ * t ≥ boundary (boundary = boundary_ratio × 1000), the low-noise one below — diffusers'
+ * `t >= boundary_timestep` and the official code's rule; t == boundary is high noise.
+ */
+export function expertAt(t: number, boundary: number | undefined): 'high' | 'low' {
+  return boundary === undefined || t >= boundary ? 'high' : 'low';
 }
 
 /** A stateful sampler over Float32Array latents. */
@@ -70,7 +115,8 @@ export class EulerFlowSampler implements FlowSampler {
     const sigma = this.schedule.sigmas[index];
     const next = this.schedule.sigmas[index + 1];
     if (sigma === undefined || next === undefined) throw new RangeError(`step ${index} out of range`);
-    const dt = next - sigma;
+    // float32, as diffusers' step computes σ_next − σ on its float32 sigmas.
+    const dt = Math.fround(next - sigma);
     const out = new Float32Array(sample.length);
     for (let i = 0; i < sample.length; i++) out[i] = (sample[i] as number) + dt * (velocity[i] as number);
     return out;
@@ -233,7 +279,7 @@ export class UniPcFlowSampler implements FlowSampler {
   }
 }
 
-export function createFlowSampler(kind: SchedulerKind, steps: number, shift: number): FlowSampler {
-  const schedule = flowSchedule(kind, steps, shift);
+export function createFlowSampler(kind: SchedulerKind, steps: number, shift: number, grid: FlowSigmas = 'wan'): FlowSampler {
+  const schedule = flowSchedule(kind, steps, shift, grid);
   return kind === 'euler' ? new EulerFlowSampler(schedule) : new UniPcFlowSampler(schedule);
 }

@@ -1,12 +1,12 @@
-export { OnnxVideoRuntime, classifyOrtError } from './onnx-video-runtime.ts';
+export { OnnxVideoRuntime, classifyOrtError, executionProviderFromList } from './onnx-video-runtime.ts';
 export type { OnnxVideoRuntimeOptions, DenoiseStepInfo, ExecutionProviderChoice, RuntimeLogger } from './onnx-video-runtime.ts';
 export { ensureTinyWanModel, writeTinyWanModel, defaultTinyWanDir } from './tiny-wan-model.ts';
 export type { TinyWanVariant, TinyWanOptions } from './tiny-wan-model.ts';
 export { onnxModelCapabilities } from './model-capabilities.ts';
 export { WanManifestSchema, readWanManifest } from './wan-manifest.schema.ts';
 export type { WanManifest, WanManifestInput } from './wan-manifest.schema.ts';
-export { flowSchedule, shiftSigma, createFlowSampler, EulerFlowSampler, UniPcFlowSampler } from './flow-scheduler.ts';
-export type { FlowSampler, FlowSchedule, SchedulerKind } from './flow-scheduler.ts';
+export { flowSchedule, shiftSigma, createFlowSampler, expertAt, EulerFlowSampler, UniPcFlowSampler } from './flow-scheduler.ts';
+export type { FlowSampler, FlowSchedule, FlowSigmas, SchedulerKind } from './flow-scheduler.ts';
 export { philoxNormals, philox4x32 } from './philox-rng.ts';
 export { latentGeometry } from './wan-latents.ts';
 export type { LatentGeometry } from './wan-latents.ts';

@@ -13,8 +13,8 @@ import ort from 'onnxruntime-node';
 import type { RuntimeCapabilities } from '@framecast/core';
 import { RuntimeError } from '../video-runtime.ts';
 import type { RuntimeHooks, RuntimeRequest, RuntimeResult, StepProgress, VideoRuntime } from '../video-runtime.ts';
-import { NUM_TRAIN_TIMESTEPS, createFlowSampler } from './flow-scheduler.ts';
-import type { SchedulerKind } from './flow-scheduler.ts';
+import { NUM_TRAIN_TIMESTEPS, createFlowSampler, expertAt } from './flow-scheduler.ts';
+import type { FlowSigmas, SchedulerKind } from './flow-scheduler.ts';
 import { onnxModelCapabilities } from './model-capabilities.ts';
 import { philoxNormals } from './philox-rng.ts';
 import { readWanManifest } from './wan-manifest.schema.ts';
@@ -50,6 +50,19 @@ const consoleLogger: RuntimeLogger = {
 
 export type ExecutionProviderChoice = 'auto' | 'cuda' | 'cpu';
 
+/**
+ * FRAMECAST_ORT_PROVIDERS (a list of `cuda`, `cpu`) → the runtime's choice: unset or both →
+ * 'auto' (CUDA when onnxruntime-node's CUDA binaries are installed and a session opens on it,
+ * else CPU with a warning); `cuda` alone → 'cuda' (fails loudly instead of falling back);
+ * `cpu` alone → 'cpu'.
+ */
+export function executionProviderFromList(providers: readonly string[]): ExecutionProviderChoice {
+  const cuda = providers.includes('cuda');
+  const cpu = providers.includes('cpu');
+  if (cuda) return cpu ? 'auto' : 'cuda';
+  return cpu ? 'cpu' : 'auto';
+}
+
 /** What ran at one denoising step (instrumentation for tests and logs). */
 export interface DenoiseStepInfo {
   step: number;
@@ -73,8 +86,12 @@ export interface OnnxVideoRuntimeOptions {
   previewMaxSide?: number;
   /** Overrides the manifest's sampler. */
   scheduler?: SchedulerKind;
+  /** Overrides the manifest's `defaults.flowSigmas` (the σ grid: 'wan' or 'diffusers'). */
+  flowSigmas?: FlowSigmas;
   logger?: RuntimeLogger;
   onDenoiseStep?: (info: DenoiseStepInfo) => void;
+  /** The latents after each step (1-based), before decoding (instrumentation for fidelity tests). */
+  onStepLatents?: (step: number, latents: Float32Array) => void;
 }
 
 const MAX_STEPS = 200;
@@ -289,7 +306,7 @@ export class OnnxVideoRuntime implements VideoRuntime {
     }
 
     // ---- denoise
-    const sampler = createFlowSampler(this.options.scheduler ?? m.defaults.scheduler, steps, m.defaults.shift);
+    const sampler = createFlowSampler(this.options.scheduler ?? m.defaults.scheduler, steps, m.defaults.shift, this.options.flowSigmas ?? m.defaults.flowSigmas);
     const { sigmas, timesteps } = sampler.schedule;
     let latents = philoxNormals(request.seed, geometrySize(g), 0);
     if (firstFrameCond !== undefined) replaceFirstFrameInPlace(latents, g, firstFrameCond);
@@ -304,7 +321,7 @@ export class OnnxVideoRuntime implements VideoRuntime {
       checkCancelled(signal);
       const t = timesteps[i] as number;
       const sigma = sigmas[i] as number;
-      const useLow = l.low !== undefined && boundary !== undefined && t < boundary;
+      const useLow = l.low !== undefined && expertAt(t, boundary) === 'low';
       const model = useLow && l.low !== undefined ? l.low : l.high;
       const scale = useLow ? guidanceLow : guidanceHigh;
       const modelInput = concatCond === undefined ? latents : concatChannels([latents, concatCond]);
@@ -329,6 +346,7 @@ export class OnnxVideoRuntime implements VideoRuntime {
       const before = latents;
       latents = sampler.step(velocity, latents, i);
       if (firstFrameCond !== undefined) replaceFirstFrameInPlace(latents, g, firstFrameCond);
+      this.options.onStepLatents?.(i + 1, latents.slice());
 
       const progress: StepProgress = { step: i + 1, totalSteps: steps };
       if (m.preview !== undefined && previewEvery > 0 && ((i + 1) % previewEvery === 0 || i === steps - 1)) {
@@ -401,6 +419,14 @@ export class OnnxVideoRuntime implements VideoRuntime {
     if (raw.length !== zc * per && raw.length !== 2 * zc * per) throw new RuntimeError('transient', `VAE encoder returned ${raw.length} values, expected ${zc * per}`);
     const lat = raw.slice(0, zc * per);
     return normalizeLatentsInPlace(lat, zc, m.vae.latentsMean, m.vae.latentsStd);
+  }
+
+  /** The text encoder's embeddings [1, L, D] of a prompt (a copy), as the denoising loop uses them. */
+  async encodePrompt(text: string): Promise<Float32Array> {
+    await this.load();
+    const l = this.loaded;
+    if (l === undefined) throw new RuntimeError('transient', 'runtime not loaded');
+    return (await this.encodeText(l, text)).slice();
   }
 
   /** Prompt → embeddings [1, L, D] (float32), zero past the prompt when the manifest says so. */

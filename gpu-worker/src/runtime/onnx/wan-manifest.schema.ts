@@ -40,7 +40,7 @@ export const WanManifestSchema = z
       dtype: TensorDtypeSchema.default('float32'),
       timestepDtype: z.enum(['float32', 'float16', 'int64']).default('float32'),
     }),
-    /** The low-noise expert (Wan2.2 A14B); used for t < boundaryRatio × 1000. */
+    /** The low-noise expert (Wan2.2 A14B); used for t < boundaryRatio × 1000 (t == boundary is the high-noise expert's). */
     transformer2: z
       .object({
         file: FileSchema,
@@ -74,6 +74,12 @@ export const WanManifestSchema = z
       /** Low-noise stage; guidanceScale when absent. */
       guidanceScale2: z.number().min(1).optional(),
       scheduler: z.enum(['euler', 'unipc']).default('unipc'),
+      /**
+       * The σ grid of either sampler: 'wan' (the official Wan2.2 code's, the model authors') or
+       * 'diffusers' (diffusers ≥ 0.37's UniPCMultistepScheduler / FlowMatchEulerDiscreteScheduler).
+       * See flow-scheduler.ts.
+       */
+      flowSigmas: z.enum(['wan', 'diffusers']).default('wan'),
       negativePrompt: z.string().default(''),
     }),
     limits: z
