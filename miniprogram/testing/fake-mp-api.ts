@@ -1,0 +1,370 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * An in-memory stand-in for the Framecast mini program API (`/api/mp/*`, bots/miniprogram-api) on a
+ * real HTTP socket, following its contract: login by wx.login code → `{token, expiresAt}`, Bearer
+ * tokens, multipart uploads in the field `file`, jobs, gallery, quota, and `{code, message}` errors
+ * localised by Accept-Language. Tests drive job states with `update()`.
+ */
+
+export type FakeJobState = 'queued' | 'running' | 'held' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface FakeJob {
+  id: string;
+  owner: string;
+  state: FakeJobState;
+  prompt: string;
+  position: number;
+  etaSeconds: number;
+  cost: number;
+  createdAt: number;
+  progress?: { step: number; total: number };
+  error?: { code: string; message: string };
+  published: boolean;
+  body: Record<string, unknown>;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  idempotencyKey: string | undefined;
+  contentType: string | undefined;
+  body: unknown;
+}
+
+interface GalleryEntry {
+  id: string;
+  jobId: string;
+  prompt: string;
+  likedBy: Set<string>;
+  createdAt: number;
+  reports: { user: string; reason: string }[];
+}
+
+const BLOCKED_WORDS = ['blockedword', '违禁词'];
+export const VIDEO_BYTES = Buffer.from('\u0000\u0000\u0000\u0018ftypmp42fake-video-bytes');
+export const POSTER_BYTES = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00]);
+
+const MESSAGES: Record<string, { 'zh-CN': string; en: string }> = {
+  unauthorized: { 'zh-CN': '请先登录', en: 'Please log in' },
+  bad_code: { 'zh-CN': '登录凭证无效', en: 'Invalid login code' },
+  invalid_body: { 'zh-CN': '请求内容不正确', en: 'Invalid request' },
+  moderation_blocked: { 'zh-CN': '描述中有不允许的内容，请修改后再试', en: 'The description contains something not allowed: please change it' },
+  quota_exceeded: { 'zh-CN': '今日额度不足：需要 {cost} 点，剩余 {available} 点', en: 'Not enough credits today: {cost} needed, {available} left' },
+  bad_image: { 'zh-CN': '无法识别这张图片', en: 'That file is not an image we can read' },
+  too_large: { 'zh-CN': '图片太大了', en: 'The image is too large' },
+  unknown_image: { 'zh-CN': '找不到这张照片，请重新上传', en: 'That photo was not found: please upload it again' },
+  not_found: { 'zh-CN': '找不到这个视频', en: 'Video not found' },
+  not_ready: { 'zh-CN': '视频还没有生成好', en: 'The video is not ready yet' },
+  not_cancellable: { 'zh-CN': '这个任务已经结束，不能取消', en: 'That job has finished and cannot be cancelled' },
+  already_liked: { 'zh-CN': '已经喜欢过了', en: 'Already liked' },
+};
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, readonly params: Record<string, string | number> = {}) {
+    super(code);
+  }
+}
+
+function costOf(duration: number, draft: boolean): number {
+  const REF = 848 * 480;
+  const pixels = draft ? REF : 1280 * 720;
+  return Math.max(1, Math.ceil((duration * pixels) / REF * (draft ? 1 : 2) - 1e-9));
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new HttpError(413, 'too_large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** The file of a multipart body's field, parsed by hand (enough for one file part). */
+function multipartFile(body: Buffer, contentType: string, field: string): Buffer | undefined {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(contentType);
+  const b = boundary?.[1] ?? boundary?.[2];
+  if (!b) return undefined;
+  const delimiter = Buffer.from(`--${b}`);
+  let start = body.indexOf(delimiter);
+  while (start !== -1) {
+    const next = body.indexOf(delimiter, start + delimiter.length);
+    if (next === -1) break;
+    const part = body.subarray(start + delimiter.length + 2, next - 2);
+    const headerEnd = part.indexOf('\r\n\r\n');
+    if (headerEnd !== -1) {
+      const headers = part.subarray(0, headerEnd).toString('utf8');
+      if (new RegExp(`name="${field}"`).test(headers) && /filename=/.test(headers)) return part.subarray(headerEnd + 4);
+    }
+    start = next;
+  }
+  return undefined;
+}
+
+function isImage(bytes: Buffer): boolean {
+  const png = bytes.length > 8 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  const jpeg = bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+  return png || jpeg;
+}
+
+export class FakeMpApi {
+  readonly requests: RecordedRequest[] = [];
+  readonly jobs = new Map<string, FakeJob>();
+  readonly gallery = new Map<string, GalleryEntry>();
+  /** Daily credits per user (default 100). */
+  readonly credits = new Map<string, number>();
+  readonly dailyCredits = 100;
+  readonly maxUploadBytes = 64 * 1024;
+  private readonly tokens = new Map<string, { user: string; expiresAt: number }>();
+  private readonly uploads = new Map<string, string>();
+  private readonly idempotency = new Map<string, string>();
+  private server: Server | undefined;
+  private clock = Date.now();
+  baseUrl = '';
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    const { port } = this.server.address() as AddressInfo;
+    this.baseUrl = `http://127.0.0.1:${port}`;
+    return this.baseUrl;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Every token stops working (as after their expiry): the next call gets 401. */
+  revokeAllTokens(): void {
+    this.tokens.clear();
+  }
+
+  logins(): number {
+    return this.requests.filter((r) => r.path === '/api/mp/login').length;
+  }
+
+  calls(method: string, pathPrefix: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === method && r.path.startsWith(pathPrefix));
+  }
+
+  /** Moves a job on, as the worker would. */
+  update(id: string, change: Partial<Omit<FakeJob, 'id' | 'owner'>>): void {
+    const job = this.jobs.get(id);
+    if (!job) throw new Error(`no job ${id}`);
+    Object.assign(job, change);
+    if (change.state && change.state !== 'queued') job.position = 0;
+  }
+
+  /** Adds a published video of another user straight into the gallery. */
+  seedGallery(prompt: string, likes: number, createdAt: number): string {
+    const id = `g-${randomUUID().slice(0, 8)}`;
+    const likedBy = new Set<string>();
+    for (let i = 0; i < likes; i++) likedBy.add(`fan-${i}`);
+    this.gallery.set(id, { id, jobId: `other-${id}`, prompt, likedBy, createdAt, reports: [] });
+    return id;
+  }
+
+  available(user: string): number {
+    const spent = [...this.jobs.values()].filter((j) => j.owner === user && j.state !== 'failed' && j.state !== 'cancelled').reduce((s, j) => s + j.cost, 0);
+    return Math.max(0, (this.credits.get(user) ?? this.dailyCredits) - spent);
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+    res.end(JSON.stringify(body));
+  }
+
+  private fail(res: ServerResponse, req: IncomingMessage, error: HttpError): void {
+    const lang = String(req.headers['accept-language'] ?? '').startsWith('en') ? 'en' : 'zh-CN';
+    const template = MESSAGES[error.code]?.[lang] ?? error.code;
+    const message = template.replace(/\{(\w+)\}/g, (_w, k: string) => String(error.params[k] ?? ''));
+    this.send(res, error.status, { code: error.code, message });
+  }
+
+  private user(req: IncomingMessage): string {
+    const auth = req.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+    const session = token ? this.tokens.get(token) : undefined;
+    if (!session || session.expiresAt <= Date.now()) throw new HttpError(401, 'unauthorized');
+    return session.user;
+  }
+
+  private jobJson(job: FakeJob): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      id: job.id,
+      state: job.state,
+      prompt: job.prompt,
+      position: job.position,
+      etaSeconds: job.etaSeconds,
+      cost: job.cost,
+      createdAt: new Date(job.createdAt).toISOString(),
+      published: job.published,
+    };
+    if (job.progress) out.progress = job.progress;
+    if (job.error) out.error = job.error;
+    return out;
+  }
+
+  private ownJob(user: string, id: string): FakeJob {
+    const job = this.jobs.get(id);
+    if (!job || job.owner !== user) throw new HttpError(404, 'not_found');
+    return job;
+  }
+
+  private galleryJson(entry: GalleryEntry, user: string): Record<string, unknown> {
+    return { id: entry.id, jobId: entry.jobId, prompt: entry.prompt, likes: entry.likedBy.size, liked: entry.likedBy.has(user), createdAt: entry.createdAt };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const method = req.method ?? 'GET';
+    const contentType = req.headers['content-type'];
+    const record: RecordedRequest = {
+      method,
+      path: url.pathname + url.search,
+      authorization: req.headers.authorization,
+      idempotencyKey: typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : undefined,
+      contentType,
+      body: undefined,
+    };
+    this.requests.push(record);
+    try {
+      const raw = await readBody(req, this.maxUploadBytes + 4096);
+      let json: Record<string, unknown> = {};
+      if (contentType?.startsWith('application/json') && raw.length > 0) {
+        const parsed: unknown = JSON.parse(raw.toString('utf8'));
+        if (typeof parsed !== 'object' || parsed === null) throw new HttpError(400, 'invalid_body');
+        json = parsed as Record<string, unknown>;
+        record.body = json;
+      }
+      await this.route(method, url, req, res, json, raw);
+    } catch (error) {
+      if (error instanceof HttpError) this.fail(res, req, error);
+      else if (error instanceof SyntaxError) this.fail(res, req, new HttpError(400, 'invalid_body'));
+      else this.send(res, 500, { code: 'internal', message: 'internal error' });
+    }
+  }
+
+  private async route(method: string, url: URL, req: IncomingMessage, res: ServerResponse, json: Record<string, unknown>, raw: Buffer): Promise<void> {
+    const path = url.pathname;
+    let m: RegExpExecArray | null;
+    if (method === 'POST' && path === '/api/mp/login') {
+      const code = json.code;
+      if (typeof code !== 'string' || !code.startsWith('code:')) throw new HttpError(400, 'bad_code');
+      const token = randomUUID();
+      const expiresAt = Date.now() + 2 * 3600_000;
+      this.tokens.set(token, { user: code.slice(5), expiresAt });
+      return this.send(res, 200, { token, expiresAt: new Date(expiresAt).toISOString() });
+    }
+    const user = this.user(req);
+    if (method === 'POST' && path === '/api/mp/uploads') {
+      if (raw.length > this.maxUploadBytes) throw new HttpError(413, 'too_large');
+      const file = multipartFile(raw, String(req.headers['content-type'] ?? ''), 'file');
+      if (!file || !isImage(file)) throw new HttpError(415, 'bad_image');
+      const imageId = `img-${randomUUID().slice(0, 8)}`;
+      this.uploads.set(imageId, user);
+      return this.send(res, 201, { imageId });
+    }
+    if (method === 'GET' && path === '/api/mp/quota') {
+      const held = [...this.jobs.values()].filter((j) => j.owner === user && ['queued', 'running', 'held'].includes(j.state)).reduce((s, j) => s + j.cost, 0);
+      const spent = [...this.jobs.values()].filter((j) => j.owner === user && j.state === 'succeeded').reduce((s, j) => s + j.cost, 0);
+      return this.send(res, 200, { available: this.available(user), dailyCredits: this.credits.get(user) ?? this.dailyCredits, spent, held, bonus: 0 });
+    }
+    if (method === 'POST' && path === '/api/mp/jobs') return this.createJob(req, res, user, json);
+    if (method === 'GET' && path === '/api/mp/jobs') {
+      const jobs = [...this.jobs.values()].filter((j) => j.owner === user).sort((a, b) => b.createdAt - a.createdAt);
+      return this.send(res, 200, { jobs: jobs.map((j) => this.jobJson(j)) });
+    }
+    if ((m = /^\/api\/mp\/jobs\/([\w-]+)$/.exec(path)) && method === 'GET') return this.send(res, 200, this.jobJson(this.ownJob(user, m[1] ?? '')));
+    if ((m = /^\/api\/mp\/jobs\/([\w-]+)\/cancel$/.exec(path)) && method === 'POST') {
+      const job = this.ownJob(user, m[1] ?? '');
+      if (job.state !== 'queued' && job.state !== 'running') throw new HttpError(409, 'not_cancellable');
+      job.state = 'cancelled';
+      return this.send(res, 200, this.jobJson(job));
+    }
+    if ((m = /^\/api\/mp\/jobs\/([\w-]+)\/(video|poster)$/.exec(path)) && method === 'GET') {
+      const job = this.ownJob(user, m[1] ?? '');
+      if (job.state !== 'succeeded') throw new HttpError(409, 'not_ready');
+      const video = m[2] === 'video';
+      res.writeHead(200, { 'content-type': video ? 'video/mp4' : 'image/jpeg', 'accept-ranges': 'bytes' });
+      res.end(video ? VIDEO_BYTES : POSTER_BYTES);
+      return;
+    }
+    if ((m = /^\/api\/mp\/jobs\/([\w-]+)\/publish$/.exec(path)) && method === 'POST') {
+      const job = this.ownJob(user, m[1] ?? '');
+      if (job.state !== 'succeeded') throw new HttpError(409, 'not_ready');
+      job.published = true;
+      const id = `g-${job.id}`;
+      if (!this.gallery.has(id)) this.gallery.set(id, { id, jobId: job.id, prompt: job.prompt, likedBy: new Set(), createdAt: ++this.clock, reports: [] });
+      return this.send(res, 200, { id, published: true });
+    }
+    if (method === 'GET' && path === '/api/mp/gallery') {
+      const sort = url.searchParams.get('sort') === 'liked' ? 'liked' : 'newest';
+      const entries = [...this.gallery.values()].sort((a, b) => (sort === 'liked' ? b.likedBy.size - a.likedBy.size : 0) || b.createdAt - a.createdAt);
+      return this.send(res, 200, { items: entries.map((e) => this.galleryJson(e, user)) });
+    }
+    if ((m = /^\/api\/mp\/gallery\/([\w-]+)\/(like|report)$/.exec(path)) && method === 'POST') {
+      const entry = this.gallery.get(m[1] ?? '');
+      if (!entry) throw new HttpError(404, 'not_found');
+      if (m[2] === 'like') {
+        if (entry.likedBy.has(user)) throw new HttpError(409, 'already_liked');
+        entry.likedBy.add(user);
+        return this.send(res, 200, this.galleryJson(entry, user));
+      }
+      const reason = json.reason;
+      if (typeof reason !== 'string' || reason.length === 0 || reason.length > 64) throw new HttpError(400, 'invalid_body');
+      entry.reports.push({ user, reason });
+      return this.send(res, 202, { reported: true });
+    }
+    throw new HttpError(404, 'not_found');
+  }
+
+  private createJob(req: IncomingMessage, res: ServerResponse, user: string, json: Record<string, unknown>): void {
+    const key = req.headers['idempotency-key'];
+    if (typeof key === 'string') {
+      const existing = this.idempotency.get(`${user}:${key}`);
+      const job = existing ? this.jobs.get(existing) : undefined;
+      if (job) return this.send(res, 200, this.jobJson(job));
+    }
+    const { prompt, imageId, aspect, duration, style, draft, seed } = json;
+    const valid = typeof prompt === 'string' && prompt.trim().length > 0 && prompt.length <= 1500
+      && (imageId === undefined || typeof imageId === 'string')
+      && (aspect === undefined || ['16:9', '9:16', '1:1', '4:3', '3:4'].includes(String(aspect)))
+      && (duration === undefined || (typeof duration === 'number' && duration >= 1 && duration <= (draft === false ? 10 : 5)))
+      && (style === undefined || (typeof style === 'string' && style.length <= 64))
+      && (draft === undefined || typeof draft === 'boolean')
+      && (seed === undefined || (typeof seed === 'number' && Number.isInteger(seed) && seed >= 0));
+    if (!valid) throw new HttpError(400, 'invalid_body');
+    if (BLOCKED_WORDS.some((w) => prompt.toLowerCase().includes(w))) throw new HttpError(422, 'moderation_blocked');
+    if (imageId !== undefined && this.uploads.get(imageId) !== user) throw new HttpError(400, 'unknown_image');
+    const isDraft = draft !== false;
+    const cost = costOf(typeof duration === 'number' ? duration : isDraft ? 3 : 5, isDraft);
+    const available = this.available(user);
+    if (cost > available) throw new HttpError(402, 'quota_exceeded', { cost, available });
+    const id = `job-${randomUUID().slice(0, 8)}`;
+    const queued = [...this.jobs.values()].filter((j) => j.state === 'queued').length;
+    const job: FakeJob = {
+      id, owner: user, state: 'queued', prompt, position: queued + 1, etaSeconds: 30 * (queued + 1), cost,
+      createdAt: ++this.clock, published: false, body: json,
+    };
+    this.jobs.set(id, job);
+    if (typeof key === 'string') this.idempotency.set(`${user}:${key}`, id);
+    this.send(res, 201, this.jobJson(job));
+  }
+}
