@@ -38,7 +38,7 @@ beforeAll(async () => {
   config = testConfig({
     REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir,
     DISCORD_TOKEN: 'test-token-2', DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE_URL: fake.apiBaseUrl,
-    DISCORD_PUBLIC_KEY: publicHex, DISCORD_GATEWAY: 'off',
+    DISCORD_PUBLIC_KEY: publicHex, DISCORD_GATEWAY: 'off', FRAMECAST_ROLE_TIERS: 'Patron=pro,Mods=admin',
   });
   core = createCore({ config, redis, moderator: { moderateText: async () => ({ action: 'allow', hits: [], source: 'test' }) }, logger: silentLogger, connection: { url: testRedisUrl(), maxRetriesPerRequest: null } });
   const http = createHttpApp({ metrics: createFramecastMetrics(), readiness: async () => ({ ok: true, checks: {} }) });
@@ -165,5 +165,66 @@ describe('Discord HTTP interactions (POST /discord/interactions, Ed25519)', () =
     expect(jobs[0]?.eventId).toBe(submit.id);
     expect(jobs[0]?.spec).toMatchObject({ seed: 12, aspect: '9:16', durationSeconds: job?.spec.durationSeconds, mode: 'draft', style: 'anime', negativePrompt: job?.spec.negativePrompt });
     expect(jobs[0]?.spec.prompt).toBe(job?.spec.prompt.replace('a kite over the sea', 'a red kite over a stormy sea'));
+  });
+  /** The private answer a deferred interaction got (its one edit). */
+  async function privateReply(token: string): Promise<string> {
+    await waitFor(async () => (fake.callsTo(new RegExp(`^PATCH /webhooks/.*/${token}/messages/@original$`)).length >= 1 ? true : undefined), 5000, 'the private answer');
+    return String(fake.callsTo(new RegExp(`${token}/messages/@original$`)).at(-1)?.json?.content);
+  }
+
+  it('/video-jobs lists the user\'s videos with their state and place in line, privately; info shows a job\'s parameters privately', async () => {
+    const user = '1300000000000000023';
+    const jobs = await core.listJobs(`discord:${user}`, 5);
+    const queued = jobs.find((j) => j.state === 'queued');
+    expect(queued).toBeDefined();
+    const list = plainCommandInteraction({ applicationId: fake.applicationId, name: 'video-jobs', guildId: '1700000000000000002', userId: user });
+    expect(await (await post(list)).json()).toEqual({ type: 5, data: { flags: 64 } });
+    const text = await privateReply(list.token as string);
+    for (const j of jobs) expect(text).toContain(`\`${j.jobId}\` ${j.state}`);
+    expect(text).toMatch(new RegExp(`${queued?.jobId ?? '?'}\` queued \\(position \\d+, about`));
+
+    const info = buttonInteraction({ applicationId: fake.applicationId, guildId: '1700000000000000002', userId: '1300000000000000099', customId: actionCustomId('info', queued?.jobId ?? ''), messageId: '650', locale: 'zh-CN' });
+    const answer = (await (await post(info)).json()) as { type: number; data: { flags: number; content: string } };
+    expect(answer).toMatchObject({ type: 4, data: { flags: 64 } });
+    expect(answer.data.content).toContain(queued?.spec.prompt.slice(0, 40) ?? '?');
+    expect(answer.data.content).toContain(queued?.jobId ?? '?');
+    expect(answer.data.content).toContain('9:16');
+  });
+
+  it('upscale: a draft again at final quality with the same seed, one job for a double click', async () => {
+    const user = '1300000000000000023';
+    const [draft] = await core.listJobs(`discord:${user}`, 1);
+    expect(draft?.spec.mode).toBe('draft');
+    // One video at a time for this tier (no worker runs here).
+    await core.cancel(draft?.jobId ?? '', { userKey: `discord:${user}`, isAdmin: false });
+    const customId = actionCustomId('upscale', draft?.jobId ?? '');
+    const clicks = [1, 2].map(() => buttonInteraction({ applicationId: fake.applicationId, guildId: '1700000000000000002', userId: user, customId, messageId: '660' }));
+    const answers = await Promise.all(clicks.map(async (c) => (await post(c)).json()));
+    expect(answers).toEqual([{ type: 5 }, { type: 5 }]);
+    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 5)).some((j) => j.spec.mode === 'final') ? true : undefined), 10_000, 'the final job');
+    await new Promise((r) => setTimeout(r, 500));
+    const finals = (await core.listJobs(`discord:${user}`, 10)).filter((j) => j.spec.mode === 'final');
+    expect(finals).toHaveLength(1);
+    expect(finals[0]?.spec).toMatchObject({ seed: draft?.spec.seed, aspect: draft?.spec.aspect, prompt: draft?.spec.prompt, mode: 'final' });
+    expect(finals[0]?.eventId).toBe(`btn:${customId}:${user}`);
+    await core.cancel(finals[0]?.jobId ?? '', { userKey: `discord:${user}`, isAdmin: false });
+  });
+
+  it('guild roles map to tiers (FRAMECAST_ROLE_TIERS, by name): a Patron gets the pro quota, a Mods member may delete another\'s video', async () => {
+    const guild = '1700000000000000004';
+    fake.roles = [{ id: '1800000000000000001', name: 'Patron' }, { id: '1800000000000000002', name: 'Mods' }];
+    const patron = plainCommandInteraction({ applicationId: fake.applicationId, name: 'video-quota', guildId: guild, userId: '1300000000000000051', roles: ['1800000000000000001'] });
+    await post(patron);
+    expect(await privateReply(patron.token as string)).toMatch(/of 300 \(pro\)/);
+    expect(fake.callsTo(new RegExp(`^GET /guilds/${guild}/roles$`))).toHaveLength(1);
+    const plain = plainCommandInteraction({ applicationId: fake.applicationId, name: 'video-quota', guildId: guild, userId: '1300000000000000052' });
+    await post(plain);
+    expect(await privateReply(plain.token as string)).toMatch(/of 30 \(free\)/);
+
+    const [someone] = await core.listJobs('discord:1300000000000000021', 1);
+    const del = buttonInteraction({ applicationId: fake.applicationId, guildId: guild, userId: '1300000000000000053', roles: ['1800000000000000002'], customId: actionCustomId('delete', someone?.jobId ?? ''), messageId: '700' });
+    await post(del);
+    expect(await privateReply(del.token as string)).toBe('Deleted.');
+    expect(fake.callsTo(/^DELETE \/channels\/.*\/messages\/700$/)).toHaveLength(1);
   });
 });
