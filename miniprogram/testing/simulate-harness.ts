@@ -65,6 +65,12 @@ export class SimPage {
     return (fn as Method).apply(this.root.instance, args);
   }
 
+  /** Calls a page lifecycle method when the page has it (the framework does the same). */
+  lifecycle(name: 'onLoad' | 'onShow' | 'onHide' | 'onUnload', ...args: unknown[]): void {
+    const fn = (this.root.instance as unknown as Record<string, unknown>)[name];
+    if (typeof fn === 'function') (fn as Method).apply(this.root.instance, args);
+  }
+
   all(selector: string): Node[] {
     return this.root.querySelectorAll(selector);
   }
@@ -170,8 +176,8 @@ export class MiniprogramHarness {
   /** Loads, renders and attaches a page (`create`, `videos`, `gallery`, `me`), then onLoad and onShow. */
   page(name: string, query: Record<string, string> = {}): SimPage {
     const page = this.component(`pages/${name}/index`);
-    page.call('onLoad', query);
-    page.call('onShow');
+    page.lifecycle('onLoad', query);
+    page.lifecycle('onShow');
     return page;
   }
 
