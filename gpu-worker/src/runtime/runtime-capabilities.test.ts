@@ -106,7 +106,7 @@ describe('ComfyUI capabilities (per template)', () => {
   const expected = {
     't2v-a14b': { imageInput: 'none', maxFrames: 81, fps: 16, steps: { draft: 10, final: 20 } },
     'i2v-a14b': { imageInput: 'required', maxFrames: 81, fps: 16, steps: { draft: 10, final: 20 } },
-    'ti2v-5b': { imageInput: 'optional', maxFrames: 121, fps: 24, steps: { draft: 15, final: 30 } },
+    'ti2v-5b': { imageInput: 'optional', maxFrames: 121, fps: 24, steps: { draft: 10, final: 20 } },
   } as const;
 
   for (const name of Object.keys(expected) as WorkflowTemplateName[]) {

@@ -173,10 +173,10 @@ describe('ComfyUiRuntime against a fake ComfyUI', () => {
     expect(await run(configured, { ...noSteps, mode: 'final' })).toBe(12);
     expect(await run(runtime({ steps: 12 }), { ...noSteps, mode: 'draft' })).toBe(6);
 
-    // TI2V-5B template: 30 steps on one sampler.
+    // TI2V-5B template: 20 steps on one sampler.
     const fiveB = runtime({ template: 'ti2v-5b' });
-    expect(await run(fiveB, { ...noSteps, fps: 24, mode: 'draft' })).toBe(15);
-    expect(posted()).toEqual([[15, undefined, undefined]]);
+    expect(await run(fiveB, { ...noSteps, fps: 24, mode: 'draft' })).toBe(10);
+    expect(posted()).toEqual([[10, undefined, undefined]]);
   });
 
   it('a graph ComfyUI rejects for a missing model file or an unknown node is misconfigured (the operator\'s fault), with the node error summarised', async () => {

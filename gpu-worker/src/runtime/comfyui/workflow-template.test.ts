@@ -25,6 +25,29 @@ const request: RuntimeRequest = {
 const image = { rgb: new Uint8Array(832 * 480 * 3), width: 832, height: 480 };
 
 describe('workflow templates', () => {
+  it('sampler settings follow the official ComfyUI Wan2.2 example workflows (Comfy-Org/workflow_templates)', async () => {
+    // video_wan2_2_14B_t2v / _i2v: ModelSamplingSD3 shift 8 (T2V) / 5 (I2V) on both experts, two
+    // KSamplerAdvanced at 20 steps, cfg 3.5, euler/simple, high noise 0→10 with leftover noise, low
+    // noise 10→end. video_wan2_2_5B_ti2v: shift 8, one KSampler at 20 steps, cfg 5, uni_pc/simple.
+    const expected = {
+      't2v-a14b': { shift: 8, steps: 20, cfg: 3.5, sampler: 'euler', split: 10 },
+      'i2v-a14b': { shift: 5, steps: 20, cfg: 3.5, sampler: 'euler', split: 10 },
+      'ti2v-5b': { shift: 8, steps: 20, cfg: 5, sampler: 'uni_pc', split: undefined },
+    } as const;
+    for (const [name, want] of Object.entries(expected)) {
+      const graph = await loadWorkflowTemplate(name as keyof typeof expected);
+      if (want.split === undefined) {
+        expect(findNode(graph, 'shift', ['ModelSamplingSD3'])[1].inputs).toMatchObject({ shift: want.shift });
+        expect(findNode(graph, 'sampler', ['KSampler'])[1].inputs).toMatchObject({ steps: want.steps, cfg: want.cfg, sampler_name: want.sampler, scheduler: 'simple', denoise: 1 });
+        continue;
+      }
+      for (const role of ['shift_high', 'shift_low']) expect(findNode(graph, role, ['ModelSamplingSD3'])[1].inputs, `${name} ${role}`).toMatchObject({ shift: want.shift });
+      const common = { steps: want.steps, cfg: want.cfg, sampler_name: want.sampler, scheduler: 'simple' };
+      expect(findNode(graph, 'sampler_high', ['KSamplerAdvanced'])[1].inputs).toMatchObject({ ...common, add_noise: 'enable', start_at_step: 0, end_at_step: want.split, return_with_leftover_noise: 'enable' });
+      expect(findNode(graph, 'sampler_low', ['KSamplerAdvanced'])[1].inputs).toMatchObject({ ...common, add_noise: 'disable', start_at_step: want.split, end_at_step: 10000, return_with_leftover_noise: 'disable' });
+    }
+  });
+
   it('describes the three Wan2.2 templates', async () => {
     expect(describeTemplate(await loadWorkflowTemplate('t2v-a14b'))).toMatchObject({ experts: 'two', startImage: 'none', sizeMultiple: 16 });
     expect(describeTemplate(await loadWorkflowTemplate('i2v-a14b'))).toMatchObject({ experts: 'two', startImage: 'required', sizeMultiple: 16 });

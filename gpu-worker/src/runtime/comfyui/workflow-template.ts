@@ -220,7 +220,7 @@ export function templateSteps(graph: ComfyGraph): number {
   return numberInput(node, id, 'steps');
 }
 
-/** Draft steps when none are configured: half the final count (A14B 20 → 10, TI2V-5B 30 → 15). */
+/** Draft steps when none are configured: half the final count (A14B 20 → 10, TI2V-5B 20 → 10). */
 export function defaultDraftSteps(finalSteps: number): number {
   return Math.max(1, Math.round(finalSteps / 2));
 }

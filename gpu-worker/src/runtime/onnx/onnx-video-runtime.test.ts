@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../video-runtime.ts';
 import type { RuntimeRequest, RuntimeResult, StepProgress } from '../video-runtime.ts';
 import { flowSchedule } from './flow-scheduler.ts';
-import { OnnxVideoRuntime, classifyOrtError } from './onnx-video-runtime.ts';
+import { OnnxVideoRuntime, classifyOrtError, cudaProviderInstalled, executionProviderFromList } from './onnx-video-runtime.ts';
 import type { DenoiseStepInfo } from './onnx-video-runtime.ts';
 import { ensureTinyWanModel } from './tiny-wan-model.ts';
 
@@ -244,6 +244,31 @@ describe('model directory and errors', () => {
       await expect(rt.load()).rejects.toThrow(/invalid model manifest/);
     } finally {
       await rm(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('maps FRAMECAST_ORT_PROVIDERS to the execution provider choice', () => {
+    expect(executionProviderFromList([])).toBe('auto');
+    expect(executionProviderFromList(['cuda', 'cpu'])).toBe('auto');
+    expect(executionProviderFromList(['cpu', 'cuda'])).toBe('auto');
+    expect(executionProviderFromList(['cuda'])).toBe('cuda');
+    expect(executionProviderFromList(['cpu'])).toBe('cpu');
+  });
+
+  // On a host with onnxruntime-node's CUDA binaries both would pick CUDA; this checks the fallback.
+  it.skipIf(cudaProviderInstalled())('without CUDA binaries: "cuda" alone fails to load, "auto" falls back to CPU with a warning', async () => {
+    const dir = await ensureTinyWanModel();
+    const warnings: string[] = [];
+    const rt = new OnnxVideoRuntime({ modelDir: dir, executionProvider: 'cuda', logger: { info: () => {}, warn: (_o, m) => warnings.push(m) } });
+    await expect(rt.load()).rejects.toBeInstanceOf(RuntimeError);
+    await rt.dispose();
+    const auto = new OnnxVideoRuntime({ modelDir: dir, executionProvider: 'auto', logger: { info: () => {}, warn: (_o, m) => warnings.push(m) } });
+    try {
+      await auto.load();
+      expect(auto.executionProvider).toBe('cpu');
+      expect(warnings).toContain('CUDA execution provider unavailable, using CPU');
+    } finally {
+      await auto.dispose();
     }
   });
 

@@ -123,7 +123,7 @@ interface Loaded {
  * install script on GPU hosts (skipped by default here). Without them ORT fails — and logs an error
  * — on every CUDA attempt, so 'auto' checks first.
  */
-function cudaProviderInstalled(): boolean {
+export function cudaProviderInstalled(): boolean {
   try {
     const binding = createRequire(import.meta.url).resolve('onnxruntime-node');
     const binDir = path.join(path.dirname(binding), '..', 'bin', 'napi-v6', process.platform, process.arch);
