@@ -11,8 +11,9 @@ import { KeywordListError } from './keyword-list-error.ts';
 import type { LocalizedText } from '@framecast/core';
 import type { CategoriesFile, KeywordAction, KeywordList } from './keyword-list-format.ts';
 import { DEFAULT_CATEGORY_ACTIONS, parseCategoriesFile, parseListFile } from './keyword-list-format.ts';
-import type { KeywordHit } from './keyword-matcher.ts';
+import type { ExpansionOptions, ExpansionStats, KeywordHit } from './keyword-matcher.ts';
 import { KeywordMatcher } from './keyword-matcher.ts';
+import { ContextRules } from './context-rules.ts';
 
 export type { KeywordHit } from './keyword-matcher.ts';
 
@@ -50,12 +51,15 @@ export interface KeywordFilterOptions {
   onReload?: (info: { entries: number }) => void;
   /** Debounce for watch() (default 100 ms). */
   watchDebounceMs?: number;
+  /** Load-time evasion expansions (homophones, pinyin, masked letters); all on by default. */
+  expansions?: ExpansionOptions;
 }
 
 export const CATEGORIES_FILE = 'categories.json';
 
 interface Compiled {
   matcher: KeywordMatcher;
+  rules: ContextRules;
   categories: Readonly<Record<string, KeywordAction>>;
   labels: Readonly<Record<string, LocalizedText>>;
 }
@@ -76,8 +80,19 @@ function compile(
   const matcherOptions = {
     categoryAction: (c: string) => categories[c],
     ...(options.maxGap === undefined ? {} : { maxGap: options.maxGap }),
+    ...(options.expansions === undefined ? {} : { expansions: options.expansions }),
   };
-  return { matcher: new KeywordMatcher(lists, matcherOptions), categories, labels };
+  const matcher = new KeywordMatcher(lists, matcherOptions);
+  for (const list of lists) {
+    if (list.terms === true && categories[list.category] !== undefined) {
+      throw new KeywordListError('invalid_list', `term set "${list.category}" has the name of a category`, list.source === undefined ? {} : { file: list.source });
+    }
+  }
+  const rules = new ContextRules(
+    lists.flatMap((l) => l.rules ?? []),
+    { categories: new Set(Object.keys(categories)), termSets: matcher.termSets },
+  );
+  return { matcher, rules, categories, labels };
 }
 
 async function loadDirectory(dir: string, options: KeywordFilterOptions): Promise<Compiled> {
@@ -155,6 +170,11 @@ export class KeywordFilter {
     return this.compiled.matcher.entryCount;
   }
 
+  /** What the load-time evasion expansions added, and how long the lists took to compile. */
+  get expansionStats(): ExpansionStats {
+    return this.compiled.matcher.stats;
+  }
+
   /** The error of the last failed reload, undefined after a successful one. */
   get lastError(): unknown {
     return this.lastErrorValue;
@@ -179,7 +199,14 @@ export class KeywordFilter {
       if (c >= 0xd800 && c <= 0xdbff) cut -= 1; // never split a surrogate pair
       input = text.slice(0, cut);
     }
-    const hits = compiled.matcher.scan(input, maxHits);
+    let hits = compiled.matcher.scan(input, compiled.matcher.termSets.size === 0 ? maxHits : maxHits * 2);
+    if (compiled.matcher.termSets.size > 0 || !compiled.rules.empty) {
+      const termSets = compiled.matcher.termSets;
+      const terms = hits.filter((h) => termSets.has(h.category));
+      hits = compiled.rules.apply(input, terms.length === 0 ? hits : hits.filter((h) => !termSets.has(h.category)), terms);
+      hits.sort((x, y) => x.start - y.start || x.end - y.end);
+      if (hits.length > maxHits) hits = hits.slice(0, maxHits);
+    }
     let action: KeywordScanResult['action'] = overLength?.handling === 'review' ? 'review' : 'allow';
     for (const h of hits) if (actionRank(h.action) > actionRank(action)) action = h.action;
     return overLength === undefined ? { action, hits } : { action, hits, overLength };

@@ -4,11 +4,25 @@
  */
 import { z } from 'zod';
 import { KeywordListError } from './keyword-list-error.ts';
+import type { ContextRule } from './context-rules.ts';
+import { parseRuleLine } from './context-rules.ts';
 
 export const KeywordActionSchema = z.enum(['block', 'review']);
 export type KeywordAction = z.infer<typeof KeywordActionSchema>;
 
-export const KEYWORD_FLAGS = ['numerals', 'prefix', 'suffix', 'substring', 'block', 'review', 'noleet'] as const;
+export const KEYWORD_FLAGS = [
+  'numerals',
+  'prefix',
+  'suffix',
+  'substring',
+  'block',
+  'review',
+  'noleet',
+  'homophones',
+  'nohomophones',
+  'nopinyin',
+  'nomask',
+] as const;
 export type KeywordFlag = (typeof KEYWORD_FLAGS)[number];
 
 /** Per-entry options; a list's `flags` apply to all its entries, an entry's own add to them. */
@@ -25,6 +39,15 @@ export interface KeywordFlags {
   leet?: boolean;
   /** Overrides the category's action for this entry. */
   action?: KeywordAction;
+  /**
+   * A Chinese entry also matches with one character replaced by a same-sounding one. Default:
+   * on for entries of three or more characters, off for two (`@homophones` turns it on).
+   */
+  homophones?: boolean;
+  /** A Chinese entry also matches written in pinyin (default true; `@nopinyin` turns it off). */
+  pinyin?: boolean;
+  /** An English entry of 4+ letters also matches with inner letters masked, f*ck (default true). */
+  mask?: boolean;
 }
 
 export interface KeywordList {
@@ -32,6 +55,15 @@ export interface KeywordList {
   words: string[];
   /** An allow-list: its entries suppress any block/review hit they cover. */
   allow?: boolean;
+  /**
+   * A term set (`@terms <name>`; `category` holds the name): its entries never make a hit alone,
+   * context rules use them (`escalate minor + sexual ...`).
+   */
+  terms?: boolean;
+  /** Entries are `canonical: variant, variant`: slang spellings reported as the canonical word. */
+  variants?: boolean;
+  /** Context rules (`@rules` file): allowed contexts and escalations. */
+  rules?: ContextRule[];
   flags?: KeywordFlags;
   /** Where it came from (file name), for error messages. */
   source?: string;
@@ -105,6 +137,18 @@ function applyFlag(flags: KeywordFlags, flag: string, file: string, line: number
     case 'noleet':
       flags.leet = false;
       return;
+    case 'homophones':
+      flags.homophones = true;
+      return;
+    case 'nohomophones':
+      flags.homophones = false;
+      return;
+    case 'nopinyin':
+      flags.pinyin = false;
+      return;
+    case 'nomask':
+      flags.mask = false;
+      return;
     default:
       throw new KeywordListError('invalid_list', `unknown flag "@${flag}" (known: ${KEYWORD_FLAGS.map((f) => `@${f}`).join(' ')})`, {
         file,
@@ -113,12 +157,31 @@ function applyFlag(flags: KeywordFlags, flag: string, file: string, line: number
   }
 }
 
+/** Splits a variants line "canonical: v1, v2 @flags" into the canonical word, its variants and flags. */
+export function parseVariantLine(raw: string, file: string, line: number): { canonical: string; variants: string[]; flags: KeywordFlags } {
+  const colon = raw.indexOf(':');
+  if (colon <= 0) throw new KeywordListError('invalid_list', `variants line expected ("word: variant, variant"), got "${raw}"`, { file, line });
+  const canonical = raw.slice(0, colon).trim();
+  const { word: rest, flags } = parseEntry(raw.slice(colon + 1), file, line);
+  const variants = rest
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  if (canonical === '' || canonical.startsWith('@') || variants.length === 0) {
+    throw new KeywordListError('invalid_list', `variants line needs a word and at least one variant, got "${raw}"`, { file, line });
+  }
+  return { canonical, variants, flags };
+}
+
 /**
  * Parses one list file:
  *
  *     # comment
  *     @category violence      (required, unless @allow)
  *     @allow                  (this file is an allow-list)
+ *     @terms minor            (a term set: entries used by context rules only)
+ *     @variants               (entries are "canonical: variant, variant")
+ *     @rules                  (lines are context rules, see context-rules.ts)
  *     @flags numerals         (default flags for every entry below)
  *     word
  *     multi word phrase @prefix @review
@@ -126,6 +189,10 @@ function applyFlag(flags: KeywordFlags, flag: string, file: string, line: number
 export function parseListFile(text: string, file: string): KeywordList {
   let category: string | undefined;
   let allow = false;
+  let terms = false;
+  let variants = false;
+  let rulesFile = false;
+  const rules: ContextRule[] = [];
   const fileFlags: KeywordFlags = {};
   const words: string[] = [];
   let seenEntry = false;
@@ -149,22 +216,43 @@ export function parseListFile(text: string, file: string): KeywordList {
         case 'allow':
           allow = true;
           return;
+        case 'terms':
+          if (args.length !== 1 || !/^[a-z][a-z0-9-]*$/.test(args[0] ?? '')) {
+            throw new KeywordListError('invalid_list', '"@terms" takes one lowercase name', { file, line });
+          }
+          terms = true;
+          category = args[0];
+          return;
+        case 'variants':
+          variants = true;
+          return;
+        case 'rules':
+          rulesFile = true;
+          return;
         case 'flags':
           for (const a of args) applyFlag(fileFlags, a.replace(/^@/, ''), file, line);
           return;
         default:
-          throw new KeywordListError('invalid_list', `unknown header "@${directive}" (known: @category @allow @flags)`, { file, line });
+          throw new KeywordListError('invalid_list', `unknown header "@${directive}" (known: @category @allow @terms @variants @rules @flags)`, { file, line });
       }
     }
     seenEntry = true;
-    parseEntry(noComment, file, line); // validates flags now, so the error names the line
+    if (rulesFile) {
+      rules.push(parseRuleLine(noComment, file, line));
+      return;
+    }
+    if (variants) parseVariantLine(noComment, file, line);
+    else parseEntry(noComment, file, line); // validates flags now, so the error names the line
     words.push(noComment);
   });
+  if (rulesFile) return { category: 'rules', words: [], rules, source: file };
   if (category === undefined && !allow) {
     throw new KeywordListError('invalid_list', 'missing "@category <name>" header', { file });
   }
   const list: KeywordList = { category: category ?? 'allow', words, source: file };
   if (allow) list.allow = true;
+  if (terms) list.terms = true;
+  if (variants) list.variants = true;
   if (Object.keys(fileFlags).length > 0) list.flags = fileFlags;
   return list;
 }

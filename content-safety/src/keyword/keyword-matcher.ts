@@ -6,7 +6,8 @@
 import { Automaton } from './automaton.ts';
 import { KeywordListError } from './keyword-list-error.ts';
 import type { KeywordAction, KeywordFlags, KeywordList } from './keyword-list-format.ts';
-import { parseEntry } from './keyword-list-format.ts';
+import { parseEntry, parseVariantLine } from './keyword-list-format.ts';
+import { HOMOPHONE_MIN_CHARS, homophoneVariants, maskedCopy, maskedVariants, pinyinForms } from './evasion-expansions.ts';
 import {
   CHAR_EXPANDS,
   HARD_BREAK,
@@ -30,7 +31,39 @@ export interface KeywordHit {
   end: number;
   /** text.slice(start, end): what the user actually wrote. */
   matchedText: string;
+  /**
+   * How an evasion matched, when it was not the entry itself (or its normalised, spaced, leet
+   * or repeated forms): `masked` (f*ck), `homophone` (涩情 for 色情's list entry 儿童色情),
+   * `pinyin` (se qing, se4qing2, zuo爱), `variant` (a slang spelling from a @variants list;
+   * `word` is the canonical word), `escalation` (a context rule joined two hits).
+   */
+  rule?: HitRule;
 }
+
+export type HitRule = 'masked' | 'homophone' | 'pinyin' | 'variant' | 'escalation';
+
+/** Load-time expansions that can be switched off (all on by default). */
+export interface ExpansionOptions {
+  homophones?: boolean;
+  pinyin?: boolean;
+  masked?: boolean;
+}
+
+/** What the load-time expansions added. */
+export interface ExpansionStats {
+  /** Patterns added per rule. */
+  patterns: { masked: number; homophone: number; pinyin: number; variant: number };
+  /** Total automaton patterns and states. */
+  totalPatterns: number;
+  states: number;
+  /** True when MAX_EXPANSION_PATTERNS stopped further homophone/mask variants. */
+  capped: boolean;
+  /** Time spent building the matcher (ms), expansions and automaton included. */
+  buildMs: number;
+}
+
+/** Upper bound on patterns added by expansions per load (bounds load time and memory). */
+export const MAX_EXPANSION_PATTERNS = 400_000;
 
 interface Entry {
   word: string;
@@ -43,12 +76,14 @@ interface Entry {
   numerals: boolean;
   startBoundary: boolean;
   endBoundary: boolean;
+  rule: HitRule | undefined;
 }
 
 export interface MatcherOptions {
   /** Most separator code points skipped between two characters of a match (default 3). */
   maxGap?: number;
   categoryAction: (category: string) => KeywordAction | undefined;
+  expansions?: ExpansionOptions;
 }
 
 const NUMERAL_GROUPS: readonly string[] = [
@@ -106,6 +141,9 @@ export class KeywordMatcher {
   readonly entryCount: number;
   readonly maxGap: number;
   readonly hasAllow: boolean;
+  /** Names of the term sets (their hits are for context rules only). */
+  readonly termSets: ReadonlySet<string>;
+  readonly stats: ExpansionStats;
 
   // Reused scan buffers (scans are synchronous, so one set per matcher is enough).
   private starts = new Int32Array(1024);
@@ -113,61 +151,117 @@ export class KeywordMatcher {
   private codes = new Int32Array(1024);
 
   constructor(lists: readonly KeywordList[], options: MatcherOptions) {
+    const t0 = performance.now();
     this.maxGap = options.maxGap ?? 3;
+    const ex = options.expansions ?? {};
     const patternIndex = new Map<string, number>();
     const patterns: number[][] = [];
     const entries: Entry[][] = [];
+    const stats: ExpansionStats = {
+      patterns: { masked: 0, homophone: 0, pinyin: 0, variant: 0 },
+      totalPatterns: 0,
+      states: 0,
+      capped: false,
+      buildMs: 0,
+    };
+    const homophoneCache = new Map<string, string[]>();
+    let added = 0;
     let count = 0;
     let hasAllow = false;
+    const termSets = new Set<string>();
+    const addVariants = (variants: readonly Variant[], word: string, list: KeywordList, action: KeywordAction, flags: KeywordFlags, rule: HitRule | undefined, seen: Set<string>): void => {
+      const anyStart = flags.substring === true || flags.suffix === true;
+      const anyEnd = flags.substring === true || flags.prefix === true;
+      for (const { cps: variant, breaks: variantBreaks } of variants) {
+        const key = String.fromCodePoint(...variant);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        let p = patternIndex.get(key);
+        if (p === undefined) {
+          p = patterns.length;
+          patternIndex.set(key, p);
+          patterns.push(variant);
+          entries.push([]);
+        }
+        const entry: Entry = {
+          word,
+          category: list.allow === true ? 'allow' : list.category,
+          action,
+          allow: list.allow === true,
+          breaks: Uint8Array.from(variantBreaks),
+          numerals: flags.numerals === true,
+          startBoundary: !anyStart && isLatinWord(variant[0] ?? 0),
+          endBoundary: !anyEnd && isLatinWord(variant[variant.length - 1] ?? 0),
+          rule,
+        };
+        entries[p]?.push(entry);
+        if (entry.allow) hasAllow = true;
+        if (rule === 'masked' || rule === 'homophone' || rule === 'pinyin') {
+          stats.patterns[rule]++;
+          added++;
+        }
+      }
+    };
     for (const list of lists) {
+      if (list.rules !== undefined) continue;
       const file = list.source ?? `list "${list.category}"`;
-      const listAction = list.allow === true ? 'block' : options.categoryAction(list.category);
+      if (list.terms === true) termSets.add(list.category);
+      const listAction = list.allow === true || list.terms === true ? 'block' : options.categoryAction(list.category);
       if (listAction === undefined) {
         throw new KeywordListError('unknown_category', `category "${list.category}" is not defined in the categories config`, { file });
       }
+      // Evasion expansions are for real categories only: allow-lists and term sets match as written.
+      const expand = list.allow !== true && list.terms !== true;
       list.words.forEach((raw, i) => {
-        const { word, flags: own } = parseEntry(raw, file, i + 1);
-        if (word === '') return;
-        const flags: KeywordFlags = { ...list.flags, ...own };
-        const norm = normalizeForMatch(word);
-        const cps = [...norm.text].map((c) => c.codePointAt(0) ?? 0);
-        if (cps.length === 0) {
-          throw new KeywordListError('invalid_list', `entry "${word}" has no letters, digits or CJK characters`, { file });
+        const forms: { word: string; spelling: string; flags: KeywordFlags; variant: boolean }[] = [];
+        if (list.variants === true) {
+          const v = parseVariantLine(raw, file, i + 1);
+          for (const spelling of v.variants) forms.push({ word: v.canonical, spelling, flags: v.flags, variant: true });
+        } else {
+          const { word, flags } = parseEntry(raw, file, i + 1);
+          if (word === '') return;
+          forms.push({ word, spelling: word, flags, variant: false });
         }
-        const breaks: number[] = [];
-        for (let k = 0; k + 1 < cps.length; k++) {
-          breaks.push((norm.ends[k] ?? 0) < (norm.starts[k + 1] ?? 0) ? 1 : 0);
-        }
-        const base: Variant = { cps, breaks };
-        let variants = flags.numerals === true ? numeralVariants(base, word, file) : [base];
-        variants = variants.flatMap((v) => [v, ...repeatVariants(v)]);
-        if (flags.leet !== false) variants = [...variants, ...leetVariants(base)];
-        const anyStart = flags.substring === true || flags.suffix === true;
-        const anyEnd = flags.substring === true || flags.prefix === true;
-        const seenVariants = new Set<string>();
-        for (const { cps: variant, breaks: variantBreaks } of variants) {
-          const key = String.fromCodePoint(...variant);
-          if (seenVariants.has(key)) continue;
-          seenVariants.add(key);
-          let p = patternIndex.get(key);
-          if (p === undefined) {
-            p = patterns.length;
-            patternIndex.set(key, p);
-            patterns.push(variant);
-            entries.push([]);
+        for (const form of forms) {
+          const flags: KeywordFlags = { ...list.flags, ...form.flags };
+          const norm = normalizeForMatch(form.spelling);
+          const cps = [...norm.text].map((c) => c.codePointAt(0) ?? 0);
+          if (cps.length === 0) {
+            throw new KeywordListError('invalid_list', `entry "${form.spelling}" has no letters, digits or CJK characters`, { file });
           }
-          const entry: Entry = {
-            word,
-            category: list.allow === true ? 'allow' : list.category,
-            action: flags.action ?? listAction,
-            allow: list.allow === true,
-            breaks: Uint8Array.from(variantBreaks),
-            numerals: flags.numerals === true,
-            startBoundary: !anyStart && isLatinWord(variant[0] ?? 0),
-            endBoundary: !anyEnd && isLatinWord(variant[variant.length - 1] ?? 0),
+          const breaks: number[] = [];
+          for (let k = 0; k + 1 < cps.length; k++) {
+            breaks.push((norm.ends[k] ?? 0) < (norm.starts[k + 1] ?? 0) ? 1 : 0);
+          }
+          const base: Variant = { cps, breaks };
+          let variants = flags.numerals === true ? numeralVariants(base, form.spelling, file) : [base];
+          variants = variants.flatMap((v) => [v, ...repeatVariants(v)]);
+          if (flags.leet !== false) variants = [...variants, ...leetVariants(base)];
+          const action = flags.action ?? listAction;
+          const seen = new Set<string>();
+          const baseRule: HitRule | undefined = form.variant ? 'variant' : undefined;
+          addVariants(variants, form.word, list, action, flags, baseRule, seen);
+          if (form.variant) stats.patterns.variant++;
+          if (!expand) continue;
+          const cjk = cps.every(isCjk);
+          const roomLeft = (): boolean => {
+            if (added < MAX_EXPANSION_PATTERNS) return true;
+            stats.capped = true;
+            return false;
           };
-          entries[p]?.push(entry);
-          if (entry.allow) hasAllow = true;
+          if (ex.masked !== false && flags.mask !== false && !cjk && roomLeft()) {
+            const masked = maskedVariants(cps, breaks).map((m) => ({ cps: m, breaks }));
+            addVariants(masked, form.word, list, action, flags, form.variant ? 'variant' : 'masked', seen);
+          }
+          if (!cjk) continue;
+          const spelling = String.fromCodePoint(...cps);
+          if (ex.pinyin !== false && flags.pinyin !== false && roomLeft()) {
+            addVariants(pinyinForms(spelling), form.word, list, action, { ...flags, substring: false, prefix: false, suffix: false }, 'pinyin', seen);
+          }
+          if (ex.homophones !== false && (flags.homophones ?? cps.length >= HOMOPHONE_MIN_CHARS) && roomLeft()) {
+            const homophones = homophoneVariants(spelling, homophoneCache).map((h) => ({ cps: h, breaks: h.slice(1).map(() => 0) }));
+            addVariants(homophones, form.word, list, action, flags, 'homophone', seen);
+          }
         }
         count++;
       });
@@ -176,6 +270,11 @@ export class KeywordMatcher {
     this.entries = entries;
     this.entryCount = count;
     this.hasAllow = hasAllow;
+    this.termSets = termSets;
+    stats.totalPatterns = patterns.length;
+    stats.states = this.automaton.stateCount;
+    stats.buildMs = Math.round(performance.now() - t0);
+    this.stats = stats;
   }
 
   /**
@@ -188,13 +287,20 @@ export class KeywordMatcher {
    */
   scan(text: string, maxHits: number): KeywordHit[] {
     const hits = this.scanOnce(text, maxHits);
-    if (!SYMBOL_RE.test(text)) return hits;
-    const asL = symbolsAsLetters(text, 0x6c);
-    if (asL === undefined) return hits;
-    const more = this.scanOnce(asL, maxHits);
-    if (text.includes('|')) {
-      const asI = symbolsAsLetters(text, 0x69);
-      if (asI !== undefined) more.push(...this.scanOnce(asI, maxHits));
+    const more: KeywordHit[] = [];
+    // Masked letters (f*ck, p#rn): a copy with each mask run between two letters replaced by
+    // MASK_CP, which only the masked variants contain.
+    const masked = maskedCopy(text);
+    if (masked !== undefined) more.push(...this.scanOnce(masked, maxHits));
+    if (SYMBOL_RE.test(text)) {
+      const asL = symbolsAsLetters(text, 0x6c);
+      if (asL !== undefined) {
+        more.push(...this.scanOnce(asL, maxHits));
+        if (text.includes('|')) {
+          const asI = symbolsAsLetters(text, 0x69);
+          if (asI !== undefined) more.push(...this.scanOnce(asI, maxHits));
+        }
+      }
     }
     if (more.length === 0) return hits;
     const seen = new Set(hits.map(hitKey));
@@ -343,7 +449,9 @@ export class KeywordMatcher {
       if (seen.has(key)) continue;
       seen.add(key);
       const action = c.crossLine ? 'review' : c.entry.action;
-      hits.push({ word: c.entry.word, category: c.entry.category, action, start, end, matchedText: text.slice(start, end) });
+      const hit: KeywordHit = { word: c.entry.word, category: c.entry.category, action, start, end, matchedText: text.slice(start, end) };
+      if (c.entry.rule !== undefined) hit.rule = c.entry.rule;
+      hits.push(hit);
     }
     hits.sort((x, y) => x.start - y.start || x.end - y.end);
     return hits.length > maxHits ? hits.slice(0, maxHits) : hits;

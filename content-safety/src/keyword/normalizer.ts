@@ -19,6 +19,11 @@ import { t2sTable } from './t2s-table.ts';
 export const IGNORABLE = -1;
 export const SEPARATOR = -2;
 export const HARD_BREAK = -3;
+/**
+ * Stands for a masked letter (f*ck) in masked-variant patterns and in the masked copy of a text
+ * that the matcher scans; a private-use code point, kept as a word character.
+ */
+export const MASK_CP = 0xe000;
 const EXPANDS = -4;
 const UNKNOWN = 0;
 
@@ -64,6 +69,7 @@ function computeCodes(cp: number): number[] | number {
   if (cp === 0x0a || cp === 0x0d || cp === 0x0b || cp === 0x0c || cp === 0x85 || cp === 0x2028 || cp === 0x2029) {
     return HARD_BREAK;
   }
+  if (cp === MASK_CP) return MASK_CP;
   const ch = String.fromCodePoint(cp);
   if (IGNORABLE_RE.test(ch)) return IGNORABLE;
   let s = enclosedForm(cp);
