@@ -1,0 +1,487 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { blobStoreFromConfig, type BlobStore, type Core, type FramecastConfig } from '@framecast/core';
+import { createHttpApp, listen, type ListeningServer } from '@framecast/http-server';
+import type { GenerateWorker } from '@framecast/gpu-worker';
+import { productCoreAndWorker, silentLogger, waitFor } from '../../../test/support/e2e.ts';
+import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
+import { testConfig } from '../../../test/support/config.ts';
+import { startMiniProgramApi, type MiniProgramApi } from './miniprogram-api.ts';
+import type { RateLimits } from './mp-rate-limit.ts';
+import { startFakeWeChatMp, type FakeWeChatMp } from './testing/fake-wechat-mp.ts';
+import { claimedSizePng, gradientPng } from './testing/tiny-png.ts';
+
+const MiB = 1024 * 1024;
+const corpus = (name: string): Promise<Buffer> => readFile(fileURLToPath(new URL(`../../../test/fixtures/bad-input/${name}`, import.meta.url)));
+
+let redis: Redis;
+let dataDir: string;
+beforeAll(async () => {
+  redis = testRedis();
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-mp-'));
+});
+afterAll(async () => {
+  await redis.quit();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+interface Rig {
+  fake: FakeWeChatMp;
+  config: FramecastConfig;
+  core: Core;
+  worker: GenerateWorker;
+  store: BlobStore;
+  api: MiniProgramApi;
+  server: ListeningServer;
+  base: string;
+  /** Moves the API's clock (signed links) forward. */
+  advance(ms: number): void;
+  close(): Promise<void>;
+}
+
+const GENEROUS: RateLimits = {
+  session: { max: 1000, windowSeconds: 60 }, ip: { max: 10_000, windowSeconds: 60 }, login: { max: 1000, windowSeconds: 60 },
+  jobs: { max: 1000, windowSeconds: 60 }, uploads: { max: 1000, windowSeconds: 60 },
+};
+
+async function rig(o: { env?: Record<string, string>; rateLimits?: Partial<RateLimits>; runWorker?: boolean } = {}): Promise<Rig> {
+  const fake = await startFakeWeChatMp();
+  // A body limit above the API's own upload limit, so that busboy's streaming limit is what answers.
+  const http = createHttpApp({ metrics: { metrics: async () => '', contentType: 'text/plain' }, readiness: async () => ({ ok: true, checks: {} }) }, { bodyLimit: 32 * MiB });
+  const server = await listen(http, 0, '127.0.0.1');
+  const config = testConfig({
+    REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '4', FRAMECAST_FREE_MAX_CONCURRENT: '5', FRAMECAST_FREE_DAILY_CREDITS: '1000',
+    WECHAT_APP_ID: fake.appId, WECHAT_APP_SECRET: fake.appSecret, WECHAT_API_BASE_URL: fake.baseUrl, FRAMECAST_MP_TEMPLATE_ID: 'tmpl-done',
+    FRAMECAST_ADMINS: 'miniprogram:o_admin', ...o.env,
+  });
+  const { core, worker } = await productCoreAndWorker(config, redis);
+  const store = blobStoreFromConfig(config);
+  let offset = 0;
+  const api = await startMiniProgramApi({
+    core, store, logger: silentLogger, config, http, redis, consume: { relayEveryMs: 500 },
+    rateLimits: { ...GENEROUS, ...o.rateLimits }, now: () => Date.now() + offset,
+  });
+  if (o.runWorker !== false) void worker.run();
+  return {
+    fake, config, core, worker, store, api, server, base: `http://127.0.0.1:${server.port}`,
+    advance(ms) {
+      offset += ms;
+    },
+    async close() {
+      await api.close();
+      await worker.close();
+      await core.close();
+      await server.close();
+      await fake.close();
+    },
+  };
+}
+
+type Json = Record<string, unknown>;
+
+async function call(r: Rig, method: string, route: string, o: { token?: string; body?: unknown; lang?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: Json; headers: Headers }> {
+  const res = await fetch(`${r.base}${route}`, {
+    method,
+    headers: {
+      ...(o.token === undefined ? {} : { Authorization: `Bearer ${o.token}` }),
+      ...(o.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...(o.lang === undefined ? {} : { 'Accept-Language': o.lang }),
+      ...o.headers,
+    },
+    ...(o.body === undefined ? {} : { body: typeof o.body === 'string' ? o.body : JSON.stringify(o.body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Json), headers: res.headers };
+}
+
+async function login(r: Rig, openid: string): Promise<string> {
+  const res = await call(r, 'POST', '/api/mp/login', { body: { code: r.fake.codeFor(openid) } });
+  expect(res.status).toBe(200);
+  return res.body.token as string;
+}
+
+async function upload(r: Rig, token: string, bytes: Buffer, o: { field?: string; filename?: string; type?: string } = {}): Promise<{ status: number; body: Json }> {
+  const form = new FormData();
+  form.append(o.field ?? 'file', new Blob([new Uint8Array(bytes)], { type: o.type ?? 'image/png' }), o.filename ?? 'photo.png');
+  const res = await fetch(`${r.base}/api/mp/uploads`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: form });
+  return { status: res.status, body: (await res.json()) as Json };
+}
+
+interface SseEvent {
+  event: string;
+  id?: string;
+  data: Json;
+}
+
+/** Reads a server-sent event stream until the server ends it (or the time runs out). */
+async function readSse(res: Response, timeoutMs: number): Promise<SseEvent[]> {
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  const out: SseEvent[] = [];
+  let buf = '';
+  const timer = setTimeout(() => void reader.cancel(), timeoutMs);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const e: Partial<SseEvent> = {};
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event: ')) e.event = line.slice(7);
+          else if (line.startsWith('id: ')) e.id = line.slice(4);
+          else if (line.startsWith('data: ')) e.data = JSON.parse(line.slice(6)) as Json;
+        }
+        if (e.event !== undefined && e.data !== undefined) out.push(e as SseEvent);
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return out;
+}
+
+async function jobToSucceed(r: Rig, token: string, id: string): Promise<Json> {
+  return waitFor(async () => {
+    const res = await call(r, 'GET', `/api/mp/jobs/${id}`, { token });
+    if (res.body.state === 'failed' || res.body.state === 'cancelled') throw new Error(`job ${id} ended ${String(res.body.state)}: ${JSON.stringify(res.body.error)}`);
+    return res.body.state === 'succeeded' ? res.body : undefined;
+  }, 100_000, `job ${id} to succeed`);
+}
+
+// Each test takes 1–20 s on an idle 2-core machine; the limit leaves room for a busy one.
+describe('the mini program API on the one HTTP server: real Redis, a real worker, a fake WeChat over a socket', { timeout: 120_000 }, () => {
+  let r: Rig;
+  let alice: string;
+  let bob: string;
+  let imageId: string;
+  let jobId: string;
+  beforeAll(async () => {
+    r = await rig();
+    alice = await login(r, 'o_alice');
+    bob = await login(r, 'o_bob');
+  });
+  afterAll(async () => {
+    await r.close();
+  });
+
+  it('logs in with code2Session: an opaque token and its expiry, never the openid or session_key', async () => {
+    const before = Date.now();
+    const res = await call(r, 'POST', '/api/mp/login', { body: { code: r.fake.codeFor('o_carol') } });
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body).sort()).toEqual(['expiresAt', 'token']);
+    expect(res.body.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const ttl = r.config.env.FRAMECAST_MP_SESSION_TTL_SECONDS * 1000;
+    expect(res.body.expiresAt as number).toBeGreaterThanOrEqual(before + ttl - 1000);
+    expect(res.body.expiresAt as number).toBeLessThanOrEqual(Date.now() + ttl + 1000);
+    expect(JSON.stringify(res.body)).not.toMatch(/o_carol|sk_/);
+    const me = await call(r, 'GET', '/api/mp/me', { token: res.body.token as string });
+    expect(me.status).toBe(200);
+    expect(JSON.stringify(me.body)).not.toContain('o_carol');
+    expect(me.body).toMatchObject({ tier: 'free', admin: false, quota: { dailyCredits: 1000 } });
+    // The token is stored hashed: Redis holds no key or value with it.
+    const keys = await redis.keys(`${r.config.keyPrefix}:mp:session:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.join(' ')).not.toContain(res.body.token as string);
+    const call2s = r.fake.calls.filter((c) => c.path === '/sns/jscode2session');
+    expect(call2s.length).toBeGreaterThan(0);
+  });
+
+  it('refuses bad logins with a code and a localised message: 40029, a used code, 45011, a missing code', async () => {
+    const bad = await call(r, 'POST', '/api/mp/login', { body: { code: 'not-a-code' } });
+    expect(bad).toMatchObject({ status: 401, body: { code: 'login_code_invalid' } });
+    expect(bad.body.message).toMatch(/[\u4e00-\u9fff]/);
+    const en = await call(r, 'POST', '/api/mp/login', { body: { code: 'not-a-code' }, lang: 'en-US,en;q=0.9' });
+    expect(en.body).toMatchObject({ code: 'login_code_invalid', message: 'The login code is invalid or was already used; please try again.' });
+    const code = r.fake.codeFor('o_dave');
+    expect((await call(r, 'POST', '/api/mp/login', { body: { code } })).status).toBe(200);
+    expect((await call(r, 'POST', '/api/mp/login', { body: { code } })).body.code).toBe('login_code_invalid');
+    r.fake.failNext('/sns/jscode2session', 45011);
+    const limited = await call(r, 'POST', '/api/mp/login', { body: { code: r.fake.codeFor('o_dave') } });
+    expect(limited).toMatchObject({ status: 429, body: { code: 'login_rate_limited' } });
+    expect(limited.headers.get('retry-after')).toBe('60');
+    r.fake.failNext('/sns/jscode2session', -1);
+    expect((await call(r, 'POST', '/api/mp/login', { body: { code: r.fake.codeFor('o_dave') } })).body.code).toBe('login_unavailable');
+    expect((await call(r, 'POST', '/api/mp/login', { body: {} })).body).toMatchObject({ code: 'bad_request' });
+    expect((await call(r, 'POST', '/api/mp/login', { body: '{not json' })).status).toBe(400);
+    expect((await call(r, 'POST', '/api/mp/login', { body: { code: 'x', openid: 'o_evil' } })).status).toBe(400);
+  });
+
+  it('needs a live Bearer token on every other route', async () => {
+    expect((await call(r, 'GET', '/api/mp/jobs')).body).toMatchObject({ code: 'unauthorized' });
+    const wrong = await call(r, 'GET', '/api/mp/jobs', { token: 'A'.repeat(43), lang: 'en' });
+    expect(wrong).toMatchObject({ status: 401, body: { code: 'unauthorized', message: 'Please log in again.' } });
+    const t = await login(r, 'o_erin');
+    expect((await call(r, 'POST', '/api/mp/logout', { token: t })).status).toBe(204);
+    expect((await call(r, 'GET', '/api/mp/jobs', { token: t })).status).toBe(401);
+    expect((await call(r, 'GET', '/api/mp/nowhere', { token: alice })).body).toMatchObject({ code: 'not_found' });
+  });
+
+  it('takes a photo as multipart (field "file") through the image guard, and refuses the bad-input corpus', async () => {
+    const ok = await upload(r, alice, gradientPng(96, 64));
+    expect(ok.status).toBe(201);
+    expect(ok.body).toMatchObject({ width: 96, height: 64 });
+    imageId = ok.body.imageId as string;
+    expect(imageId).toMatch(/^img_/);
+
+    const cases: Array<[string, Buffer, string]> = [
+      ['a PDF renamed to .png', await corpus('renamed-pdf.png'), 'image_pdf'],
+      ['an SVG with external references', await corpus('external-ref.svg'), 'image_svg'],
+      ['a 0-byte file', Buffer.alloc(0), 'image_empty'],
+      ['a truncated PNG', gradientPng(64, 64).subarray(0, 80), 'image_corrupt'],
+      ['random bytes', randomBytes(4096), 'image_unsupported_format'],
+      ['a 20000×20000 PNG header', claimedSizePng(20_000, 20_000), 'image_too_many_pixels'],
+    ];
+    for (const [what, bytes, code] of cases) {
+      const res = await upload(r, alice, bytes);
+      expect({ what, status: res.status, code: res.body.code }).toEqual({ what, status: res.status === 413 ? 413 : 422, code });
+      expect(res.body.message).toMatch(/[\u4e00-\u9fff]/);
+    }
+    // Over the upload limit: stopped while streaming.
+    const big = await upload(r, alice, Buffer.concat([gradientPng(8, 8), randomBytes(11 * MiB)]));
+    expect(big).toMatchObject({ status: 413, body: { code: 'upload_too_large' } });
+    expect((await upload(r, alice, gradientPng(8, 8), { field: 'photo' })).body).toMatchObject({ code: 'upload_missing' });
+    const notForm = await fetch(`${r.base}/api/mp/uploads`, { method: 'POST', headers: { Authorization: `Bearer ${alice}`, 'Content-Type': 'image/png' }, body: new Uint8Array(gradientPng(8, 8)) });
+    expect(notForm.status).toBe(415);
+  });
+
+  it('runs a job with the photo to succeeded, its progress as server-sent events; a retried request is one job; one subscription message', async () => {
+    const requestId = randomUUID();
+    const body = { prompt: '古镇黄昏，灯笼亮起', imageId, aspect: '16:9', duration: 1, draft: true, seed: 7, subscribe: true, requestId };
+    const created = await call(r, 'POST', '/api/mp/jobs', { token: alice, body });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ mode: 'draft', aspect: '16:9', seed: 7, hasImage: true, published: false });
+    expect(['queued', 'running']).toContain(created.body.state);
+    expect(created.body.cost as number).toBeGreaterThan(0);
+    jobId = created.body.id as string;
+    expect(JSON.stringify(created.body)).not.toContain('o_alice');
+    const again = await call(r, 'POST', '/api/mp/jobs', { token: alice, body });
+    expect(again).toMatchObject({ status: 200, body: { id: jobId } });
+
+    const res = await fetch(`${r.base}/api/mp/jobs/${jobId}/events`, { headers: { Authorization: `Bearer ${alice}`, 'Accept-Language': 'en' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = await readSse(res, 100_000);
+    const names = events.map((e) => e.event);
+    expect(names[0]).toBe('job');
+    expect(names).toContain('started');
+    expect(names.at(-1)).toBe('delivered');
+    const last = events.at(-1)?.data as Json;
+    expect(last).toMatchObject({ state: 'succeeded', job: { id: jobId, state: 'succeeded', video: { url: `/api/mp/jobs/${jobId}/video` } } });
+    expect(events.filter((e) => e.event === 'step').every((e) => e.data.state === 'running')).toBe(true);
+
+    const listed = await call(r, 'GET', '/api/mp/jobs', { token: alice });
+    expect((listed.body.jobs as Json[]).filter((j) => j.id === jobId)).toHaveLength(1);
+    await waitFor(async () => (r.fake.sent.length > 0 ? true : undefined), 30_000, 'the subscription message');
+    await new Promise((ok) => setTimeout(ok, 1000));
+    expect(r.fake.sent).toHaveLength(1);
+    expect(r.fake.sent[0]).toMatchObject({ touser: 'o_alice', template_id: 'tmpl-done', page: `pages/videos/videos?id=${jobId}`, data: { phrase2: { value: '已完成' } } });
+    expect(r.fake.calls.some((c) => c.path === '/cgi-bin/stable_token')).toBe(true);
+
+    // A finished job's events: the job, then the end.
+    const replay = await readSse(await fetch(`${r.base}/api/mp/jobs/${jobId}/events`, { headers: { Authorization: `Bearer ${alice}` } }), 10_000);
+    expect(replay.map((e) => e.event)).toEqual(['job']);
+  });
+
+  it('serves the video with Range (206 with the same bytes, 416 outside), and the poster', async () => {
+    const full = await fetch(`${r.base}/api/mp/jobs/${jobId}/video`, { headers: { Authorization: `Bearer ${alice}` } });
+    expect(full.status).toBe(200);
+    expect(full.headers.get('content-type')).toBe('video/mp4');
+    expect(full.headers.get('accept-ranges')).toBe('bytes');
+    const bytes = Buffer.from(await full.arrayBuffer());
+    expect(bytes.subarray(4, 8).toString('ascii')).toBe('ftyp');
+    const part = await fetch(`${r.base}/api/mp/jobs/${jobId}/video`, { headers: { Authorization: `Bearer ${alice}`, Range: 'bytes=100-299' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 100-299/${bytes.length}`);
+    expect(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(100, 300))).toBe(true);
+    const tail = await fetch(`${r.base}/api/mp/jobs/${jobId}/video`, { headers: { Authorization: `Bearer ${alice}`, Range: 'bytes=-50' } });
+    expect(tail.status).toBe(206);
+    expect(Buffer.from(await tail.arrayBuffer()).equals(bytes.subarray(bytes.length - 50))).toBe(true);
+    const outside = await fetch(`${r.base}/api/mp/jobs/${jobId}/video`, { headers: { Authorization: `Bearer ${alice}`, Range: `bytes=${bytes.length}-` } });
+    expect(outside.status).toBe(416);
+    expect(outside.headers.get('content-range')).toBe(`bytes */${bytes.length}`);
+    expect(((await outside.json()) as Json).code).toBe('range_not_satisfiable');
+    const poster = await fetch(`${r.base}/api/mp/jobs/${jobId}/poster`, { headers: { Authorization: `Bearer ${alice}` } });
+    expect(poster.status).toBe(200);
+    expect(poster.headers.get('content-type')).toBe('image/jpeg');
+  });
+
+  it('hands out signed links for the <video> component that work without a token and expire', async () => {
+    const media = await call(r, 'GET', `/api/mp/jobs/${jobId}/media`, { token: alice });
+    expect(media.status).toBe(200);
+    const url = media.body.videoUrl as string;
+    expect(url).toMatch(new RegExp(`^/api/mp/jobs/${jobId}/video\\?exp=\\d+&sig=`));
+    const ranged = await fetch(`${r.base}${url}`, { headers: { Range: 'bytes=0-9' } });
+    expect(ranged.status).toBe(206);
+    expect((await fetch(`${r.base}${media.body.posterUrl as string}`)).status).toBe(200);
+    expect((await fetch(`${r.base}${url.replace(/sig=./, 'sig=A')}`)).status).toBe(403);
+    r.advance(601_000);
+    try {
+      const expired = await fetch(`${r.base}${url}`, { headers: { 'Accept-Language': 'en' } });
+      expect(expired.status).toBe(410);
+      expect(await expired.json()).toMatchObject({ code: 'link_expired', message: 'This link has expired.' });
+    } finally {
+      r.advance(-601_000);
+    }
+  });
+
+  it('never lets one user read, cancel, watch or publish another user\'s job: 404 as if it did not exist', async () => {
+    for (const [method, route] of [['GET', `/api/mp/jobs/${jobId}`], ['POST', `/api/mp/jobs/${jobId}/cancel`], ['GET', `/api/mp/jobs/${jobId}/events`], ['GET', `/api/mp/jobs/${jobId}/video`], ['GET', `/api/mp/jobs/${jobId}/media`], ['POST', `/api/mp/jobs/${jobId}/publish`]] as const) {
+      const res = await call(r, method, route, { token: bob, ...(method === 'POST' ? { body: {} } : {}) });
+      expect({ route, status: res.status, code: res.body.code }).toEqual({ route, status: 404, code: 'job_not_found' });
+    }
+    expect((await call(r, 'GET', '/api/mp/jobs/jnope', { token: alice })).body.code).toBe('job_not_found');
+    expect(((await call(r, 'GET', '/api/mp/jobs', { token: bob })).body.jobs as Json[]).map((j) => j.id)).not.toContain(jobId);
+    // Bob cannot use Alice's upload either.
+    expect((await call(r, 'POST', '/api/mp/jobs', { token: bob, body: { prompt: 'a cat', imageId } })).body.code).toBe('image_not_found');
+  });
+
+  it('cancels a queued job and refunds it; a finished one cannot be cancelled', async () => {
+    // Paused, and its fetch loop ended (a worker paused while it blocks for the next job still takes it).
+    await r.worker.worker.pause();
+    try {
+      await waitFor(async () => (r.worker.worker.isRunning() ? undefined : true), 30_000, 'the worker\'s fetch loop to end');
+      const created = await call(r, 'POST', '/api/mp/jobs', { token: bob, body: { prompt: 'a snow mountain at sunrise', draft: true, duration: 1 } });
+      expect(created.status).toBe(201);
+      const id = created.body.id as string;
+      const cancelled = await call(r, 'POST', `/api/mp/jobs/${id}/cancel`, { token: bob, lang: 'en' });
+      expect(cancelled).toMatchObject({ status: 200, body: { id, state: 'cancelled', cancel: 'cancelled' } });
+      expect((await call(r, 'GET', `/api/mp/jobs/${id}`, { token: bob })).body).toMatchObject({ state: 'cancelled', error: { code: 'cancelled' } });
+    } finally {
+      r.worker.worker.resume();
+    }
+    expect((await call(r, 'POST', `/api/mp/jobs/${jobId}/cancel`, { token: alice })).body.code).toBe('already_finished');
+  });
+
+  it('refuses jobs like every platform does: moderation (403), a bad style (422), a bad body (400)', async () => {
+    const blocked = await call(r, 'POST', '/api/mp/jobs', { token: bob, body: { prompt: '海洛因 交易现场', draft: true } });
+    expect(blocked).toMatchObject({ status: 403, body: { code: 'moderation_blocked' } });
+    expect(blocked.body.message).toMatch(/[\u4e00-\u9fff]/);
+    expect((await call(r, 'POST', '/api/mp/jobs', { token: bob, body: { prompt: 'a fox', style: 'no-such-style' } })).body.code).toBe('bad_command');
+    const bad = await call(r, 'POST', '/api/mp/jobs', { token: bob, body: { prompt: 'a fox', duration: 'long' }, lang: 'en' });
+    expect(bad).toMatchObject({ status: 400, body: { code: 'bad_request' } });
+    expect(bad.body.message).toContain('duration');
+  });
+
+  it('publishes to the gallery (local moderation of the caption), likes once per user, reports, and unpublishes by owner or admin', async () => {
+    const refused = await call(r, 'POST', `/api/mp/jobs/${jobId}/publish`, { token: alice, body: { caption: '海洛因 在这里' } });
+    expect(refused).toMatchObject({ status: 403, body: { code: 'caption_blocked' } });
+    expect((await call(r, 'GET', '/api/mp/gallery', { token: bob })).body.items).toEqual([]);
+
+    const pub = await call(r, 'POST', `/api/mp/jobs/${jobId}/publish`, { token: alice, body: { caption: '黄昏的古镇' } });
+    expect(pub).toMatchObject({ status: 201, body: { id: jobId, caption: '黄昏的古镇', likes: 0, mine: true } });
+    expect((await call(r, 'POST', `/api/mp/jobs/${jobId}/publish`, { token: alice, body: {} })).body.code).toBe('already_published');
+    expect((await call(r, 'GET', `/api/mp/jobs/${jobId}`, { token: alice })).body.published).toBe(true);
+
+    const page = await call(r, 'GET', '/api/mp/gallery?sort=newest', { token: bob });
+    const item = (page.body.items as Json[])[0] as Json;
+    expect(item).toMatchObject({ id: jobId, mine: false, liked: false, likes: 0 });
+    expect(JSON.stringify(page.body)).not.toMatch(/o_alice|owner/);
+    // Anyone may play a published video through its signed link.
+    expect((await fetch(`${r.base}${item.videoUrl as string}`, { headers: { Range: 'bytes=0-0' } })).status).toBe(206);
+
+    expect((await call(r, 'POST', `/api/mp/gallery/${jobId}/like`, { token: bob, body: {} })).body).toMatchObject({ likes: 1, liked: true });
+    expect((await call(r, 'POST', `/api/mp/gallery/${jobId}/like`, { token: bob, body: { like: true } })).body).toMatchObject({ likes: 1, liked: true });
+    expect((await call(r, 'POST', `/api/mp/gallery/${jobId}/like`, { token: alice })).body).toMatchObject({ likes: 2, liked: true });
+    const liked = await call(r, 'GET', '/api/mp/gallery?sort=liked&limit=5', { token: bob });
+    expect((liked.body.items as Json[])[0]).toMatchObject({ id: jobId, likes: 2, liked: true });
+    expect((await call(r, 'POST', `/api/mp/gallery/${jobId}/like`, { token: bob, body: { like: false } })).body).toMatchObject({ likes: 1, liked: false });
+    expect((await call(r, 'GET', '/api/mp/gallery?sort=oldest', { token: bob })).status).toBe(400);
+    expect((await call(r, 'POST', '/api/mp/gallery/jnope/like', { token: bob })).status).toBe(404);
+
+    expect((await call(r, 'POST', `/api/mp/gallery/${jobId}/report`, { token: bob, body: { reason: 'copyright' } })).body).toMatchObject({ reported: true });
+    expect((await call(r, 'POST', `/api/mp/jobs/${jobId}/unpublish`, { token: bob })).body.code).toBe('not_owner');
+    const admin = await login(r, 'o_admin');
+    expect((await call(r, 'GET', '/api/mp/me', { token: admin })).body.admin).toBe(true);
+    expect((await call(r, 'DELETE', `/api/mp/jobs/${jobId}/publish`, { token: admin })).body).toMatchObject({ id: jobId, published: false });
+    expect((await call(r, 'GET', '/api/mp/gallery', { token: bob })).body.items).toEqual([]);
+    expect((await call(r, 'POST', `/api/mp/jobs/${jobId}/unpublish`, { token: alice })).body.code).toBe('not_published');
+    // The owner may publish again and unpublish it.
+    expect((await call(r, 'POST', `/api/mp/jobs/${jobId}/publish`, { token: alice, body: {} })).status).toBe(201);
+    expect((await call(r, 'POST', `/api/mp/jobs/${jobId}/unpublish`, { token: alice })).status).toBe(200);
+  });
+});
+
+describe('with FRAMECAST_WECHAT_CHECKS on: msgSecCheck on prompts and gallery captions', { timeout: 120_000 }, () => {
+  let r: Rig;
+  beforeAll(async () => {
+    r = await rig({ env: { FRAMECAST_WECHAT_CHECKS: 'on' } });
+  });
+  afterAll(async () => {
+    await r.close();
+  });
+
+  it('refuses what WeChat calls risky at submit and at publish, asking with the user\'s openid', async () => {
+    const token = await login(r, 'o_frank');
+    const risky = await call(r, 'POST', '/api/mp/jobs', { token, body: { prompt: 'a casino at night', draft: true, duration: 1 } });
+    expect(risky).toMatchObject({ status: 403, body: { code: 'moderation_blocked' } });
+    const checks = r.fake.calls.filter((c) => c.path === '/wxa/msg_sec_check');
+    expect(checks.at(-1)?.body).toMatchObject({ version: 2, openid: 'o_frank' });
+
+    const ok = await call(r, 'POST', '/api/mp/jobs', { token, body: { prompt: 'a night market with lanterns', draft: true, duration: 1 } });
+    expect(ok.status).toBe(201);
+    const id = ok.body.id as string;
+    await jobToSucceed(r, token, id);
+    // No `subscribe: true` in the request: no subscription message.
+    await new Promise((done) => setTimeout(done, 1000));
+    expect(r.fake.sent).toHaveLength(0);
+    const blocked = await call(r, 'POST', `/api/mp/jobs/${id}/publish`, { token, body: { caption: 'best casino in town' } });
+    expect(blocked).toMatchObject({ status: 403, body: { code: 'caption_blocked' } });
+    const review = await call(r, 'POST', `/api/mp/jobs/${id}/publish`, { token, body: { caption: 'buy now' } });
+    expect(review.body.code).toBe('caption_review');
+    r.fake.failNext('/wxa/msg_sec_check', -1);
+    const busy = await call(r, 'POST', `/api/mp/jobs/${id}/publish`, { token, body: { caption: 'lanterns' } });
+    expect(busy).toMatchObject({ status: 503, body: { code: 'wechat_unavailable' } });
+    expect((await call(r, 'POST', `/api/mp/jobs/${id}/publish`, { token, body: { caption: 'lanterns' } })).status).toBe(201);
+    const captions = r.fake.calls.filter((c) => c.path === '/wxa/msg_sec_check').map((c) => c.body?.content as string);
+    expect(captions.some((c) => c.startsWith('best casino in town'))).toBe(true);
+  });
+});
+
+describe('rate limits per session and per IP (Redis counters, 429 with Retry-After)', { timeout: 120_000 }, () => {
+  let r: Rig;
+  beforeAll(async () => {
+    r = await rig({
+      runWorker: false,
+      rateLimits: { login: { max: 3, windowSeconds: 60 }, session: { max: 5, windowSeconds: 60 }, jobs: { max: 2, windowSeconds: 60 }, ip: { max: 12, windowSeconds: 60 } },
+    });
+  });
+  afterAll(async () => {
+    await r.close();
+  });
+
+  it('limits logins per IP, calls per session and per IP, and new jobs per session', async () => {
+    const a = await login(r, 'o_gina');
+    const b = await login(r, 'o_hank');
+    await login(r, 'o_ivan');
+    const fourth = await call(r, 'POST', '/api/mp/login', { body: { code: r.fake.codeFor('o_jack') }, lang: 'en' });
+    expect(fourth).toMatchObject({ status: 429, body: { code: 'rate_limited' } });
+    const retry = Number(fourth.headers.get('retry-after'));
+    expect(retry).toBeGreaterThanOrEqual(1);
+    expect(retry).toBeLessThanOrEqual(60);
+    expect(fourth.body.message).toBe(`Too many requests; try again in ${retry} s.`);
+
+    // New jobs: two a minute (refused by moderation here, so no job is made; the counter still counts).
+    for (let i = 0; i < 2; i++) expect((await call(r, 'POST', '/api/mp/jobs', { token: a, body: { prompt: '海洛因' } })).status).toBe(403);
+    expect((await call(r, 'POST', '/api/mp/jobs', { token: a, body: { prompt: '海洛因' } })).body.code).toBe('rate_limited');
+    // Every call: five a minute per session; another session is counted apart.
+    for (let i = 0; i < 2; i++) expect((await call(r, 'GET', '/api/mp/jobs', { token: a })).status).toBe(200);
+    const limited = await call(r, 'GET', '/api/mp/jobs', { token: a });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await call(r, 'GET', '/api/mp/jobs', { token: b })).status).toBe(200);
+    // Twelve calls a minute from this IP address, whoever makes them.
+    expect((await call(r, 'GET', '/api/mp/jobs', { token: b })).status).toBe(200);
+    const ip = await call(r, 'GET', '/api/mp/jobs', { token: b });
+    expect(ip).toMatchObject({ status: 429, body: { code: 'rate_limited' } });
+    expect(ip.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+});
