@@ -128,6 +128,8 @@ export class FakeMpApi {
   readonly credits = new Map<string, number>();
   readonly dailyCredits = 100;
   readonly maxUploadBytes = 64 * 1024;
+  /** Whether GET /api/mp/quota exists (an older server may not have it). */
+  quotaRoute = true;
   private readonly tokens = new Map<string, { user: string; expiresAt: number }>();
   private readonly uploads = new Map<string, string>();
   private readonly idempotency = new Map<string, string>();
@@ -228,7 +230,11 @@ export class FakeMpApi {
   }
 
   private galleryJson(entry: GalleryEntry, user: string): Record<string, unknown> {
-    return { id: entry.id, jobId: entry.jobId, prompt: entry.prompt, likes: entry.likedBy.size, liked: entry.likedBy.has(user), createdAt: entry.createdAt };
+    return {
+      id: entry.id, jobId: entry.jobId, prompt: entry.prompt, likes: entry.likedBy.size, liked: entry.likedBy.has(user), createdAt: entry.createdAt,
+      // Published videos are served by short-lived signed links (as with S3 storage).
+      videoUrl: `${this.baseUrl}/signed/${entry.id}.mp4?expires=${Date.now() + 600_000}`,
+    };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -272,6 +278,11 @@ export class FakeMpApi {
       this.tokens.set(token, { user: code.slice(5), expiresAt });
       return this.send(res, 200, { token, expiresAt: new Date(expiresAt).toISOString() });
     }
+    if (method === 'GET' && /^\/signed\/[\w-]+\.mp4$/.test(path)) {
+      res.writeHead(200, { 'content-type': 'video/mp4' });
+      res.end(VIDEO_BYTES);
+      return;
+    }
     const user = this.user(req);
     if (method === 'POST' && path === '/api/mp/uploads') {
       if (raw.length > this.maxUploadBytes) throw new HttpError(413, 'too_large');
@@ -281,7 +292,7 @@ export class FakeMpApi {
       this.uploads.set(imageId, user);
       return this.send(res, 201, { imageId });
     }
-    if (method === 'GET' && path === '/api/mp/quota') {
+    if (method === 'GET' && path === '/api/mp/quota' && this.quotaRoute) {
       const held = [...this.jobs.values()].filter((j) => j.owner === user && ['queued', 'running', 'held'].includes(j.state)).reduce((s, j) => s + j.cost, 0);
       const spent = [...this.jobs.values()].filter((j) => j.owner === user && j.state === 'succeeded').reduce((s, j) => s + j.cost, 0);
       return this.send(res, 200, { available: this.available(user), dailyCredits: this.credits.get(user) ?? this.dailyCredits, spent, held, bonus: 0 });
