@@ -6,8 +6,8 @@ import { startAdapter, type AdapterName, type RunningAdapter } from './platform-
 import { stopOnSignal } from './run-until-signal.ts';
 
 function platformArg(p: string): AdapterName {
-  if (p === 'slack' || p === 'discord') return p;
-  throw new UsageError(`platform must be discord or slack, got "${p}"`);
+  if (p === 'slack' || p === 'discord' || p === 'wechat') return p;
+  throw new UsageError(`platform must be wechat, discord or slack, got "${p}"`);
 }
 
 /** The product's core with moderation and image intake, and metrics for the HTTP server. */
@@ -37,7 +37,7 @@ export async function httpServerFor(app: Bootstrapped, metrics: ReturnType<typeo
   return http;
 }
 
-/** `framecast bot discord|slack`: one platform's adapter alone (no worker), until SIGINT/SIGTERM. */
+/** `framecast bot discord|slack|wechat`: one platform's adapter alone (no worker), until SIGINT/SIGTERM. */
 export async function botCommand(platform: string): Promise<void> {
   const name = platformArg(platform);
   const { app, metrics } = await productApp(`framecast-${name}`);
@@ -45,7 +45,7 @@ export async function botCommand(platform: string): Promise<void> {
   let adapter: RunningAdapter | undefined;
   try {
     http = await httpServerFor(app, metrics);
-    adapter = await startAdapter(name, { core: app.core, store: app.store, logger: app.logger, config: app.config, ...(http === undefined ? {} : { http }) });
+    adapter = await startAdapter(name, { core: app.core, store: app.store, logger: app.logger, config: app.config, redis: app.redis, ...(http === undefined ? {} : { http }) });
   } catch (err) {
     await http?.close();
     await app.close();

@@ -1,8 +1,9 @@
 import type { BlobStore, Core, FramecastConfig } from '@framecast/core';
+import type { Redis } from 'ioredis';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 
-export type AdapterName = 'slack' | 'discord' | 'miniprogram';
+export type AdapterName = 'slack' | 'discord' | 'miniprogram' | 'wechat';
 
 export interface AdapterContext {
   core: Core;
@@ -11,6 +12,8 @@ export interface AdapterContext {
   config: FramecastConfig;
   /** The one HTTP server, when it runs (FRAMECAST_HTTP_PORT not 0): adapters mount their routes. */
   http?: { mount(...routes: Middleware[]): void };
+  /** The process's Redis connection (the WeChat bot keeps its login state, room credits and pictures there). */
+  redis?: Redis;
 }
 
 export interface RunningAdapter {
@@ -27,6 +30,7 @@ export function configuredAdapters(config: FramecastConfig): AdapterName[] {
   if (e.SLACK_BOT_TOKEN !== undefined) out.push('slack');
   if (e.DISCORD_TOKEN !== undefined) out.push('discord');
   if (e.WECHAT_APP_ID !== undefined && e.WECHAT_APP_SECRET !== undefined) out.push('miniprogram');
+  if (e.WECHATY_PUPPET !== undefined) out.push('wechat');
   return out;
 }
 
@@ -50,6 +54,11 @@ export async function startAdapter(name: AdapterName, ctx: AdapterContext): Prom
       const { startMiniProgramApi } = await import('@framecast/bot-miniprogram-api');
       const a = await startMiniProgramApi({ core: ctx.core, store: ctx.store, logger: ctx.logger, config: ctx.config, ...(ctx.http === undefined ? {} : { http: ctx.http }) });
       return { name, summary: ctx.http === undefined ? 'Mini Program API (deliveries only: the HTTP server is off)' : 'Mini Program API at /api/mp/*', close: () => a.close() };
+    }
+    case 'wechat': {
+      const { startWechatAdapter } = await import('@framecast/bot-wechat');
+      const a = await startWechatAdapter({ core: ctx.core, store: ctx.store, logger: ctx.logger, config: ctx.config, ...(ctx.redis === undefined ? {} : { redis: ctx.redis }) });
+      return { name, summary: `WeChat bot (${e.WECHATY_PUPPET ?? 'puppet'}; scan the QR code printed here or shown on the admin page to log in)`, close: () => a.close() };
     }
   }
 }

@@ -32,7 +32,7 @@ export async function startCommand(): Promise<void> {
   const adapters: RunningAdapter[] = [];
   for (const name of configuredAdapters(config)) {
     try {
-      adapters.push(await startAdapter(name, { core, store: app.store, logger, config, ...(http === undefined ? {} : { http }) }));
+      adapters.push(await startAdapter(name, { core, store: app.store, logger, config, redis: app.redis, ...(http === undefined ? {} : { http }) }));
     } catch (err) {
       // One platform's bad settings must not take the others (or the worker) down.
       logger.error({ err, platform: name }, 'chat platform not started');
