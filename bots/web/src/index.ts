@@ -8,3 +8,4 @@ export { parseRange, sendBytes, type ByteRange } from './web-range.ts';
 export { renderPlaygroundPage, PAGE_CSP, ASSET_PATHS } from './web-page.ts';
 export { pickLocale, WEB_TEXT } from './web-messages.ts';
 export { WebError, type WebErrorCode } from './web-error.ts';
+export * from './admin/index.ts';
