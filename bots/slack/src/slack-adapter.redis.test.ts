@@ -9,8 +9,8 @@ import type { GenerateWorker } from '@framecast/gpu-worker';
 import { productCoreAndWorker, silentLogger, waitFor } from '../../../test/support/e2e.ts';
 import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
 import { testConfig } from '../../../test/support/config.ts';
-import { startSlackAdapter, type SlackAdapter } from './slack-adapter.ts';
-import { ACTION, cancelButton } from './slack-progress.ts';
+import { startSlackAdapter, type SlackAdapter, type SlackAdapterOptions } from './slack-adapter.ts';
+import { ACTION } from './slack-progress.ts';
 import { slackSignature } from './slack-signature.ts';
 import { FakeSlackApi, type FakeCall } from './testing/fake-slack-api.ts';
 import { solidPng } from './testing/tiny-png.ts';
@@ -55,6 +55,8 @@ interface RigOptions {
   consume?: ConsumeOptions;
   /** Local storage served by the HTTP server at FRAMECAST_PUBLIC_URL (GET /media/…). */
   publicMedia?: boolean;
+  /** The delivery handler's choices (the link fallback). */
+  delivery?: SlackAdapterOptions['delivery'];
 }
 
 async function rig(mode: 'http' | 'socket', o: RigOptions = {}): Promise<Rig> {
@@ -72,6 +74,7 @@ async function rig(mode: 'http' | 'socket', o: RigOptions = {}): Promise<Rig> {
   if (o.publicMedia === true) http?.mount(mediaRouter({ store, secret: mediaSecret(config) }));
   const adapter = await startSlackAdapter({
     core, store, logger: silentLogger, config, ...(mode === 'http' && http !== undefined ? { http } : {}), consume: { relayEveryMs: 500, ...o.consume },
+    ...(o.delivery === undefined ? {} : { delivery: o.delivery }),
   });
   void worker.run();
   return {
@@ -273,23 +276,32 @@ describe('Slack in HTTP mode: Bolt on the one HTTP server, the real Web API clie
     await waitFor(async () => (r.fake.messages.get(`C1:${ts}`)?.deleted === true ? true : undefined), 15_000, 'the status message deleted');
     expect(r.fake.sharedFiles('C1').find((f) => f.name === `framecast-${first.jobId}.mp4`)?.deleted).toBe(true);
 
-    // Cancel from the status message of a job that waits: the worker is paused, so both jobs stay
-    // queued however fast this machine renders.
-    await r.worker.worker.pause(true);
-    await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a long walk --draft', 'U10', 'C10')).toString());
-    await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a second walk --draft', 'U10', 'C10')).toString());
-    const jobs = await waitFor(async () => {
-      const j = await jobsOf(r.core, 'U10');
-      return j.length === 2 ? j : undefined;
-    }, 30_000, 'two jobs');
+    // Cancel from the status message of a job that waits. The worker is paused and its fetch loop
+    // has ended (a BullMQ worker paused while it blocks for the next job still takes that job: on an
+    // idle machine it rendered the first one at once), so both jobs stay queued.
+    await r.worker.worker.pause();
     try {
+      await waitFor(async () => (r.worker.worker.isRunning() ? undefined : true), 30_000, 'the worker\'s fetch loop to end');
+      await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a long walk --draft', 'U10', 'C10')).toString());
+      await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a second walk --draft', 'U10', 'C10')).toString());
+      const jobs = await waitFor(async () => {
+        const j = await jobsOf(r.core, 'U10');
+        return j.length === 2 ? j : undefined;
+      }, 30_000, 'two jobs');
       for (const job of jobs) {
         const t = job.replyTarget?.platform === 'slack' ? job.replyTarget.messageTs ?? '' : '';
-        // The button the status message carries while the job waits (the renderer's own value).
-        const cancel = { action_id: ACTION.cancel, value: cancelButton(job.jobId, 'en').value ?? '' };
+        // The Cancel button as Slack got it: in the status message's blocks, with the place in line.
+        const cancel = await waitFor(async () => buttonsOf(r.fake.messages.get(`C10:${t}`)?.blocks ?? []).find((b) => b.action_id === ACTION.cancel), 15_000, 'the Cancel button in the status message');
+        expect(r.fake.messages.get(`C10:${t}`)?.text).toMatch(/position \d+/);
+        expect((await r.core.job(job.jobId))?.state).toBe('queued');
         expect((await signedPost(server, click(r.fake, 'U10', 'C10', t, cancel, 20))).status).toBe(200);
       }
       for (const job of jobs) await waitFor(async () => ((await r.core.job(job.jobId))?.state === 'cancelled' ? true : undefined), 30_000, 'cancelled');
+      // The status message says so, without the button.
+      for (const job of jobs) {
+        const t = job.replyTarget?.platform === 'slack' ? job.replyTarget.messageTs ?? '' : '';
+        await waitFor(async () => (buttonsOf(r.fake.messages.get(`C10:${t}`)?.blocks ?? []).length === 0 && /❌/.test(r.fake.messages.get(`C10:${t}`)?.text ?? '') ? true : undefined), 15_000, 'the cancelled status');
+      }
     } finally {
       r.worker.worker.resume();
     }
@@ -395,7 +407,8 @@ describe('Slack down for minutes: the delivery waits it out (simulated clock), o
   let skewMs = 0;
   let r: Rig;
   beforeAll(async () => {
-    r = await rig('http', { env: { FRAMECAST_DELIVERY_RETRY_HOURS: '1' }, consume: { now: () => Date.now() + skewMs, retry: { baseDelayMs: 200, maxDelayMs: 800 } } });
+    // This block is about waiting an outage out: the link fallback (tested below) is off here.
+    r = await rig('http', { env: { FRAMECAST_DELIVERY_RETRY_HOURS: '1' }, consume: { now: () => Date.now() + skewMs, retry: { baseDelayMs: 200, maxDelayMs: 800 } }, delivery: { linkAfterAttempts: Infinity } });
   });
   afterAll(async () => {
     r.fake.outage(undefined);
@@ -468,6 +481,69 @@ describe('Slack down for minutes: the delivery waits it out (simulated clock), o
     expect(r.fake.callsOf('files.completeUploadExternal').filter((c) => c.args.channel_id === 'C13')).toHaveLength(0);
     expect(await r.core.quota.show('slack:U13')).toMatchObject({ spent: 0, held: 0 });
     r.fake.outage(undefined);
+  });
+});
+
+describe('Slack will not take the video: one signed link instead (FRAMECAST_PUBLIC_URL)', { timeout: 120_000 }, () => {
+  let r: Rig;
+  beforeAll(async () => {
+    r = await rig('http', { publicMedia: true, consume: { retry: { baseDelayMs: 200, maxDelayMs: 800 } }, delivery: { linkAfterAttempts: 3 } });
+  });
+  afterAll(async () => {
+    r.fake.outage(undefined);
+    await r.close();
+  });
+  const uploadSteps = ['files.getUploadURLExternal', 'upload', 'files.completeUploadExternal'];
+
+  /** Link messages the fake Slack got for a job's video, and the bytes behind the link. */
+  async function linkOf(channel: string, jobId: string): Promise<{ posts: FakeCall[]; bytes: Buffer }> {
+    const posts = r.fake.callsOf('chat.postMessage').filter((c) => c.args.channel === channel && String(c.args.text).includes(`/media/videos/${jobId}.mp4`));
+    const url = /(https?:\/\/\S+?\/media\/videos\/\S+?)(?:>|\s|$)/.exec(String(posts[0]?.args.text ?? ''))?.[1] ?? '';
+    const res = await fetch(url);
+    return { posts, bytes: Buffer.from(await res.arrayBuffer()) };
+  }
+
+  it('the upload keeps failing (its three steps down, the rest of Slack up): from the third attempt the video goes as one signed link, charged once', async () => {
+    const server = r.server as ListeningServer;
+    r.fake.outage({ methods: uploadSteps, down: () => true });
+    const res = await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a tram in the snow --draft', 'U20', 'C20')).toString());
+    expect(res.status).toBe(200);
+    const job = await waitFor(async () => (await jobsOf(r.core, 'U20'))[0], 30_000, 'the job');
+    await waitFor(async () => ((await r.core.deliveries.record(job.jobId))?.state === 'delivered' ? true : undefined), 100_000, 'delivered');
+    const record = await r.core.deliveries.record(job.jobId);
+    expect(record).toMatchObject({ state: 'delivered', via: 'link' });
+    expect(Number(record?.attempts)).toBe(3);
+    expect(r.fake.outageHits.filter((h) => uploadSteps.includes(h.method)).length).toBeGreaterThanOrEqual(3);
+    // Nothing more comes later: one link, no file.
+    await new Promise((res2) => setTimeout(res2, 1500));
+    const { posts, bytes } = await linkOf('C20', job.jobId);
+    expect(posts).toHaveLength(1);
+    expect(String(posts[0]?.args.text)).toMatch(/not taking uploads right now.*\/media\/videos\/[^ ]+\.mp4\?exp=\d+&sig=[\w-]+$/);
+    expect(isMp4(bytes)).toBe(true);
+    expect(r.fake.sharedFiles('C20')).toHaveLength(0);
+    const done = await r.core.job(job.jobId);
+    expect(done?.state).toBe('succeeded');
+    expect(await r.core.quota.show('slack:U20')).toMatchObject({ spent: done?.cost, held: 0 });
+    const ts = job.replyTarget?.platform === 'slack' ? job.replyTarget.messageTs ?? '' : '';
+    await waitFor(async () => (/done/.test(r.fake.messages.get(`C20:${ts}`)?.text ?? '') ? true : undefined), 15_000, 'the status says done');
+    r.fake.outage(undefined);
+  });
+
+  it('a video over the workspace\'s upload limit (file_upload_size_restricted): one signed link at the first attempt', async () => {
+    const server = r.server as ListeningServer;
+    r.fake.failWith('files.getUploadURLExternal', 'file_upload_size_restricted', 1);
+    const res = await signedPost(server, new URLSearchParams(slashCommand(r.fake, 'a ferry at dawn --draft', 'U21', 'C21')).toString());
+    expect(res.status).toBe(200);
+    const job = await waitFor(async () => (await jobsOf(r.core, 'U21'))[0], 30_000, 'the job');
+    await waitFor(async () => ((await r.core.deliveries.record(job.jobId))?.state === 'delivered' ? true : undefined), 100_000, 'delivered');
+    expect(await r.core.deliveries.record(job.jobId)).toMatchObject({ state: 'delivered', via: 'link', attempts: '1' });
+    await new Promise((res2) => setTimeout(res2, 1500));
+    const { posts, bytes } = await linkOf('C21', job.jobId);
+    expect(posts).toHaveLength(1);
+    expect(String(posts[0]?.args.text)).toMatch(/too large to upload here: \S+\/media\/videos\/\S+\.mp4\?exp=\d+&sig=/);
+    expect(isMp4(bytes)).toBe(true);
+    expect(r.fake.sharedFiles('C21')).toHaveLength(0);
+    expect(r.fake.uploadAttempts.filter((id) => r.fake.files.get(id)?.name === `framecast-${job.jobId}.mp4`)).toHaveLength(0);
   });
 });
 
