@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, screenshot } from '../../../../test/support/browser.ts';
 import { awaitState } from '../../../../test/support/e2e.ts';
 import { testRedis } from '../../../../test/support/redis.ts';
-import { adminRig, ADMIN_PASSWORD, type AdminRig } from './testing/admin-rig.ts';
+import { adminRig, ADMIN_PASSWORD, type AdminRig } from '../testing/admin-rig.ts';
 import { wechatLoginKey } from './wechat-login.ts';
 
 // The page's globals as the callbacks below use them (they run in the browser; the repository's

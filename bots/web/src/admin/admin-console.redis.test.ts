@@ -6,7 +6,7 @@ import type { ChatRequestInput } from '@framecast/core';
 import { awaitDelivery, awaitState } from '../../../../test/support/e2e.ts';
 import { testRedis } from '../../../../test/support/redis.ts';
 import { AuditLog } from './audit-log.ts';
-import { AdminClient, adminRig, ADMIN_PASSWORD, type AdminRig } from './testing/admin-rig.ts';
+import { AdminClient, adminRig, ADMIN_PASSWORD, type AdminRig } from '../testing/admin-rig.ts';
 import { wechatLoginKey } from './wechat-login.ts';
 
 let redis: Redis;

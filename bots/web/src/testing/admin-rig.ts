@@ -6,11 +6,11 @@ import { blobStoreFromConfig, createCore, createFramecastMetrics, type BlobStore
 import { createKeywordModerator, defaultKeywordListDir, KeywordFilter } from '@framecast/content-safety';
 import { createHttpApp, listen, type HttpApp, type ListeningServer } from '@framecast/http-server';
 import type { GenerateWorker } from '@framecast/gpu-worker';
-import { productCoreAndWorker, silentLogger } from '../../../../../test/support/e2e.ts';
-import { testConfig } from '../../../../../test/support/config.ts';
-import { startWebAdapter, type WebAdapter } from '../../web-adapter.ts';
-import { createAdminConsole, type AdminConsole } from '../admin-console.ts';
-import type { LoginLimit } from '../admin-session.ts';
+import { productCoreAndWorker, silentLogger } from '../../../../test/support/e2e.ts';
+import { testConfig } from '../../../../test/support/config.ts';
+import { startWebAdapter, type WebAdapter } from '../web-adapter.ts';
+import { createAdminConsole, type AdminConsole } from '../admin/admin-console.ts';
+import type { LoginLimit } from '../admin/admin-session.ts';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';
 
