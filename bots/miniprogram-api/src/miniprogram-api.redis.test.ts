@@ -186,7 +186,7 @@ describe('the mini program API on the one HTTP server: real Redis, a real worker
     const me = await call(r, 'GET', '/api/mp/me', { token: res.body.token as string });
     expect(me.status).toBe(200);
     expect(JSON.stringify(me.body)).not.toContain('o_carol');
-    expect(me.body).toMatchObject({ tier: 'free', admin: false, quota: { dailyCredits: 1000 } });
+    expect(me.body).toMatchObject({ tier: 'free', admin: false, subscribeTemplateId: 'tmpl-done', quota: { dailyCredits: 1000 } });
     // The token is stored hashed: Redis holds no key or value with it.
     const keys = await redis.keys(`${r.config.keyPrefix}:mp:session:*`);
     expect(keys.length).toBeGreaterThan(0);
@@ -404,8 +404,17 @@ describe('the mini program API on the one HTTP server: real Redis, a real worker
     expect((await call(r, 'DELETE', `/api/mp/jobs/${jobId}/publish`, { token: admin })).body).toMatchObject({ id: jobId, published: false });
     expect((await call(r, 'GET', '/api/mp/gallery', { token: bob })).body.items).toEqual([]);
     expect((await call(r, 'POST', `/api/mp/jobs/${jobId}/unpublish`, { token: alice })).body.code).toBe('not_published');
-    // The owner may publish again and unpublish it.
+    // The owner may publish again. Reports from three users take it out until an admin puts it back.
     expect((await call(r, 'POST', `/api/mp/jobs/${jobId}/publish`, { token: alice, body: {} })).status).toBe(201);
+    const reporters = [bob, await login(r, 'o_r1'), await login(r, 'o_r2')];
+    for (const t of [...reporters, bob]) expect((await call(r, 'POST', `/api/mp/gallery/${jobId}/report`, { token: t, body: {} })).status).toBe(200);
+    expect((await call(r, 'GET', '/api/mp/gallery', { token: bob })).body.items).toEqual([]);
+    expect((await call(r, 'POST', `/api/mp/gallery/${jobId}/like`, { token: bob })).status).toBe(404);
+    expect((await call(r, 'GET', '/api/mp/gallery?sort=hidden', { token: bob })).body.code).toBe('not_admin');
+    expect(((await call(r, 'GET', '/api/mp/gallery?sort=hidden', { token: admin })).body.items as Json[]).map((i) => i.id)).toEqual([jobId]);
+    expect((await call(r, 'POST', `/api/mp/gallery/${jobId}/restore`, { token: bob })).body.code).toBe('not_admin');
+    expect((await call(r, 'POST', `/api/mp/gallery/${jobId}/restore`, { token: admin })).body).toMatchObject({ id: jobId, hidden: false });
+    expect(((await call(r, 'GET', '/api/mp/gallery', { token: bob })).body.items as Json[]).map((i) => i.id)).toEqual([jobId]);
     expect((await call(r, 'POST', `/api/mp/jobs/${jobId}/unpublish`, { token: alice })).status).toBe(200);
   });
 });

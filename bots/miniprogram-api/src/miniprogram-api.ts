@@ -69,7 +69,7 @@ const PublishBodySchema = z.strictObject({ caption: z.string().trim().max(140).o
 const LikeBodySchema = z.strictObject({ like: z.boolean().default(true) });
 const ReportBodySchema = z.strictObject({ reason: z.enum(['sexual', 'violence', 'politics', 'illegal', 'ads', 'copyright', 'other']).default('other'), note: z.string().max(200).optional() });
 const GalleryQuerySchema = z.object({
-  sort: z.enum(['newest', 'liked']).default('newest'),
+  sort: z.enum(['newest', 'liked', 'hidden']).default('newest'),
   cursor: z.string().regex(/^\d{1,6}$/).optional(),
   limit: z.coerce.number().int().min(1).max(GALLERY_PAGE_MAX).default(20),
 });
@@ -236,6 +236,8 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
     const q = await core.quota.show(u.userKey);
     ctx.body = {
       user: u.tag, tier: q.tier, admin: isAdmin(u),
+      // What wx.requestSubscribeMessage asks the user to allow (absent: no completion notice).
+      ...(env.FRAMECAST_MP_TEMPLATE_ID === undefined ? {} : { subscribeTemplateId: env.FRAMECAST_MP_TEMPLATE_ID }),
       quota: { day: q.day, timeZone: q.timeZone, dailyCredits: q.dailyCredits, spent: q.spent, held: q.held, bonus: q.bonus, available: q.available, active: q.active, maxConcurrent: q.maxConcurrent },
     };
   });
@@ -455,6 +457,7 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
   router.get('/gallery', auth, async (ctx) => {
     const u = userIn(ctx);
     const q = parseWith(GalleryQuerySchema, ctx.query);
+    if (q.sort === 'hidden' && !isAdmin(u)) throw MpError.of(403, 'not_admin', 'not_admin');
     const page = await gallery.list(q.sort, q.cursor === undefined ? 0 : Number(q.cursor), q.limit);
     const liked = await gallery.likedBy(u.tag, page.items.map((i) => i.jobId));
     ctx.set('Cache-Control', 'no-store');
@@ -468,6 +471,16 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
     const res = typeof id === 'string' && JOB_ID.test(id) ? await gallery.like(id, u.tag, body.like) : undefined;
     if (res === undefined) throw MpError.of(404, 'not_found', 'not_found');
     ctx.body = { id, ...res };
+  });
+
+  router.post('/gallery/:id/restore', auth, async (ctx) => {
+    const u = userIn(ctx);
+    if (!isAdmin(u)) throw MpError.of(403, 'not_admin', 'not_admin');
+    const id = paramId(ctx);
+    const ok = typeof id === 'string' && JOB_ID.test(id) ? await gallery.restore(id) : false;
+    if (!ok) throw MpError.of(404, 'not_found', 'not_found');
+    logger.info({ jobId: id, admin: u.tag }, 'gallery item restored by an admin');
+    ctx.body = { id, hidden: false };
   });
 
   router.post('/gallery/:id/report', auth, async (ctx) => {

@@ -18,7 +18,8 @@ export const GalleryItemSchema = z.object({
 });
 export type GalleryItem = z.infer<typeof GalleryItemSchema>;
 
-export type GallerySort = 'newest' | 'liked';
+/** `hidden`: items taken out by reports, for admins. */
+export type GallerySort = 'newest' | 'liked' | 'hidden';
 
 /** Distinct reports after which an item leaves the gallery until an admin looks. */
 export const REPORTS_TO_HIDE = 3;
@@ -115,8 +116,24 @@ export class MpGallery {
   async list(sort: GallerySort, offset: number, limit: number): Promise<{ items: GalleryItem[]; next: number | undefined }> {
     const ids = await this.redis.zrevrange(this.k(sort), offset, offset + limit);
     const page = ids.slice(0, limit);
-    const items = (await Promise.all(page.map((id) => this.get(id)))).filter((i): i is GalleryItem => i !== undefined && i.hidden === '0');
+    const wanted = sort === 'hidden' ? '1' : '0';
+    const items = (await Promise.all(page.map((id) => this.get(id)))).filter((i): i is GalleryItem => i !== undefined && i.hidden === wanted);
     return { items, next: ids.length > limit ? offset + limit : undefined };
+  }
+
+  /** An admin puts a hidden item back (its reports are forgotten). */
+  async restore(jobId: string): Promise<boolean> {
+    const item = await this.get(jobId);
+    if (item === undefined || item.hidden !== '1') return false;
+    await this.redis
+      .multi()
+      .hset(this.k(`item:${jobId}`), 'hidden', '0', 'reports', '0')
+      .del(this.k(`reports:${jobId}`))
+      .zrem(this.k('hidden'), jobId)
+      .zadd(this.k('newest'), item.publishedAt, jobId)
+      .zadd(this.k('liked'), item.likes, jobId)
+      .exec();
+    return true;
   }
 
   async likedBy(user: string, jobIds: string[]): Promise<Set<string>> {

@@ -27,6 +27,7 @@ export const MP_TEXT = {
   caption_review: { en: 'This text needs a moderator before it can be published.', 'zh-CN': '该内容需人工审核后才能发布。' },
   already_published: { en: 'This video is already in the gallery.', 'zh-CN': '该视频已在作品广场中。' },
   not_published: { en: 'This video is not in the gallery.', 'zh-CN': '该视频不在作品广场中。' },
+  not_admin: { en: 'Only an admin can do this.', 'zh-CN': '只有管理员可以执行此操作。' },
   not_owner: { en: 'Only the author (or an admin) can do this.', 'zh-CN': '只有作者（或管理员）可以执行此操作。' },
   wechat_unavailable: { en: 'WeChat content checks are unavailable right now; please try again later.', 'zh-CN': '微信内容安全检测暂时不可用，请稍后再试。' },
   internal: { en: 'Something went wrong on our side; please try again.', 'zh-CN': '服务器出错了，请重试。' },

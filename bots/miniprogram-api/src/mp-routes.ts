@@ -22,6 +22,8 @@ export const MP_ROUTES = {
   gallery: { method: 'GET', path: '/api/mp/gallery' },
   like: { method: 'POST', path: '/api/mp/gallery/:id/like' },
   report: { method: 'POST', path: '/api/mp/gallery/:id/report' },
+  /** Admins: put back an item that reports took out (list them with `GET /api/mp/gallery?sort=hidden`). */
+  restore: { method: 'POST', path: '/api/mp/gallery/:id/restore' },
 } as const;
 
 export type MpRouteName = keyof typeof MP_ROUTES;
