@@ -223,6 +223,7 @@ describe('the mini program API on the one HTTP server: real Redis, a real worker
     expect((await call(r, 'POST', '/api/mp/logout', { token: t })).status).toBe(204);
     expect((await call(r, 'GET', '/api/mp/jobs', { token: t })).status).toBe(401);
     expect((await call(r, 'GET', '/api/mp/nowhere', { token: alice })).body).toMatchObject({ code: 'not_found' });
+    expect(await call(r, 'GET', '/api/mp/login', { lang: 'en' })).toMatchObject({ status: 405, body: { code: 'method_not_allowed', message: 'Method not allowed.' } });
   });
 
   it('takes a photo as multipart (field "file") through the image guard, and refuses the bad-input corpus', async () => {
