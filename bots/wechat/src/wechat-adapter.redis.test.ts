@@ -90,6 +90,20 @@ async function awaitFile(wx: MockWechat, conversationId: string, jobId: string):
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Runs `fn` with the worker paused and its fetch loop ended, so that the jobs it makes stay queued
+ * (a BullMQ worker paused while it blocks for the next job still takes that job); resumed whatever happens.
+ */
+async function withWorkerPaused<T>(r: Rig, fn: () => Promise<T>): Promise<T> {
+  await r.worker.worker.pause();
+  try {
+    await waitFor(async () => (r.worker.worker.isRunning() ? undefined : true), 30_000, 'the worker\'s fetch loop to end');
+    return await fn();
+  } finally {
+    r.worker.worker.resume();
+  }
+}
+
 // Each test takes 2–20 s on an idle 2-core machine (the tiny model renders a draft in seconds); the limit leaves room for a busy one.
 describe('WeChat bot: wechaty on wechaty-puppet-mock, the real core and worker', { timeout: 120_000 }, () => {
   let r: Rig;
@@ -213,20 +227,23 @@ describe('WeChat bot: wechaty on wechaty-puppet-mock, the real core and worker',
     await awaitText(r.wx, finn.id, /Framecast makes short AI videos/, 'the help');
     r.wx.say(finn, '再来一个');
     await awaitText(r.wx, finn.id, /还没有可以重新生成的视频/, 'nothing to reroll');
-    r.wx.say(finn, '竹林里的熊猫 --draft');
-    const [first] = await awaitJobs(r.core, finn.id, 1, 'the first job');
-    r.wx.say(finn, '再来一个');
-    const [, again] = await awaitJobs(r.core, finn.id, 2, 'the reroll');
-    expect(again?.spec.prompt).toBe(first?.spec.prompt);
-    expect(again?.spec.mode).toBe('draft');
-    expect(again?.spec.seed).not.toBe(first?.spec.seed);
-    // 取消 stops the newest job still going, and says so once (the cancelled outcome is not told again).
-    r.wx.say(finn, '取消');
-    await awaitText(r.wx, finn.id, /任务 \S+ (已取消|将在当前步骤后停止)/, 'the cancel answer');
-    await waitFor(async () => ((await r.core.job(again?.jobId ?? ''))?.state === 'cancelled' ? true : undefined), 60_000, 'the reroll cancelled');
-    await sleep(1000);
-    expect(r.wx.sentTo(finn.id).filter((m) => /视频已取消/.test(m.text ?? ''))).toHaveLength(0);
-    await r.core.cancel(first?.jobId ?? '', { userKey: 'wechat:admin', isAdmin: true });
+    await withWorkerPaused(r, async () => {
+      r.wx.say(finn, '竹林里的熊猫 --draft');
+      const [first] = await awaitJobs(r.core, finn.id, 1, 'the first job');
+      r.wx.say(finn, '再来一个');
+      const [, again] = await awaitJobs(r.core, finn.id, 2, 'the reroll');
+      expect(again?.spec.prompt).toBe(first?.spec.prompt);
+      expect(again?.spec.mode).toBe('draft');
+      expect(again?.spec.seed).not.toBe(first?.spec.seed);
+      // 取消 stops the newest job still going, and says so once (the cancelled outcome is not told again).
+      r.wx.say(finn, '取消');
+      await awaitText(r.wx, finn.id, /任务 \S+ 已取消，额度已退还/, 'the cancel answer');
+      await waitFor(async () => ((await r.core.job(again?.jobId ?? ''))?.state === 'cancelled' ? true : undefined), 30_000, 'the reroll cancelled');
+      expect((await r.core.job(first?.jobId ?? ''))?.state).toBe('queued');
+      await sleep(1500);
+      expect(r.wx.sentTo(finn.id).filter((m) => /已取消/.test(m.text ?? ''))).toHaveLength(1);
+      await r.core.cancel(first?.jobId ?? '', { userKey: 'wechat:admin', isAdmin: true });
+    });
   });
 
   it('a video whose file send fails is sent as a signed link', async () => {
@@ -276,28 +293,25 @@ describe('WeChat bot: upload budget and room credits', { timeout: 120_000 }, () 
     const ivy = r.wx.contact('Ivy');
     const jack = r.wx.contact('Jack');
     const shop = r.wx.room('Shop', [ivy, jack]);
-    r.wx.say(ivy, '/视频 旋转的茶杯 --draft', shop);
-    const [first] = await awaitJobs(r.core, ivy.id, 1, 'the first job');
-    await awaitText(r.wx, shop.id, /^@Ivy .*收到！/, 'the first acknowledgement');
-    r.wx.say(jack, '/视频 旋转的花瓶 --draft', shop);
-    await awaitText(r.wx, shop.id, /^@Jack .*本群今日的视频额度已用完/, 'the room refusal');
-    expect(await jobsOf(r.core, jack.id)).toHaveLength(0);
-    expect((await r.core.quota.show(`wechat:${jack.id}`)).available).toBe(1000);
-    // Ivy cancels: the room's credits come back (once), and Jack's next request goes through.
-    r.wx.say(ivy, '@Framecast 取消', shop, [r.wx.self]);
-    await waitFor(async () => {
-      const s = (await r.core.job(first?.jobId ?? ''))?.state;
-      return s === 'cancelled' || s === 'succeeded' ? s : undefined;
-    }, 60_000, 'the first job ended');
-    const ended = (await r.core.job(first?.jobId ?? ''))?.state;
-    r.wx.say(jack, '/视频 旋转的花瓶 --draft', shop);
-    if (ended === 'cancelled') {
-      await awaitJobs(r.core, jack.id, 1, 'Jack\'s job once the credits came back');
-      await r.core.cancel((await jobsOf(r.core, jack.id))[0]?.jobId ?? '', { userKey: 'wechat:admin', isAdmin: true });
-    } else {
-      // The draft finished before the cancel reached it: the room stays spent.
-      await sleep(1500);
+    await withWorkerPaused(r, async () => {
+      r.wx.say(ivy, '/视频 旋转的茶杯 --draft', shop);
+      const [first] = await awaitJobs(r.core, ivy.id, 1, 'the first job');
+      await awaitText(r.wx, shop.id, /^@Ivy .*收到！/, 'the first acknowledgement');
+      r.wx.say(jack, '/视频 旋转的花瓶 --draft', shop);
+      await awaitText(r.wx, shop.id, /^@Jack .*本群今日的视频额度已用完/, 'the room refusal');
       expect(await jobsOf(r.core, jack.id)).toHaveLength(0);
-    }
+      expect((await r.core.quota.show(`wechat:${jack.id}`)).available).toBe(1000);
+      // Ivy cancels her waiting job: the room's credits come back (once), and Jack's next request goes through.
+      r.wx.say(ivy, '@Framecast\u2005取消', shop, [r.wx.self]);
+      await awaitText(r.wx, shop.id, /^@Ivy .*已取消，额度已退还/, 'the cancel answer');
+      await waitFor(async () => ((await r.core.job(first?.jobId ?? ''))?.state === 'cancelled' ? true : undefined), 30_000, 'cancelled');
+      r.wx.say(jack, '/视频 旋转的花瓶 --draft', shop);
+      const [jacks] = await awaitJobs(r.core, jack.id, 1, 'Jack\'s job once the credits came back');
+      await awaitText(r.wx, shop.id, /^@Jack .*收到！/, 'Jack\'s acknowledgement');
+      // The room is spent again.
+      r.wx.say(ivy, '/视频 旋转的茶杯 --draft', shop);
+      await waitFor(async () => (r.wx.sentTo(shop.id).filter((m) => /^@Ivy .*本群今日的视频额度已用完/.test(m.text ?? '')).length === 1 ? true : undefined), 30_000, 'the second room refusal');
+      await r.core.cancel(jacks?.jobId ?? '', { userKey: 'wechat:admin', isAdmin: true });
+    });
   });
 });

@@ -197,6 +197,10 @@ export class WechatCommands {
     }
     if (result.status === 'refused') {
       await release();
+      // A picture the core would not take is not picked up again by the next prompt.
+      if (req.image !== undefined && (result.reason === 'image_invalid' || result.reason === 'image_blocked' || result.reason === 'runtime_unsupported')) {
+        await this.deps.images.markUsed(this.chatIdOf(msg), msg.talkerId, req.image.ref, `refused:${req.eventId}`);
+      }
       if (!result.duplicate) await reply(result.message[locale]);
       return result;
     }

@@ -30,10 +30,14 @@ export async function startWechatProgress(opts: WechatProgressOptions): Promise<
     return jobs.get(jobId);
   };
   return core.progress.subscribe({ platform: 'wechat' }, async (e) => {
-    if (e.type === 'failed' || e.type === 'cancelled' || e.type === 'delivered') {
+    if (e.type === 'delivered') {
+      jobs.delete(e.jobId);
+      return;
+    }
+    if (e.type === 'failed' || e.type === 'cancelled') {
       const job = await jobOf(e.jobId);
       jobs.delete(e.jobId);
-      if (e.type !== 'delivered' && job?.replyTarget?.platform === 'wechat' && job.replyTarget.roomId !== undefined) {
+      if (job?.replyTarget?.platform === 'wechat' && job.replyTarget.roomId !== undefined) {
         await roomQuota.refund(e.jobId).catch((err: unknown) => logger.warn({ err, jobId: e.jobId }, 'room credits not refunded yet'));
       }
       return;
