@@ -36,6 +36,20 @@ class Visitor {
   }
 }
 
+/** The fields of the API's answers these tests read. */
+interface ApiBody {
+  error?: string;
+  message?: string;
+  messages: Record<'zh-CN' | 'en', string>;
+  userId: string;
+  jobs: Array<{ jobId: string }>;
+  video: { url: string };
+}
+
+async function json<T = ApiBody>(res: Response | Promise<Response>): Promise<T> {
+  return (await (await res).json()) as T;
+}
+
 interface JobAnswer {
   status: string;
   duplicate: boolean;
@@ -100,16 +114,16 @@ describe('playground HTTP API', () => {
     const stranger = new Visitor(rig.baseUrl);
     const noSession = await stranger.fetch('/api/web/jobs');
     expect(noSession.status).toBe(401);
-    expect((await noSession.json()).error).toBe('no_session');
+    expect((await json(noSession)).error).toBe('no_session');
 
     const v = new Visitor(rig.baseUrl);
     await v.open();
     const evil = await v.submit('/video a cat', 'req-evil-0001', undefined, 'http://evil.example');
     expect(evil.status).toBe(403);
-    expect((await evil.json()).error).toBe('forbidden_origin');
+    expect((await json(evil)).error).toBe('forbidden_origin');
     const none = await v.submit('/video a cat', 'req-none-0001', undefined, null);
     expect(none.status).toBe(403);
-    expect(await rig.core.listJobs(`web:${(await (await v.fetch('/api/web/me')).json()).userId}`)).toEqual([]);
+    expect(await rig.core.listJobs(`web:${(await json(v.fetch('/api/web/me'))).userId}`)).toEqual([]);
   });
 
   it('refuses bad grammar with a localised message, and bad input plainly', async () => {
@@ -117,14 +131,14 @@ describe('playground HTTP API', () => {
     await en.open();
     const bad = await en.submit('/video a lighthouse --ar 5:4', 'req-bad-00001');
     expect(bad.status).toBe(422);
-    const body = await bad.json();
+    const body = await json(bad);
     expect(body.error).toBe('bad_command');
     expect(body.message).toMatch(/[A-Za-z]/);
     expect(body.messages['zh-CN']).toMatch(/[\u4e00-\u9fff]/);
 
     const zh = new Visitor(rig.baseUrl, 'zh-CN');
     await zh.open();
-    const zhBad = await (await zh.submit('/video 灯塔 --ar 5:4', 'req-bad-00002')).json();
+    const zhBad = await json(zh.submit('/video 灯塔 --ar 5:4', 'req-bad-00002'));
     expect(zhBad.message).toMatch(/[\u4e00-\u9fff]/);
 
     expect((await en.submit('   ', 'req-empty-0001')).status).toBe(400);
@@ -140,7 +154,7 @@ describe('playground HTTP API', () => {
     expect(big.length).toBeGreaterThan(200 * 1024);
     const res = await v.submit('/video a harbour at dawn --draft', 'req-big-00001', { bytes: big, type: 'image/png' });
     expect(res.status).toBe(413);
-    const body = await res.json();
+    const body = await json(res);
     expect(body.error).toBe('image_too_large');
     expect(body.messages['zh-CN']).toContain('MB');
     // Past the server's body limit (1 MiB) the HTTP server refuses it before the playground reads it.
@@ -148,12 +162,12 @@ describe('playground HTTP API', () => {
     expect((await v.submit('/video a harbour', 'req-huge-0001', { bytes: huge, type: 'image/png' })).status).toBe(413);
     const text = await v.submit('/video a harbour', 'req-text-0001', { bytes: Buffer.from('not an image'), type: 'text/plain', name: 'a.txt' });
     expect(text.status).toBe(415);
-    expect((await text.json()).error).toBe('image_type');
+    expect((await json(text)).error).toBe('image_type');
     // Declared an image, but it is not one: the core's image intake decodes it and refuses.
     const fake = await v.submit('/video a harbour', 'req-fake-0001', { bytes: Buffer.from('definitely not a png'), type: 'image/png' });
     expect(fake.status).toBe(422);
-    expect((await fake.json()).error).toBe('image_invalid');
-    const me = await (await v.fetch('/api/web/me')).json();
+    expect((await json(fake)).error).toBe('image_invalid');
+    const me = await json(v.fetch('/api/web/me'));
     expect(await rig.core.listJobs(`web:${me.userId}`)).toEqual([]);
   });
 
@@ -165,26 +179,42 @@ describe('playground HTTP API', () => {
     const image = { bytes: gradientPng(160, 96, [200, 60, 40], [40, 80, 220]), type: 'image/png' };
     const first = await alice.submit('/video a paper boat on a rainy street --draft --seed 7', 'req-alice-0001', image);
     expect(first.status).toBe(201);
-    const accepted = (await first.json()) as JobAnswer;
+    const accepted = await json<JobAnswer>(first);
     const jobId = accepted.job.jobId;
     expect(accepted.job.spec.referenceImage).toBe(true);
     // The same request again (a double click, a retry) is the same job.
     const again = await alice.submit('/video a paper boat on a rainy street --draft --seed 7', 'req-alice-0001', image);
     expect(again.status).toBe(200);
-    const dup = (await again.json()) as JobAnswer;
+    const dup = await json<JobAnswer>(again);
     expect(dup.duplicate).toBe(true);
     expect(dup.job.jobId).toBe(jobId);
 
     // Bob sees nothing of Alice's.
-    expect((await (await bob.fetch('/api/web/jobs')).json()).jobs).toEqual([]);
+    expect((await json(bob.fetch('/api/web/jobs'))).jobs).toEqual([]);
     for (const p of ['', '/video', '/preview', '/poster', '/events']) expect((await bob.fetch(`/api/web/jobs/${jobId}${p}`)).status).toBe(404);
     for (const p of ['/cancel', '/reroll', '/upscale']) {
       expect((await bob.fetch(`/api/web/jobs/${jobId}${p}`, { method: 'POST', body: JSON.stringify({ requestId: 'req-bob-00001' }), headers: { 'Content-Type': 'application/json' } })).status).toBe(404);
     }
-    expect((await (await alice.fetch('/api/web/jobs')).json()).jobs.map((j: { jobId: string }) => j.jobId)).toEqual([jobId]);
+    expect((await json(alice.fetch('/api/web/jobs'))).jobs.map((j: { jobId: string }) => j.jobId)).toEqual([jobId]);
+
+    // Its event stream, opened while it waits: the record, then each event in order, to the end.
+    const live = await alice.fetch(`/api/web/jobs/${jobId}/events`);
+    expect(live.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = (live.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let stream = '';
+    // Events arrive as they happen, not when the stream ends: the job's record comes while it is unfinished.
+    while (!stream.includes('event: job')) stream += decoder.decode((await reader.read()).value);
+    expect((await rig.core.job(jobId))?.state).not.toBe('succeeded');
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) stream += decoder.decode(chunk.value);
+    const types = [...stream.matchAll(/event: progress\ndata: (.*)\n/g)].map((m) => (JSON.parse(m[1] as string) as { type: string }).type);
+    expect(types).toContain('step');
+    expect(types.at(-1)).toBe('delivered');
+    expect(stream).toMatch(/"previewUrl":"\/api\/web\/jobs\/[^"]+\/preview\?step=\d+"/);
+    expect(stream).not.toContain('userKey');
 
     await rig.awaitState(jobId, 'succeeded');
-    const view = await (await alice.fetch(`/api/web/jobs/${jobId}`)).json();
+    const view = await json(alice.fetch(`/api/web/jobs/${jobId}`));
     expect(view.video.url).toBe(`/api/web/jobs/${jobId}/video`);
     const whole = await alice.fetch(view.video.url);
     expect(whole.status).toBe(200);
@@ -209,8 +239,8 @@ describe('playground HTTP API', () => {
 
     // Reroll: a new seed, once per click id.
     const reroll = (id: string) => alice.fetch(`/api/web/jobs/${jobId}/reroll`, { method: 'POST', body: JSON.stringify({ requestId: id }), headers: { 'Content-Type': 'application/json' } });
-    const r1 = (await (await reroll('req-reroll-001')).json()) as JobAnswer;
-    const r2 = (await (await reroll('req-reroll-001')).json()) as JobAnswer;
+    const r1 = await json<JobAnswer>(reroll('req-reroll-001'));
+    const r2 = await json<JobAnswer>(reroll('req-reroll-001'));
     expect(r2.job.jobId).toBe(r1.job.jobId);
     expect(r1.job.spec.seed).not.toBe(7);
     expect(r1.job.spec.referenceImage).toBe(true);

@@ -29,6 +29,8 @@ const FORM_OVERHEAD_BYTES = 64 * 1024;
 export const MAX_STREAMS_PER_SESSION = 4;
 /** A comment line on each open event stream this often, so proxies keep it open. */
 const HEARTBEAT_MS = 15_000;
+/** A refused request's body up to this size is read before answering. */
+const DRAIN_BYTES = 64 * 1024;
 /** Jobs listed on the page. */
 const HISTORY_LIMIT = 50;
 
@@ -152,8 +154,12 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
       ctx.state.web = state;
       await next();
     } catch (err) {
-      if (err instanceof WebError) answerError(ctx, err, locale);
-      else throw err;
+      if (!(err instanceof WebError)) throw err;
+      // A small body refused before it was read is read now, so the connection stays usable
+      // (an unread body makes the server close it, which a client still sending sees as a reset).
+      const declared = Number(ctx.get('Content-Length') || NaN);
+      if (!ctx.req.complete && Number.isFinite(declared) && declared <= DRAIN_BYTES) await readRawBody(ctx, DRAIN_BYTES).catch(() => undefined);
+      answerError(ctx, err, locale);
     }
   };
 

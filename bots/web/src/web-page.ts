@@ -21,6 +21,12 @@ export const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** Bytes as megabytes for people: `10`, `0.9`. */
+export function megabytes(bytes: number): string {
+  const mb = bytes / 1048576;
+  return mb >= 10 || Number.isInteger(mb) ? String(Math.floor(mb)) : mb.toFixed(1);
+}
+
 /** HTML-escapes text for element content and double-quoted attributes. */
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
@@ -43,6 +49,8 @@ export interface PageConfig {
   locale: Locale;
   api: string;
   maxImageBytes: number;
+  /** The same, as shown: `0.9`. */
+  maxImageMb: string;
   texts: Record<string, string>;
 }
 
@@ -51,7 +59,7 @@ export function renderPlaygroundPage(o: PageOptions): string {
   const { locale } = o;
   const e = (s: string): string => escapeHtml(s);
   const presets = o.styles ?? defaultStylePresets();
-  const mb = Math.max(1, Math.floor(o.maxImageBytes / 1048576));
+  const mb = megabytes(o.maxImageBytes);
   const helpLines = formatGrammarHelp(locale, presets).split('\n');
   const styleRows = presets.styles
     .map((s) => `<tr><td><code>${e(s.name)}</code></td><td lang="zh-CN">${e(s.displayName['zh-CN'])}</td><td lang="en">${e(s.displayName.en)}</td></tr>`)
@@ -60,6 +68,7 @@ export function renderPlaygroundPage(o: PageOptions): string {
     locale,
     api: '/api/web',
     maxImageBytes: o.maxImageBytes,
+    maxImageMb: mb,
     texts: { ...textsOf(locale), eta_seconds: t('eta.seconds', locale, { n: '{n}' }), eta_minutes: t('eta.minutes', locale, { n: '{n}' }) },
   };
   const langLink = (l: Locale, label: string): string =>

@@ -1,6 +1,7 @@
 import busboy from 'busboy';
 import type { Context } from 'koa';
 import { WebError } from './web-error.ts';
+import { megabytes } from './web-page.ts';
 
 /** Image types the playground accepts (the core's image intake decodes and checks them again). */
 export const WEB_IMAGE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/webp']);
@@ -48,7 +49,7 @@ export function parseSubmitForm(ctx: Context, opts: ParseFormOptions): Promise<S
     let failed = false;
     let pending = 0;
     let closed = false;
-    const mb = Math.max(1, Math.floor(opts.maxImageBytes / 1048576));
+    const mb = megabytes(opts.maxImageBytes);
     const fail = (err: WebError): void => {
       if (failed) return;
       failed = true;

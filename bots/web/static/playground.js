@@ -73,7 +73,7 @@
       return;
     }
     if (file && file.size > cfg.maxImageBytes) {
-      showError(fill(T.error_image_too_large, { mb: Math.max(1, Math.floor(cfg.maxImageBytes / 1048576)) }));
+      showError(fill(T.error_image_too_large, { mb: cfg.maxImageMb }));
       return;
     }
     chosen = file || null;
@@ -245,8 +245,9 @@
         }
         break;
       case 'encoding':
+        // The bar stays full and the last preview stays up until the video replaces them.
         status.textContent = e.phase === 'scanning' ? T.state_scanning : T.state_encoding;
-        bar.hidden = true;
+        bar.value = bar.max;
         break;
       case 'review':
         status.textContent = T.state_review;
