@@ -28,7 +28,7 @@ const MODERN_SLICE_CHARS = 20_000;
 const HAN = Array.from({ length: 3000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7) % 0x51a5)));
 const LATIN = 'abcdefghijklmnopqrstuvwxyz';
 
-function makeWords(rand: () => number, count: number): string[] {
+export function makeWords(rand: () => number, count: number): string[] {
   const words = new Set<string>();
   while (words.size < count) {
     if (words.size % 2 === 0) {
@@ -46,7 +46,7 @@ function makeWords(rand: () => number, count: number): string[] {
   return [...words];
 }
 
-function makeText(rand: () => number, words: readonly string[], bytes: number): string {
+export function makeText(rand: () => number, words: readonly string[], bytes: number): string {
   const parts: string[] = [];
   let size = 0;
   while (size < bytes) {
@@ -71,7 +71,7 @@ function makeText(rand: () => number, words: readonly string[], bytes: number): 
 }
 
 /** Runs fn repeatedly for at least minMs (at least twice) and returns MB/s. */
-function throughput(bytes: number, minMs: number, fn: () => unknown): { mbPerS: number; runs: number } {
+export function throughput(bytes: number, minMs: number, fn: () => unknown): { mbPerS: number; runs: number } {
   fn(); // warm-up
   let runs = 0;
   const t0 = performance.now();

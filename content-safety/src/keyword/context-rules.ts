@@ -156,15 +156,24 @@ function matchAt(t: Tokens, c: ContextWord, at: number): number {
   return at + c.tokens.length - 1;
 }
 
-/** Index of the first token ending after `offset`, and of the last starting before `end`. */
+/** Index of the first token ending after `start`, and of the last starting before `end` (binary search). */
 function tokenRange(t: Tokens, start: number, end: number): [number, number] {
-  let first = t.tokens.length;
-  let last = -1;
-  for (let i = 0; i < t.tokens.length; i++) {
-    if ((t.ends[i] ?? 0) > start && first === t.tokens.length) first = i;
-    if ((t.starts[i] ?? 0) < end) last = i;
+  let lo = 0;
+  let hi = t.tokens.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((t.ends[mid] ?? 0) > start) hi = mid;
+    else lo = mid + 1;
   }
-  return [first, last];
+  const first = lo;
+  lo = 0;
+  hi = t.tokens.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((t.starts[mid] ?? 0) < end) lo = mid + 1;
+    else hi = mid;
+  }
+  return [first, lo - 1];
 }
 
 function allowedByContext(t: Tokens, hit: KeywordHit, rule: AllowContextRule): boolean {
@@ -183,13 +192,10 @@ function allowedByContext(t: Tokens, hit: KeywordHit, rule: AllowContextRule): b
   return false;
 }
 
-/** Words strictly between two hits (0 when they touch or overlap). */
-function wordsBetween(t: Tokens, a: KeywordHit, b: KeywordHit): number {
-  const [x, y] = a.start <= b.start ? [a, b] : [b, a];
-  if (y.start <= x.end) return 0;
-  let n = 0;
-  for (let i = 0; i < t.tokens.length; i++) if ((t.starts[i] ?? 0) >= x.end && (t.ends[i] ?? 0) <= y.start) n++;
-  return n;
+/** Words strictly between two hits (0 when they touch or overlap), from their token ranges. */
+function wordsBetween(a: readonly [number, number], b: readonly [number, number]): number {
+  const [x, y] = a[0] <= b[0] ? [a, b] : [b, a];
+  return Math.max(0, y[0] - x[1] - 1);
 }
 
 /** Context rules compiled for one list load. */
@@ -249,11 +255,27 @@ export class ContextRules {
       const left = pick(rule.left);
       if (left.length === 0) continue;
       const right = pick(rule.right);
+      if (right.length === 0) continue;
+      // Right hits by token position; for each left hit, only those within reach are compared.
+      const t = tok();
+      const rightAt = right.map((h) => ({ h, at: tokenRange(t, h.start, h.end) })).sort((x, y) => x.at[0] - y.at[0]);
       let joined: KeywordHit | undefined;
       for (const a of left) {
-        for (const b of right) {
+        const aAt = tokenRange(t, a.start, a.end);
+        let lo = 0;
+        let hi = rightAt.length;
+        const from = aAt[0] - rule.within - 64; // 64: longer right hits may start further back
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if ((rightAt[mid]?.at[0] ?? 0) < from) lo = mid + 1;
+          else hi = mid;
+        }
+        for (let i = lo; i < rightAt.length; i++) {
+          const r = rightAt[i];
+          if (r === undefined || r.at[0] > aAt[1] + rule.within + 1) break;
+          const b = r.h;
           if (a === b || (a.start === b.start && a.end === b.end)) continue;
-          if (wordsBetween(tok(), a, b) > rule.within) continue;
+          if (wordsBetween(aAt, r.at) > rule.within) continue;
           const start = Math.min(a.start, b.start);
           const end = Math.max(a.end, b.end);
           joined = { word: `${a.word} + ${b.word}`, category: rule.category, action: rule.action, start, end, matchedText: text.slice(start, end), rule: 'escalation' };

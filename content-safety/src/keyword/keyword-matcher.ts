@@ -63,7 +63,7 @@ export interface ExpansionStats {
 }
 
 /** Upper bound on patterns added by expansions per load (bounds load time and memory). */
-export const MAX_EXPANSION_PATTERNS = 400_000;
+export const MAX_EXPANSION_PATTERNS = 100_000;
 
 interface Entry {
   word: string;
@@ -138,6 +138,12 @@ interface Gap {
 export class KeywordMatcher {
   readonly automaton: Automaton;
   readonly entries: readonly (readonly Entry[])[];
+  /**
+   * Masked variants (f*ck) live in their own automaton, scanned only over the masked copy of a
+   * text that has a mask symbol between two letters; the main scan never pays for them.
+   */
+  readonly maskAutomaton: Automaton;
+  readonly maskEntries: readonly (readonly Entry[])[];
   readonly entryCount: number;
   readonly maxGap: number;
   readonly hasAllow: boolean;
@@ -154,9 +160,8 @@ export class KeywordMatcher {
     const t0 = performance.now();
     this.maxGap = options.maxGap ?? 3;
     const ex = options.expansions ?? {};
-    const patternIndex = new Map<string, number>();
-    const patterns: number[][] = [];
-    const entries: Entry[][] = [];
+    const main: PatternTable = { index: new Map(), patterns: [], entries: [] };
+    const maskTable: PatternTable = { index: new Map(), patterns: [], entries: [] };
     const stats: ExpansionStats = {
       patterns: { masked: 0, homophone: 0, pinyin: 0, variant: 0 },
       totalPatterns: 0,
@@ -169,7 +174,17 @@ export class KeywordMatcher {
     let count = 0;
     let hasAllow = false;
     const termSets = new Set<string>();
-    const addVariants = (variants: readonly Variant[], word: string, list: KeywordList, action: KeywordAction, flags: KeywordFlags, rule: HitRule | undefined, seen: Set<string>): void => {
+    const addVariants = (
+      variants: readonly Variant[],
+      word: string,
+      list: KeywordList,
+      action: KeywordAction,
+      flags: KeywordFlags,
+      rule: HitRule | undefined,
+      seen: Set<string>,
+      table: PatternTable = main,
+    ): void => {
+      const { index: patternIndex, patterns, entries } = table;
       const anyStart = flags.substring === true || flags.suffix === true;
       const anyEnd = flags.substring === true || flags.prefix === true;
       for (const { cps: variant, breaks: variantBreaks } of variants) {
@@ -241,6 +256,8 @@ export class KeywordMatcher {
           const seen = new Set<string>();
           const baseRule: HitRule | undefined = form.variant ? 'variant' : undefined;
           addVariants(variants, form.word, list, action, flags, baseRule, seen);
+          // Allow entries also suppress masked hits, so the mask automaton has them too.
+          if (list.allow === true) addVariants(variants, form.word, list, action, flags, baseRule, new Set(), maskTable);
           if (form.variant) stats.patterns.variant++;
           if (!expand) continue;
           const cjk = cps.every(isCjk);
@@ -251,7 +268,7 @@ export class KeywordMatcher {
           };
           if (ex.masked !== false && flags.mask !== false && !cjk && roomLeft()) {
             const masked = maskedVariants(cps, breaks).map((m) => ({ cps: m, breaks }));
-            addVariants(masked, form.word, list, action, flags, form.variant ? 'variant' : 'masked', seen);
+            addVariants(masked, form.word, list, action, flags, form.variant ? 'variant' : 'masked', seen, maskTable);
           }
           if (!cjk) continue;
           const spelling = String.fromCodePoint(...cps);
@@ -266,13 +283,15 @@ export class KeywordMatcher {
         count++;
       });
     }
-    this.automaton = new Automaton(patterns);
-    this.entries = entries;
+    this.automaton = new Automaton(main.patterns);
+    this.entries = main.entries;
+    this.maskAutomaton = new Automaton(maskTable.patterns);
+    this.maskEntries = maskTable.entries;
     this.entryCount = count;
     this.hasAllow = hasAllow;
     this.termSets = termSets;
-    stats.totalPatterns = patterns.length;
-    stats.states = this.automaton.stateCount;
+    stats.totalPatterns = main.patterns.length + maskTable.patterns.length;
+    stats.states = this.automaton.stateCount + this.maskAutomaton.stateCount;
     stats.buildMs = Math.round(performance.now() - t0);
     this.stats = stats;
   }
@@ -291,7 +310,7 @@ export class KeywordMatcher {
     // Masked letters (f*ck, p#rn): a copy with each mask run between two letters replaced by
     // MASK_CP, which only the masked variants contain.
     const masked = maskedCopy(text);
-    if (masked !== undefined) more.push(...this.scanOnce(masked, maxHits));
+    if (masked !== undefined && this.maskAutomaton.stateCount > 1) more.push(...this.scanOnce(masked, maxHits, this.maskAutomaton, this.maskEntries));
     if (SYMBOL_RE.test(text)) {
       const asL = symbolsAsLetters(text, 0x6c);
       if (asL !== undefined) {
@@ -314,8 +333,7 @@ export class KeywordMatcher {
     return hits.length > maxHits ? hits.slice(0, maxHits) : hits;
   }
 
-  private scanOnce(text: string, maxHits: number): KeywordHit[] {
-    const a = this.automaton;
+  private scanOnce(text: string, maxHits: number, a: Automaton = this.automaton, table: readonly (readonly Entry[])[] = this.entries): KeywordHit[] {
     const { symBmp, symAstral, rootNext, edgeStart, edgeSym, edgeTo, fail, terminal, dictLink, patternLength } = a;
     const needed = text.length + 8;
     if (this.starts.length < needed) {
@@ -371,7 +389,7 @@ export class KeywordMatcher {
         // Third and later copies of a repeated character (fuuuck, kiiill) are skipped when the
         // automaton has no edge for them, so a run matches like a double; repeatVariants() lets
         // a double match a single letter of the entry.
-        if (++run >= 2 && state !== 0 && !this.hasEdge(state, code)) continue;
+        if (++run >= 2 && state !== 0 && !hasEdge(a, state, code)) continue;
       } else {
         prevCode = code;
         run = 0;
@@ -413,26 +431,17 @@ export class KeywordMatcher {
       n++;
     }
     if (found.length === 0) return [];
-    return this.resolve(text, found, patternLength, n, maxHits);
+    return this.resolve(text, found, patternLength, n, maxHits, table);
   }
 
-  /** Whether `state` has its own edge (not through a failure link) for code point `code`. */
-  private hasEdge(state: number, code: number): boolean {
-    const a = this.automaton;
-    const sym = a.symbolOf(code);
-    if (sym === 0) return false;
-    for (let e = a.edgeStart[state] ?? 0, hi = a.edgeStart[state + 1] ?? 0; e < hi; e++) if (a.edgeSym[e] === sym) return true;
-    return false;
-  }
-
-  private resolve(text: string, found: number[], patternLength: Int32Array, n: number, maxHits: number): KeywordHit[] {
+  private resolve(text: string, found: number[], patternLength: Int32Array, n: number, maxHits: number, table: readonly (readonly Entry[])[]): KeywordHit[] {
     const accepted: Candidate[] = [];
     const allows: Candidate[] = [];
     for (let k = 0; k < found.length; k += 2) {
       const p = found[k] ?? 0;
       const last = found[k + 1] ?? 0;
       const first = last - (patternLength[p] ?? 1) + 1;
-      for (const entry of this.entries[p] ?? []) {
+      for (const entry of table[p] ?? []) {
         const v = this.verify(text, entry, first, last, n);
         if (v === VERIFY_REJECT) continue;
         (entry.allow ? allows : accepted).push({ entry, first, last, crossLine: v === VERIFY_CROSS_LINE });
@@ -582,6 +591,21 @@ export class KeywordMatcher {
     const innerTo = this.starts[inner + 1] ?? 0;
     return text.slice(from, to) !== text.slice(innerFrom, innerTo);
   }
+}
+
+/** Whether `state` has its own edge (not through a failure link) for code point `code`. */
+function hasEdge(a: Automaton, state: number, code: number): boolean {
+  const sym = a.symbolOf(code);
+  if (sym === 0) return false;
+  for (let e = a.edgeStart[state] ?? 0, hi = a.edgeStart[state + 1] ?? 0; e < hi; e++) if (a.edgeSym[e] === sym) return true;
+  return false;
+}
+
+/** Patterns being collected for one automaton, and the entries behind each. */
+interface PatternTable {
+  index: Map<string, number>;
+  patterns: number[][];
+  entries: Entry[][];
 }
 
 function isZeroWidthSpaceLike(cp: number): boolean {
