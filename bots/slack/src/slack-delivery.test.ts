@@ -93,6 +93,18 @@ describe('slack delivery handler (the real Web API client against the fake Slack
     expect(fake.channelMessages('CI')).toHaveLength(0);
   });
 
+  it('exactly once: a share whose answer was lost is found on the retry, not uploaded again', async () => {
+    fake.loseAnswer('files.completeUploadExternal');
+    await expect(handler()(delivery('CL'), { attempt: 1 })).rejects.toThrow();
+    // Slack did share it.
+    expect(fake.sharedFiles('CL')).toHaveLength(1);
+    const uploads = fake.callsOf('files.getUploadURLExternal').length;
+    expect(await handler()(delivery('CL'), { attempt: 2 })).toEqual({ status: 'delivered', info: { via: 'upload' } });
+    expect(fake.sharedFiles('CL')).toHaveLength(1);
+    expect(fake.callsOf('files.getUploadURLExternal')).toHaveLength(uploads);
+    expect(fake.callsOf('files.list').at(-1)?.args).toMatchObject({ channel: 'CL' });
+  });
+
   it('an upload that keeps failing gives way to a link from the fifth attempt, not before, and not for a 429', async () => {
     const signed = createBlobStore({ kind: 'local', dir, publicUrl: { base: 'https://framecast.example', secret: 's'.repeat(32) } });
     const h = slackDeliveryHandler({ store: signed, client, logger });

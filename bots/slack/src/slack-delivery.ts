@@ -98,7 +98,7 @@ export function slackDeliveryHandler(opts: SlackDeliveryOptions): DeliveryHandle
     if (d.replyTarget.platform !== 'slack') return { status: 'failed', reason: `not a slack reply target (${d.replyTarget.platform})` };
     const target = d.replyTarget;
     try {
-      const via = await deliver(d, target, (ctx?.attempt ?? 1) >= linkAfterAttempts);
+      const via = await deliver(d, target, ctx?.attempt ?? 1);
       return { status: 'delivered', info: { via } };
     } catch (err) {
       const verdict = classifySlackError(err);
@@ -114,6 +114,22 @@ export function slackDeliveryHandler(opts: SlackDeliveryOptions): DeliveryHandle
   async function publicLink(ref: string): Promise<string | undefined> {
     const url = await store.url(ref, LINK_SECONDS).catch(() => undefined);
     return url !== undefined && /^https?:\/\//i.test(url) ? url : undefined;
+  }
+
+  /**
+   * The video a previous attempt shared though its answer was lost (files.completeUploadExternal
+   * went through, the connection dropped): its file id, when it is in the channel. A failed look is
+   * no answer (the upload goes ahead).
+   */
+  async function sharedBefore(d: DeliveryJobData, target: ReplyTargetOf<'slack'>): Promise<string | undefined> {
+    const name = `framecast-${d.jobId}.mp4`;
+    try {
+      const res = await client.files.list({ channel: target.channelId, count: 100 });
+      return (res.files ?? []).find((f) => f.name === name && typeof f.id === 'string')?.id;
+    } catch (err) {
+      logger.info({ err, jobId: d.jobId }, 'files.list failed: uploading again');
+      return undefined;
+    }
   }
 
   /** The three steps: an upload URL, the bytes, the share into the channel or thread. Returns the file id. */
@@ -142,7 +158,8 @@ export function slackDeliveryHandler(opts: SlackDeliveryOptions): DeliveryHandle
     return slot.file_id;
   }
 
-  async function deliver(d: DeliveryJobData, target: ReplyTargetOf<'slack'>, linkIfUploadFails: boolean): Promise<string> {
+  async function deliver(d: DeliveryJobData, target: ReplyTargetOf<'slack'>, attempt: number): Promise<string> {
+    const linkIfUploadFails = attempt >= linkAfterAttempts;
     const user = d.userKey.replace(/^slack:/, '');
     const locale = d.locale;
     const thread = target.threadTs === undefined ? {} : { thread_ts: target.threadTs };
@@ -166,7 +183,9 @@ export function slackDeliveryHandler(opts: SlackDeliveryOptions): DeliveryHandle
       via = 'link';
     } else {
       try {
-        fileId = await upload(d, target, video.videoRef, st('video_comment', locale, { user, summary }));
+        // Exactly once: a retry first looks for the video an earlier attempt may have shared.
+        const earlier = attempt > 1 ? await sharedBefore(d, target) : undefined;
+        fileId = earlier ?? await upload(d, target, video.videoRef, st('video_comment', locale, { user, summary }));
         via = 'upload';
       } catch (err) {
         // The upload is refused (a workspace limit, 413), or keeps failing while Slack's messages work:

@@ -41,7 +41,7 @@ export interface FakeSlackApiOptions {
   botUserId?: string;
 }
 
-type Failure = ({ kind: 'ratelimit'; retryAfter: number } | { kind: 'error'; error: string } | { kind: 'status'; status: number }) & { when?: (args: Record<string, unknown>) => boolean };
+type Failure = ({ kind: 'ratelimit'; retryAfter: number } | { kind: 'error'; error: string } | { kind: 'status'; status: number } | { kind: 'lost' }) & { when?: (args: Record<string, unknown>) => boolean };
 
 /** How a call answers while Slack is down: HTTP 503, `{ ok: false, error: 'service_unavailable' }`, or a dropped connection. */
 export type OutageKind = 'http_503' | 'service_unavailable' | 'drop';
@@ -132,6 +132,14 @@ export class FakeSlackApi {
   /** The next `times` calls of `method` (or `upload` for the upload URL) answer 429 with Retry-After. */
   rateLimit(method: string, times: number, retryAfterSeconds = 1): void {
     this.queueFailure(method, times, { kind: 'ratelimit', retryAfter: retryAfterSeconds });
+  }
+
+  /**
+   * The next `times` calls of `method` take effect but their answer is lost (the connection drops
+   * after Slack did the work): what a client cannot tell from a call that never arrived.
+   */
+  loseAnswer(method: string, times = 1): void {
+    this.queueFailure(method, times, { kind: 'lost' });
   }
 
   /** The next `times` uploads to an upload URL answer this HTTP status (413: the file is too large). */
@@ -328,6 +336,11 @@ export class FakeSlackApi {
     const fail = this.takeFailure(method, args);
     if (fail?.kind === 'ratelimit') return json(res, { ok: false, error: 'ratelimited' }, 429, { 'Retry-After': String(fail.retryAfter) });
     if (fail?.kind === 'error') return json(res, { ok: false, error: fail.error });
+    if (fail?.kind === 'lost') {
+      this.call(method, args);
+      req.socket.destroy();
+      return;
+    }
     if (this.answerOutage(method, req, res)) return;
 
     const wantApp = method === 'apps.connections.open';
@@ -397,6 +410,17 @@ export class FakeSlackApi {
           out.push({ id: file.id, title: file.title ?? file.name });
         }
         return { ok: true, files: out };
+      }
+      case 'files.list': {
+        // Newest first, the files shared into `channel` (or all), not deleted; `count` per page.
+        const channel = s('channel');
+        const count = Math.min(1000, Math.max(1, Number(a.count ?? 100) || 100));
+        const list = [...this.files.values()]
+          .filter((f) => f.deleted !== true && f.uploaded && f.shares.length > 0 && (channel === undefined || f.shares.some((sh) => sh.channel === channel)))
+          .reverse()
+          .slice(0, count)
+          .map((f) => ({ ...this.fileJson(f.id), channels: f.shares.map((sh) => sh.channel) }));
+        return { ok: true, files: list, paging: { count, total: list.length, page: 1, pages: 1 } };
       }
       case 'files.info': {
         const id = s('file') ?? '';
