@@ -429,20 +429,24 @@ describe('with FRAMECAST_WECHAT_CHECKS on: msgSecCheck on prompts and gallery ca
     await r.close();
   });
 
-  it('refuses what WeChat calls risky at submit and at publish, asking with the user\'s openid', async () => {
+  it('refuses what WeChat calls risky at submit and at publish (asking with the user\'s openid); a busy subscribeMessage.send is retried, one message', async () => {
     const token = await login(r, 'o_frank');
     const risky = await call(r, 'POST', '/api/mp/jobs', { token, body: { prompt: 'a casino at night', draft: true, duration: 1 } });
     expect(risky).toMatchObject({ status: 403, body: { code: 'moderation_blocked' } });
     const checks = r.fake.calls.filter((c) => c.path === '/wxa/msg_sec_check');
     expect(checks.at(-1)?.body).toMatchObject({ version: 2, openid: 'o_frank' });
 
-    const ok = await call(r, 'POST', '/api/mp/jobs', { token, body: { prompt: 'a night market with lanterns', draft: true, duration: 1 } });
+    // WeChat is busy when the subscription message is first sent: the delivery is retried, and one message arrives.
+    r.fake.failNext('/cgi-bin/message/subscribe/send', -1);
+    const ok = await call(r, 'POST', '/api/mp/jobs', { token, body: { prompt: 'a night market with lanterns', draft: true, duration: 1, subscribe: true }, lang: 'en' });
     expect(ok.status).toBe(201);
     const id = ok.body.id as string;
     await jobToSucceed(r, token, id);
-    // No `subscribe: true` in the request: no subscription message.
+    await waitFor(async () => (r.fake.sent.length > 0 ? true : undefined), 60_000, 'the subscription message after a retry');
     await new Promise((done) => setTimeout(done, 1000));
-    expect(r.fake.sent).toHaveLength(0);
+    expect(r.fake.sent).toHaveLength(1);
+    expect(r.fake.sent[0]).toMatchObject({ touser: 'o_frank', lang: 'en_US', data: { phrase2: { value: 'Finished' } } });
+    expect(r.fake.calls.filter((c) => c.path === '/cgi-bin/message/subscribe/send')).toHaveLength(2);
     const blocked = await call(r, 'POST', `/api/mp/jobs/${id}/publish`, { token, body: { caption: 'best casino in town' } });
     expect(blocked).toMatchObject({ status: 403, body: { code: 'caption_blocked' } });
     const review = await call(r, 'POST', `/api/mp/jobs/${id}/publish`, { token, body: { caption: 'buy now' } });

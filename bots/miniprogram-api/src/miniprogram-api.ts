@@ -329,7 +329,9 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
       sub.off?.();
       stream.end();
     };
-    ctx.req.on('close', finish);
+    // The response's close: the client went away (or the stream ended). The request's own close
+    // only says its body was read.
+    ctx.res.on('close', finish);
     stream.on('close', finish);
     sub.off = await core.progress.subscribe(rec.jobId, async (e) => {
       if (ended) return;
