@@ -1,5 +1,5 @@
 import { bootstrap, createFramecastMetrics, mediaSecret, type Bootstrapped } from '@framecast/core';
-import { createProductImageIntake, createProductModerator } from '@framecast/content-safety';
+import { createProductImageIntake, createProductModerator, type KeywordFilter } from '@framecast/content-safety';
 import { mediaRouter, startHttpServer, type RunningHttpServer } from '@framecast/http-server';
 import { UsageError } from './cli-context.ts';
 import { startAdapter, type AdapterName, type RunningAdapter } from './platform-adapters.ts';
@@ -10,13 +10,17 @@ function platformArg(p: string): AdapterName {
   throw new UsageError(`platform must be wechat, discord or slack, got "${p}"`);
 }
 
-/** The product's core with moderation and image intake, and metrics for the HTTP server. */
-export async function productApp(name: string): Promise<{ app: Bootstrapped; metrics: ReturnType<typeof createFramecastMetrics> }> {
+/** The product's core with moderation and image intake, metrics for the HTTP server, and the keyword filter in force (the admin console reloads it). */
+export async function productApp(name: string): Promise<{ app: Bootstrapped; metrics: ReturnType<typeof createFramecastMetrics>; keywords: KeywordFilter | undefined }> {
   const metrics = createFramecastMetrics();
+  const made: { keywords?: KeywordFilter } = {};
   const app = await bootstrap(process.env, {
     name,
     metrics,
-    moderator: ({ config, logger, store }) => createProductModerator(config, { logger, store, watch: true }).then((m) => m.moderator),
+    moderator: ({ config, logger, store }) => createProductModerator(config, { logger, store, watch: true }).then((m) => {
+      made.keywords = m.keywords;
+      return m.moderator;
+    }),
     imageIntake: ({ store }) => createProductImageIntake(store),
   });
   metrics.setLogger(app.logger);
@@ -24,7 +28,7 @@ export async function productApp(name: string): Promise<{ app: Bootstrapped; met
     jobsByState: async () => (await app.core.stats()).jobsByState,
     queueDepths: async () => (await app.core.stats()).queues,
   });
-  return { app, metrics };
+  return { app, metrics, keywords: made.keywords };
 }
 
 /** The HTTP server of a process, unless FRAMECAST_HTTP_PORT is 0. */

@@ -1,4 +1,6 @@
 import os from 'node:os';
+import { defaultKeywordListDir } from '@framecast/content-safety';
+import { createAdminConsole } from '@framecast/bot-web';
 import { createWorkerFromConfig } from '@framecast/gpu-worker';
 import { httpServerFor, productApp } from './bot-command.ts';
 import { cliDeliveryHandler } from './cli-delivery.ts';
@@ -23,9 +25,19 @@ function exampleUser(): string {
  * platform's delivery, and every chat platform whose variables are set.
  */
 export async function startCommand(): Promise<void> {
-  const { app, metrics } = await productApp('framecast');
+  const { app, metrics, keywords } = await productApp('framecast');
   const { core, config, logger } = app;
   const http = await httpServerFor(app, metrics);
+  // The admin console (/admin) when an admin password is set; mounted before the adapters' routes.
+  const admin = http === undefined || config.env.FRAMECAST_ADMIN_PASSWORD === undefined
+    ? undefined
+    : createAdminConsole({
+        core, redis: app.redis, store: app.store, metrics, logger,
+        ...(keywords === undefined
+          ? {}
+          : { keywords: { dir: config.env.FRAMECAST_KEYWORD_LISTS ?? defaultKeywordListDir(), entries: () => keywords.size, lastError: () => keywords.lastError, reload: () => keywords.reload() } }),
+      });
+  if (admin !== undefined) http?.mount(admin.middleware);
   const worker = await createWorkerFromConfig({ core, store: app.store, logger });
   void worker.run();
   const cli = core.deliveries.consume('cli', cliDeliveryHandler(app.store));
@@ -44,6 +56,7 @@ export async function startCommand(): Promise<void> {
     '',
     `Framecast is running (Redis ${app.redisOwned ? `started locally at ${app.redisUrl}, data in ${config.dataDir}/redis` : app.redisUrl}; worker: ${config.env.FRAMECAST_RUNTIME}).`,
     http === undefined ? 'HTTP server off (FRAMECAST_HTTP_PORT=0).' : `HTTP: http://127.0.0.1:${http.port}/healthz, /readyz, /metrics`,
+    ...(http !== undefined && admin !== undefined ? [`Admin console: http://127.0.0.1:${http.port}/admin`] : []),
     ...(adapters.length === 0
       ? ['No chat platform is configured yet (see the README: Slack, Discord). In another terminal, try:']
       : [`Chat platforms: ${adapters.map((a) => a.summary).join('; ')}. Locally, in another terminal:`]),
@@ -56,6 +69,7 @@ export async function startCommand(): Promise<void> {
   stopOnSignal(logger, async () => {
     for (const a of adapters) await a.close().catch((err: unknown) => logger.warn({ err, platform: a.name }, 'adapter did not close cleanly'));
     await http?.close();
+    await admin?.close();
     await cli.close();
     await worker.close();
     await app.close();
