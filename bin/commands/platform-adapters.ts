@@ -62,3 +62,21 @@ export async function startAdapter(name: AdapterName, ctx: AdapterContext): Prom
     }
   }
 }
+
+/** The web playground as `framecast start` runs it. */
+export interface RunningPlayground {
+  /** Where a browser on this machine opens it. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the web playground (platform `web`: the page at `/`, its API under `/api/web`, the web
+ * deliveries) when FRAMECAST_WEB is on (the default) and the HTTP server runs; undefined otherwise.
+ */
+export async function startPlayground(ctx: AdapterContext & { port: number | undefined }): Promise<RunningPlayground | undefined> {
+  if (!ctx.config.env.FRAMECAST_WEB || ctx.http === undefined || ctx.port === undefined || ctx.redis === undefined) return undefined;
+  const { startWebAdapter } = await import('@framecast/bot-web');
+  const a = await startWebAdapter({ core: ctx.core, store: ctx.store, redis: ctx.redis, logger: ctx.logger, config: ctx.config, http: ctx.http });
+  return { url: `http://127.0.0.1:${ctx.port}${a.path}`, close: () => a.close() };
+}

@@ -29,6 +29,7 @@ export const WEB_TEXT = {
   history_empty: { en: 'No videos yet.', 'zh-CN': '还没有视频。' },
   credits: { en: 'Credits today: {left} left of {limit}.', 'zh-CN': '今日额度：剩余 {left} / {limit}。' },
   state_queued: { en: 'Queued: position {position}, about {eta}.', 'zh-CN': '排队中：第 {position} 位，预计 {eta}。' },
+  state_waiting: { en: 'Queued…', 'zh-CN': '排队中…' },
   state_started: { en: 'Rendering…', 'zh-CN': '开始生成…' },
   state_step: { en: 'Step {step}/{total}', 'zh-CN': '第 {step}/{total} 步' },
   state_encoding: { en: 'Encoding…', 'zh-CN': '正在编码…' },

@@ -169,7 +169,7 @@
   function statusOf(job) {
     switch (job.state) {
       case 'queued':
-        return job.position ? fill(T.state_queued, { position: job.position, eta: eta(job.etaSeconds || 0) }) : T.state_started;
+        return job.position ? fill(T.state_queued, { position: job.position, eta: eta(job.etaSeconds || 0) }) : T.state_waiting;
       case 'active':
         return T.state_started;
       case 'review':
@@ -227,7 +227,8 @@
     const preview = node.querySelector('.preview');
     switch (e.type) {
       case 'queued':
-        status.textContent = fill(T.state_queued, { position: e.position, eta: eta(e.etaSeconds) });
+        // Position 0: already taken by a worker (its `started` follows).
+        status.textContent = e.position > 0 ? fill(T.state_queued, { position: e.position, eta: eta(e.etaSeconds) }) : T.state_waiting;
         break;
       case 'started':
         status.textContent = T.state_started;
