@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { DEFAULT_UPLOAD_BYTES, type BlobStore, type ConsumeOptions, type Core, type FramecastConfig } from '@framecast/core';
 import type { FileBoxInterface } from 'file-box';
 import { Redis } from 'ioredis';
@@ -86,6 +87,8 @@ export async function startWechatAdapter(opts: WechatAdapterOptions): Promise<We
   const prefix = config.keyPrefix;
   const terminal = opts.terminal === undefined ? process.stderr : opts.terminal;
 
+  // The puppet's session (memory card) lives in the data folder.
+  if (opts.puppet === undefined) await mkdir(config.dataDir, { recursive: true });
   const bot = WechatyBuilder.build(
     opts.puppet !== undefined
       ? { puppet: opts.puppet }
