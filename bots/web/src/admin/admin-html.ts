@@ -93,6 +93,7 @@ button.danger{color:#fff;background:#a4262c;border:1px solid #a4262c}
 pre{overflow:auto;max-height:30rem;background:#8881;padding:.5rem}
 video,img.poster{max-width:100%;max-height:360px;background:#000}
 .qr{width:260px;height:260px;background:#fff;padding:8px}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 `;
 
 /** The page around a section: header with language switch and sign-out, navigation, notice. */
