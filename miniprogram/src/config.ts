@@ -18,6 +18,12 @@ export const API_BASE_URLS: Readonly<Record<EnvVersion, string>> = {
 
 export const API_BASE_URL_STORAGE_KEY = 'framecast.apiBaseUrl';
 
+/**
+ * The subscription message template sent when a video is done: the same ID as the server's
+ * `FRAMECAST_MP_TEMPLATE_ID`. Empty: the app never asks (and no message is sent).
+ */
+export const SUBSCRIBE_TEMPLATE_ID = '';
+
 export interface Settings {
   /** How often My videos asks for the state of unfinished jobs. */
   pollIntervalMs: number;

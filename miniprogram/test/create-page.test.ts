@@ -66,12 +66,12 @@ describe('create page', () => {
     await page.tap('.submit');
     await page.tap('.submit');
     await waitFor(() => h.wx.switchedTo.length > 0, 'the switch to My videos');
-    expect(h.wx.switchedTo).toEqual(['/pages/videos/index']);
+    expect(h.wx.switchedTo).toEqual(['/pages/videos/videos']);
     const posts = h.server.calls('POST', '/api/mp/jobs');
     expect(posts).toHaveLength(1);
     expect(posts[0]?.body).toMatchObject({ aspect: '9:16', duration: 8, draft: false, style: 'documentary' });
     expect(posts[0]?.authorization).toMatch(/^Bearer /);
-    expect(posts[0]?.idempotencyKey).toBeTruthy();
+    expect((posts[0]?.body as { requestId?: string }).requestId).toMatch(/^[A-Za-z0-9_-]{8,64}$/);
     expect(h.wx.toasts).toContain('已提交，第 1 位，消耗 37 点');
     expect(h.server.jobs.size).toBeGreaterThanOrEqual(1);
   });
@@ -144,7 +144,7 @@ describe('create page', () => {
     expect(h.server.logins()).toBe(logins + 1);
     const posts = h.server.calls('POST', '/api/mp/jobs').filter((r) => (r.body as { prompt?: string }).prompt === 'a lighthouse in a storm');
     expect(posts).toHaveLength(2);
-    expect(posts[0]?.idempotencyKey).toBe(posts[1]?.idempotencyKey);
+    expect((posts[0]?.body as { requestId?: string }).requestId).toBe((posts[1]?.body as { requestId?: string }).requestId);
     expect([...h.server.jobs.values()].filter((j) => j.prompt === 'a lighthouse in a storm')).toHaveLength(1);
   });
 });

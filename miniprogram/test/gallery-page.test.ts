@@ -73,10 +73,10 @@ describe('gallery page', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(h.server.calls('POST', `/api/mp/gallery/${ids.mountain}/report`)).toHaveLength(0);
 
-    h.wx.nextActionSheetIndex = 3;
+    h.wx.nextActionSheetIndex = 4;
     await page.tap('.report', 2);
     await waitFor(() => h.wx.lastToast() === '已举报，我们会尽快处理', 'the report');
-    expect(h.server.gallery.get(ids.mountain)?.reports).toEqual([{ user: h.wx.user, reason: 'spam' }]);
+    expect(h.server.gallery.get(ids.mountain)?.reports).toEqual([{ user: h.wx.user, reason: 'ads' }]);
   });
 
   it('plays a published video from its signed link', async () => {
@@ -84,7 +84,7 @@ describe('gallery page', () => {
     await waitFor(() => page.all('.tile').length === 3, 'the tiles');
     await page.tap('.tile-media', 1);
     await waitFor(() => page.data.playingId === ids.town, 'the player');
-    expect(String(page.data.videoSrc)).toMatch(new RegExp(`^${h.server.baseUrl}/signed/${ids.town}\\.mp4\\?expires=`));
+    expect(String(page.data.videoSrc)).toMatch(new RegExp(`^${h.server.baseUrl}/api/mp/jobs/${ids.town}/video\\?exp=\\d+&sig=ok$`));
     expect(page.exists('.player')).toBe(true);
   });
 

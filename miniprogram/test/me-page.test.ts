@@ -37,11 +37,11 @@ describe('me page', () => {
     expect(page.text('.history-prompt')).toBe('古镇黄昏');
     expect(page.text('.history-row')).toMatch(/排队中/);
     await page.tap('.history-row');
-    expect(h.wx.switchedTo.at(-1)).toBe('/pages/videos/index');
+    expect(h.wx.switchedTo.at(-1)).toBe('/pages/videos/videos');
   });
 
   it('says when the quota is unavailable', async () => {
-    h.server.quotaRoute = false;
+    h.server.meRoute = false;
     try {
       const page = h.page('me');
       await waitFor(() => page.text('.quota-line') !== '', 'the quota');
@@ -49,7 +49,7 @@ describe('me page', () => {
       await waitFor(() => page.exists('.history-empty'), 'the empty history');
       expect(page.text('.history-empty')).toBe('暂无记录');
     } finally {
-      h.server.quotaRoute = true;
+      h.server.meRoute = true;
     }
   });
 

@@ -39,7 +39,7 @@ function cardStatus(page: SimPage, index = 0): string {
 describe('my videos page', () => {
   it('create → submit → My videos shows queued, running step n/total, done → play sets the video src', async () => {
     const id = await create('古镇黄昏，灯笼亮起');
-    expect(h.wx.switchedTo).toEqual(['/pages/videos/index']);
+    expect(h.wx.switchedTo).toEqual(['/pages/videos/videos']);
 
     const page = h.page('videos');
     await waitFor(() => page.exists('.card'), 'the job card');
@@ -48,6 +48,8 @@ describe('my videos page', () => {
     expect(page.text('.card .cost')).toBe('3 点');
     expect(page.exists('.play')).toBe(false);
 
+    // Live progress comes over the job's event stream (wx.request with enableChunked).
+    await waitFor(() => h.server.openStreams(id) === 1, 'the event stream');
     h.server.update(id, { state: 'running', progress: { step: 3, total: 20 } });
     await waitFor(() => cardStatus(page) === '生成中：第 3/20 步', 'step 3/20');
     expect(page.one('.card .status').querySelector('.status-bar')).toBeTruthy();
@@ -65,14 +67,42 @@ describe('my videos page', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(h.server.calls('GET', `/api/mp/jobs/${id}`)).toHaveLength(polls);
 
+    expect(h.server.openStreams(id)).toBe(0);
+    expect(h.wx.streams.size).toBe(0);
+
     await page.tap('.play');
     await waitFor(() => page.data.videoSrc !== '', 'the video src');
     expect(page.data.playingId).toBe(id);
     expect(page.exists('.player')).toBe(true);
-    const src = String(page.data.videoSrc);
-    expect(readFileSync(src).equals(VIDEO_BYTES)).toBe(true);
-    const download = h.wx.downloads.find((d) => d.url.endsWith(`/api/mp/jobs/${id}/video`));
-    expect(download?.authorization).toMatch(/^Bearer /);
+    // The <video> gets the signed link (it sends no headers; it streams and seeks with Range).
+    expect(String(page.data.videoSrc)).toMatch(new RegExp(`^${h.server.baseUrl}/api/mp/jobs/${id}/video\\?exp=\\d+&sig=ok$`));
+    const bytes = await fetch(String(page.data.videoSrc)).then(async (r) => Buffer.from(await r.arrayBuffer()));
+    expect(bytes.equals(VIDEO_BYTES)).toBe(true);
+  });
+
+  it('falls back to polling when the event stream is not available', async () => {
+    h.server.eventsRoute = false;
+    try {
+      const id = await create('a windmill at noon');
+      const page = h.page('videos');
+      await waitFor(() => page.exists('.card'), 'the job card');
+      expect(cardStatus(page)).toMatch(/^排队中/);
+      h.server.update(id, { state: 'running', progress: { step: 3, total: 20 } });
+      // A polled job carries no step count.
+      await waitFor(() => cardStatus(page) === '生成中', 'running');
+      h.server.update(id, { state: 'succeeded' });
+      await waitFor(() => cardStatus(page) === '已完成', 'done');
+      expect(h.server.calls('GET', `/api/mp/jobs/${id}/events`).length).toBeLessThanOrEqual(3);
+    } finally {
+      h.server.eventsRoute = true;
+    }
+  });
+
+  it('marks the job a completion message links to (?id=)', async () => {
+    const id = await create('a marked job');
+    const page = h.page('videos', { id });
+    await waitFor(() => page.exists('.card-focus'), 'the marked card');
+    expect(page.text('.card-focus .prompt')).toBe('a marked job');
   });
 
   it('saves to the album after downloading once, and asks for the permission when denied', async () => {
@@ -89,7 +119,9 @@ describe('my videos page', () => {
     await page.tap('.save');
     await waitFor(() => h.wx.modals.length === 1, 'the permission prompt');
     expect(h.wx.modals[0]).toBe('需要允许保存到相册，请在设置中打开');
-    expect(h.wx.downloads.filter((d) => d.url.endsWith('/video'))).toHaveLength(1);
+    const videoDownloads = h.wx.downloads.filter((d) => d.url.includes(`/api/mp/jobs/${id}/video?`));
+    expect(videoDownloads).toHaveLength(1);
+    expect(videoDownloads[0]?.authorization).toBeUndefined();
   });
 
   it('shares a finished video to a chat and publishes it to the gallery', async () => {
@@ -101,14 +133,14 @@ describe('my videos page', () => {
 
     const before = page.call('onShareAppMessage', { from: 'button', target: { dataset: { id } } }) as { title: string; path: string; imageUrl?: string };
     expect(before.title).toBe('我用帧播做了一个视频：夜市烟火，铁板滋滋作响');
-    expect(before.path).toBe('/pages/create/index');
+    expect(before.path).toBe('/pages/create/create');
     expect(before.imageUrl).toBeTruthy();
 
     await page.tap('.publish');
     await waitFor(() => page.exists('.published'), 'published');
     expect(h.server.jobs.get(id)?.published).toBe(true);
     const after = page.call('onShareAppMessage', { from: 'button', target: { dataset: { id } } }) as { path: string };
-    expect(after.path).toBe(`/pages/gallery/index?job=${id}`);
+    expect(after.path).toBe(`/pages/gallery/gallery?job=${id}`);
   });
 
   it('cancels a queued job; a failed job shows the server\'s reason', async () => {
@@ -133,6 +165,6 @@ describe('my videos page', () => {
     await waitFor(() => page.exists('.empty'), 'the empty state');
     expect(page.text('.empty-text')).toBe('还没有视频，去创作一个吧');
     await page.tap('.go-create');
-    expect(h.wx.switchedTo).toEqual(['/pages/create/index']);
+    expect(h.wx.switchedTo).toEqual(['/pages/create/create']);
   });
 });

@@ -3,10 +3,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 /**
- * An in-memory stand-in for the Framecast mini program API (`/api/mp/*`, bots/miniprogram-api) on a
- * real HTTP socket, following its contract: login by wx.login code → `{token, expiresAt}`, Bearer
- * tokens, multipart uploads in the field `file`, jobs, gallery, quota, and `{code, message}` errors
- * localised by Accept-Language. Tests drive job states with `update()`.
+ * An in-memory stand-in for the Framecast mini program API (`/api/mp/*`, bots/miniprogram-api, as
+ * its README section states the contract) on a real HTTP socket: login by wx.login code →
+ * `{token, expiresAt}`, Bearer tokens, `GET /me` with the quota, multipart uploads in the field
+ * `file`, jobs with `requestId`, progress as server-sent events, signed media links, the gallery
+ * with cursors, and `{code, message}` errors localised by Accept-Language. Tests drive job states
+ * with `update()`, which also feeds the open event streams.
  */
 
 export type FakeJobState = 'queued' | 'running' | 'held' | 'succeeded' | 'failed' | 'cancelled';
@@ -30,7 +32,6 @@ export interface RecordedRequest {
   method: string;
   path: string;
   authorization: string | undefined;
-  idempotencyKey: string | undefined;
   contentType: string | undefined;
   body: unknown;
 }
@@ -53,14 +54,17 @@ const MESSAGES: Record<string, { 'zh-CN': string; en: string }> = {
   bad_code: { 'zh-CN': '登录凭证无效', en: 'Invalid login code' },
   invalid_body: { 'zh-CN': '请求内容不正确', en: 'Invalid request' },
   moderation_blocked: { 'zh-CN': '描述中有不允许的内容，请修改后再试', en: 'The description contains something not allowed: please change it' },
-  quota_exceeded: { 'zh-CN': '今日额度不足：需要 {cost} 点，剩余 {available} 点', en: 'Not enough credits today: {cost} needed, {available} left' },
+  quota_credits: { 'zh-CN': '今日额度不足：需要 {cost} 点，剩余 {available} 点', en: 'Not enough credits today: {cost} needed, {available} left' },
   bad_image: { 'zh-CN': '无法识别这张图片', en: 'That file is not an image we can read' },
   too_large: { 'zh-CN': '图片太大了', en: 'The image is too large' },
-  unknown_image: { 'zh-CN': '找不到这张照片，请重新上传', en: 'That photo was not found: please upload it again' },
+  image_not_found: { 'zh-CN': '找不到这张照片，请重新上传', en: 'That photo was not found: please upload it again' },
   not_found: { 'zh-CN': '找不到这个视频', en: 'Video not found' },
-  not_ready: { 'zh-CN': '视频还没有生成好', en: 'The video is not ready yet' },
-  not_cancellable: { 'zh-CN': '这个任务已经结束，不能取消', en: 'That job has finished and cannot be cancelled' },
-  already_liked: { 'zh-CN': '已经喜欢过了', en: 'Already liked' },
+  job_not_found: { 'zh-CN': '找不到这个视频', en: 'Video not found' },
+  not_finished: { 'zh-CN': '视频还没有生成好', en: 'The video is not ready yet' },
+  already_finished: { 'zh-CN': '这个任务已经结束，不能取消', en: 'That job has finished and cannot be cancelled' },
+  already_published: { 'zh-CN': '已经发布过了', en: 'Already published' },
+  bad_signature: { 'zh-CN': '链接无效', en: 'Invalid link' },
+  cancelled: { 'zh-CN': '已取消，点数已退回', en: 'Cancelled, credits refunded' },
 };
 
 class HttpError extends Error {
@@ -128,8 +132,13 @@ export class FakeMpApi {
   readonly credits = new Map<string, number>();
   readonly dailyCredits = 100;
   readonly maxUploadBytes = 64 * 1024;
-  /** Whether GET /api/mp/quota exists (an older server may not have it). */
-  quotaRoute = true;
+  /** Whether GET /api/mp/me answers (false: 503, as when Redis is down). */
+  meRoute = true;
+  /** Whether GET …/events streams (false: 404, as an older server or a proxy that buffers). */
+  eventsRoute = true;
+  /** Gallery page size (the server's default is 20). */
+  galleryPageSize = 20;
+  private readonly streams = new Map<string, Set<ServerResponse>>();
   private readonly tokens = new Map<string, { user: string; expiresAt: number }>();
   private readonly uploads = new Map<string, string>();
   private readonly idempotency = new Map<string, string>();
@@ -148,6 +157,7 @@ export class FakeMpApi {
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
+    for (const set of this.streams.values()) for (const res of set) res.end();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -171,6 +181,37 @@ export class FakeMpApi {
     if (!job) throw new Error(`no job ${id}`);
     Object.assign(job, change);
     if (change.state && change.state !== 'queued') job.position = 0;
+    if (job.state !== 'running') delete job.progress;
+    this.emit(job);
+  }
+
+  /** Open event streams of a job. */
+  openStreams(id: string): number {
+    return this.streams.get(id)?.size ?? 0;
+  }
+
+  /** The progress event a change makes, as the server maps the core's events. */
+  private emit(job: FakeJob): void {
+    const streams = this.streams.get(job.id);
+    if (!streams || streams.size === 0) return;
+    const base = { jobId: job.id, at: Date.now(), state: job.state };
+    let event: string;
+    let data: Record<string, unknown>;
+    switch (job.state) {
+      case 'queued': event = 'queued'; data = { ...base, type: event, position: job.position, etaSeconds: job.etaSeconds }; break;
+      case 'running':
+        event = job.progress ? 'step' : 'started';
+        data = job.progress ? { ...base, type: event, step: job.progress.step, totalSteps: job.progress.total } : { ...base, type: event };
+        break;
+      case 'held': event = 'review'; data = { ...base, type: event }; break;
+      case 'succeeded': event = 'delivered'; data = { ...base, type: event, job: this.jobJson(job) }; break;
+      case 'failed': event = 'failed'; data = { ...base, type: event, code: job.error?.code ?? 'failed', message: job.error?.message ?? '', job: this.jobJson(job) }; break;
+      case 'cancelled': event = 'cancelled'; data = { ...base, type: event, job: this.jobJson(job) }; break;
+    }
+    for (const res of streams) {
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (['succeeded', 'failed', 'cancelled'].includes(job.state)) res.end();
+    }
   }
 
   /** Adds a published video of another user straight into the gallery. */
@@ -178,7 +219,7 @@ export class FakeMpApi {
     const id = `g-${randomUUID().slice(0, 8)}`;
     const likedBy = new Set<string>();
     for (let i = 0; i < likes; i++) likedBy.add(`fan-${i}`);
-    this.gallery.set(id, { id, jobId: `other-${id}`, prompt, likedBy, createdAt, reports: [] });
+    this.gallery.set(id, { id, jobId: id, prompt, likedBy, createdAt, reports: [] });
     return id;
   }
 
@@ -196,7 +237,7 @@ export class FakeMpApi {
     const lang = String(req.headers['accept-language'] ?? '').startsWith('en') ? 'en' : 'zh-CN';
     const template = MESSAGES[error.code]?.[lang] ?? error.code;
     const message = template.replace(/\{(\w+)\}/g, (_w, k: string) => String(error.params[k] ?? ''));
-    this.send(res, error.status, { code: error.code, message });
+    this.send(res, error.status, { code: error.code, message, requestId: randomUUID() });
   }
 
   private user(req: IncomingMessage): string {
@@ -218,22 +259,26 @@ export class FakeMpApi {
       createdAt: new Date(job.createdAt).toISOString(),
       published: job.published,
     };
-    if (job.progress) out.progress = job.progress;
+    // Like the real server: no step count in the job (the events carry it); the video once done.
     if (job.error) out.error = job.error;
+    if (job.state === 'succeeded') out.video = { width: 848, height: 480, durationSec: 3, bytes: VIDEO_BYTES.length, url: `/api/mp/jobs/${job.id}/video`, posterUrl: `/api/mp/jobs/${job.id}/poster` };
     return out;
   }
 
   private ownJob(user: string, id: string): FakeJob {
     const job = this.jobs.get(id);
-    if (!job || job.owner !== user) throw new HttpError(404, 'not_found');
+    if (!job || job.owner !== user) throw new HttpError(404, 'job_not_found');
     return job;
   }
 
   private galleryJson(entry: GalleryEntry, user: string): Record<string, unknown> {
+    const exp = Date.now() + 600_000;
     return {
-      id: entry.id, jobId: entry.jobId, prompt: entry.prompt, likes: entry.likedBy.size, liked: entry.likedBy.has(user), createdAt: entry.createdAt,
-      // Published videos are served by short-lived signed links (as with S3 storage).
-      videoUrl: `${this.baseUrl}/signed/${entry.id}.mp4?expires=${Date.now() + 600_000}`,
+      id: entry.id, caption: entry.prompt, likes: entry.likedBy.size, liked: entry.likedBy.has(user), mine: false, publishedAt: entry.createdAt,
+      width: 848, height: 480, durationSec: 3,
+      videoUrl: `/api/mp/jobs/${entry.jobId}/video?exp=${exp}&sig=ok`,
+      posterUrl: `/api/mp/jobs/${entry.jobId}/poster?exp=${exp}&sig=ok`,
+      expiresAt: exp,
     };
   }
 
@@ -245,7 +290,6 @@ export class FakeMpApi {
       method,
       path: url.pathname + url.search,
       authorization: req.headers.authorization,
-      idempotencyKey: typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : undefined,
       contentType,
       body: undefined,
     };
@@ -269,7 +313,7 @@ export class FakeMpApi {
 
   private async route(method: string, url: URL, req: IncomingMessage, res: ServerResponse, json: Record<string, unknown>, raw: Buffer): Promise<void> {
     const path = url.pathname;
-    let m: RegExpExecArray | null;
+    let m: RegExpExecArray | null = null;
     if (method === 'POST' && path === '/api/mp/login') {
       const code = json.code;
       if (typeof code !== 'string' || !code.startsWith('code:')) throw new HttpError(400, 'bad_code');
@@ -278,24 +322,30 @@ export class FakeMpApi {
       this.tokens.set(token, { user: code.slice(5), expiresAt });
       return this.send(res, 200, { token, expiresAt: new Date(expiresAt).toISOString() });
     }
-    if (method === 'GET' && /^\/signed\/[\w-]+\.mp4$/.test(path)) {
-      res.writeHead(200, { 'content-type': 'video/mp4' });
-      res.end(VIDEO_BYTES);
+    if (method === 'GET' && (m = /^\/api\/mp\/jobs\/([\w-]+)\/(video|poster)$/.exec(path)) && url.searchParams.has('sig')) {
+      const exp = Number(url.searchParams.get('exp'));
+      if (url.searchParams.get('sig') !== 'ok') throw new HttpError(403, 'bad_signature');
+      if (!(exp > Date.now())) throw new HttpError(410, 'link_expired');
+      const video = m[2] === 'video';
+      res.writeHead(200, { 'content-type': video ? 'video/mp4' : 'image/jpeg', 'accept-ranges': 'bytes' });
+      res.end(video ? VIDEO_BYTES : POSTER_BYTES);
       return;
     }
     const user = this.user(req);
     if (method === 'POST' && path === '/api/mp/uploads') {
       if (raw.length > this.maxUploadBytes) throw new HttpError(413, 'too_large');
       const file = multipartFile(raw, String(req.headers['content-type'] ?? ''), 'file');
-      if (!file || !isImage(file)) throw new HttpError(415, 'bad_image');
+      if (!file || !isImage(file)) throw new HttpError(422, 'bad_image');
       const imageId = `img-${randomUUID().slice(0, 8)}`;
       this.uploads.set(imageId, user);
-      return this.send(res, 201, { imageId });
+      return this.send(res, 201, { imageId, width: 1, height: 1 });
     }
-    if (method === 'GET' && path === '/api/mp/quota' && this.quotaRoute) {
+    if (method === 'GET' && path === '/api/mp/me') {
+      if (!this.meRoute) return this.send(res, 503, { code: 'internal', message: 'internal error' });
       const held = [...this.jobs.values()].filter((j) => j.owner === user && ['queued', 'running', 'held'].includes(j.state)).reduce((s, j) => s + j.cost, 0);
       const spent = [...this.jobs.values()].filter((j) => j.owner === user && j.state === 'succeeded').reduce((s, j) => s + j.cost, 0);
-      return this.send(res, 200, { available: this.available(user), dailyCredits: this.credits.get(user) ?? this.dailyCredits, spent, held, bonus: 0 });
+      const quota = { day: '2026-11-28', timeZone: 'Asia/Shanghai', dailyCredits: this.credits.get(user) ?? this.dailyCredits, spent, held, bonus: 0, available: this.available(user), active: 0, maxConcurrent: 2 };
+      return this.send(res, 200, { user: `u-${user}`, tier: 'free', admin: false, quota });
     }
     if (method === 'POST' && path === '/api/mp/jobs') return this.createJob(req, res, user, json);
     if (method === 'GET' && path === '/api/mp/jobs') {
@@ -303,15 +353,33 @@ export class FakeMpApi {
       return this.send(res, 200, { jobs: jobs.map((j) => this.jobJson(j)) });
     }
     if ((m = /^\/api\/mp\/jobs\/([\w-]+)$/.exec(path)) && method === 'GET') return this.send(res, 200, this.jobJson(this.ownJob(user, m[1] ?? '')));
+    if ((m = /^\/api\/mp\/jobs\/([\w-]+)\/events$/.exec(path)) && method === 'GET' && this.eventsRoute) {
+      const job = this.ownJob(user, m[1] ?? '');
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      res.write(`event: job\ndata: ${JSON.stringify(this.jobJson(job))}\n\n`);
+      if (['succeeded', 'failed', 'cancelled'].includes(job.state)) return void res.end();
+      const set = this.streams.get(job.id) ?? new Set<ServerResponse>();
+      this.streams.set(job.id, set);
+      set.add(res);
+      res.on('close', () => set.delete(res));
+      if (job.state === 'running' && job.progress) res.write(`event: step\ndata: ${JSON.stringify({ type: 'step', jobId: job.id, at: Date.now(), state: 'running', step: job.progress.step, totalSteps: job.progress.total })}\n\n`);
+      return;
+    }
+    if ((m = /^\/api\/mp\/jobs\/([\w-]+)\/media$/.exec(path)) && method === 'GET') {
+      const job = this.ownJob(user, m[1] ?? '');
+      if (job.state !== 'succeeded') throw new HttpError(404, 'not_finished');
+      const exp = Date.now() + 600_000;
+      return this.send(res, 200, { videoUrl: `/api/mp/jobs/${job.id}/video?exp=${exp}&sig=ok`, posterUrl: `/api/mp/jobs/${job.id}/poster?exp=${exp}&sig=ok`, expiresAt: exp });
+    }
     if ((m = /^\/api\/mp\/jobs\/([\w-]+)\/cancel$/.exec(path)) && method === 'POST') {
       const job = this.ownJob(user, m[1] ?? '');
-      if (job.state !== 'queued' && job.state !== 'running') throw new HttpError(409, 'not_cancellable');
-      job.state = 'cancelled';
-      return this.send(res, 200, this.jobJson(job));
+      if (job.state !== 'queued' && job.state !== 'running') throw new HttpError(409, 'already_finished');
+      this.update(job.id, { state: 'cancelled' });
+      return this.send(res, 200, { ...this.jobJson(job), cancel: 'cancelled', message: MESSAGES.cancelled?.['zh-CN'] });
     }
     if ((m = /^\/api\/mp\/jobs\/([\w-]+)\/(video|poster)$/.exec(path)) && method === 'GET') {
       const job = this.ownJob(user, m[1] ?? '');
-      if (job.state !== 'succeeded') throw new HttpError(409, 'not_ready');
+      if (job.state !== 'succeeded') throw new HttpError(404, 'not_finished');
       const video = m[2] === 'video';
       res.writeHead(200, { 'content-type': video ? 'video/mp4' : 'image/jpeg', 'accept-ranges': 'bytes' });
       res.end(video ? VIDEO_BYTES : POSTER_BYTES);
@@ -319,41 +387,47 @@ export class FakeMpApi {
     }
     if ((m = /^\/api\/mp\/jobs\/([\w-]+)\/publish$/.exec(path)) && method === 'POST') {
       const job = this.ownJob(user, m[1] ?? '');
-      if (job.state !== 'succeeded') throw new HttpError(409, 'not_ready');
+      if (job.state !== 'succeeded') throw new HttpError(409, 'not_finished');
+      if (job.published) throw new HttpError(409, 'already_published');
       job.published = true;
-      const id = `g-${job.id}`;
-      if (!this.gallery.has(id)) this.gallery.set(id, { id, jobId: job.id, prompt: job.prompt, likedBy: new Set(), createdAt: ++this.clock, reports: [] });
-      return this.send(res, 200, { id, published: true });
+      const entry: GalleryEntry = { id: job.id, jobId: job.id, prompt: typeof json.caption === 'string' ? json.caption : job.prompt, likedBy: new Set(), createdAt: ++this.clock, reports: [] };
+      this.gallery.set(job.id, entry);
+      return this.send(res, 201, this.galleryJson(entry, user));
     }
     if (method === 'GET' && path === '/api/mp/gallery') {
       const sort = url.searchParams.get('sort') === 'liked' ? 'liked' : 'newest';
       const entries = [...this.gallery.values()].sort((a, b) => (sort === 'liked' ? b.likedBy.size - a.likedBy.size : 0) || b.createdAt - a.createdAt);
-      return this.send(res, 200, { items: entries.map((e) => this.galleryJson(e, user)) });
+      const from = Number(url.searchParams.get('cursor') ?? 0);
+      const page = entries.slice(from, from + this.galleryPageSize);
+      const next = from + this.galleryPageSize < entries.length ? { nextCursor: String(from + this.galleryPageSize) } : {};
+      return this.send(res, 200, { items: page.map((e) => this.galleryJson(e, user)), ...next });
     }
     if ((m = /^\/api\/mp\/gallery\/([\w-]+)\/(like|report)$/.exec(path)) && method === 'POST') {
       const entry = this.gallery.get(m[1] ?? '');
       if (!entry) throw new HttpError(404, 'not_found');
       if (m[2] === 'like') {
-        if (entry.likedBy.has(user)) throw new HttpError(409, 'already_liked');
-        entry.likedBy.add(user);
-        return this.send(res, 200, this.galleryJson(entry, user));
+        if (json.like === false) entry.likedBy.delete(user);
+        else entry.likedBy.add(user);
+        return this.send(res, 200, { id: entry.id, likes: entry.likedBy.size, liked: entry.likedBy.has(user) });
       }
       const reason = json.reason;
-      if (typeof reason !== 'string' || reason.length === 0 || reason.length > 64) throw new HttpError(400, 'invalid_body');
-      entry.reports.push({ user, reason });
-      return this.send(res, 202, { reported: true });
+      if (reason !== undefined && !['sexual', 'violence', 'politics', 'illegal', 'ads', 'copyright', 'other'].includes(String(reason))) throw new HttpError(400, 'invalid_body');
+      entry.reports.push({ user, reason: String(reason ?? 'other') });
+      return this.send(res, 200, { id: entry.id, reported: true });
     }
     throw new HttpError(404, 'not_found');
   }
 
   private createJob(req: IncomingMessage, res: ServerResponse, user: string, json: Record<string, unknown>): void {
-    const key = req.headers['idempotency-key'];
+    const { prompt, imageId, aspect, duration, style, draft, seed, requestId, subscribe } = json;
+    if (requestId !== undefined && (typeof requestId !== 'string' || !/^[A-Za-z0-9_-]{8,64}$/.test(requestId))) throw new HttpError(400, 'invalid_body');
+    const key = requestId;
     if (typeof key === 'string') {
       const existing = this.idempotency.get(`${user}:${key}`);
       const job = existing ? this.jobs.get(existing) : undefined;
       if (job) return this.send(res, 200, this.jobJson(job));
     }
-    const { prompt, imageId, aspect, duration, style, draft, seed } = json;
+    if (subscribe !== undefined && typeof subscribe !== 'boolean') throw new HttpError(400, 'invalid_body');
     const valid = typeof prompt === 'string' && prompt.trim().length > 0 && prompt.length <= 1500
       && (imageId === undefined || typeof imageId === 'string')
       && (aspect === undefined || ['16:9', '9:16', '1:1', '4:3', '3:4'].includes(String(aspect)))
@@ -362,12 +436,12 @@ export class FakeMpApi {
       && (draft === undefined || typeof draft === 'boolean')
       && (seed === undefined || (typeof seed === 'number' && Number.isInteger(seed) && seed >= 0));
     if (!valid) throw new HttpError(400, 'invalid_body');
-    if (BLOCKED_WORDS.some((w) => prompt.toLowerCase().includes(w))) throw new HttpError(422, 'moderation_blocked');
-    if (imageId !== undefined && this.uploads.get(imageId) !== user) throw new HttpError(400, 'unknown_image');
+    if (BLOCKED_WORDS.some((w) => prompt.toLowerCase().includes(w))) throw new HttpError(403, 'moderation_blocked');
+    if (imageId !== undefined && this.uploads.get(imageId) !== user) throw new HttpError(404, 'image_not_found');
     const isDraft = draft !== false;
     const cost = costOf(typeof duration === 'number' ? duration : isDraft ? 3 : 5, isDraft);
     const available = this.available(user);
-    if (cost > available) throw new HttpError(402, 'quota_exceeded', { cost, available });
+    if (cost > available) throw new HttpError(402, 'quota_credits', { cost, available });
     const id = `job-${randomUUID().slice(0, 8)}`;
     const queued = [...this.jobs.values()].filter((j) => j.state === 'queued').length;
     const job: FakeJob = {
@@ -376,6 +450,6 @@ export class FakeMpApi {
     };
     this.jobs.set(id, job);
     if (typeof key === 'string') this.idempotency.set(`${user}:${key}`, id);
-    this.send(res, 201, this.jobJson(job));
+    this.send(res, 201, { ...this.jobJson(job), creditsLeft: this.available(user), message: `queued #${job.position}` });
   }
 }

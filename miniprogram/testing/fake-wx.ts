@@ -92,12 +92,60 @@ export class FakeWx {
     return this.toasts.at(-1);
   }
 
+  /** Open chunked requests (the progress streams). */
+  readonly streams = new Set<string>();
+
+  /**
+   * wx.request({enableChunked: true}): each piece of the body goes to onChunkReceived listeners as
+   * an ArrayBuffer as it arrives (split anywhere, even inside a character, as TCP may); success
+   * when the body ends; abort() closes the connection.
+   */
+  private chunkedRequest(o: AnyOptions & { url: string; method?: string }, headers: Record<string, string>): object {
+    const listeners: ((res: { data: ArrayBuffer }) => void)[] = [];
+    let done = false;
+    const end = (outcome: { ok: true; res: never } | { ok: false; errMsg: string }): void => {
+      if (done) return;
+      done = true;
+      this.streams.delete(o.url);
+      finish(o, outcome);
+    };
+    this.streams.add(o.url);
+    const req = httpRequest(o.url, { method: o.method ?? 'GET', headers }, (res) => {
+      res.on('data', (chunk: Buffer) => {
+        // Split every chunk in two at an odd byte, to exercise the decoder on split characters.
+        const cut = Math.max(1, Math.floor(chunk.length / 2) | 1);
+        for (const piece of [chunk.subarray(0, cut), chunk.subarray(cut)]) {
+          if (piece.length === 0) continue;
+          const data = piece.buffer.slice(piece.byteOffset, piece.byteOffset + piece.length) as ArrayBuffer;
+          setTimeout(() => {
+            for (const l of listeners) l({ data });
+          }, 0);
+        }
+      });
+      res.on('end', () => setTimeout(() => end({ ok: true, res: { statusCode: res.statusCode ?? 0, data: new ArrayBuffer(0), header: {} } as never }), 0));
+      res.on('error', (err: Error) => end({ ok: false, errMsg: `request:fail ${err.message}` }));
+    });
+    req.on('error', (err: Error) => end({ ok: false, errMsg: `request:fail ${err.message}` }));
+    req.end();
+    return {
+      onChunkReceived: (listener: (res: { data: ArrayBuffer }) => void) => {
+        listeners.push(listener);
+      },
+      offChunkReceived: () => undefined,
+      abort: () => {
+        req.destroy();
+        end({ ok: false, errMsg: 'request:fail abort' });
+      },
+    };
+  }
+
   /** The API object to merge into the global `wx`. */
   api(): Record<string, unknown> {
     return {
-      request: (o: AnyOptions & { url: string; method?: string; header?: Record<string, string>; data?: unknown; timeout?: number }) => {
+      request: (o: AnyOptions & { url: string; method?: string; header?: Record<string, string>; data?: unknown; timeout?: number; enableChunked?: boolean }) => {
         const headers = { ...(o.header ?? {}) };
         const body = o.data === undefined ? undefined : Buffer.from(typeof o.data === 'string' ? o.data : JSON.stringify(o.data));
+        if (o.enableChunked) return this.chunkedRequest(o, headers);
         http(o.url, o.method ?? 'GET', headers, body, o.timeout ?? 60_000).then(
           (r) => {
             const text = r.body.toString('utf8');
@@ -111,7 +159,7 @@ export class FakeWx {
           },
           (err: Error) => finish(o, { ok: false, errMsg: `request:fail ${err.message}` }),
         );
-        return { abort: () => undefined };
+        return { abort: () => undefined, onChunkReceived: () => undefined };
       },
       uploadFile: (o: AnyOptions & { url: string; filePath: string; name: string; header?: Record<string, string>; formData?: Record<string, string>; timeout?: number }) => {
         let file: Buffer;
@@ -167,6 +215,9 @@ export class FakeWx {
       },
       showToast: (o: { title: string }) => {
         this.toasts.push(o.title);
+      },
+      requestSubscribeMessage: (o: AnyOptions & { tmplIds: string[] }) => {
+        finish(o, { ok: true, res: Object.fromEntries(o.tmplIds.map((id) => [id, 'accept'])) as never });
       },
       showLoading: () => undefined,
       hideLoading: () => undefined,

@@ -175,7 +175,7 @@ export class MiniprogramHarness {
 
   /** Loads, renders and attaches a page (`create`, `videos`, `gallery`, `me`), then onLoad and onShow. */
   page(name: string, query: Record<string, string> = {}): SimPage {
-    const page = this.component(`pages/${name}/index`);
+    const page = this.component(`pages/${name}/${name}`);
     page.lifecycle('onLoad', query);
     page.lifecycle('onShow');
     return page;

@@ -1,5 +1,6 @@
 import { apiBaseUrl, getSettings } from '../config';
 import { getLang, t } from '../i18n/index';
+import { SseParser, Utf8Stream } from '../utils/sse';
 import * as wxa from '../utils/wx-async';
 import {
   ApiError,
@@ -9,12 +10,17 @@ import {
   parseImageId,
   parseJob,
   parseJobs,
+  parseMedia,
+  parseProgressEvent,
   parseQuota,
   parseSession,
   type CreateJobInput,
   type GalleryItem,
+  type GalleryPage,
   type GallerySort,
   type Job,
+  type Media,
+  type ProgressEvent,
   type Quota,
   type Session,
 } from './types';
@@ -23,20 +29,31 @@ import {
  * Every call of the mini program to its API, in one place: routes, the Bearer token, the re-login
  * on 401 and the mapping of errors to a message the user can read. A route change is one edit here.
  */
+const job = (id: string): string => `/api/mp/jobs/${encodeURIComponent(id)}`;
 export const ROUTES = {
   login: '/api/mp/login',
+  me: '/api/mp/me',
   uploads: '/api/mp/uploads',
   jobs: '/api/mp/jobs',
-  job: (id: string) => `/api/mp/jobs/${encodeURIComponent(id)}`,
-  cancel: (id: string) => `/api/mp/jobs/${encodeURIComponent(id)}/cancel`,
-  video: (id: string) => `/api/mp/jobs/${encodeURIComponent(id)}/video`,
-  poster: (id: string) => `/api/mp/jobs/${encodeURIComponent(id)}/poster`,
-  publish: (id: string) => `/api/mp/jobs/${encodeURIComponent(id)}/publish`,
-  gallery: (sort: GallerySort) => `/api/mp/gallery?sort=${sort}`,
+  job,
+  events: (id: string) => `${job(id)}/events`,
+  cancel: (id: string) => `${job(id)}/cancel`,
+  media: (id: string) => `${job(id)}/media`,
+  publish: (id: string) => `${job(id)}/publish`,
+  gallery: (sort: GallerySort, cursor?: string) => `/api/mp/gallery?sort=${sort}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
   like: (id: string) => `/api/mp/gallery/${encodeURIComponent(id)}/like`,
   report: (id: string) => `/api/mp/gallery/${encodeURIComponent(id)}/report`,
-  quota: '/api/mp/quota',
 } as const;
+
+/** A link the API gave (`/api/…` on its server, or absolute) as a full URL. */
+export function absoluteUrl(link: string): string {
+  return link.startsWith('/') ? apiBaseUrl() + link : link;
+}
+
+/** A live progress stream of one job; `close()` ends it. */
+export interface JobWatch {
+  close(): void;
+}
 
 export const SESSION_STORAGE_KEY = 'framecast.session';
 /** A token this close to its expiry is renewed before use. */
@@ -66,9 +83,10 @@ function networkError(): ApiError {
   return new ApiError(0, 'network', t('error_network'));
 }
 
-function randomKey(): string {
+/** A fresh submission id: 8–64 of [A-Za-z0-9_-], as the API wants. */
+export function newRequestId(): string {
   let key = Date.now().toString(36);
-  for (let i = 0; i < 4; i++) key += Math.floor(Math.random() * 0x100000000).toString(36);
+  for (let i = 0; i < 3; i++) key += Math.floor(Math.random() * 0x100000000).toString(36);
   return key;
 }
 
@@ -165,11 +183,11 @@ export class ApiClient {
   }
 
   /**
-   * Submits a job. One `Idempotency-Key` per submission (kept across the re-login retry), so a
-   * repeated request never makes a second job.
+   * Submits a job. Its `requestId` (one per submission, kept across the re-login retry and any
+   * retry after a lost answer) makes a repeated request answer the same job instead of a second one.
    */
-  createJob(input: CreateJobInput, idempotencyKey: string = randomKey()): Promise<Job> {
-    return this.call('POST', ROUTES.jobs, input, parseJob, { 'Idempotency-Key': idempotencyKey });
+  createJob(input: CreateJobInput): Promise<Job> {
+    return this.call('POST', ROUTES.jobs, { ...input, requestId: input.requestId ?? newRequestId() }, parseJob);
   }
 
   listJobs(): Promise<Job[]> {
@@ -194,13 +212,26 @@ export class ApiClient {
     return this.call('POST', ROUTES.publish(id), {}, () => undefined);
   }
 
-  gallery(sort: GallerySort): Promise<GalleryItem[]> {
-    return this.call('GET', ROUTES.gallery(sort), undefined, parseGallery);
+  /** Signed links (10 minutes) to a finished job's video and poster, as full URLs. */
+  async media(id: string): Promise<Media> {
+    const media = await this.call('GET', ROUTES.media(id), undefined, parseMedia);
+    const out: Media = { videoUrl: absoluteUrl(media.videoUrl), expiresAt: media.expiresAt };
+    if (media.posterUrl !== undefined) out.posterUrl = absoluteUrl(media.posterUrl);
+    return out;
+  }
+
+  async gallery(sort: GallerySort, cursor?: string): Promise<GalleryPage> {
+    const page = await this.call('GET', ROUTES.gallery(sort, cursor), undefined, parseGallery);
+    for (const item of page.items) {
+      if (item.videoUrl !== undefined) item.videoUrl = absoluteUrl(item.videoUrl);
+      if (item.posterUrl !== undefined) item.posterUrl = absoluteUrl(item.posterUrl);
+    }
+    return page;
   }
 
   /** Likes a gallery item; answers the item as the server now has it when it says so. */
   like(id: string): Promise<Partial<GalleryItem>> {
-    return this.call('POST', ROUTES.like(id), {}, (data) => {
+    return this.call('POST', ROUTES.like(id), { like: true }, (data) => {
       try {
         return parseGalleryItem(data);
       } catch {
@@ -213,35 +244,65 @@ export class ApiClient {
     return this.call('POST', ROUTES.report(id), { reason }, () => undefined);
   }
 
+  /** Today's credits (`GET /api/mp/me`). */
   quota(): Promise<Quota> {
-    return this.call('GET', ROUTES.quota, undefined, parseQuota);
+    return this.call('GET', ROUTES.me, undefined, parseQuota);
   }
 
-  /**
-   * A local file of a job's video or poster, downloaded with the token (a `<video>` or `<image>`
-   * cannot send an Authorization header). Signed absolute links (S3) are downloaded as they are.
-   */
-  async download(what: 'video' | 'poster', jobId: string, signedUrl?: string): Promise<string> {
-    const url = signedUrl ?? apiBaseUrl() + (what === 'video' ? ROUTES.video(jobId) : ROUTES.poster(jobId));
-    const get = async (token: string | undefined): Promise<{ statusCode: number; tempFilePath: string }> => {
-      try {
-        return await wxa.downloadFile(url, this.headers(token), getSettings().downloadTimeoutMs);
-      } catch {
-        throw new ApiError(0, 'network', t('error_download'));
-      }
-    };
-    if (signedUrl !== undefined) {
-      const res = await get(undefined);
-      if (res.statusCode !== 200) throw new ApiError(res.statusCode, 'download_failed', t('error_download'));
-      return res.tempFilePath;
-    }
-    let res = await get(await this.token());
-    if (res.statusCode === 401) {
-      this.logout();
-      res = await get(await this.token());
+  /** Downloads a signed link (no token: it carries its own signature) to a local file. */
+  async download(url: string): Promise<string> {
+    let res: { statusCode: number; tempFilePath: string };
+    try {
+      res = await wxa.downloadFile(url, this.headers(undefined), getSettings().downloadTimeoutMs);
+    } catch {
+      throw new ApiError(0, 'network', t('error_download'));
     }
     if (res.statusCode !== 200) throw new ApiError(res.statusCode, 'download_failed', res.statusCode === 404 ? t('error_not_found') : t('error_download'));
     return res.tempFilePath;
+  }
+
+  /**
+   * Follows a job's progress events (`GET …/events`, server-sent events read through
+   * `wx.request({enableChunked})`, since a mini program has no EventSource). `onEnd` runs once,
+   * when the stream ends (the job finished, the connection dropped, or `close()`).
+   */
+  async watchJob(id: string, onEvent: (event: ProgressEvent) => void, onEnd: () => void): Promise<JobWatch> {
+    const token = await this.token();
+    const decoder = new Utf8Stream();
+    const parser = new SseParser();
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      onEnd();
+    };
+    const task = wx.request({
+      url: apiBaseUrl() + ROUTES.events(id),
+      method: 'GET',
+      header: { ...this.headers(token), Accept: 'text/event-stream' },
+      enableChunked: true,
+      responseType: 'arraybuffer',
+      timeout: 24 * 3600_000,
+      success: (res) => {
+        if (res.statusCode === 401) this.logout();
+        end();
+      },
+      fail: () => end(),
+    });
+    task.onChunkReceived((res) => {
+      if (ended) return;
+      for (const frame of parser.push(decoder.push(res.data))) {
+        const event = parseProgressEvent(frame.event, frame.data);
+        if (event) onEvent(event);
+      }
+    });
+    return {
+      close: () => {
+        if (ended) return;
+        task.abort();
+        end();
+      },
+    };
   }
 }
 

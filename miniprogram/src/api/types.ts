@@ -29,6 +29,10 @@ export interface CreateJobInput {
   style?: string;
   draft?: boolean;
   seed?: number;
+  /** One per submission (8–64 of [A-Za-z0-9_-]): the same again answers the same job, never a second one. */
+  requestId?: string;
+  /** The user allowed the completion message (wx.requestSubscribeMessage). */
+  subscribe?: boolean;
 }
 
 export interface JobProgress {
@@ -47,21 +51,50 @@ export interface Job {
   /** Why it failed or was refused, already localised by the server. */
   error?: { code: string; message: string };
   createdAt?: number;
-  /** Absolute, possibly signed, links (when storage is S3); otherwise the app downloads with its token. */
+  /** Where the finished video and poster are (an API path needing the token, or an absolute link). */
   videoUrl?: string;
   posterUrl?: string;
   published?: boolean;
 }
 
+/** Signed links to a finished job's video and poster, for `<video src>` and `<image src>` (no headers). */
+export interface Media {
+  videoUrl: string;
+  posterUrl?: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
+/** One progress event of `GET /api/mp/jobs/:id/events` (`event: job` carries the job itself). */
+export interface ProgressEvent {
+  type: string;
+  state?: JobState;
+  step?: number;
+  totalSteps?: number;
+  position?: number;
+  etaSeconds?: number;
+  /** The job as it ended (on delivered, failed, cancelled) or as it is (`event: job`). */
+  job?: Job;
+}
+
 export interface GalleryItem {
   id: string;
   jobId?: string;
+  /** The caption (by default the prompt). */
   prompt?: string;
   likes: number;
   liked: boolean;
+  mine?: boolean;
   createdAt?: number;
+  /** Signed links (an API path or absolute), valid until `expiresAt`. */
   videoUrl?: string;
   posterUrl?: string;
+  expiresAt?: number;
+}
+
+export interface GalleryPage {
+  items: GalleryItem[];
+  nextCursor?: string;
 }
 
 export type GallerySort = 'newest' | 'liked';
@@ -110,9 +143,10 @@ function time(value: unknown): number | undefined {
   return undefined;
 }
 
-function httpUrl(value: unknown): string | undefined {
+/** An absolute http(s) link, or a path on the API server (`/api/…`); anything else is dropped. */
+function link(value: unknown): string | undefined {
   const s = str(value, 4000);
-  return s !== undefined && /^https?:\/\//.test(s) ? s : undefined;
+  return s !== undefined && (/^https?:\/\/[^\s]+$/.test(s) || /^\/[^/\s][^\s]*$/.test(s)) ? s : undefined;
 }
 
 /** Copies the defined entries only (exactOptionalPropertyTypes: no `key: undefined`). */
@@ -155,6 +189,7 @@ export function parseJob(value: unknown): Job {
   if (id === undefined || typeof state !== 'string' || !(JOB_STATES as readonly string[]).includes(state)) throw invalid('job');
   const error = isObject(body.error) ? body.error : undefined;
   const errorCode = error ? str(error.code, 128) : undefined;
+  const video = isObject(body.video) ? body.video : undefined;
   return defined<Job>({
     id,
     state: state as JobState,
@@ -165,9 +200,55 @@ export function parseJob(value: unknown): Job {
     progress: parseProgress(body),
     error: error && errorCode ? { code: errorCode, message: str(error.message) ?? errorCode } : undefined,
     createdAt: time(body.createdAt),
-    videoUrl: httpUrl(body.videoUrl),
-    posterUrl: httpUrl(body.posterUrl),
+    videoUrl: link(video?.url) ?? link(body.videoUrl),
+    posterUrl: link(video?.posterUrl) ?? link(body.posterUrl),
     published: typeof body.published === 'boolean' ? body.published : undefined,
+  });
+}
+
+export function parseMedia(value: unknown): Media {
+  if (!isObject(value)) throw invalid('media');
+  const videoUrl = link(value.videoUrl);
+  const expiresAt = time(value.expiresAt);
+  if (videoUrl === undefined || expiresAt === undefined) throw invalid('media');
+  return defined<Media>({ videoUrl, posterUrl: link(value.posterUrl), expiresAt });
+}
+
+function isState(value: unknown): value is JobState {
+  return typeof value === 'string' && (JOB_STATES as readonly string[]).includes(value);
+}
+
+/** One SSE frame: its event name and its JSON data; undefined when it is not one we understand. */
+export function parseProgressEvent(event: string, data: string): ProgressEvent | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(body)) return undefined;
+  if (event === 'job') {
+    try {
+      const job = parseJob(body);
+      return { type: 'job', state: job.state, job };
+    } catch {
+      return undefined;
+    }
+  }
+  let job: Job | undefined;
+  try {
+    job = body.job === undefined ? undefined : parseJob(body.job);
+  } catch {
+    job = undefined;
+  }
+  return defined<ProgressEvent>({
+    type: str(body.type, 64) ?? event,
+    state: isState(body.state) ? body.state : undefined,
+    step: num(body.step),
+    totalSteps: num(body.totalSteps),
+    position: num(body.position),
+    etaSeconds: num(body.etaSeconds),
+    job,
   });
 }
 
@@ -188,17 +269,21 @@ export function parseGalleryItem(value: unknown): GalleryItem {
   return defined<GalleryItem>({
     id,
     jobId: str(value.jobId, 128),
-    prompt: str(value.prompt),
+    prompt: str(value.caption) ?? str(value.prompt),
     likes: Math.max(0, num(value.likes) ?? 0),
     liked: value.liked === true,
-    createdAt: time(value.createdAt),
-    videoUrl: httpUrl(value.videoUrl),
-    posterUrl: httpUrl(value.posterUrl),
+    mine: typeof value.mine === 'boolean' ? value.mine : undefined,
+    createdAt: time(value.publishedAt) ?? time(value.createdAt),
+    videoUrl: link(value.videoUrl),
+    posterUrl: link(value.posterUrl),
+    expiresAt: time(value.expiresAt),
   });
 }
 
-export function parseGallery(value: unknown): GalleryItem[] {
-  return listOf(value, 'items').map(parseGalleryItem);
+export function parseGallery(value: unknown): GalleryPage {
+  const items = listOf(value, 'items').map(parseGalleryItem);
+  const nextCursor = isObject(value) ? str(value.nextCursor, 256) : undefined;
+  return nextCursor === undefined ? { items } : { items, nextCursor };
 }
 
 export function parseQuota(value: unknown): Quota {

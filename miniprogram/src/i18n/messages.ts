@@ -98,8 +98,10 @@ export const zhCN = {
   gallery_report_title: '举报原因',
   report_reason_sexual: '色情低俗',
   report_reason_violence: '暴力血腥',
+  report_reason_politics: '政治敏感',
   report_reason_illegal: '违法违规',
-  report_reason_spam: '广告骚扰',
+  report_reason_ads: '广告骚扰',
+  report_reason_copyright: '侵犯版权',
   report_reason_other: '其他',
 
   me_title: '我的',
@@ -234,8 +236,10 @@ export const en: Messages = {
   gallery_report_title: 'Why report this?',
   report_reason_sexual: 'Sexual content',
   report_reason_violence: 'Violence',
+  report_reason_politics: 'Political content',
   report_reason_illegal: 'Illegal content',
-  report_reason_spam: 'Spam or ads',
+  report_reason_ads: 'Spam or ads',
+  report_reason_copyright: 'Copyright infringement',
   report_reason_other: 'Other',
 
   me_title: 'Me',

@@ -99,3 +99,14 @@ export function chooseImage(): Promise<ChosenMedia | undefined> {
 export function toast(title: string, icon: 'none' | 'success' | 'error' = 'none'): void {
   wx.showToast({ title, icon, duration: 2500 });
 }
+
+/** Asks to send one subscription message of this template; true when the user accepted. */
+export function requestSubscribe(templateId: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    wx.requestSubscribeMessage({
+      tmplIds: [templateId],
+      success: (res) => resolve((res as unknown as Record<string, unknown>)[templateId] === 'accept'),
+      fail: () => resolve(false),
+    });
+  });
+}

@@ -1,9 +1,9 @@
-import { api, messageOf } from '../../api/client';
+import { api, messageOf, newRequestId } from '../../api/client';
 import { ApiError, DURATION_LIMITS, PROMPT_MAX_CHARS, estimateCost, type Aspect, type CreateJobInput } from '../../api/types';
-import { getSettings } from '../../config';
+import { SUBSCRIBE_TEMPLATE_ID, getSettings } from '../../config';
 import { applyChrome, getLang, messages, t } from '../../i18n/index';
 import { ASPECT_LABELS, STYLES, TEMPLATES } from '../../presets';
-import { chooseImage, toast } from '../../utils/wx-async';
+import { chooseImage, requestSubscribe, toast } from '../../utils/wx-async';
 
 interface Chip {
   id: string;
@@ -13,9 +13,6 @@ interface Chip {
 /** Submission key: kept while a submission may have reached the server, so a retry never makes two jobs. */
 let pendingKey = '';
 
-function randomKey(): string {
-  return `${Date.now().toString(36)}${Math.floor(Math.random() * 0x100000000).toString(36)}${Math.floor(Math.random() * 0x100000000).toString(36)}`;
-}
 
 /**
  * Create: a prompt, a template or style, an optional reference photo, the framing, the duration
@@ -169,15 +166,17 @@ Component({
       if (d.style !== '') input.style = d.style;
       if (d.imageId !== '') input.imageId = d.imageId;
       this.setData({ submitting: true, errorText: '' });
-      const key = pendingKey || randomKey();
-      pendingKey = key;
+      pendingKey = pendingKey || newRequestId();
+      input.requestId = pendingKey;
       try {
-        const job = await api.createJob(input, key);
+        // Asked within the tap, as WeChat requires; a refusal only means no completion message.
+        if (SUBSCRIBE_TEMPLATE_ID !== '' && (await requestSubscribe(SUBSCRIBE_TEMPLATE_ID))) input.subscribe = true;
+        const job = await api.createJob(input);
         pendingKey = '';
         this.setData({ submitting: false });
         toast(t('create_submitted', { position: job.position ?? 1, cost: job.cost ?? estimateCost(d.duration, d.draft) }));
         void this.loadQuota();
-        wx.switchTab({ url: '/pages/videos/index' });
+        wx.switchTab({ url: '/pages/videos/videos' });
       } catch (error) {
         // A refusal is final for this submission; only an unanswered one keeps its key for the retry.
         if (!(error instanceof ApiError) || error.status !== 0) pendingKey = '';

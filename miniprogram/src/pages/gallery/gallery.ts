@@ -14,8 +14,10 @@ type DataEvent = WechatMiniprogram.CustomEvent<Record<string, never>, Record<str
 export const REPORT_REASONS: readonly { code: string; label: MessageKey }[] = [
   { code: 'sexual', label: 'report_reason_sexual' },
   { code: 'violence', label: 'report_reason_violence' },
+  { code: 'politics', label: 'report_reason_politics' },
   { code: 'illegal', label: 'report_reason_illegal' },
-  { code: 'spam', label: 'report_reason_spam' },
+  { code: 'ads', label: 'report_reason_ads' },
+  { code: 'copyright', label: 'report_reason_copyright' },
   { code: 'other', label: 'report_reason_other' },
 ];
 
@@ -23,7 +25,11 @@ function tileOf(item: GalleryItem): Tile {
   return { ...item, likesText: t('gallery_likes', { n: item.likes }), posterPath: item.posterUrl ?? '' };
 }
 
-/** Gallery: published videos, newest or most liked; play, like, report. */
+/** Where the next page of the list starts (the server's cursor); '' when there is none. */
+let nextCursor = '';
+let loadingMore = false;
+
+/** Gallery: published videos, newest or most liked (more as the list scrolls); play, like, report. */
 Component({
   data: {
     t: messages(),
@@ -31,6 +37,7 @@ Component({
     sort: 'newest' as GallerySort,
     tiles: [] as Tile[],
     loaded: false,
+    hasMore: false,
     playingId: '',
     videoSrc: '',
     errorText: '',
@@ -51,17 +58,35 @@ Component({
     async load() {
       const sort = this.data.sort;
       try {
-        const items = await api.gallery(sort);
+        const page = await api.gallery(sort);
         if (sort !== this.data.sort) return;
-        this.setData({ tiles: items.map(tileOf), loaded: true, errorText: '' });
+        nextCursor = page.nextCursor ?? '';
+        this.setData({ tiles: page.items.map(tileOf), loaded: true, errorText: '', hasMore: nextCursor !== '' });
       } catch (error) {
         this.setData({ loaded: true, errorText: messageOf(error) });
+      }
+    },
+    async onReachBottom() {
+      if (nextCursor === '' || loadingMore) return;
+      loadingMore = true;
+      const sort = this.data.sort;
+      try {
+        const page = await api.gallery(sort, nextCursor);
+        if (sort !== this.data.sort) return;
+        nextCursor = page.nextCursor ?? '';
+        const seen = new Set(this.data.tiles.map((x) => x.id));
+        this.setData({ tiles: [...this.data.tiles, ...page.items.filter((i) => !seen.has(i.id)).map(tileOf)], hasMore: nextCursor !== '' });
+      } catch (error) {
+        toast(messageOf(error));
+      } finally {
+        loadingMore = false;
       }
     },
     onSortTap(e: DataEvent) {
       const sort: GallerySort = e.currentTarget.dataset.sort === 'liked' ? 'liked' : 'newest';
       if (sort === this.data.sort) return;
-      this.setData({ sort, tiles: [], loaded: false });
+      nextCursor = '';
+      this.setData({ sort, tiles: [], loaded: false, hasMore: false });
       void this.load();
     },
     tileOf(id: string): Tile | undefined {
@@ -73,12 +98,16 @@ Component({
     async onPlay(e: DataEvent) {
       const tile = this.tileOf(e.currentTarget.dataset.id);
       if (!tile) return;
-      try {
-        const src = tile.videoUrl ?? (await api.download('video', tile.jobId ?? tile.id));
-        this.setData({ playingId: tile.id, videoSrc: src });
-      } catch (error) {
-        toast(messageOf(error));
+      // The list's signed link streams directly; once it has expired the list is fetched again.
+      if (!tile.videoUrl || (tile.expiresAt !== undefined && tile.expiresAt <= Date.now())) {
+        await this.load();
+        const fresh = this.tileOf(tile.id);
+        if (!fresh?.videoUrl) return toast(t('error_not_found'));
+        this.setData({ playingId: fresh.id, videoSrc: fresh.videoUrl });
+        return undefined;
       }
+      this.setData({ playingId: tile.id, videoSrc: tile.videoUrl });
+      return undefined;
     },
     async onLike(e: DataEvent) {
       const tile = this.tileOf(e.currentTarget.dataset.id);

@@ -106,7 +106,7 @@ Component({
       }
     },
     onHistoryTap() {
-      wx.switchTab({ url: '/pages/videos/index' });
+      wx.switchTab({ url: '/pages/videos/videos' });
     },
   },
 });
