@@ -41,19 +41,19 @@ MANIFEST_FORMAT = "framecast-wan-onnx"
 NUM_TRAIN_TIMESTEPS = 1000
 
 # The model authors' recommended settings (Wan-Video/Wan2.2 wan/configs): steps, shift, guidance
-# (high-noise stage, low-noise stage), boundary ratio, default size and frames.
+# (high-noise stage, low-noise stage), boundary ratio, default size, frames and frame rate.
 VARIANTS: dict[str, dict[str, Any]] = {
     "t2v-a14b": {
         "steps": 40, "shift": 12.0, "guidance": 4.0, "guidance2": 3.0, "boundary": 0.875,
-        "size": (832, 480), "frames": 81, "max_size": (1280, 720),
+        "size": (832, 480), "frames": 81, "fps": 16,
     },
     "i2v-a14b": {
         "steps": 40, "shift": 5.0, "guidance": 3.5, "guidance2": 3.5, "boundary": 0.900,
-        "size": (832, 480), "frames": 81, "max_size": (1280, 720),
+        "size": (832, 480), "frames": 81, "fps": 16,
     },
     "ti2v-5b": {
         "steps": 50, "shift": 5.0, "guidance": 5.0, "guidance2": None, "boundary": None,
-        "size": (1280, 704), "frames": 121, "max_size": (1280, 704),
+        "size": (1280, 704), "frames": 121, "fps": 24,
     },
 }
 
@@ -244,6 +244,7 @@ def build_manifest(args: argparse.Namespace, ckpt: Path) -> tuple[dict[str, Any]
             "negativePrompt": DEFAULT_NEGATIVE_PROMPT,
         },
         # One exported size: the graphs are static (see the module docstring).
+        "staticShape": {"width": width, "height": height, "frames": frames, "fps": v["fps"]},
         "limits": {"maxWidth": width, "maxHeight": height, "maxFrames": frames},
     }
     if two_experts:

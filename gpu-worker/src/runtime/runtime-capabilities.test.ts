@@ -87,6 +87,40 @@ describe('ONNX runtime capabilities (from the manifest)', () => {
     });
   }
 
+  it('a static-shape export (tools/export-wan-onnx.py) offers its one size and clip length, which every fitted spec gets', async () => {
+    const tiny = await readWanManifest(await ensureTinyWanModel());
+    for (const fixed of [
+      { width: 832, height: 480, frames: 81, fps: 16 },
+      { width: 1280, height: 704, frames: 121, fps: 24 },
+    ]) {
+      const m: WanManifest = { ...tiny, staticShape: fixed, limits: { maxWidth: fixed.width, maxHeight: fixed.height, maxFrames: fixed.frames } };
+      const caps = onnxModelCapabilities(m);
+      expect(RuntimeCapabilitiesSchema.parse(caps)).toEqual(caps);
+      expect(caps).toMatchObject({ sizes: [{ kind: 'list', sizes: [{ width: fixed.width, height: fixed.height }] }], maxFrames: fixed.frames, fps: fixed.fps, durationsSeconds: [5] });
+      const specs = fittedSpecs(caps);
+      expect(specs.length).toBeGreaterThan(0);
+      for (const spec of specs) {
+        const r = requestOf(spec, 1);
+        expect([r.width, r.height, r.frames, r.fps]).toEqual([fixed.width, fixed.height, fixed.frames, fixed.fps]);
+      }
+    }
+    // Any other size is refused before ONNX Runtime sees it.
+    const dir = await ensureTinyWanModel();
+    const rt = new OnnxVideoRuntime({ modelDir: dir, executionProvider: 'cpu', logger: { info: () => {}, warn: () => {} } });
+    try {
+      await rt.load();
+      const m = rt.manifest;
+      if (m === undefined) throw new Error('not loaded');
+      Object.assign(m, { staticShape: { width: 64, height: 64, frames: 5 } });
+      await expect(rt.generate({ prompt: 'a kite', width: 128, height: 64, frames: 5, fps: 16, seed: 1, mode: 'draft', steps: 1 })).rejects.toMatchObject({ code: 'bad_input' });
+      await expect(rt.generate({ prompt: 'a kite', width: 64, height: 64, frames: 9, fps: 16, seed: 1, mode: 'draft', steps: 1 })).rejects.toMatchObject({ code: 'bad_input' });
+      const ok = await rt.generate({ prompt: 'a kite', width: 64, height: 64, frames: 5, fps: 16, seed: 1, mode: 'draft', steps: 1 });
+      expect(ok.kind).toBe('frames');
+    } finally {
+      await rt.dispose();
+    }
+  });
+
   it('a Wan2.2-VAE (×16, patch 2) export: multiples of 32, and fitted specs pass at render scales 1 and 0.5', async () => {
     const tiny = await readWanManifest(await ensureTinyWanModel());
     const fiveB: WanManifest = { ...tiny, name: 'wan2.2-ti2v-5b', vae: { ...tiny.vae, spatialFactor: 16 }, limits: undefined };

@@ -98,12 +98,15 @@ describe.skipIf(!hasPython)('tools/export-wan-onnx.py (no torch needed)', () => 
         expect(m.transformer2).toBeUndefined();
         expect(m.defaults).toMatchObject({ steps: 50, draftSteps: 25, shift: 5, guidanceScale: 5 });
         expect(m.limits).toEqual({ maxWidth: 1280, maxHeight: 704, maxFrames: 121 });
-        expect(caps.imageInput).toBe('optional');
+        expect(m.staticShape).toEqual({ width: 1280, height: 704, frames: 121, fps: 24 });
+        expect(caps).toMatchObject({ imageInput: 'optional', sizes: [{ kind: 'list', sizes: [{ width: 1280, height: 704 }] }], fps: 24, durationsSeconds: [5] });
       } else {
         expect(m).toMatchObject({ perTokenTimestep: false, transformer: { file: 'transformer_high_noise.onnx' }, transformer2: { file: 'transformer_low_noise.onnx' } });
         expect(m.boundaryRatio).toBe(variant === 't2v-a14b' ? 0.875 : 0.9);
         expect(m.vae.spatialFactor).toBe(8);
         expect(m.limits).toEqual({ maxWidth: 832, maxHeight: 480, maxFrames: 81 });
+        expect(m.staticShape).toEqual({ width: 832, height: 480, frames: 81, fps: 16 });
+        expect(caps).toMatchObject({ sizes: [{ kind: 'list', sizes: [{ width: 832, height: 480 }] }], maxFrames: 81, fps: 16 });
         if (variant === 't2v-a14b') {
           expect(m.defaults).toMatchObject({ steps: 40, shift: 12, guidanceScale: 4, guidanceScale2: 3 });
           expect(m.imageConditioning).toBeUndefined();
@@ -122,7 +125,7 @@ describe.skipIf(!hasPython)('tools/export-wan-onnx.py (no torch needed)', () => 
     const out = path.join(tmp, 'out-opts');
     await run('python3', [SCRIPT, ckpt, '--out', out, '--dry-run', '--dtype', 'bf16', '--flow-sigmas', 'diffusers', '--width', '1280', '--height', '720', '--steps', '30', '--name', 'my-wan']);
     const m = WanManifestSchema.parse(JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8')));
-    expect(m).toMatchObject({ name: 'my-wan', transformer: { dtype: 'float32' }, vae: { dtype: 'float32' }, limits: { maxWidth: 1280, maxHeight: 720 } });
+    expect(m).toMatchObject({ name: 'my-wan', transformer: { dtype: 'float32' }, vae: { dtype: 'float32' }, staticShape: { width: 1280, height: 720, frames: 81 } });
     expect(m.defaults).toMatchObject({ flowSigmas: 'diffusers', steps: 30, draftSteps: 15 });
     await expect(run('python3', [SCRIPT, ckpt, '--out', out, '--dry-run'])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/exists; pass --overwrite/) });
     await expect(run('python3', [SCRIPT, ckpt, '--out', path.join(tmp, 'x'), '--dry-run', '--width', '840'])).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/multiples of 16/) });

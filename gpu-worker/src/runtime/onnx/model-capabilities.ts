@@ -16,6 +16,18 @@ const SPEC_MAX_FRAMES = 1025;
  */
 export function onnxModelCapabilities(m: WanManifest): RuntimeCapabilities {
   const multiple = m.vae.spatialFactor * Math.max(m.patchSize[1], m.patchSize[2]);
+  const fixed = m.staticShape;
+  if (fixed !== undefined)
+    return {
+      version: 1,
+      runtime: 'onnx',
+      model: m.name,
+      sizes: [{ kind: 'list', sizes: [{ width: fixed.width, height: fixed.height }] }],
+      imageInput: m.imageConditioning === undefined ? 'none' : m.imageConditioning === 'concat' ? 'required' : 'optional',
+      maxFrames: Math.min(fixed.frames, SPEC_MAX_FRAMES),
+      ...(fixed.fps !== undefined && (fixed.frames - 1) / fixed.fps <= 30 ? { fps: fixed.fps, durationsSeconds: [(fixed.frames - 1) / fixed.fps] } : {}),
+      steps: { draft: m.defaults.draftSteps, final: m.defaults.steps },
+    };
   return {
     version: 1,
     runtime: 'onnx',

@@ -271,6 +271,9 @@ export class OnnxVideoRuntime implements VideoRuntime {
       request.height,
       request.frames,
     );
+    const fixed = m.staticShape;
+    if (fixed !== undefined && (request.width !== fixed.width || request.height !== fixed.height || request.frames !== fixed.frames))
+      throw new RuntimeError('bad_input', `model ${m.name} was exported for ${fixed.width}×${fixed.height}, ${fixed.frames} frames only`);
     const steps = request.steps ?? (request.mode === 'draft' ? m.defaults.draftSteps : m.defaults.steps);
     if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new RuntimeError('bad_input', `steps must be an integer in 1..${MAX_STEPS}, got ${steps}`);
     if (!Number.isSafeInteger(request.seed) || request.seed < 0) throw new RuntimeError('bad_input', `seed must be a non-negative safe integer`);

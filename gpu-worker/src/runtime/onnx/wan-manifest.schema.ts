@@ -82,6 +82,19 @@ export const WanManifestSchema = z
       flowSigmas: z.enum(['wan', 'diffusers']).default('wan'),
       negativePrompt: z.string().default(''),
     }),
+    /**
+     * Graphs exported at one fixed size (tools/export-wan-onnx.py: the Wan VAE unrolls its frame
+     * loop): only this width × height × frames runs; capabilities offer just this size, and with
+     * `fps` just that clip length ((frames − 1) / fps seconds) at that rate.
+     */
+    staticShape: z
+      .object({
+        width: z.number().int().positive(),
+        height: z.number().int().positive(),
+        frames: z.number().int().min(5),
+        fps: z.number().int().min(4).max(60).optional(),
+      })
+      .optional(),
     limits: z
       .object({
         maxWidth: z.number().int().positive(),
