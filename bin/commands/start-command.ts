@@ -4,7 +4,7 @@ import { createAdminConsole } from '@framecast/bot-web';
 import { createWorkerFromConfig } from '@framecast/gpu-worker';
 import { httpServerFor, productApp } from './bot-command.ts';
 import { cliDeliveryHandler } from './cli-delivery.ts';
-import { configuredAdapters, startAdapter, type RunningAdapter } from './platform-adapters.ts';
+import { configuredAdapters, startAdapter, startPlayground, type RunningAdapter, type RunningPlayground } from './platform-adapters.ts';
 import { stopOnSignal } from './run-until-signal.ts';
 
 /** A user id for the banner's examples that works even when $USER is empty (containers). */
@@ -51,11 +51,20 @@ export async function startCommand(): Promise<void> {
       console.error(`${name}: not started: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+  // The web playground (on unless FRAMECAST_WEB=off): where a newcomer makes a first video.
+  let playground: RunningPlayground | undefined;
+  try {
+    playground = await startPlayground({ core, store: app.store, logger, config, redis: app.redis, port: http?.port, ...(http === undefined ? {} : { http }) });
+  } catch (err) {
+    logger.error({ err, platform: 'web' }, 'web playground not started');
+    console.error(`web playground: not started: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const user = exampleUser();
   const lines = [
     '',
     `Framecast is running (Redis ${app.redisOwned ? `started locally at ${app.redisUrl}, data in ${config.dataDir}/redis` : app.redisUrl}; worker: ${config.env.FRAMECAST_RUNTIME}).`,
     http === undefined ? 'HTTP server off (FRAMECAST_HTTP_PORT=0).' : `HTTP: http://127.0.0.1:${http.port}/healthz, /readyz, /metrics`,
+    ...(playground === undefined ? [] : [`Playground: ${playground.url} — open it in a browser and type /video …`]),
     ...(http !== undefined && admin !== undefined ? [`Admin console: http://127.0.0.1:${http.port}/admin`] : []),
     ...(adapters.length === 0
       ? ['No chat platform is configured yet (see the README: Slack, Discord). In another terminal, try:']
@@ -68,6 +77,7 @@ export async function startCommand(): Promise<void> {
   console.error(lines.join('\n'));
   stopOnSignal(logger, async () => {
     for (const a of adapters) await a.close().catch((err: unknown) => logger.warn({ err, platform: a.name }, 'adapter did not close cleanly'));
+    await playground?.close().catch((err: unknown) => logger.warn({ err, platform: 'web' }, 'playground did not close cleanly'));
     await http?.close();
     await admin?.close();
     await cli.close();
