@@ -170,6 +170,14 @@ export class KeywordMatcher {
       buildMs: 0,
     };
     const homophoneCache = new Map<string, string[]>();
+    // Most variants share their breaks (all zero for one word): one typed array per shape.
+    const breaksCache = new Map<string, Uint8Array>();
+    const breaksOf = (b: readonly number[]): Uint8Array => {
+      const key = b.join('');
+      let arr = breaksCache.get(key);
+      if (arr === undefined) breaksCache.set(key, (arr = Uint8Array.from(b)));
+      return arr;
+    };
     let added = 0;
     let count = 0;
     let hasAllow = false;
@@ -203,7 +211,7 @@ export class KeywordMatcher {
           category: list.allow === true ? 'allow' : list.category,
           action,
           allow: list.allow === true,
-          breaks: Uint8Array.from(variantBreaks),
+          breaks: breaksOf(variantBreaks),
           numerals: flags.numerals === true,
           startBoundary: !anyStart && isLatinWord(variant[0] ?? 0),
           endBoundary: !anyEnd && isLatinWord(variant[variant.length - 1] ?? 0),
