@@ -39,7 +39,7 @@ class RecordingSender implements WechatSender {
   }
 }
 
-const ctx = {} as DeliveryContext;
+const ctx: DeliveryContext = { attempt: 1 };
 
 function setup(o: { publicUrl?: boolean } = {}) {
   const keyPrefix = uniquePrefix();
@@ -110,12 +110,13 @@ describe('the WeChat delivery handler', () => {
     expect(sender.texts.map((t) => t.text)).toEqual(['视频已取消。']);
   });
 
-  it('a chat that is gone gives the delivery up (and the room its credits); a logged-out bot makes it retry', async () => {
+  it('a chat not found three times running gives the delivery up (and the room its credits); a logged-out bot makes it retry', async () => {
     const { roomQuota, sender, handler } = setup();
     const c = await roomQuota.charge('r1@chatroom', 'e7', 6);
     await roomQuota.settle('r1@chatroom', 'e7', c.day, 'j7', 6);
     sender.fail = new WechatTargetGone('room gone');
-    expect(await handler(delivery('j7', failed), ctx)).toMatchObject({ status: 'failed' });
+    expect(await handler(delivery('j7', failed), ctx)).toMatchObject({ status: 'retry' });
+    expect(await handler(delivery('j7', failed), { attempt: 3 })).toMatchObject({ status: 'failed' });
     expect(await roomQuota.left('r1@chatroom')).toBe(10);
     sender.fail = new WechatNotLoggedIn('logged out');
     await expect(handler(delivery('j8', failed), ctx)).rejects.toThrow(/logged out/);

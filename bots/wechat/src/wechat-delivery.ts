@@ -27,6 +27,8 @@ export class WechatNotLoggedIn extends Error {
 
 /** How long a link to a video that could not be sent stays valid (S3 signs it; local storage with FRAMECAST_PUBLIC_URL too). */
 const LINK_SECONDS = 7 * 24 * 3600;
+/** A room or contact not found this many times running is gone. */
+const GONE_AFTER_ATTEMPTS = 3;
 /** A poster larger than this is not put into the file's metadata. */
 const MAX_THUMBNAIL_BYTES = 64 * 1024;
 
@@ -43,12 +45,13 @@ export interface WechatDeliveryOptions {
  * The delivery handler for `core.deliveries.consume('wechat', …)`: the video as a file (FileBox,
  * its poster in the metadata for puppets that show one), or a link when it is over the target's
  * budget or the send fails; the outcome's text when the job ended without a video (and the room's
- * credits back). A room or contact that is gone gives the delivery up (the core refunds the user);
+ * credits back). A room or contact not found three attempts running gives the delivery up (the core
+ * refunds the user);
  * anything else thrown is retried with backoff.
  */
 export function wechatDeliveryHandler(opts: WechatDeliveryOptions): DeliveryHandler {
   const { store, sender, roomQuota, redis, keyPrefix, logger } = opts;
-  return async (d) => {
+  return async (d, ctx) => {
     if (d.replyTarget.platform !== 'wechat') return { status: 'failed', reason: `not a wechat reply target (${d.replyTarget.platform})` };
     const target = d.replyTarget;
     try {
@@ -56,6 +59,8 @@ export function wechatDeliveryHandler(opts: WechatDeliveryOptions): DeliveryHand
       return { status: 'delivered' };
     } catch (err) {
       if (err instanceof WechatTargetGone) {
+        // A puppet that hiccups also finds no room: sure only after a few tries.
+        if (ctx.attempt < GONE_AFTER_ATTEMPTS) return { status: 'retry', retryAfterMs: 5000, reason: 'chat not found' };
         if (target.roomId !== undefined) await roomQuota.refund(d.jobId);
         logger.info({ jobId: d.jobId }, 'wechat delivery given up: the chat is gone');
         return { status: 'failed', reason: 'wechat: chat not found' };
