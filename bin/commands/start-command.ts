@@ -1,6 +1,5 @@
 import os from 'node:os';
 import { defaultKeywordListDir } from '@framecast/content-safety';
-import { createAdminConsole } from '@framecast/bot-web';
 import { createWorkerFromConfig } from '@framecast/gpu-worker';
 import { httpServerFor, productApp } from './bot-command.ts';
 import { cliDeliveryHandler } from './cli-delivery.ts';
@@ -28,10 +27,10 @@ export async function startCommand(): Promise<void> {
   const { app, metrics, keywords } = await productApp('framecast');
   const { core, config, logger } = app;
   const http = await httpServerFor(app, metrics);
-  // The admin console (/admin) when an admin password is set; mounted before the adapters' routes.
+  // The admin console (/admin) when an admin password is set (its package loaded only then); mounted before the adapters' routes.
   const admin = http === undefined || config.env.FRAMECAST_ADMIN_PASSWORD === undefined
     ? undefined
-    : createAdminConsole({
+    : (await import('@framecast/bot-web')).createAdminConsole({
         core, redis: app.redis, store: app.store, metrics, logger,
         ...(keywords === undefined
           ? {}
