@@ -394,9 +394,8 @@ def verify_graph(reference: Any, path: Path, feeds: dict[str, Any], device: str)
     return {"maxAbs": max_abs, "maxAbsTorch": scale, "relative": max_abs / scale, "provider": providers[0] if isinstance(providers[0], str) else providers[0][0]}
 
 
-def free(torch: Any, *objs: Any) -> None:
-    for o in objs:
-        del o
+def release_memory(torch: Any) -> None:
+    """After the caller has dropped its references: collect, and hand cached CUDA memory back."""
     import gc
 
     gc.collect()
@@ -474,7 +473,8 @@ def run_export(args: argparse.Namespace, manifest: dict[str, Any], facts: dict[s
         context = ref.float().cpu()
         ref_np = to_numpy(ref)
         secs = export_graph(torch, module, (ids.to(device), mask.to(device)), ["input_ids", "attention_mask"], "last_hidden_state", out / "text_encoder.onnx", args.opset, torchscript_fallback=True)
-        free(torch, module, encoder, ref)
+        del module, encoder, ref
+        release_memory(torch)
         check = None if args.no_verify else verify_graph(ref_np, out / "text_encoder.onnx", {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}, device)
         record("text_encoder", "text_encoder.onnx", secs, check, TOLERANCE[args.text_encoder_dtype])
     if context is None:
@@ -504,7 +504,8 @@ def run_export(args: argparse.Namespace, manifest: dict[str, Any], facts: dict[s
             ref = module(x.to(device), t.to(device), ctx.to(device))
         ref_np = to_numpy(ref)
         secs = export_graph(torch, module, (x.to(device), t.to(device), ctx.to(device)), ["hidden_states", "timestep", "encoder_hidden_states"], "noise_pred", out / file, args.opset)
-        free(torch, module, model, ref)
+        del module, model, ref
+        release_memory(torch)
         check = None if args.no_verify else verify_graph(ref_np, out / file, {"hidden_states": x.float().numpy().astype(np_io), "timestep": t.numpy(), "encoder_hidden_states": ctx.float().numpy().astype(np_io)}, device)
         record(comp, file, secs, check, tol_main)
 
@@ -533,7 +534,8 @@ def run_export(args: argparse.Namespace, manifest: dict[str, Any], facts: dict[s
             del ref
             check = None if args.no_verify else verify_graph(ref_np, out / "vae_encoder.onnx", {"sample": video.float().numpy().astype(np_io)}, device)
             record("vae_encoder", "vae_encoder.onnx", secs, check, tol_main)
-        free(torch, vae)
+        del vae
+        release_memory(torch)
 
     report["failures"] = failures
     return report
