@@ -8,7 +8,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KeywordFilter, KeywordListError, defaultKeywordListDir, parseListFile } from '@framecast/content-safety';
+import { KeywordFilter, KeywordListError, createKeywordModerator, defaultKeywordListDir, parseListFile } from '@framecast/content-safety';
 import type { KeywordList } from '@framecast/content-safety';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -250,5 +250,15 @@ describe('shipped lists on the written corpora', () => {
       }),
       { numRuns: 400, seed: 14 },
     );
+  });
+});
+
+describe('the keyword moderator', () => {
+  it('puts the hit that decided a block first (intake names its category in the refusal)', async () => {
+    const f = await shippedPromise;
+    const verdict = await createKeywordModerator(f).moderateText('a topless teenage girl on a beach');
+    expect(verdict.action).toBe('block');
+    expect(verdict.hits[0]?.category).toBe('csam');
+    expect(verdict.hits[0]?.categoryLabel?.en).toBeTruthy();
   });
 });

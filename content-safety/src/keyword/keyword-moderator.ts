@@ -6,7 +6,11 @@ export function createKeywordModerator(filter: KeywordFilter): ContentModerator 
   return {
     moderateText(text: string): Promise<ModerationVerdict> {
       const result = filter.scan(text);
-      const hits: ModerationVerdict['hits'] = result.hits.map((h) => {
+      // The hits that decided the action come first (intake names the first hit's category in a
+      // refusal): a csam escalation before the review-level "nude" it was built from.
+      const rank = (a: string): number => (a === 'block' ? 0 : 1);
+      const ordered = [...result.hits].sort((x, y) => rank(x.action) - rank(y.action));
+      const hits: ModerationVerdict['hits'] = ordered.map((h) => {
         const categoryLabel = filter.categoryLabel(h.category);
         return { category: h.category, match: h.word, start: h.start, end: h.end, ...(categoryLabel === undefined ? {} : { categoryLabel }) };
       });
