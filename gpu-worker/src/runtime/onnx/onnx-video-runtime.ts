@@ -311,8 +311,11 @@ export class OnnxVideoRuntime implements VideoRuntime {
     // ---- denoise
     const sampler = createFlowSampler(this.options.scheduler ?? m.defaults.scheduler, steps, m.defaults.shift, this.options.flowSigmas ?? m.defaults.flowSigmas);
     const { sigmas, timesteps } = sampler.schedule;
+    // TI2V with an image: as diffusers' WanImageToVideoPipeline does, the sampler's latents keep
+    // their own first frame; the transformer sees it replaced by the image's latent, and so does the
+    // decoder. (The official Wan2.2 code replaces it in the latents after every step instead: the
+    // decoded video is the same, the sampler being elementwise; the per-step latents match diffusers'.)
     let latents = philoxNormals(request.seed, geometrySize(g), 0);
-    if (firstFrameCond !== undefined) replaceFirstFrameInPlace(latents, g, firstFrameCond);
     const boundary = m.boundaryRatio === undefined ? undefined : m.boundaryRatio * NUM_TRAIN_TIMESTEPS;
     const latentDims = [1, g.channels, g.frames, g.height, g.width];
     const inputDims = concatCond === undefined ? latentDims : [1, g.channels + concatCond.length / (g.frames * g.height * g.width), g.frames, g.height, g.width];
@@ -327,7 +330,9 @@ export class OnnxVideoRuntime implements VideoRuntime {
       const useLow = l.low !== undefined && expertAt(t, boundary) === 'low';
       const model = useLow && l.low !== undefined ? l.low : l.high;
       const scale = useLow ? guidanceLow : guidanceHigh;
-      const modelInput = concatCond === undefined ? latents : concatChannels([latents, concatCond]);
+      let modelInput = latents;
+      if (concatCond !== undefined) modelInput = concatChannels([latents, concatCond]);
+      else if (firstFrameCond !== undefined) modelInput = replaceFirstFrameInPlace(latents.slice(), g, firstFrameCond);
       let timestepValues: number[];
       let timestepDims: number[];
       if (m.perTokenTimestep) {
@@ -348,7 +353,6 @@ export class OnnxVideoRuntime implements VideoRuntime {
       this.options.onDenoiseStep?.({ step: i + 1, timestep: t, sigma, expert: model === l.high ? 'high' : 'low', guidanceScale: scale, passes });
       const before = latents;
       latents = sampler.step(velocity, latents, i);
-      if (firstFrameCond !== undefined) replaceFirstFrameInPlace(latents, g, firstFrameCond);
       this.options.onStepLatents?.(i + 1, latents.slice());
 
       const progress: StepProgress = { step: i + 1, totalSteps: steps };
@@ -362,6 +366,7 @@ export class OnnxVideoRuntime implements VideoRuntime {
     checkCancelled(signal);
 
     // ---- decode
+    if (firstFrameCond !== undefined) replaceFirstFrameInPlace(latents, g, firstFrameCond);
     const decoded = denormalizeLatents(latents, g, m.vae.latentsMean, m.vae.latentsStd);
     let out: Record<string, ort.Tensor>;
     try {
