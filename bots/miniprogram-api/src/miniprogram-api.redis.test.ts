@@ -54,6 +54,9 @@ async function rig(o: { env?: Record<string, string>; rateLimits?: Partial<RateL
   // A body limit above the API's own upload limit, so that busboy's streaming limit is what answers.
   const http = createHttpApp({ metrics: { metrics: async () => '', contentType: 'text/plain' }, readiness: async () => ({ ok: true, checks: {} }) }, { bodyLimit: 32 * MiB });
   const server = await listen(http, 0, '127.0.0.1');
+  // The client, the server and the worker share one event loop here: while the worker holds it, an
+  // idle keep-alive socket can pass the server's 5 s timeout just as fetch reuses it (ECONNRESET).
+  server.server.keepAliveTimeout = 120_000;
   const config = testConfig({
     REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '4', FRAMECAST_FREE_MAX_CONCURRENT: '5', FRAMECAST_FREE_DAILY_CREDITS: '1000',
     WECHAT_APP_ID: fake.appId, WECHAT_APP_SECRET: fake.appSecret, WECHAT_API_BASE_URL: fake.baseUrl, FRAMECAST_MP_TEMPLATE_ID: 'tmpl-done',
@@ -85,7 +88,7 @@ async function rig(o: { env?: Record<string, string>; rateLimits?: Partial<RateL
 type Json = Record<string, unknown>;
 
 async function call(r: Rig, method: string, route: string, o: { token?: string; body?: unknown; lang?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: Json; headers: Headers }> {
-  const res = await fetch(`${r.base}${route}`, {
+  const send = (): Promise<Response> => fetch(`${r.base}${route}`, {
     method,
     headers: {
       ...(o.token === undefined ? {} : { Authorization: `Bearer ${o.token}` }),
@@ -94,6 +97,11 @@ async function call(r: Rig, method: string, route: string, o: { token?: string; 
       ...o.headers,
     },
     ...(o.body === undefined ? {} : { body: typeof o.body === 'string' ? o.body : JSON.stringify(o.body) }),
+  });
+  // A GET is safe to send again when a reused keep-alive socket was reset under it.
+  const res = await send().catch((err: unknown) => {
+    if (method === 'GET' && (err as { cause?: { code?: string } }).cause?.code === 'ECONNRESET') return send();
+    throw err;
   });
   const text = await res.text();
   return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Json), headers: res.headers };
