@@ -190,6 +190,29 @@ describe('admin console over HTTP (real server, real Redis)', () => {
     expect(audit).toContain(b.jobId);
   });
 
+  it('review: rejecting a held video refunds the user and ends the job blocked (audited); an unknown decision is refused (400)', async () => {
+    const c = new AdminClient(rig.base);
+    const csrf = await c.login(ADMIN_PASSWORD, 'heidi');
+    const before = (await rig.core.quota.show('web:u-reject')).available;
+    const r = await rig.core.submit(webRequest('/video a night market --draft', 'u-reject'));
+    if (r.status !== 'accepted') throw new Error('not accepted');
+    expect((await rig.core.quota.show('web:u-reject')).available).toBe(before - r.cost);
+    // Held as a worker holds it (no worker runs in this rig): the video's record, state review.
+    await rig.core.lifecycle.start(r.jobId, 1);
+    await rig.core.lifecycle.hold(r.jobId, { videoRef: `videos/${r.jobId}.mp4`, bytes: 10, width: 64, height: 64, frames: 5, fps: 8, durationSec: 0.6, needsLink: false, downgraded: false });
+    const queue = await (await c.request('/admin/review')).text();
+    expect(queue).toContain(r.jobId);
+    expect(queue).toContain('Approve and send');
+    // The blob is not there: the media route says so, without a stack.
+    expect((await c.request(`/admin/media/${r.jobId}/video`)).status).toBe(404);
+    expect((await c.request(`/admin/jobs/${r.jobId}/review`, { form: { decision: 'delete-everything', _csrf: csrf } })).status).toBe(400);
+    const reject = await c.request(`/admin/jobs/${r.jobId}/review`, { form: { decision: 'reject', _csrf: csrf, back: '/admin/review' } });
+    expect(reject.headers.get('location')).toBe('/admin/review?notice=notice_done&outcome=rejected');
+    expect((await rig.core.job(r.jobId))?.state).toBe('blocked');
+    expect((await rig.core.quota.show('web:u-reject')).available).toBe(before);
+    expect(await auditActions(rig)).toEqual(expect.arrayContaining([['heidi', 'review.reject', r.jobId, 'rejected']]));
+  });
+
   it('moderation: recent refusals with categories, the lists\' version, and a reload that picks up an edited list (audited)', async () => {
     const c = new AdminClient(rig.base);
     const csrf = await c.login(ADMIN_PASSWORD, 'erin');
