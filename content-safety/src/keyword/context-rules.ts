@@ -18,7 +18,7 @@
 import { KeywordListError } from './keyword-list-error.ts';
 import type { KeywordAction } from './keyword-list-format.ts';
 import type { KeywordHit } from './keyword-matcher.ts';
-import { IGNORABLE, charCode, isCjk, normalizeForMatch } from './normalizer.ts';
+import { CHAR_EXPANDS, IGNORABLE, charCode, isCjk, normalizeForMatch } from './normalizer.ts';
 
 /** One context word: its normalised tokens; `prefix` lets the last token continue (lipstick*). */
 export interface ContextWord {
@@ -176,8 +176,20 @@ function tokenRange(t: Tokens, start: number, end: number): [number, number] {
   return [first, lo - 1];
 }
 
-function allowedByContext(t: Tokens, hit: KeywordHit, rule: AllowContextRule): boolean {
-  const [first, last] = tokenRange(t, hit.start, hit.end);
+/** Characters looked at around a hit per word of a rule's reach (a generous word length). */
+const CHARS_PER_WORD = 48;
+
+/**
+ * Whether a context word of `rule` lies within reach of the hit. Only a window around the hit is
+ * tokenised (CHARS_PER_WORD per word of reach), so a long text costs no more than a short one.
+ */
+function allowedByContext(text: string, hit: KeywordHit, rule: AllowContextRule): boolean {
+  const longest = Math.max(...rule.contexts.map((c) => c.tokens.length));
+  const reach = CHARS_PER_WORD * (rule.within + longest) + 64;
+  const from = rule.side === 'after' ? hit.start : Math.max(0, hit.start - reach);
+  const to = rule.side === 'before' ? hit.end : Math.min(text.length, hit.end + reach);
+  const t = tokenize(text.slice(from, to));
+  const [first, last] = tokenRange(t, hit.start - from, hit.end - from);
   for (const c of rule.contexts) {
     if (rule.side !== 'before') {
       for (let at = last + 1; at <= last + rule.within; at++) if (matchAt(t, c, at) >= 0) return true;
@@ -192,10 +204,35 @@ function allowedByContext(t: Tokens, hit: KeywordHit, rule: AllowContextRule): b
   return false;
 }
 
-/** Words strictly between two hits (0 when they touch or overlap), from their token ranges. */
-function wordsBetween(a: readonly [number, number], b: readonly [number, number]): number {
-  const [x, y] = a[0] <= b[0] ? [a, b] : [b, a];
-  return Math.max(0, y[0] - x[1] - 1);
+/**
+ * Words in text[from, to), counting stops once it passes `limit`: a Latin word or number is one
+ * word (invisible characters inside do not split it), every CJK character is one.
+ */
+function countWords(text: string, from: number, to: number, limit: number): number {
+  let n = 0;
+  let inWord = false;
+  for (let i = from; i < to; ) {
+    const cp = text.codePointAt(i) ?? 0;
+    i += cp > 0xffff ? 2 : 1;
+    const code = charCode(cp);
+    if (code === IGNORABLE) continue;
+    if (code > 0 && isCjk(code)) {
+      n++;
+      inWord = false;
+    } else if (code > 0 || code === CHAR_EXPANDS) {
+      if (!inWord) n++;
+      inWord = true;
+    } else inWord = false;
+    if (n > limit) return n;
+  }
+  return n;
+}
+
+/** Words strictly between two hits (0 when they touch or overlap), counted up to limit + 1. */
+function wordsBetween(text: string, a: KeywordHit, b: KeywordHit, limit: number): number {
+  const [x, y] = a.start <= b.start ? [a, b] : [b, a];
+  if (y.start <= x.end) return 0;
+  return countWords(text, x.end, y.start, limit);
 }
 
 /** Context rules compiled for one list load. */
@@ -238,14 +275,12 @@ export class ContextRules {
     const needsAllow = hits.some((h) => this.allowByWord.has(h.word)) || terms.some((h) => this.allowByWord.has(h.word));
     const needsEscalation = this.escalations.length > 0 && (hits.length > 0 || terms.length > 0);
     if (!needsAllow && !needsEscalation) return hits;
-    let tokens: Tokens | undefined;
-    const tok = (): Tokens => (tokens ??= tokenize(text));
     let kept = hits;
     let keptTerms = terms;
     if (needsAllow) {
       const allowed = (h: KeywordHit): boolean => {
         const rules = this.allowByWord.get(h.word);
-        return rules === undefined || !rules.some((r) => allowedByContext(tok(), h, r));
+        return rules === undefined || !rules.some((r) => allowedByContext(text, h, r));
       };
       kept = hits.filter(allowed);
       keptTerms = terms.filter(allowed);
@@ -254,32 +289,34 @@ export class ContextRules {
       const pick = (names: readonly string[]): KeywordHit[] => [...kept, ...keptTerms].filter((h) => names.includes(h.category));
       const left = pick(rule.left);
       if (left.length === 0) continue;
-      const right = pick(rule.right);
+      const right = pick(rule.right).sort((x, y) => x.start - y.start);
       if (right.length === 0) continue;
-      // Right hits by token position; for each left hit, only those within reach are compared.
-      const t = tok();
-      const rightAt = right.map((h) => ({ h, at: tokenRange(t, h.start, h.end) })).sort((x, y) => x.at[0] - y.at[0]);
       let joined: KeywordHit | undefined;
+      const join = (a: KeywordHit, b: KeywordHit): KeywordHit => {
+        const start = Math.min(a.start, b.start);
+        const end = Math.max(a.end, b.end);
+        return { word: `${a.word} + ${b.word}`, category: rule.category, action: rule.action, start, end, matchedText: text.slice(start, end), rule: 'escalation' };
+      };
       for (const a of left) {
-        const aAt = tokenRange(t, a.start, a.end);
+        // From the right hits nearest to `a`, outwards on each side until one is out of reach.
         let lo = 0;
-        let hi = rightAt.length;
-        const from = aAt[0] - rule.within - 64; // 64: longer right hits may start further back
+        let hi = right.length;
         while (lo < hi) {
           const mid = (lo + hi) >> 1;
-          if ((rightAt[mid]?.at[0] ?? 0) < from) lo = mid + 1;
+          if ((right[mid]?.start ?? 0) < a.start) lo = mid + 1;
           else hi = mid;
         }
-        for (let i = lo; i < rightAt.length; i++) {
-          const r = rightAt[i];
-          if (r === undefined || r.at[0] > aAt[1] + rule.within + 1) break;
-          const b = r.h;
-          if (a === b || (a.start === b.start && a.end === b.end)) continue;
-          if (wordsBetween(aAt, r.at) > rule.within) continue;
-          const start = Math.min(a.start, b.start);
-          const end = Math.max(a.end, b.end);
-          joined = { word: `${a.word} + ${b.word}`, category: rule.category, action: rule.action, start, end, matchedText: text.slice(start, end), rule: 'escalation' };
-          break;
+        for (let i = lo; i < right.length && joined === undefined; i++) {
+          const b = right[i];
+          if (b === undefined || b === a || (a.start === b.start && a.end === b.end)) continue;
+          if (wordsBetween(text, a, b, rule.within) > rule.within) break;
+          joined = join(a, b);
+        }
+        for (let i = lo - 1; i >= 0 && joined === undefined; i--) {
+          const b = right[i];
+          if (b === undefined || b === a || (a.start === b.start && a.end === b.end)) continue;
+          if (wordsBetween(text, a, b, rule.within) > rule.within) break;
+          joined = join(a, b);
         }
         if (joined !== undefined) break;
       }
