@@ -161,62 +161,69 @@ describe('WeChat bot: wechaty on wechaty-puppet-mock, the real core and worker',
   });
 
   it('in a room: a mention and a leading command trigger, chatter does not, a room not allowed is ignored', async () => {
-    const bob = r.wx.contact('Bob');
-    const carol = r.wx.contact('Carol');
-    const club = r.wx.room('Travel Club', [bob, carol]);
-    const other = r.wx.room('Random', [bob]);
-    r.wx.say(bob, '今天去哪里玩？', club);
-    r.wx.say(bob, '@Framecast\u2005古镇黄昏的灯笼 --draft', club, [r.wx.self]);
-    await awaitJobs(r.core, bob.id, 1, 'the mention job');
-    r.wx.say(carol, '视频：雪山日出 --draft', club);
-    await awaitJobs(r.core, carol.id, 1, 'the prefix job');
-    r.wx.say(bob, '@Framecast\u2005夜市 --draft', other, [r.wx.self]);
-    r.wx.say(bob, '/视频 夜市 --draft', other);
-    await sleep(1500);
-    const bobs = await jobsOf(r.core, bob.id);
-    expect(bobs).toHaveLength(1);
-    expect(bobs[0]?.spec.prompt).toContain('古镇黄昏的灯笼');
-    expect(bobs[0]?.replyTarget).toMatchObject({ platform: 'wechat', roomId: club.id, mentionId: bob.id });
-    const [carols] = await jobsOf(r.core, carol.id);
-    expect(carols?.spec.prompt).toContain('雪山日出');
-    // Answers in the room mention the sender; the other room heard nothing.
-    await awaitText(r.wx, club.id, /^@Bob .*收到！任务/, 'the acknowledgement to Bob');
-    await awaitText(r.wx, club.id, /^@Carol .*收到！任务/, 'the acknowledgement to Carol');
-    expect(r.wx.sentTo(other.id)).toEqual([]);
-    for (const j of [...bobs, carols]) if (j !== undefined) await r.core.cancel(j.jobId, { userKey: 'wechat:admin', isAdmin: true });
+    await withWorkerPaused(r, async () => {
+      const bob = r.wx.contact('Bob');
+      const carol = r.wx.contact('Carol');
+      const club = r.wx.room('Travel Club', [bob, carol]);
+      const other = r.wx.room('Random', [bob]);
+      r.wx.say(bob, '今天去哪里玩？', club);
+      r.wx.say(bob, '@Framecast\u2005古镇黄昏的灯笼 --draft', club, [r.wx.self]);
+      await awaitJobs(r.core, bob.id, 1, 'the mention job');
+      r.wx.say(carol, '视频：雪山日出 --draft', club);
+      await awaitJobs(r.core, carol.id, 1, 'the prefix job');
+      r.wx.say(bob, '@Framecast\u2005夜市 --draft', other, [r.wx.self]);
+      r.wx.say(bob, '/视频 夜市 --draft', other);
+      await sleep(1500);
+      const bobs = await jobsOf(r.core, bob.id);
+      expect(bobs).toHaveLength(1);
+      expect(bobs[0]?.spec.prompt).toContain('古镇黄昏的灯笼');
+      expect(bobs[0]?.replyTarget).toMatchObject({ platform: 'wechat', roomId: club.id, mentionId: bob.id });
+      const [carols] = await jobsOf(r.core, carol.id);
+      expect(carols?.spec.prompt).toContain('雪山日出');
+      // Answers in the room mention the sender; the other room heard nothing.
+      await awaitText(r.wx, club.id, /^@Bob .*收到！任务/, 'the acknowledgement to Bob');
+      await awaitText(r.wx, club.id, /^@Carol .*收到！任务/, 'the acknowledgement to Carol');
+      expect(r.wx.sentTo(other.id)).toEqual([]);
+      for (const j of [...bobs, carols]) if (j !== undefined) await r.core.cancel(j.jobId, { userKey: 'wechat:admin', isAdmin: true });
+    });
   });
 
   it('a picture followed by a prompt becomes its first frame; "用上一张图" reuses it; a later prompt goes without', async () => {
-    const dora = r.wx.contact('Dora');
-    r.wx.say(dora, FileBox.fromBase64(solidPng(320, 240, [30, 120, 220]).toString('base64'), 'lake.png'));
-    await awaitText(r.wx, dora.id, /已收到图片/, 'the picture hint');
-    r.wx.say(dora, '湖面起风了 --draft');
-    const [first] = await awaitJobs(r.core, dora.id, 1, 'the first job');
-    expect(first?.spec.referenceImage?.ref).toMatch(/^refs\//);
-    await awaitText(r.wx, dora.id, /将使用你发的图片作为首帧/, 'the acknowledgement with the picture');
-    r.wx.say(dora, '用上一张图 湖面下雪 --draft');
-    const [, second] = await awaitJobs(r.core, dora.id, 2, 'the second job');
-    expect(second?.spec.referenceImage?.sha256).toBe(first?.spec.referenceImage?.sha256);
-    expect(second?.spec.prompt).not.toContain('用上一张图');
-    r.wx.say(dora, '湖边的小屋 --draft');
-    const [, , third] = await awaitJobs(r.core, dora.id, 3, 'the third job');
-    expect(third?.spec.referenceImage).toBeUndefined();
-    for (const j of [first, second, third]) if (j !== undefined) await r.core.cancel(j.jobId, { userKey: 'wechat:admin', isAdmin: true });
+    await withWorkerPaused(r, async () => {
+      const dora = r.wx.contact('Dora');
+      // Back to back: the picture is kept before the prompt that follows it is read.
+      r.wx.say(dora, FileBox.fromBase64(solidPng(320, 240, [30, 120, 220]).toString('base64'), 'lake.png'));
+      r.wx.say(dora, '湖面起风了 --draft');
+      await awaitText(r.wx, dora.id, /已收到图片/, 'the picture hint');
+      const [first] = await awaitJobs(r.core, dora.id, 1, 'the first job');
+      expect(first?.spec.referenceImage?.ref).toMatch(/^refs\//);
+      await awaitText(r.wx, dora.id, /将使用你发的图片作为首帧/, 'the acknowledgement with the picture');
+      r.wx.say(dora, '用上一张图 湖面下雪 --draft');
+      const [, second] = await awaitJobs(r.core, dora.id, 2, 'the second job');
+      expect(second?.spec.referenceImage?.sha256).toBe(first?.spec.referenceImage?.sha256);
+      expect(second?.spec.prompt).not.toContain('用上一张图');
+      r.wx.say(dora, '湖边的小屋 --draft');
+      const [, , third] = await awaitJobs(r.core, dora.id, 3, 'the third job');
+      expect(third?.spec.referenceImage).toBeUndefined();
+      for (const j of [first, second, third]) if (j !== undefined) await r.core.cancel(j.jobId, { userKey: 'wechat:admin', isAdmin: true });
+    });
   });
 
   it('a duplicated message event makes one job and one acknowledgement', async () => {
-    const erin = r.wx.contact('Erin');
-    const id = r.wx.say(erin, '/video a lighthouse in fog --draft');
-    r.wx.emit(id);
-    r.wx.emit(id);
-    await awaitJobs(r.core, erin.id, 1, 'the job');
-    await sleep(1500);
-    r.wx.emit(id);
-    await sleep(1000);
-    const jobs = await jobsOf(r.core, erin.id);
-    expect(jobs).toHaveLength(1);
-    expect(r.wx.sentTo(erin.id).filter((m) => /Got it: job/.test(m.text ?? ''))).toHaveLength(1);
-    await r.core.cancel(jobs[0]?.jobId ?? '', { userKey: 'wechat:admin', isAdmin: true });
+    await withWorkerPaused(r, async () => {
+      const erin = r.wx.contact('Erin');
+      const id = r.wx.say(erin, '/video a lighthouse in fog --draft');
+      r.wx.emit(id);
+      r.wx.emit(id);
+      await awaitJobs(r.core, erin.id, 1, 'the job');
+      await sleep(1500);
+      r.wx.emit(id);
+      await sleep(1000);
+      const jobs = await jobsOf(r.core, erin.id);
+      expect(jobs).toHaveLength(1);
+      expect(r.wx.sentTo(erin.id).filter((m) => /Got it: job/.test(m.text ?? ''))).toHaveLength(1);
+      await r.core.cancel(jobs[0]?.jobId ?? '', { userKey: 'wechat:admin', isAdmin: true });
+    });
   });
 
   it('text commands: 额度 shows the credits, 再来一个 makes the last video again with a new seed, 取消 cancels it', async () => {

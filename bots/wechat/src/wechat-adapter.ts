@@ -204,13 +204,33 @@ export async function startWechatAdapter(opts: WechatAdapterOptions): Promise<We
     };
   }
 
+  // One sender's messages in one chat are handled in order: a picture is kept before the prompt
+  // that follows it is read, however close together they arrive.
+  const queues = new Map<string, Promise<void>>();
+  const inOrder = (key: string, work: () => Promise<void>): Promise<void> => {
+    const next = (queues.get(key) ?? Promise.resolve()).then(work, work);
+    queues.set(key, next);
+    void next.finally(() => {
+      if (queues.get(key) === next) queues.delete(key);
+    });
+    return next;
+  };
+
   bot.on('message', async (message) => {
     try {
-      const msg = await incoming(message);
-      if (msg === undefined) return;
-      const target: WechatTarget = msg.room === undefined ? { contactId: msg.talkerId } : { roomId: msg.room.id, mentionId: msg.talkerId };
-      const did = await commands.handle(msg, (text) => sayTo(target, text));
-      logger.debug({ messageId: msg.messageId, did, room: msg.room !== undefined }, 'wechat message handled');
+      if (message.self()) return;
+      const key = `${message.room()?.id ?? ''}\n${message.talker().id}`;
+      await inOrder(key, async () => {
+        try {
+          const msg = await incoming(message);
+          if (msg === undefined) return;
+          const target: WechatTarget = msg.room === undefined ? { contactId: msg.talkerId } : { roomId: msg.room.id, mentionId: msg.talkerId };
+          const did = await commands.handle(msg, (text) => sayTo(target, text));
+          logger.debug({ messageId: msg.messageId, did, room: msg.room !== undefined }, 'wechat message handled');
+        } catch (err) {
+          logger.error({ err, messageId: message.id }, 'wechat message failed');
+        }
+      });
     } catch (err) {
       logger.error({ err, messageId: message.id }, 'wechat message failed');
     }
