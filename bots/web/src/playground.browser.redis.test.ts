@@ -159,6 +159,15 @@ describe('the playground in a browser', () => {
     expect(videoStatus).toBe(404);
     await screenshot(bob, 'playground-7-second-user');
 
+    // A photo over the upload limit (0.9 MB under the default body limit) is made smaller in the page.
+    const big = gradientPng(900, 600, [10, 200, 90], [240, 40, 160], 40);
+    expect(big.length).toBeGreaterThan(1024 * 1024);
+    await bob.setInputFiles('#image', { name: 'big.png', mimeType: 'image/png', buffer: big });
+    await bob.waitForSelector('#image-preview:not([hidden])');
+    expect(await bob.textContent('#image-note')).toMatch(/\d+\.\d+ MB/);
+    expect(await bob.textContent('#form-error')).toBe('');
+    await screenshot(bob, 'playground-8-image-resized');
+
     // The first user's history survives a reload.
     await alice.reload();
     await alice.waitForSelector(`#job-${jobId} video`);

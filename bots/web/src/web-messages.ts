@@ -17,6 +17,7 @@ export const WEB_TEXT = {
   command_placeholder: { en: '/video a paper boat drifting on a rainy street --draft', 'zh-CN': '/video 雨中街道上漂流的纸船 --draft' },
   image_label: { en: 'Reference image (optional, first frame)', 'zh-CN': '参考图片（可选，作为首帧）' },
   image_drop: { en: 'Drop an image here, or choose a file', 'zh-CN': '把图片拖到这里，或选择文件' },
+  image_resized: { en: 'Made smaller to fit the limit: {mb} MB.', 'zh-CN': '已缩小以符合大小限制：{mb} MB。' },
   image_remove: { en: 'Remove image', 'zh-CN': '移除图片' },
   image_limit: { en: 'JPEG, PNG or WebP, up to {mb} MB.', 'zh-CN': 'JPEG、PNG 或 WebP，不超过 {mb} MB。' },
   submit: { en: 'Generate', 'zh-CN': '生成' },

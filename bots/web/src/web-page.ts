@@ -100,6 +100,7 @@ export function renderPlaygroundPage(o: PageOptions): string {
         <label for="image">${e(wt('image_label', locale))}</label>
         <input id="image" name="image" type="file" accept="image/jpeg,image/png,image/webp" aria-describedby="image-limit">
         <p id="image-limit" class="hint">${e(wt('image_drop', locale))} — ${e(wt('image_limit', locale, { mb }))}</p>
+        <p id="image-note" class="hint" aria-live="polite"></p>
         <img id="image-preview" class="thumb" alt="" hidden>
         <button type="button" id="image-remove" hidden>${e(wt('image_remove', locale))}</button>
       </div>

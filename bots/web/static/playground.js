@@ -2,7 +2,7 @@
 // the page's JSON config block, lists this browser's jobs, sends /video commands (with an optional
 // image, by file input or drag and drop), follows each unfinished job over server-sent events, and
 // plays the finished video inline. Served with a strict Content-Security-Policy (script-src 'self').
-/* global document, window, fetch, FormData, EventSource, crypto */
+/* global document, window, fetch, FormData, EventSource, File, createImageBitmap, crypto */
 'use strict';
 
 (function main() {
@@ -19,6 +19,7 @@
   const drop = $('drop');
   const thumb = $('image-preview');
   const removeImage = $('image-remove');
+  const imageNote = $('image-note');
   const formError = $('form-error');
   const submitButton = $('submit');
   const list = $('jobs');
@@ -66,15 +67,45 @@
   }
 
   // --- the image: file input, drag and drop ----------------------------------------------------
-  function setImage(file) {
+  /** An image over the limit, drawn smaller and saved as JPEG until it fits (null if it never does). */
+  async function shrink(file) {
+    const bitmap = await createImageBitmap(file);
+    let scale = Math.min(1, 2048 / Math.max(bitmap.width, bitmap.height));
+    for (let i = 0; i < 8; i++) {
+      const canvas = document.createElement('canvas');
+      canvas.width = Math.max(16, Math.round(bitmap.width * scale));
+      canvas.height = Math.max(16, Math.round(bitmap.height * scale));
+      const g = canvas.getContext('2d');
+      g.fillStyle = '#fff';
+      g.fillRect(0, 0, canvas.width, canvas.height);
+      g.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.88));
+      if (blob && blob.size <= cfg.maxImageBytes) return new File([blob], file.name.replace(/\.[A-Za-z0-9]+$/, '') + '.jpg', { type: 'image/jpeg' });
+      scale *= 0.75;
+    }
+    return null;
+  }
+  async function setImage(file) {
     showError('');
+    imageNote.textContent = '';
     if (file && !/^image\/(jpeg|png|webp)$/.test(file.type)) {
       showError(T.error_image_type);
       return;
     }
     if (file && file.size > cfg.maxImageBytes) {
-      showError(fill(T.error_image_too_large, { mb: cfg.maxImageMb }));
-      return;
+      // Too large to send as it is: made smaller here (the server's limit is the HTTP body limit).
+      let smaller = null;
+      try {
+        smaller = await shrink(file);
+      } catch (_err) {
+        smaller = null;
+      }
+      if (!smaller) {
+        showError(fill(T.error_image_too_large, { mb: cfg.maxImageMb }));
+        return;
+      }
+      imageNote.textContent = fill(T.image_resized, { mb: (smaller.size / 1048576).toFixed(2) });
+      file = smaller;
     }
     chosen = file || null;
     if (thumbUrl) URL.revokeObjectURL(thumbUrl);
@@ -90,7 +121,10 @@
     }
   }
   fileInput.addEventListener('change', () => setImage(fileInput.files && fileInput.files[0]));
-  removeImage.addEventListener('click', () => setImage(null));
+  removeImage.addEventListener('click', () => {
+    setImage(null);
+    fileInput.focus();
+  });
   for (const type of ['dragenter', 'dragover']) {
     drop.addEventListener(type, (e) => {
       e.preventDefault();
@@ -227,6 +261,8 @@
     const preview = node.querySelector('.preview');
     switch (e.type) {
       case 'queued':
+        // A replayed place in line is old news once the job runs.
+        if (node.dataset.state && node.dataset.state !== 'queued') break;
         // Position 0: already taken by a worker (its `started` follows).
         status.textContent = e.position > 0 ? fill(T.state_queued, { position: e.position, eta: eta(e.etaSeconds) }) : T.state_waiting;
         break;
