@@ -7,7 +7,7 @@ import type { DiscordContext } from './discord-context.ts';
 import { createDiscordDeliveryHandler } from './discord-delivery.ts';
 import { handleInteraction, runAfter } from './discord-interactions.ts';
 import { discordInteractionsEndpoint } from './discord-interactions-endpoint.ts';
-import { startDiscordProgress, type DiscordProgressOptions } from './discord-progress.ts';
+import { DiscordReplyBoard, startDiscordProgress, type DiscordProgressOptions } from './discord-progress.ts';
 import { createDiscordRest } from './discord-rest.ts';
 import { DiscordRoles } from './discord-roles.ts';
 
@@ -56,8 +56,10 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
   const ctx: DiscordContext = { core: o.core, store: o.store, config: o.config, rest, logger, applicationId, roles: new DiscordRoles(rest, logger), now };
   let open = true;
 
-  const consumer = o.core.deliveries.consume('discord', createDiscordDeliveryHandler({ rest, store: o.store, logger, now }), o.delivery ?? {});
-  const unsubscribe = await startDiscordProgress(ctx, o.progress ?? {});
+  // One board for the progress edits and the delivery: the video's edit of a reply is the last one.
+  const board = new DiscordReplyBoard();
+  const consumer = o.core.deliveries.consume('discord', createDiscordDeliveryHandler({ rest, store: o.store, logger, now, board }), o.delivery ?? {});
+  const unsubscribe = await startDiscordProgress(ctx, { ...o.progress, board });
 
   if (env.DISCORD_PUBLIC_KEY !== undefined) {
     if (o.http === undefined) {

@@ -2,6 +2,7 @@ import { Routes, type RawFile, type REST } from 'discord.js';
 import { formatSpecSummary, type BlobStore, type DeliveryHandler, type DeliveryHandlerResult, type DeliveryJobData, type ReplyTargetOf } from '@framecast/core';
 import type { Logger } from 'pino';
 import { resultButtons } from './discord-actions.ts';
+import type { DiscordReplyBoard } from './discord-progress.ts';
 import { classifyDiscordError } from './discord-rest.ts';
 import { dt, mib } from './discord-texts.ts';
 
@@ -18,6 +19,8 @@ export interface DiscordDeliveryOptions {
   logger?: Logger;
   /** The clock for the token's age (tests move it past 15 minutes). */
   now?: () => number;
+  /** Shared with the progress renderer: its edits stop (the one in flight finishes) before the video's. */
+  board?: DiscordReplyBoard;
 }
 
 /** Whether a reply target's interaction token can still edit the original response. */
@@ -72,6 +75,7 @@ export function createDiscordDeliveryHandler(o: DiscordDeliveryOptions): Deliver
     const t = d.replyTarget;
     if (t.platform !== 'discord') return { status: 'failed', reason: `not a Discord reply target (${t.platform})` };
     const log = o.logger?.child({ jobId: d.jobId, platform: 'discord' });
+    await o.board?.settle(d.jobId);
     let forceLink = false;
     for (let round = 0; round < 2; round += 1) {
       const r = await render(d, o.store, t.maxUploadBytes, forceLink);

@@ -29,11 +29,20 @@ let deliveryOffsetMs = 0;
 
 const GUILD = '1700000000000000001';
 const CHANNEL = '1400000000000000009';
+/** A public thread under CHANNEL, and the bot's DM with a user. */
+const THREAD = '1400000000000000019';
+const DM = '1400000000000000029';
 
 beforeAll(async () => {
   redis = testRedis();
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-discord-'));
-  fake = await new FakeDiscord().start();
+  // Heartbeats every 10 s (Discord asks for ~41 s), so that the tests see several, each acknowledged.
+  fake = await new FakeDiscord({ heartbeatIntervalMs: 10_000 }).start();
+  // Only these channels exist: a message sent anywhere else is refused (Unknown Channel).
+  fake.channels.set(CHANNEL, { type: 0 });
+  fake.channels.set(THREAD, { type: 11, parentId: CHANNEL });
+  fake.channels.set(DM, { type: 1 });
+  fake.strictChannels = true;
   config = testConfig({
     REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '4', FRAMECAST_FREE_MAX_CONCURRENT: '5', FRAMECAST_FREE_DAILY_CREDITS: '200',
     DISCORD_TOKEN: 'test-token-1', DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE_URL: fake.apiBaseUrl,
@@ -68,9 +77,10 @@ async function videoDelivered(core: Core, userId: string, n: number): Promise<vo
 }
 
 describe('Discord through the gateway (discord.js against a fake gateway and REST API)', () => {
-  it('identifies with the Guilds intent over the fake gateway', () => {
+  it('identifies with the Guilds intent over the fake gateway, and heartbeats', async () => {
     expect(fake.identifies).toHaveLength(1);
     expect(fake.identifies[0]).toMatchObject({ token: 'test-token-1', intents: 1 });
+    await waitFor(async () => (fake.heartbeats >= 1 ? true : undefined), 15_000, 'a heartbeat');
   });
 
   it('walks /video with an image from the interaction to a delivered mp4 in the edited deferred reply, with progress on the way', async () => {
@@ -204,6 +214,71 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
     expect(fake.calls.filter(isOriginalEdit(token)).every((c) => c.files.length === 0)).toBe(true);
   });
 
+  it('in a thread: the job answers in the thread, and a video past the 15-minute window is posted into the thread, replying to the request', async () => {
+    const user = '1300000000000000031';
+    const i = videoCommandInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: THREAD, channelType: 11, parentId: CHANNEL, userId: user, prompt: 'lanterns over a river', draft: true, duration: 1 });
+    const token = i.token as string;
+    clockOffsetMs = 16 * 60_000;
+    try {
+      fake.dispatch('INTERACTION_CREATE', i);
+      await videoDelivered(core, user, 1);
+    } finally {
+      clockOffsetMs = 0;
+    }
+    const [job] = await core.listJobs(`discord:${user}`, 1);
+    expect(job?.replyTarget).toMatchObject({ platform: 'discord', channelId: THREAD, guildId: GUILD });
+    // The deferred reply (a webhook message: Discord shows it where the command was used, the thread) took the place in line.
+    expect(fake.calls.filter(isOriginalEdit(token)).some((c) => String(c.json?.content ?? '').includes(job?.jobId ?? '?'))).toBe(true);
+    // The video: a message in the thread (a thread is a channel), replying to the request; nothing in the parent.
+    const mine = (c: FakeCall) => String(c.json?.content ?? '').includes(`<@${user}>`);
+    const posts = fake.callsTo(new RegExp(`^POST /channels/${THREAD}/messages$`)).filter(mine);
+    expect(posts).toHaveLength(1);
+    expect(posts[0]?.files[0]?.contentType).toBe('video/mp4');
+    expect(posts[0]?.files[0]?.data.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    expect(posts[0]?.json?.message_reference).toEqual({ message_id: fake.originalMessageId(token), fail_if_not_exists: false });
+    expect(fake.callsTo(new RegExp(`^POST /channels/${CHANNEL}/messages$`)).filter(mine)).toHaveLength(0);
+    expect(await core.deliveries.record(job?.jobId ?? '')).toMatchObject({ state: 'delivered', via: 'channel' });
+  });
+
+  // Two videos: the limit leaves room for a busy machine.
+  it('in a DM: the job is the user\'s own (no guild, no roles), the mp4 replaces the deferred reply, and a late one is posted into the DM', { timeout: 120_000 }, async () => {
+    const user = '1300000000000000032';
+    const png = solidPng(256, 256, [200, 60, 160]);
+    const url = fake.cdnFile('pink.png', png, 'image/png');
+    const fresh = videoCommandInteraction({ applicationId: fake.applicationId, channelId: DM, channelType: 1, userId: user, prompt: 'a pink balloon drifts away', draft: true, duration: 1, image: { url, filename: 'pink.png', size: png.length, contentType: 'image/png' } });
+    const rolesBefore = fake.callsTo(/^GET \/guilds\//).length;
+    fake.dispatch('INTERACTION_CREATE', fresh);
+    await videoDelivered(core, user, 1);
+    const [first] = await core.listJobs(`discord:${user}`, 1);
+    expect(first?.replyTarget).toMatchObject({ platform: 'discord', channelId: DM });
+    expect(first?.replyTarget?.platform === 'discord' ? first.replyTarget.guildId : 'x').toBeUndefined();
+    expect(first?.spec.referenceImage?.ref).toMatch(/^refs\//);
+    expect(fake.callsTo(/^GET \/guilds\//).length).toBe(rolesBefore);
+    const final = fake.calls.filter(isOriginalEdit(fresh.token as string)).at(-1);
+    expect(final?.files[0]?.contentType).toBe('video/mp4');
+    expect(final?.files[0]?.data.subarray(4, 8).toString('latin1')).toBe('ftyp');
+
+    const late = videoCommandInteraction({ applicationId: fake.applicationId, channelId: DM, channelType: 1, userId: user, prompt: 'a paper plane over the roofs', draft: true, duration: 1 });
+    clockOffsetMs = 16 * 60_000;
+    try {
+      fake.dispatch('INTERACTION_CREATE', late);
+      await videoDelivered(core, user, 2);
+    } finally {
+      clockOffsetMs = 0;
+    }
+    const posts = fake.callsTo(new RegExp(`^POST /channels/${DM}/messages$`)).filter((c) => String(c.json?.content ?? '').includes(`<@${user}>`));
+    expect(posts).toHaveLength(1);
+    expect(posts[0]?.authorization).toBe('Bot test-token-1');
+    expect(posts[0]?.files[0]?.contentType).toBe('video/mp4');
+    expect(posts[0]?.json?.message_reference).toEqual({ message_id: fake.originalMessageId(late.token as string), fail_if_not_exists: false });
+  });
+
+  it('the session lasted through the tests: heartbeats acknowledged, one IDENTIFY (a reconnect on a starved machine resumes)', () => {
+    expect(fake.heartbeats).toBeGreaterThanOrEqual(2);
+    expect(fake.identifies).toHaveLength(1);
+    expect(fake.connections).toBe(1 + fake.resumes);
+  });
+
   it('a 429 storm on the channel post is waited out and the video is delivered once', async () => {
     const user = '1300000000000000014';
     const i = videoCommandInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: user, prompt: 'waves against a pier', draft: true, duration: 1, at: Date.now() - 20 * 60_000 });
@@ -263,7 +338,8 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
       channelDown.end();
     }
     await new Promise((r) => setTimeout(r, 1500));
-    const isVideo = (c: FakeCall) => c.refused !== true && c.files.some((f) => f.contentType === 'video/mp4');
+    // Taken by Discord: not refused by the outage, nor answered with an injected 429.
+    const isVideo = (c: FakeCall) => c.refused !== true && c.injected === undefined && c.files.some((f) => f.contentType === 'video/mp4');
     // Exactly one video went through for each: the fresh token's reply edit, the old one's channel post.
     expect(fake.calls.filter(isOriginalEdit(a.token as string)).filter(isVideo)).toHaveLength(1);
     const posts = fake.callsTo(new RegExp(`^POST /channels/${CHANNEL}/messages$`)).filter((c) => String(c.json?.content ?? '').includes(`<@${old}>`));

@@ -8,15 +8,57 @@ import { dt, eta, progressBar } from './discord-texts.ts';
 export interface DiscordProgressOptions {
   /** Step edits of one job at most this often (the first and the last always go). Default 2000 ms. */
   minEditIntervalMs?: number;
+  /** Shared with the delivery handler, so that no progress edit lands after the video's. */
+  board?: DiscordReplyBoard;
 }
 
 interface JobView {
   target: ReplyTargetOf<'discord'> | undefined;
   locale: Locale;
   lastEditAt: number;
-  /** Edits of one job run one after another, in the feed's order. */
-  chain: Promise<void>;
   lastPreview: string | undefined;
+  /** How far the reply has got (queued 1 … review 5, steps by number, the worker's attempt): never back. */
+  rank: number;
+  step: number;
+  attempt: number;
+}
+
+const RANK = { queued: 1, started: 2, step: 3, encoding: 4, review: 5 } as const;
+
+/**
+ * The deferred replies this process edits, one per job: progress edits of a job run one after
+ * another, and once its delivery begins (`settle`) none follows — the edit in flight is awaited
+ * first — so the video's edit is the last one and keeps its text and buttons. (Progress and delivery
+ * are separate consumers: without this a late "Encoding…" could overwrite a delivered reply.)
+ */
+export class DiscordReplyBoard {
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly settled = new Set<string>();
+
+  constructor(private readonly maxJobs = 10_000) {}
+
+  /** Queues a progress edit of the job's reply, unless its delivery has begun. */
+  edit(jobId: string, write: () => Promise<void>): void {
+    if (this.settled.has(jobId)) return;
+    const next = (this.chains.get(jobId) ?? Promise.resolve()).then(async () => {
+      if (!this.settled.has(jobId)) await write();
+    }).catch(() => undefined);
+    this.chains.set(jobId, next);
+    if (this.chains.size > this.maxJobs) this.chains.delete(this.chains.keys().next().value as string);
+  }
+
+  /** The delivery begins: no more progress edits for the job; resolves once the one in flight is done. */
+  async settle(jobId: string): Promise<void> {
+    this.settled.add(jobId);
+    if (this.settled.size > this.maxJobs) this.settled.delete(this.settled.values().next().value as string);
+    await this.chains.get(jobId);
+  }
+
+  /** The job's story is over (delivered, failed, cancelled). */
+  forget(jobId: string): void {
+    this.chains.delete(jobId);
+    this.settled.delete(jobId);
+  }
 }
 
 /** The status line for an event; undefined for events the delivery answers (ready and after). */
@@ -45,6 +87,7 @@ export function progressText(e: ProgressEvent, locale: Locale): string | undefin
  */
 export async function startDiscordProgress(ctx: DiscordContext, opts: DiscordProgressOptions = {}): Promise<Unsubscribe> {
   const minEditIntervalMs = opts.minEditIntervalMs ?? 2000;
+  const board = opts.board ?? new DiscordReplyBoard();
   const jobs = new Map<string, JobView>();
 
   async function viewOf(jobId: string): Promise<JobView> {
@@ -52,7 +95,7 @@ export async function startDiscordProgress(ctx: DiscordContext, opts: DiscordPro
     if (v === undefined) {
       const rec = await ctx.core.job(jobId);
       const target = rec?.replyTarget?.platform === 'discord' ? rec.replyTarget : undefined;
-      v = { target, locale: rec?.locale ?? ctx.config.defaultLocale, lastEditAt: 0, chain: Promise.resolve(), lastPreview: undefined };
+      v = { target, locale: rec?.locale ?? ctx.config.defaultLocale, lastEditAt: 0, lastPreview: undefined, rank: 0, step: 0, attempt: 1 };
       jobs.set(jobId, v);
       // A job that never reaches an end in this process is forgotten after a day.
       if (jobs.size > 10_000) jobs.delete(jobs.keys().next().value as string);
@@ -86,19 +129,27 @@ export async function startDiscordProgress(ctx: DiscordContext, opts: DiscordPro
 
   return ctx.core.progress.subscribe({ platform: 'discord' }, async (e) => {
     if (e.type === 'ready' || e.type === 'delivered' || e.type === 'failed' || e.type === 'cancelled') {
-      const v = jobs.get(e.jobId);
+      // The delivery edits the reply from here on (the board keeps progress edits from landing after it).
       jobs.delete(e.jobId);
-      // The delivery follows; let an edit in flight finish first so it cannot land after it.
-      await v?.chain;
+      if (e.type !== 'ready') board.forget(e.jobId);
       return;
     }
     const v = await viewOf(e.jobId);
     const content = progressText(e, v.locale);
     if (content === undefined) return;
+    // Never back: a 'queued' that a fast worker's 'started' overtook is dropped (a new attempt starts over).
+    const rank = RANK[e.type];
+    const step = e.type === 'step' ? e.step : e.type === 'encoding' && e.phase === 'scanning' ? 1 : 0;
+    const attempt = e.type === 'started' ? e.attempt : v.attempt;
+    if (attempt === v.attempt && (rank < v.rank || (rank === v.rank && step < v.step))) return;
     const at = ctx.now();
     const isLastStep = e.type === 'step' && e.step >= e.totalSteps;
     if (e.type === 'step' && !isLastStep && at - v.lastEditAt < minEditIntervalMs) return;
+    if (attempt < v.attempt) return;
+    v.rank = rank;
+    v.step = step;
+    v.attempt = attempt;
     v.lastEditAt = at;
-    v.chain = v.chain.then(() => edit(e, v, content));
+    board.edit(e.jobId, () => edit(e, v, content));
   }, { minStepIntervalMs: 0 });
 }

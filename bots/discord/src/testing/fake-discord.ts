@@ -15,6 +15,8 @@ export interface FakeCall {
   at: number;
   /** Refused by an outage (a 5xx or a dropped connection). */
   refused?: boolean;
+  /** Answered with an injected status (a 429 of rateLimit, an error of fail) instead of being handled. */
+  injected?: number;
 }
 
 interface Injected {
@@ -42,6 +44,8 @@ interface Outage {
 export interface FakeDiscordOptions {
   applicationId?: string;
   botUserId?: string;
+  /** The heartbeat interval HELLO asks for. Default 41250 ms, as Discord sends. */
+  heartbeatIntervalMs?: number;
 }
 
 let messageSeq = 1_300_000_000_000_000_000n;
@@ -58,9 +62,23 @@ export class FakeDiscord {
   readonly botUserId: string;
   readonly calls: FakeCall[] = [];
   readonly identifies: unknown[] = [];
+  /** Heartbeats (op 1) received, each answered with a HEARTBEAT_ACK (op 11). */
+  heartbeats = 0;
+  /** Gateway connections opened (a client that missed its acks would reconnect). */
+  connections = 0;
+  /** RESUMEs received (each answered with RESUMED). */
+  resumes = 0;
+  private readonly heartbeatIntervalMs: number;
   /** Interaction tokens Discord no longer accepts (older than 15 minutes). */
   readonly expiredTokens = new Set<string>();
   roles: Array<{ id: string; name: string }> = [];
+  /**
+   * Channels the bot can post in (guild text channels, threads, DMs) by id, with their type. When
+   * `strictChannels` is on, a message posted anywhere else is refused as Discord does (404,
+   * Unknown Channel).
+   */
+  readonly channels = new Map<string, { type: number; parentId?: string }>();
+  strictChannels = false;
   private readonly cdn = new Map<string, { data: Buffer; contentType: string }>();
   private readonly injected: Injected[] = [];
   private readonly outages: Outage[] = [];
@@ -75,6 +93,7 @@ export class FakeDiscord {
   constructor(o: FakeDiscordOptions = {}) {
     this.applicationId = o.applicationId ?? '1100000000000000001';
     this.botUserId = o.botUserId ?? '1100000000000000002';
+    this.heartbeatIntervalMs = o.heartbeatIntervalMs ?? 41_250;
   }
 
   get apiBaseUrl(): string {
@@ -182,11 +201,21 @@ export class FakeDiscord {
 
   private onSocket(ws: WebSocket): void {
     this.sockets.add(ws);
+    this.connections += 1;
     ws.on('close', () => this.sockets.delete(ws));
-    ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41_250 }, s: null, t: null }));
+    ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: this.heartbeatIntervalMs }, s: null, t: null }));
     ws.on('message', (raw) => {
       const msg = JSON.parse(String(raw)) as { op: number; d: unknown };
-      if (msg.op === 1) ws.send(JSON.stringify({ op: 11, d: null, s: null, t: null }));
+      if (msg.op === 1) {
+        this.heartbeats += 1;
+        ws.send(JSON.stringify({ op: 11, d: null, s: null, t: null }));
+      }
+      // RESUME (a client that reconnects, e.g. after a missed ACK): the session goes on.
+      if (msg.op === 6) {
+        this.resumes += 1;
+        this.seq += 1;
+        ws.send(JSON.stringify({ op: 0, t: 'RESUMED', s: this.seq, d: {} }));
+      }
       if (msg.op === 2) {
         this.identifies.push(msg.d);
         this.seq += 1;
@@ -248,6 +277,7 @@ export class FakeDiscord {
     if (inj !== undefined) {
       inj.left -= 1;
       const a = inj.answer();
+      call.injected = a.status;
       return this.send(res, a.status, a.body, a.headers);
     }
     return this.route(call, res);
@@ -285,6 +315,7 @@ export class FakeDiscord {
       if (call.method === 'POST') return this.send(res, 200, this.message('channel', call));
     }
     if ((g = m(/^\/channels\/([^/]+)\/messages(\/[^/]+)?$/)) !== null) {
+      if (this.strictChannels && !this.channels.has(g[1] ?? '')) return this.send(res, 404, { message: 'Unknown Channel', code: 10003 });
       if (call.method === 'POST') return this.send(res, 200, this.message(g[1] ?? '', call));
       if (call.method === 'DELETE') return this.send(res, 204, undefined);
     }

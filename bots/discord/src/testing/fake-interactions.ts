@@ -18,6 +18,28 @@ export interface InteractionBase {
   /** When the interaction was made (its id's timestamp). Default now. */
   at?: number;
   attachmentSizeLimit?: number;
+  /**
+   * The channel's type as Discord sends it in `channel`: 0 a guild text channel (default), 11 a
+   * public thread, 12 a private thread (both with `parentId`), 1 a DM (no guild: the user, not a member).
+   */
+  channelType?: 0 | 1 | 11 | 12;
+  /** A thread's parent channel. */
+  parentId?: string;
+}
+
+/** The partial channel object of an interaction (threads carry their parent and metadata). */
+function channelOf(o: InteractionBase, channelId: string, user: Record<string, unknown>): Record<string, unknown> {
+  const type = o.channelType ?? 0;
+  if (type === 1) return { id: channelId, type, last_message_id: null, flags: 0, recipients: [user] };
+  const base = { id: channelId, type, guild_id: o.guildId, name: type === 0 ? 'general' : 'a thread', flags: 0, permissions: '0' };
+  if (type === 11 || type === 12) {
+    return {
+      ...base, parent_id: o.parentId, owner_id: user.id, message_count: 1, member_count: 1, rate_limit_per_user: 0,
+      thread_metadata: { archived: false, auto_archive_duration: 1440, archive_timestamp: new Date().toISOString(), locked: false, ...(type === 12 ? { invitable: true } : {}) },
+      total_message_sent: 1,
+    };
+  }
+  return base;
 }
 
 function base(o: InteractionBase, type: number): Record<string, unknown> {
@@ -26,7 +48,7 @@ function base(o: InteractionBase, type: number): Record<string, unknown> {
   const channelId = o.channelId ?? '1400000000000000001';
   return {
     id, type, application_id: o.applicationId, token: `tok-${id}-${randomBytes(4).toString('hex')}`, version: 1,
-    channel_id: channelId, channel: { id: channelId, type: 0 },
+    channel_id: channelId, channel: channelOf(o, channelId, user),
     ...(o.guildId === undefined
       ? { user, context: 1 }
       : { guild_id: o.guildId, member: { user, roles: o.roles ?? [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, permissions: '0' }, context: 0 }),
