@@ -35,7 +35,7 @@ export async function productApp(name: string): Promise<{ app: Bootstrapped; met
 export async function httpServerFor(app: Bootstrapped, metrics: ReturnType<typeof createFramecastMetrics>): Promise<RunningHttpServer | undefined> {
   const e = app.config.env;
   if (e.FRAMECAST_HTTP_PORT === 0) return undefined;
-  const http = await startHttpServer({ deps: { metrics, readiness: () => app.core.readiness(), logger: app.logger }, port: e.FRAMECAST_HTTP_PORT, bodyLimit: e.FRAMECAST_HTTP_BODY_LIMIT, logger: app.logger });
+  const http = await startHttpServer({ deps: { metrics, readiness: () => app.core.readiness(), logger: app.logger }, port: e.FRAMECAST_HTTP_PORT, bodyLimit: e.FRAMECAST_HTTP_BODY_LIMIT, uploadLimit: e.FRAMECAST_UPLOAD_LIMIT, logger: app.logger });
   // Videos too large to upload are linked from here when the blobs are on this machine's disk.
   if (e.FRAMECAST_PUBLIC_URL !== undefined && e.FRAMECAST_STORAGE === 'local') http.mount(mediaRouter({ store: app.store, secret: mediaSecret(app.config) }));
   return http;

@@ -11,7 +11,7 @@ export interface AdapterContext {
   logger: Logger;
   config: FramecastConfig;
   /** The one HTTP server, when it runs (FRAMECAST_HTTP_PORT not 0): adapters mount their routes. */
-  http?: { mount(...routes: Middleware[]): void };
+  http?: { mount(...routes: Middleware[]): void; acceptUploads(...paths: RegExp[]): void; readonly uploadLimit: number };
   /** The process's Redis connection (the WeChat bot keeps its login state, room credits and pictures there). */
   redis?: Redis;
 }

@@ -192,6 +192,39 @@ describe('createHttpApp', () => {
       expect(big.headers.connection).toBe('close');
       expect(JSON.parse(big.body)).toMatchObject({ error: 'payload_too_large' });
     });
+
+    it('an upload route takes bodies up to the upload limit, declared or chunked; every other route keeps the body limit', async () => {
+      const router = new Router();
+      for (const p of ['/api/mp/uploads', '/slack/events']) {
+        router.post(p, async (ctx) => {
+          const raw = await readRawBody(ctx);
+          ctx.body = { bytes: raw.length, limit: httpState(ctx).bodyLimit };
+        });
+      }
+      const { http, base } = await app(deps(), { bodyLimit: 1000, uploadLimit: 5000 });
+      http.mount(router);
+      http.acceptUploads(/^\/api\/mp\/uploads$/);
+      expect(http.uploadLimit).toBe(5000);
+
+      const ok = await fetch(`${base}/api/mp/uploads`, { method: 'POST', body: 'a'.repeat(5000) });
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toEqual({ bytes: 5000, limit: 5000 });
+      const declared = await fetch(`${base}/api/mp/uploads`, { method: 'POST', body: 'a'.repeat(5001) });
+      expect(declared.status).toBe(413);
+      expect(await declared.json()).toMatchObject({ error: 'payload_too_large', message: 'The request body is larger than 5000 bytes.' });
+      const chunked = await chunkedPost(`${base}/api/mp/uploads`, 5001);
+      expect(chunked.status).toBe(413);
+      // Not a prefix match: another path keeps the ordinary limit.
+      const other = await fetch(`${base}/slack/events`, { method: 'POST', body: 'a'.repeat(1001) });
+      expect(other.status).toBe(413);
+      const near = await fetch(`${base}/api/mp/uploads/x`, { method: 'POST', body: 'a'.repeat(1001) });
+      expect(near.status).toBe(413);
+    });
+
+    it('the upload limit is never below the body limit', async () => {
+      const { http } = await app(deps(), { bodyLimit: 1000, uploadLimit: 10 });
+      expect(http.uploadLimit).toBe(1000);
+    });
   });
 
   describe('errors', () => {

@@ -6,7 +6,7 @@ import type { Middleware } from 'koa';
 import compose from 'koa-compose';
 import { pino, type Logger } from 'pino';
 import { errorHandler, httpState } from './error-handler.ts';
-import { bodyLimit, DEFAULT_BODY_LIMIT } from './raw-body.ts';
+import { bodyLimit, DEFAULT_BODY_LIMIT, DEFAULT_UPLOAD_LIMIT } from './raw-body.ts';
 import type { Readiness } from './readiness.ts';
 
 /** What the HTTP server needs from the process that runs it; nothing more. */
@@ -20,15 +20,17 @@ export interface HttpAppDeps {
 }
 
 export interface HttpAppOptions {
-  /** Largest request body in bytes, for every route (413 above it). Default 1 MiB. */
+  /** Largest request body in bytes, for every route but the upload routes (413 above it). Default 1 MiB. */
   bodyLimit?: number;
+  /** Largest request body on the routes given to `acceptUploads` (FRAMECAST_UPLOAD_LIMIT). Default 10 MiB, never below `bodyLimit`. */
+  uploadLimit?: number;
   /** `/readyz` answers 503 when `readiness()` has not answered by then. Default 5000 ms. */
   readinessTimeoutMs?: number;
   /** Trust `X-Forwarded-*` headers (behind a load balancer). Default false. */
   proxy?: boolean;
 }
 
-const DEFAULTS = { bodyLimit: DEFAULT_BODY_LIMIT, readinessTimeoutMs: 5000, proxy: false } as const;
+const DEFAULTS = { bodyLimit: DEFAULT_BODY_LIMIT, uploadLimit: DEFAULT_UPLOAD_LIMIT, readinessTimeoutMs: 5000, proxy: false } as const;
 
 export interface HttpApp {
   /** The koa application, not listening: `listen(app)`, or `app.callback()` on a server of your own. */
@@ -38,6 +40,13 @@ export interface HttpApp {
    * id, body limit and error handler. May be called before or after the server listens.
    */
   mount(...routes: Array<Router | Middleware>): void;
+  /**
+   * Gives the paths that match (an image upload route) the upload limit instead of the body limit:
+   * refused early by Content-Length, and `ctx.state.bodyLimit` set to it for the route's reader.
+   */
+  acceptUploads(...paths: RegExp[]): void;
+  /** The upload routes' limit in bytes. */
+  readonly uploadLimit: number;
   /** `app.callback()`. */
   callback(): RequestListener;
 }
@@ -51,6 +60,9 @@ export interface HttpApp {
 export function createHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): HttpApp {
   const opts = { ...DEFAULTS, ...options };
   if (!Number.isSafeInteger(opts.bodyLimit) || opts.bodyLimit < 0) throw new RangeError(`bodyLimit must be a whole number of bytes, got ${opts.bodyLimit}`);
+  if (!Number.isSafeInteger(opts.uploadLimit) || opts.uploadLimit < 0) throw new RangeError(`uploadLimit must be a whole number of bytes, got ${opts.uploadLimit}`);
+  const uploadLimit = Math.max(opts.uploadLimit, opts.bodyLimit);
+  const uploadPaths: RegExp[] = [];
   const logger = deps.logger ?? pino({ level: 'silent' });
   const app = new Koa({ proxy: opts.proxy });
   // Errors that escape the middleware (a response stream failing mid-way) go to the log, not to
@@ -80,7 +92,7 @@ export function createHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): 
   let dispatch: compose.ComposedMiddleware<Koa.ParameterizedContext> = compose([]);
 
   app.use(errorHandler(logger, opts.bodyLimit));
-  app.use(bodyLimit(opts.bodyLimit));
+  app.use(bodyLimit((ctx) => (uploadPaths.some((re) => re.test(ctx.path)) ? uploadLimit : opts.bodyLimit)));
   app.use(builtIn.routes());
   app.use(builtIn.allowedMethods());
   app.use((ctx, next) => dispatch(ctx, next));
@@ -94,6 +106,10 @@ export function createHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): 
       }
       dispatch = compose([...mounted]);
     },
+    acceptUploads(...paths) {
+      uploadPaths.push(...paths);
+    },
+    uploadLimit,
     callback: () => app.callback(),
   };
 }

@@ -3,6 +3,8 @@ import { HttpError } from './http-error.ts';
 
 /** 1 MiB: a Slack or Discord event, a mini program JSON call. Uploads get their own, larger limit. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** 10 MiB: a phone photo sent as a reference image, on the routes that take uploads. */
+export const DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024;
 
 function tooLarge(limit: number): HttpError {
   return new HttpError(413, 'payload_too_large', `The request body is larger than ${limit} bytes.`);
@@ -17,11 +19,15 @@ function declaredLength(ctx: Context): number | undefined {
 }
 
 /**
- * Refuses, before any route runs, a request whose declared Content-Length is over the limit.
- * A chunked body has no length up front; `readRawBody` enforces the limit on it while it streams.
+ * Refuses, before any route runs, a request whose declared Content-Length is over the limit for
+ * its path (the upload routes have a larger one), and records that limit in `ctx.state.bodyLimit`
+ * for `readRawBody` and the routes' own streaming readers. A chunked body has no length up front;
+ * those readers enforce the limit on it while it streams.
  */
-export function bodyLimit(limit: number): Middleware {
+export function bodyLimit(limitFor: (ctx: Context) => number): Middleware {
   return async (ctx, next) => {
+    const limit = limitFor(ctx);
+    (ctx.state as { bodyLimit?: number }).bodyLimit = limit;
     const declared = declaredLength(ctx);
     if (declared !== undefined && declared > limit) throw tooLarge(limit);
     await next();

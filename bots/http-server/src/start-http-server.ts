@@ -14,6 +14,8 @@ export interface StartHttpServerOptions {
   logger?: Logger;
   /** FRAMECAST_HTTP_BODY_LIMIT. Default 1 MiB. */
   bodyLimit?: number;
+  /** FRAMECAST_UPLOAD_LIMIT: the routes given to `acceptUploads`. Default 10 MiB. */
+  uploadLimit?: number;
   /** Adapter routes to mount at once; more can be mounted later with `mount`. */
   routes?: Array<Router | Middleware>;
 }
@@ -21,6 +23,9 @@ export interface StartHttpServerOptions {
 export interface RunningHttpServer {
   readonly port: number;
   mount(...routes: Array<Router | Middleware>): void;
+  /** See `HttpApp.acceptUploads`. */
+  acceptUploads(...paths: RegExp[]): void;
+  readonly uploadLimit: number;
   close(): Promise<void>;
 }
 
@@ -29,7 +34,10 @@ export async function startHttpServer(options: StartHttpServerOptions): Promise<
   const logger = options.logger ?? options.deps.logger;
   const http = createHttpApp(
     { ...options.deps, ...(logger === undefined ? {} : { logger }) },
-    options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit },
+    {
+      ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+      ...(options.uploadLimit === undefined ? {} : { uploadLimit: options.uploadLimit }),
+    },
   );
   if (options.routes !== undefined) http.mount(...options.routes);
   const server = await listen(http, options.port, options.host);
@@ -37,6 +45,8 @@ export async function startHttpServer(options: StartHttpServerOptions): Promise<
   return {
     port: server.port,
     mount: (...routes) => http.mount(...routes),
+    acceptUploads: (...paths) => http.acceptUploads(...paths),
+    uploadLimit: http.uploadLimit,
     async close() {
       await server.close();
       logger?.info({ port: server.port }, 'http server closed');

@@ -53,6 +53,8 @@ export const EnvSchema = z.object({
   FRAMECAST_HTTP_PORT: int(8080, 0, 65535),
   /** Largest request body the HTTP server takes, in bytes (413 above it). */
   FRAMECAST_HTTP_BODY_LIMIT: int(1_048_576, 1024, 1024 * 1024 * 1024),
+  /** Largest body on the routes that take an image upload (mini program, playground). */
+  FRAMECAST_UPLOAD_LIMIT: int(10 * 1_048_576, 1024, 1024 * 1024 * 1024),
 
   FRAMECAST_FREE_DAILY_CREDITS: int(30),
   FRAMECAST_PRO_DAILY_CREDITS: int(300),
@@ -143,6 +145,11 @@ export const EnvSchema = z.object({
   /** Web: the playground at / (on unless FRAMECAST_WEB=off); the admin console at /admin needs FRAMECAST_ADMIN_PASSWORD. */
   FRAMECAST_WEB: bool(true),
   FRAMECAST_ADMIN_PASSWORD: z.string().min(12, 'at least 12 characters').optional(),
+  /** Collaborative storyboards: most shots rendered (the top-voted make the cut), idle hours before a board expires, who pays, the cross-fade between shots (seconds). */
+  FRAMECAST_COLLAB_MAX_SHOTS: int(6, 1, 20),
+  FRAMECAST_COLLAB_IDLE_HOURS: int(24, 1, 24 * 30),
+  FRAMECAST_COLLAB_QUOTA_POLICY: z.enum(['starter', 'split', 'pool']).default('starter'),
+  FRAMECAST_COLLAB_TRANSITION_SECONDS: z.coerce.number().min(0).max(2).default(0.5),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
