@@ -18,6 +18,9 @@ describe('job-status component', () => {
     expect(comp.text('.status-text')).toBe('排队中：第 4 位');
     expect(comp.exists('.status-bar')).toBe(false);
 
+    comp.root.setData({ job: { id: 'j1', state: 'queued', position: 0, etaSeconds: 42 } });
+    await waitFor(() => comp.text('.status-text') === '排队中，约 42 秒后开始', 'queued, not placed yet');
+
     comp.root.setData({ job: { id: 'j1', state: 'running', progress: { step: 5, total: 20 } } });
     await waitFor(() => comp.text('.status-text') === '生成中：第 5/20 步', 'running');
     expect(comp.data.percent).toBe(25);

@@ -61,8 +61,10 @@ export class FakeWx {
   readonly tabTexts: string[] = [];
   readonly savedToAlbum: string[] = [];
   readonly downloads: { url: string; authorization: string | undefined }[] = [];
-  /** The user wx.login logs in as (its code is `code:<user>`). */
+  /** The user wx.login logs in as (its code is `code:<user>`, unless `codeFor` makes it). */
   user = 'alice';
+  /** Makes the login code of a user (a fake of WeChat's code2Session issues real ones). */
+  codeFor: (user: string) => string = (user) => `code:${user}`;
   /** What the next wx.chooseMedia picks; undefined: the user backs out. */
   nextPhoto: ChosenFile | undefined;
   /** Index the next action sheet answers with; undefined: the user cancels. */
@@ -193,7 +195,7 @@ export class FakeWx {
         );
         return { abort: () => undefined };
       },
-      login: (o: AnyOptions) => finish(o, { ok: true, res: { code: `code:${this.user}`, errMsg: 'login:ok' } as never }),
+      login: (o: AnyOptions) => finish(o, { ok: true, res: { code: this.codeFor(this.user), errMsg: 'login:ok' } as never }),
       chooseMedia: (o: AnyOptions) => {
         const photo = this.nextPhoto;
         if (!photo) return finish(o, { ok: false, errMsg: 'chooseMedia:fail cancel' });

@@ -161,12 +161,15 @@ export class MiniprogramHarness {
     return this.module('api/client.js');
   }
 
-  /** A fresh user with no session, zh-CN, pointed at the fake API. */
+  /** Where the pages' API calls go: the fake API unless a test points them at a real server. */
+  apiBaseUrl = '';
+
+  /** A fresh user with no session, zh-CN, pointed at the API. */
   newUser(name = 'user'): string {
     const user = `${name}-${++this.users}`;
     this.wx.user = user;
     this.wx.storage.clear();
-    this.wx.storage.set(this.config().API_BASE_URL_STORAGE_KEY, this.server.baseUrl);
+    this.wx.storage.set(this.config().API_BASE_URL_STORAGE_KEY, this.apiBaseUrl || this.server.baseUrl);
     this.client().api.logout();
     this.i18n().setLang('zh-CN');
     this.wx.reset();

@@ -33,6 +33,7 @@ export const zhCN = {
   create_submit: '生成视频',
   create_submitting: '提交中…',
   create_submitted: '已提交，第 {position} 位，消耗 {cost} 点',
+  create_submitted_plain: '已提交，消耗 {cost} 点',
   create_error_empty: '请先写一句描述',
   create_error_too_long: '描述太长了：最多 {max} 个字，现在 {n} 个',
   create_error_uploading: '照片还在上传，请稍候',
@@ -79,6 +80,8 @@ export const zhCN = {
 
   state_queued: '排队中：第 {position} 位',
   state_queued_eta: '排队中：第 {position} 位，约 {eta} 秒后开始',
+  state_queued_plain: '排队中',
+  state_queued_plain_eta: '排队中，约 {eta} 秒后开始',
   state_running: '生成中',
   state_running_step: '生成中：第 {step}/{total} 步',
   state_held: '审核中',
@@ -171,6 +174,7 @@ export const en: Messages = {
   create_submit: 'Make the video',
   create_submitting: 'Submitting…',
   create_submitted: 'Submitted: #{position} in line, {cost} credits',
+  create_submitted_plain: 'Submitted: {cost} credits',
   create_error_empty: 'Write a line describing the video first',
   create_error_too_long: 'The description is too long: at most {max} characters, it has {n}',
   create_error_uploading: 'The photo is still uploading, please wait',
@@ -217,6 +221,8 @@ export const en: Messages = {
 
   state_queued: 'Queued: #{position}',
   state_queued_eta: 'Queued: #{position}, starts in about {eta} s',
+  state_queued_plain: 'Queued',
+  state_queued_plain_eta: 'Queued, starts in about {eta} s',
   state_running: 'Rendering',
   state_running_step: 'Rendering: step {step}/{total}',
   state_held: 'In review',

@@ -19,10 +19,13 @@ export interface JobView {
 
 export function statusText(job: Job, lang: Lang): string {
   switch (job.state) {
-    case 'queued':
-      return job.etaSeconds !== undefined && job.etaSeconds > 0
-        ? t('state_queued_eta', { position: job.position ?? 1, eta: Math.round(job.etaSeconds) }, lang)
-        : t('state_queued', { position: job.position ?? 1 }, lang);
+    case 'queued': {
+      // The place in line is 1-based; 0 or none means the server has not placed it yet.
+      const position = job.position !== undefined && job.position >= 1 ? job.position : undefined;
+      const eta = job.etaSeconds !== undefined && job.etaSeconds > 0 ? Math.round(job.etaSeconds) : undefined;
+      if (position !== undefined) return eta !== undefined ? t('state_queued_eta', { position, eta }, lang) : t('state_queued', { position }, lang);
+      return eta !== undefined ? t('state_queued_plain_eta', { eta }, lang) : t('state_queued_plain', {}, lang);
+    }
     case 'running':
       return job.progress ? t('state_running_step', { step: job.progress.step, total: job.progress.total }, lang) : t('state_running', {}, lang);
     case 'held':

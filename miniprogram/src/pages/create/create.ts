@@ -174,7 +174,8 @@ Component({
         const job = await api.createJob(input);
         pendingKey = '';
         this.setData({ submitting: false });
-        toast(t('create_submitted', { position: job.position ?? 1, cost: job.cost ?? estimateCost(d.duration, d.draft) }));
+        const cost = job.cost ?? estimateCost(d.duration, d.draft);
+        toast(job.position !== undefined && job.position >= 1 ? t('create_submitted', { position: job.position, cost }) : t('create_submitted_plain', { cost }));
         void this.loadQuota();
         wx.switchTab({ url: '/pages/videos/videos' });
       } catch (error) {
