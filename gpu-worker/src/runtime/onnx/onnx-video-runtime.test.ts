@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../video-runtime.ts';
 import type { RuntimeRequest, RuntimeResult, StepProgress } from '../video-runtime.ts';
 import { flowSchedule } from './flow-scheduler.ts';
-import { OnnxVideoRuntime, classifyOrtError, cudaProviderInstalled, executionProviderFromList } from './onnx-video-runtime.ts';
+import { OnnxVideoRuntime, classifyOrtError, cleanPrompt, cudaProviderInstalled, executionProviderFromList } from './onnx-video-runtime.ts';
 import type { DenoiseStepInfo } from './onnx-video-runtime.ts';
 import { ensureTinyWanModel } from './tiny-wan-model.ts';
 
@@ -66,7 +66,7 @@ describe('OnnxVideoRuntime on the tiny ti2v model (two experts, per-token timest
   });
 
   it('falls back to CPU here and keeps its sessions warm', async () => {
-    expect(rt.executionProvider).toBe('cpu');
+    expect(rt.executionProvider).toBe(cudaProviderInstalled() ? 'cuda' : 'cpu');
     await rt.load(); // no-op
     expect(rt.manifest?.name).toBe('tiny-wan-ti2v');
   });
@@ -245,6 +245,13 @@ describe('model directory and errors', () => {
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
+  });
+
+  it('cleans prompts as diffusers and the official Wan tokenizer do (whitespace runs, HTML entities twice)', () => {
+    expect(cleanPrompt('  a cat\n\nin   the\tsnow \u3000')).toBe('a cat in the snow');
+    expect(cleanPrompt('fish &amp; chips &amp;amp; &lt;b&gt; &#26085;&#x672C; &quot;x&quot;')).toBe('fish & chips & <b> 日本 "x"');
+    expect(cleanPrompt('丽江古城的黄昏，红灯笼在风中摇曳')).toBe('丽江古城的黄昏，红灯笼在风中摇曳');
+    expect(cleanPrompt('a\u200bb')).toBe('a\u200bb'); // zero-width space is not whitespace in Python either
   });
 
   it('maps FRAMECAST_ORT_PROVIDERS to the execution provider choice', () => {

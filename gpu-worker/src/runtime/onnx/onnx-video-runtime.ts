@@ -159,6 +159,28 @@ function toFloat32(t: ort.Tensor | undefined, what: string): Float32Array {
   throw new RuntimeError('transient', `${what} returned ${t.type}, expected a float tensor`);
 }
 
+const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+// Python's str `\s` (the set re uses), which differs from JavaScript's in \x1c–\x1f, \x85 and \ufeff.
+const PY_WHITESPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/g;
+
+function unescapeHtml(text: string): string {
+  return text.replace(/&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|(amp|lt|gt|quot|apos));?/g, (all: string, dec?: string, hex?: string, name?: string) => {
+    if (name !== undefined) return name === 'apos' && !all.endsWith(';') ? all : (NAMED_ENTITIES[name] ?? all);
+    const code = dec !== undefined ? Number.parseInt(dec, 10) : Number.parseInt(hex ?? '', 16);
+    return code > 0 && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff) ? String.fromCodePoint(code) : '\uFFFD';
+  });
+}
+
+/**
+ * The prompt cleaning of diffusers' Wan pipelines (`prompt_clean`) and of the official Wan code's
+ * tokenizer (`clean='whitespace'`): HTML entities unescaped twice (the common ones: &amp; &lt; &gt;
+ * &quot; &apos; and numeric), every run of whitespace one space, trimmed. (Both also run ftfy's
+ * fix_text, which repairs mojibake; not reproduced.)
+ */
+export function cleanPrompt(text: string): string {
+  return unescapeHtml(unescapeHtml(text)).replace(PY_WHITESPACE, ' ').trim();
+}
+
 function checkCancelled(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw new RuntimeError('cancelled', 'generation cancelled');
 }
@@ -442,7 +464,7 @@ export class OnnxVideoRuntime implements VideoRuntime {
     const cached = this.embeddingCache.get(text);
     if (cached !== undefined) return cached;
     const { textLength: L, hiddenSize: D, zeroPadding } = l.manifest.textEncoder;
-    let ids = l.tokenizer.encode(text).ids;
+    let ids = l.tokenizer.encode(cleanPrompt(text)).ids;
     if (ids.length > L) {
       const last = ids[ids.length - 1];
       ids = ids.slice(0, L);
