@@ -138,7 +138,8 @@ export async function startWechatAdapter(opts: WechatAdapterOptions): Promise<We
     writeWechatLogin(redis, prefix, state).catch((err: unknown) => logger.warn({ err }, 'login state not published'));
 
   bot.on('scan', (qrcode, status) => {
-    if (status !== types.ScanStatus.Waiting && status !== types.ScanStatus.Timeout) return;
+    // Scanned or confirmed: the code on show has done its job (login follows); anything else is a code to show.
+    if (status === types.ScanStatus.Scanned || status === types.ScanStatus.Confirmed || qrcode === '') return;
     void publishLogin({ status: 'scan', qrcode, updatedAt: Date.now() });
     logger.info('WeChat login: scan the QR code (terminal, or the admin page)');
     if (terminal !== null) {
