@@ -9,6 +9,7 @@ import { registerDiscordCommands } from './discord-adapter.ts';
 import { commandTextOf, discordCommandDefinitions, snowflakeTime } from './discord-commands.ts';
 import { createDiscordDeliveryHandler } from './discord-delivery.ts';
 import { discordPublicKey, verifyDiscordSignature } from './discord-interactions-endpoint.ts';
+import { DiscordReplyBoard } from './discord-progress.ts';
 import { createDiscordRest } from './discord-rest.ts';
 import { FakeDiscord } from './testing/fake-discord.ts';
 import { snowflakeAt } from './testing/fake-interactions.ts';
@@ -201,5 +202,47 @@ describe('attachment hosts', () => {
     expect(fromDiscordCdn('https://evil.example/cdn.discordapp.com.png', 'https://discord.com/api')).toBe(false);
     expect(fromDiscordCdn('http://127.0.0.1:4000/cdn/a.png', 'http://127.0.0.1:4000/api')).toBe(true);
     expect(fromDiscordCdn('not a url', 'https://discord.com/api')).toBe(false);
+  });
+});
+
+describe('reply board', () => {
+  it('runs a job\'s progress edits in order; once the delivery settles, the edit in flight finishes first and none follows', async () => {
+    const board = new DiscordReplyBoard();
+    const done: string[] = [];
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((r) => {
+      release = r;
+    });
+    board.edit('j', async () => {
+      await slow;
+      done.push('encoding');
+    });
+    board.edit('j', async () => {
+      done.push('scanning');
+    });
+    // The first edit is under way (waiting for Discord's answer) when the delivery begins.
+    await new Promise((r) => setTimeout(r, 20));
+    let settled = false;
+    const settling = board.settle('j').then(() => {
+      settled = true;
+    });
+    board.edit('j', async () => {
+      done.push('late');
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    // The delivery waits for the edit in flight.
+    expect(settled).toBe(false);
+    release();
+    await settling;
+    await new Promise((r) => setTimeout(r, 20));
+    // Queued before the settle but not started: dropped too; the delivery's edit is the last.
+    expect(done).toEqual(['encoding']);
+    board.forget('j');
+    board.edit('j', async () => {
+      done.push('a new story');
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    await board.settle('j');
+    expect(done).toEqual(['encoding', 'a new story']);
   });
 });
