@@ -150,6 +150,12 @@ export const EnvSchema = z.object({
   FRAMECAST_COLLAB_IDLE_HOURS: int(24, 1, 24 * 30),
   FRAMECAST_COLLAB_QUOTA_POLICY: z.enum(['starter', 'split', 'pool']).default('starter'),
   FRAMECAST_COLLAB_TRANSITION_SECONDS: z.coerce.number().min(0).max(2).default(0.5),
+  /**
+   * Mini program: the Token set in WeChat's console for message push (消息推送, plaintext mode), which
+   * signs the `wxa_media_check` verdicts WeChat POSTs to /api/mp/wechat/push; without it no verdict is
+   * accepted and every checked image waits for a moderator.
+   */
+  WECHAT_PUSH_TOKEN: z.string().regex(/^[A-Za-z0-9]{3,32}$/, '3 to 32 letters or digits (as WeChat\'s console takes)').optional(),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -214,6 +220,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (['1', 'true', 'yes', 'on'].includes(merged.FRAMECAST_WECHAT_CHECKS ?? '')) {
     for (const k of ['WECHAT_APP_ID', 'WECHAT_APP_SECRET']) if (!has(k)) problems.push(`${k}: required when FRAMECAST_WECHAT_CHECKS is on`);
+    // WeChat downloads the image it checks: it needs a signed link it can reach from outside.
+    if (!has('FRAMECAST_PUBLIC_URL')) problems.push('FRAMECAST_PUBLIC_URL: required when FRAMECAST_WECHAT_CHECKS is on (WeChat\'s image check downloads the photo from a signed link under it)');
   }
   if (['DISCORD_TOKEN', 'DISCORD_APPLICATION_ID', 'DISCORD_PUBLIC_KEY'].some(has)) {
     for (const k of ['DISCORD_TOKEN', 'DISCORD_APPLICATION_ID']) if (!has(k)) problems.push(`${k}: required when Discord is configured (DISCORD_TOKEN, DISCORD_APPLICATION_ID or DISCORD_PUBLIC_KEY set)`);
