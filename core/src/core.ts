@@ -22,6 +22,8 @@ import { Keys, userKeyOf } from './redis/keys.ts';
 import { UserBlocks } from './users/user-blocks.ts';
 import { UserSettingsStore } from './users/user-settings.ts';
 import { RuntimeCapabilitiesRegistry } from './runtime/runtime-capabilities-registry.ts';
+import { CollabService } from './collab/collab-service.ts';
+import { CollabLedger } from './jobs/collab-ledger.ts';
 
 /** How the core reports what it measures (the HTTP server's /metrics implements it). */
 export interface CoreMetricsSink extends DeliveryObserver {
@@ -119,6 +121,8 @@ export interface Core {
     /** Refusals by moderation or a block, newest first (a capped log; no prompt text). */
     recentRefusals(limit?: number): Promise<RefusalEntry[]>;
   };
+  /** Group-chat collaborative storyboards (see core/src/collab). */
+  readonly collab: CollabService;
   /** Jobs per state, and each queue's counts (for /metrics). */
   stats(): Promise<{ jobsByState: Record<string, number>; queues: Array<{ queue: string; counts: Record<string, number> }> }>;
   close(): Promise<void>;
@@ -160,8 +164,17 @@ export function createCore(opts: CoreOptions): Core {
     ...(opts.random === undefined ? {} : { random: opts.random }),
   });
 
+  const collab = new CollabService({
+    config, redis, moderator: counted(opts.moderator, opts.metrics), quota, lifecycle, ledger: new CollabLedger(redis, config.keyPrefix), queue,
+    runtimes, connection, bullPrefix: keys.bullPrefix,
+    ...(opts.imageIntake === undefined ? {} : { imageIntake: opts.imageIntake }),
+    ...(opts.logger === undefined ? {} : { logger: opts.logger }),
+    ...(opts.random === undefined ? {} : { random: opts.random }),
+  });
+
   return {
     config,
+    collab,
     async submit(request) {
       const t0 = performance.now();
       const res = await intake.intake(request);
@@ -233,7 +246,7 @@ export function createCore(opts: CoreOptions): Core {
       return { jobsByState: await lifecycle.countsByState(), queues };
     },
     async close() {
-      await Promise.all([deliveries.close(), progress.close()]);
+      await Promise.all([deliveries.close(), progress.close(), collab.close()]);
       await Promise.all([queue.close(), deliveryQueues.close()]);
     },
   };

@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { Keys } from '../redis/keys.ts';
+import { FINAL_STATES, JobStore } from './job-record.ts';
+import { Ledger, RESERVATION_TTL_SECONDS, type SettleResult } from './ledger.ts';
+
+const read = (name: string) => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
+
+type RedisWithPool = Redis & {
+  fcCollabPoolReserve(...args: (string | number)[]): Promise<[string, string | number]>;
+  fcCollabPoolSettle(...args: (string | number)[]): Promise<SettleResult>;
+};
+
+/** One payer's part of a storyboard render: a user's reservation, or a group pool's hold. */
+export interface CollabCharge {
+  payer: string;
+  credits: number;
+  reservationId: string;
+}
+
+export type PoolReserveResult = { ok: true; balance: number } | { ok: false; available: number };
+
+/**
+ * The ledger operations of collaborative storyboards, beside the job scripts: a group pool's
+ * balance and holds (each a Lua script), and the settlement of a render's extra reservations (the
+ * split policy's shares, the pool's hold) by the final state of the render's job. The job's own
+ * reservation (the starter policy) settles with the job in finish-11, as every job's does.
+ * Every settlement moves a reservation held → committed/refunded once, whoever calls it how often.
+ */
+export class CollabLedger {
+  private readonly keys: Keys;
+  private readonly redis: RedisWithPool;
+  private readonly ledger: Ledger;
+  private readonly store: JobStore;
+
+  constructor(redis: Redis, prefix: string) {
+    this.keys = new Keys(prefix);
+    if (!('fcCollabPoolReserve' in redis)) {
+      redis.defineCommand('fcCollabPoolReserve', { numberOfKeys: 2, lua: read('collab-pool-reserve-2.lua') });
+      redis.defineCommand('fcCollabPoolSettle', { numberOfKeys: 2, lua: read('collab-pool-settle-2.lua') });
+    }
+    this.redis = redis as RedisWithPool;
+    this.ledger = new Ledger(redis, prefix);
+    this.store = new JobStore(redis, prefix);
+  }
+
+  private poolKey(boardKey: string): string {
+    return `${this.keys.prefix}:collab:pool:${boardKey}`;
+  }
+
+  private holdKey(reservationId: string): string {
+    return `${this.keys.prefix}:collab:poolres:${reservationId}`;
+  }
+
+  async poolBalance(boardKey: string): Promise<number> {
+    return Number((await this.redis.get(this.poolKey(boardKey))) ?? 0);
+  }
+
+  /** An admin adds credits to a room's pool. */
+  async grantPool(boardKey: string, credits: number): Promise<number> {
+    if (!Number.isInteger(credits) || credits <= 0 || credits > 1_000_000) throw new RangeError('credits must be a positive integer of at most 1,000,000');
+    return this.redis.incrby(this.poolKey(boardKey), credits);
+  }
+
+  async reservePool(boardKey: string, reservationId: string, cost: number, now = Date.now()): Promise<PoolReserveResult> {
+    const [status, n] = await this.redis.fcCollabPoolReserve(this.poolKey(boardKey), this.holdKey(reservationId), cost, now, RESERVATION_TTL_SECONDS, boardKey);
+    if (status === 'credits') return { ok: false, available: Number(n) };
+    return { ok: true, balance: status === 'ok' ? Number(n) : await this.poolBalance(boardKey) };
+  }
+
+  /** Gives back every extra reservation of a render that never became a job (the render failed to start). */
+  async release(charges: readonly CollabCharge[]): Promise<void> {
+    for (const c of charges) await this.settleOne(c, 'refund');
+  }
+
+  /**
+   * Settles a render's extra reservations by its job's state: succeeded → committed; failed,
+   * cancelled, blocked → refunded; undeliverable → refunded (uncommitted if already committed).
+   * 'pending' while the job still runs.
+   */
+  async settleByJob(jobId: string, charges: readonly CollabCharge[]): Promise<'committed' | 'refunded' | 'pending' | 'missing'> {
+    const rec = await this.store.get(jobId);
+    if (rec === undefined) return 'missing';
+    if (!FINAL_STATES.has(rec.state)) return 'pending';
+    const extra = charges.filter((c) => c.reservationId !== jobId);
+    if (rec.state === 'succeeded') {
+      for (const c of extra) await this.settleOne(c, 'commit');
+      return 'committed';
+    }
+    for (const c of extra) {
+      await this.settleOne(c, 'refund');
+      if (rec.state === 'undeliverable') await this.settleOne(c, 'uncommit');
+    }
+    return 'refunded';
+  }
+
+  private async settleOne(c: CollabCharge, action: 'commit' | 'refund' | 'uncommit'): Promise<SettleResult> {
+    if (c.payer.startsWith('pool:')) {
+      return this.redis.fcCollabPoolSettle(this.poolKey(c.payer.slice('pool:'.length)), this.holdKey(c.reservationId), action, Date.now(), RESERVATION_TTL_SECONDS);
+    }
+    return this.ledger.settle(c.reservationId, action);
+  }
+}
