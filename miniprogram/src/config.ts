@@ -18,11 +18,6 @@ export const API_BASE_URLS: Readonly<Record<EnvVersion, string>> = {
 
 export const API_BASE_URL_STORAGE_KEY = 'framecast.apiBaseUrl';
 
-/**
- * The subscription message template sent when a video is done: the same ID as the server's
- * `FRAMECAST_MP_TEMPLATE_ID`. Empty: the app never asks (and no message is sent).
- */
-export const SUBSCRIBE_TEMPLATE_ID = '';
 
 export interface Settings {
   /** How often My videos asks for the state of unfinished jobs. */
@@ -33,6 +28,11 @@ export interface Settings {
   requestTimeoutMs: number;
   /** Longest video download it waits for. */
   downloadTimeoutMs: number;
+  /**
+   * The subscription message template sent when a video is done: the same ID as the server's
+   * `FRAMECAST_MP_TEMPLATE_ID`. Empty: the app never asks (and no message is sent).
+   */
+  subscribeTemplateId: string;
 }
 
 const settings: Settings = {
@@ -40,6 +40,7 @@ const settings: Settings = {
   maxPhotoBytes: 10 * 1024 * 1024,
   requestTimeoutMs: 15_000,
   downloadTimeoutMs: 120_000,
+  subscribeTemplateId: '',
 };
 
 export function getSettings(): Readonly<Settings> {

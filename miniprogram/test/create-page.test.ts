@@ -147,4 +147,24 @@ describe('create page', () => {
     expect((posts[0]?.body as { requestId?: string }).requestId).toBe((posts[1]?.body as { requestId?: string }).requestId);
     expect([...h.server.jobs.values()].filter((j) => j.prompt === 'a lighthouse in a storm')).toHaveLength(1);
   });
+
+  it('asks for the completion message when a template is configured, and says so to the API', async () => {
+    h.config().configure({ subscribeTemplateId: 'tmpl-done' });
+    try {
+      const page = h.page('create');
+      await page.fire('.prompt', 'input', { value: 'a paper boat on a canal' });
+      await page.tap('.submit');
+      await waitFor(() => h.wx.switchedTo.length > 0, 'the submission');
+      expect(h.wx.subscribeAsked).toEqual(['tmpl-done']);
+      expect(h.server.calls('POST', '/api/mp/jobs').at(-1)?.body).toMatchObject({ subscribe: true });
+
+      h.wx.subscribeAnswer = 'reject';
+      await page.fire('.prompt', 'input', { value: 'a paper boat at night' });
+      await page.tap('.submit');
+      await waitFor(() => h.wx.switchedTo.length > 1, 'the second submission');
+      expect(h.server.calls('POST', '/api/mp/jobs').at(-1)?.body).not.toHaveProperty('subscribe');
+    } finally {
+      h.config().configure({ subscribeTemplateId: '' });
+    }
+  });
 });

@@ -94,4 +94,21 @@ describe('gallery page', () => {
     await waitFor(() => page.exists('.empty'), 'the empty state');
     expect(page.text('.empty')).toBe('广场上还没有作品');
   });
+
+  it('loads the next page when the list reaches the bottom', async () => {
+    h.server.galleryPageSize = 2;
+    try {
+      const page = h.page('gallery');
+      await waitFor(() => page.all('.tile').length === 2, 'the first page');
+      expect(page.exists('.more')).toBe(true);
+      page.call('onReachBottom');
+      page.call('onReachBottom');
+      await waitFor(() => page.all('.tile').length === 3, 'the second page');
+      expect(prompts(page)).toEqual(['夜市烟火', '古镇黄昏', '雪山日出']);
+      expect(page.exists('.more')).toBe(false);
+      expect(h.server.calls('GET', '/api/mp/gallery?sort=newest&cursor=2')).toHaveLength(1);
+    } finally {
+      h.server.galleryPageSize = 20;
+    }
+  });
 });

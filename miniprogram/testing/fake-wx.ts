@@ -72,6 +72,9 @@ export class FakeWx {
   /** Whether the user allowed saving to the album. */
   albumAllowed = true;
   envVersion: 'develop' | 'trial' | 'release' = 'develop';
+  /** Templates wx.requestSubscribeMessage was asked for, and what the user answers. */
+  readonly subscribeAsked: string[] = [];
+  subscribeAnswer: 'accept' | 'reject' = 'accept';
   readonly dir = mkdtempSync(join(tmpdir(), 'fake-wx-'));
 
   /** A photo file on disk, as chooseMedia's temp file. */
@@ -83,7 +86,8 @@ export class FakeWx {
 
   /** Forgets what was recorded and steered (a new test). */
   reset(): void {
-    for (const list of [this.toasts, this.modals, this.switchedTo, this.titles, this.tabTexts, this.savedToAlbum, this.downloads]) list.length = 0;
+    for (const list of [this.toasts, this.modals, this.switchedTo, this.titles, this.tabTexts, this.savedToAlbum, this.downloads, this.subscribeAsked]) list.length = 0;
+    this.subscribeAnswer = 'accept';
     this.nextPhoto = undefined;
     this.nextActionSheetIndex = undefined;
     this.albumAllowed = true;
@@ -219,7 +223,8 @@ export class FakeWx {
         this.toasts.push(o.title);
       },
       requestSubscribeMessage: (o: AnyOptions & { tmplIds: string[] }) => {
-        finish(o, { ok: true, res: Object.fromEntries(o.tmplIds.map((id) => [id, 'accept'])) as never });
+        this.subscribeAsked.push(...o.tmplIds);
+        finish(o, { ok: true, res: Object.fromEntries(o.tmplIds.map((id) => [id, this.subscribeAnswer])) as never });
       },
       showLoading: () => undefined,
       hideLoading: () => undefined,

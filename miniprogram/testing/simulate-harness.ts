@@ -149,7 +149,7 @@ export class MiniprogramHarness {
     return this.require(join(this.dir, path)) as T;
   }
 
-  config(): { configure(changes: Record<string, number>): void; API_BASE_URL_STORAGE_KEY: string } {
+  config(): { configure(changes: Record<string, number | string>): void; API_BASE_URL_STORAGE_KEY: string } {
     return this.module('config.js');
   }
 

@@ -1,6 +1,6 @@
 import { api, messageOf, newRequestId } from '../../api/client';
 import { ApiError, DURATION_LIMITS, PROMPT_MAX_CHARS, estimateCost, type Aspect, type CreateJobInput } from '../../api/types';
-import { SUBSCRIBE_TEMPLATE_ID, getSettings } from '../../config';
+import { getSettings } from '../../config';
 import { applyChrome, getLang, messages, t } from '../../i18n/index';
 import { ASPECT_LABELS, STYLES, TEMPLATES } from '../../presets';
 import { chooseImage, requestSubscribe, toast } from '../../utils/wx-async';
@@ -170,7 +170,8 @@ Component({
       input.requestId = pendingKey;
       try {
         // Asked within the tap, as WeChat requires; a refusal only means no completion message.
-        if (SUBSCRIBE_TEMPLATE_ID !== '' && (await requestSubscribe(SUBSCRIBE_TEMPLATE_ID))) input.subscribe = true;
+        const template = getSettings().subscribeTemplateId;
+        if (template !== '' && (await requestSubscribe(template))) input.subscribe = true;
         const job = await api.createJob(input);
         pendingKey = '';
         this.setData({ submitting: false });
