@@ -249,5 +249,5 @@ describe('playground HTTP API', () => {
     expect([200, 409]).toContain(cancel.status);
     // Without the Origin header a state change is refused even with the cookie.
     expect((await alice.fetch(`/api/web/jobs/${jobId}/reroll`, { method: 'POST', origin: null, body: JSON.stringify({ requestId: 'req-reroll-002' }), headers: { 'Content-Type': 'application/json' } })).status).toBe(403);
-  });
+  }, 180_000);
 });

@@ -97,6 +97,7 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
   const maxImageBytes = Math.max(1024, Math.min(deps.maxImageBytes ?? WEB_MAX_IMAGE_BYTES, bodyLimit - FORM_OVERHEAD_BYTES));
   const publicOrigin = config.env.FRAMECAST_PUBLIC_URL === undefined ? [] : [new URL(config.env.FRAMECAST_PUBLIC_URL).origin];
   const allowedOrigins = new Set(deps.allowedOrigins ?? publicOrigin);
+  const publicHttps = config.env.FRAMECAST_PUBLIC_URL?.startsWith('https:') === true;
   const assets = { script: readAsset('playground.js'), style: readAsset('playground.css') };
   const streams = new Map<string, number>();
   const router = new Router();
@@ -110,15 +111,17 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
   // --- the page and its assets -------------------------------------------------------------
   router.get('/', async (ctx) => {
     const locale = localeOf(ctx, fallback, true);
-    const secure = ctx.secure;
+    // Secure cookies over HTTPS, also behind a proxy that ends TLS (FRAMECAST_PUBLIC_URL says https).
+    const secure = ctx.secure || publicHttps;
+    if (secure) (ctx.cookies as { secure: boolean }).secure = true;
     if (typeof ctx.query.lang === 'string' && (ctx.query.lang === 'en' || ctx.query.lang === 'zh-CN')) {
       ctx.cookies.set(LANG_COOKIE, ctx.query.lang, { httpOnly: false, sameSite: 'lax', secure, maxAge: 365 * 24 * 3600_000, overwrite: true });
     }
-    const existing = await sessions.get(ctx.cookies.get(SESSION_COOKIE));
-    if (existing === undefined) {
-      const { token } = await sessions.create();
-      ctx.cookies.set(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'lax', secure, maxAge: SESSION_TTL_SECONDS * 1000, overwrite: true });
-    }
+    const given = ctx.cookies.get(SESSION_COOKIE);
+    const existing = await sessions.get(given);
+    // A new session, or the same one's cookie renewed (the server's TTL decides when it ends).
+    const token = existing === undefined || given === undefined ? (await sessions.create()).token : given;
+    ctx.cookies.set(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'lax', secure, maxAge: SESSION_TTL_SECONDS * 1000, overwrite: true });
     security(ctx);
     ctx.set('Content-Security-Policy', PAGE_CSP);
     ctx.set('Cache-Control', 'no-store');
@@ -197,7 +200,8 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
       ctx.body = { error: result.reason, message: result.message[w.locale], messages: result.message, ...(result.detail === undefined ? {} : { detail: result.detail }), requestId: httpState(ctx).requestId };
       return;
     }
-    if (!w.session.active) await sessions.touch(w.token, w.session);
+    // A session that submits lives SESSION_TTL_SECONDS from its last submission.
+    await sessions.touch(w.token, w.session);
     const rec = await core.job(result.jobId);
     ctx.status = result.duplicate ? 200 : 201;
     ctx.body = {

@@ -23,6 +23,8 @@ declare class DataTransfer {
 let rig: PlaygroundRig;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
+/** Script errors and CSP refusals on any page: none expected. */
+const pageErrors: string[] = [];
 
 beforeAll(async () => {
   [rig, browser] = await Promise.all([startPlaygroundRig(), launchChromium()]);
@@ -37,8 +39,9 @@ async function openPlayground(locale: string): Promise<Page> {
   const context = await browser.newContext({ locale, viewport: { width: 1100, height: 900 } });
   contexts.push(context);
   const page = await context.newPage();
-  page.on('pageerror', (err) => {
-    throw err;
+  page.on('pageerror', (err) => pageErrors.push(`${locale}: ${err.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(`${locale}: ${m.text()}`);
   });
   await page.goto(`${rig.baseUrl}/`);
   await page.waitForSelector('body[data-ready="1"]');
@@ -171,5 +174,6 @@ describe('the playground in a browser', () => {
     // The first user's history survives a reload.
     await alice.reload();
     await alice.waitForSelector(`#job-${jobId} video`);
+    expect(pageErrors).toEqual([]);
   });
 });

@@ -92,7 +92,7 @@ export function renderPlaygroundPage(o: PageOptions): string {
     <p id="credits" class="credits"></p>
     <h2 id="history-title">${e(wt('history_title', locale))}</h2>
     <p id="history-empty" class="empty">${e(wt('history_empty', locale))}</p>
-    <ol id="jobs" class="jobs" aria-live="polite"></ol>
+    <ol id="jobs" class="jobs"></ol>
     <form id="compose" class="compose" method="post" action="/api/web/jobs" enctype="multipart/form-data" novalidate>
       <label for="command">${e(wt('command_label', locale))}</label>
       <textarea id="command" name="text" rows="2" maxlength="8000" autocomplete="off" placeholder="${e(wt('command_placeholder', locale))}" aria-describedby="submit-hint"></textarea>
