@@ -88,7 +88,7 @@ function wordSyllables(word: string, toneType: 'none' | 'num' | 'symbol'): strin
  * For a Chinese entry: every variant with one character replaced by a same-sounding one (its
  * reading in this word, tones ignored). Returns code-point arrays.
  */
-export function homophoneVariants(word: string, cache: Map<string, string[]>): number[][] {
+export function homophoneVariants(word: string, cache: Map<string, string[]>, perChar: number = HOMOPHONES_PER_CHAR): number[][] {
   const chars = [...word];
   if (!chars.every((c) => isCjk(c.codePointAt(0) ?? 0))) return [];
   const syllables = wordSyllables(word, 'none');
@@ -97,10 +97,10 @@ export function homophoneVariants(word: string, cache: Map<string, string[]>): n
   const out: number[][] = [];
   chars.forEach((c, j) => {
     const syllable = syllables[j] ?? '';
-    const key = `${c}\u0000${syllable}`;
+    const key = `${c}\u0000${syllable}\u0000${perChar}`;
     let sames = cache.get(key);
     if (sames === undefined) {
-      sames = (index.get(syllable) ?? []).filter((h) => h !== c).slice(0, HOMOPHONES_PER_CHAR);
+      sames = (index.get(syllable) ?? []).filter((h) => h !== c).slice(0, perChar);
       cache.set(key, sames);
     }
     for (const h of sames) {

@@ -7,7 +7,7 @@ import { Automaton } from './automaton.ts';
 import { KeywordListError } from './keyword-list-error.ts';
 import type { KeywordAction, KeywordFlags, KeywordList } from './keyword-list-format.ts';
 import { parseEntry, parseVariantLine } from './keyword-list-format.ts';
-import { HOMOPHONE_MIN_CHARS, homophoneVariants, maskedCopy, maskedVariants, pinyinForms } from './evasion-expansions.ts';
+import { HOMOPHONES_PER_CHAR, HOMOPHONE_MIN_CHARS, homophoneVariants, maskedCopy, maskedVariants, pinyinForms } from './evasion-expansions.ts';
 import {
   CHAR_EXPANDS,
   HARD_BREAK,
@@ -56,7 +56,10 @@ export interface ExpansionStats {
   /** Total automaton patterns and states. */
   totalPatterns: number;
   states: number;
-  /** True when MAX_EXPANSION_PATTERNS stopped further homophone/mask variants. */
+  /**
+   * True when MAX_EXPANSION_PATTERNS cut the expansions: masked and pinyin variants stop there,
+   * and homophones share what is left evenly (fewer than HOMOPHONES_PER_CHAR per character).
+   */
   capped: boolean;
   /** Time spent building the matcher (ms), expansions and automaton included. */
   buildMs: number;
@@ -170,6 +173,9 @@ export class KeywordMatcher {
       buildMs: 0,
     };
     const homophoneCache = new Map<string, string[]>();
+    // Homophones come last, sharing what is left of the budget evenly over every character.
+    const homophoneWork: { spelling: string; word: string; list: KeywordList; action: KeywordAction; flags: KeywordFlags; seen: Set<string> }[] = [];
+    let homophonePositions = 0;
     // Most variants share their breaks (all zero for one word): one typed array per shape.
     const breaksCache = new Map<string, Uint8Array>();
     const breaksOf = (b: readonly number[]): Uint8Array => {
@@ -283,13 +289,24 @@ export class KeywordMatcher {
           if (ex.pinyin !== false && flags.pinyin !== false && roomLeft()) {
             addVariants(pinyinForms(spelling), form.word, list, action, { ...flags, substring: false, prefix: false, suffix: false }, 'pinyin', seen);
           }
-          if (ex.homophones !== false && (flags.homophones ?? cps.length >= HOMOPHONE_MIN_CHARS) && roomLeft()) {
-            const homophones = homophoneVariants(spelling, homophoneCache).map((h) => ({ cps: h, breaks: h.slice(1).map(() => 0) }));
-            addVariants(homophones, form.word, list, action, flags, 'homophone', seen);
+          if (ex.homophones !== false && (flags.homophones ?? cps.length >= HOMOPHONE_MIN_CHARS)) {
+            homophoneWork.push({ spelling, word: form.word, list, action, flags, seen });
+            homophonePositions += cps.length;
           }
         }
         count++;
       });
+    }
+    if (homophoneWork.length > 0) {
+      const left = MAX_EXPANSION_PATTERNS - added;
+      const perChar = Math.min(HOMOPHONES_PER_CHAR, Math.floor(left / homophonePositions));
+      if (perChar < HOMOPHONES_PER_CHAR) stats.capped = true;
+      if (perChar > 0) {
+        for (const w of homophoneWork) {
+          const homophones = homophoneVariants(w.spelling, homophoneCache, perChar).map((h) => ({ cps: h, breaks: h.slice(1).map(() => 0) }));
+          addVariants(homophones, w.word, w.list, w.action, w.flags, 'homophone', w.seen);
+        }
+      }
     }
     this.automaton = new Automaton(main.patterns);
     this.entries = main.entries;
@@ -415,15 +432,30 @@ export class KeywordMatcher {
       let s = state;
       let to = -1;
       while (s !== 0) {
-        const lo = edgeStart[s] ?? 0;
-        const hi = edgeStart[s + 1] ?? 0;
-        for (let e = lo; e < hi; e++) {
-          const v = edgeSym[e] ?? 0;
-          if (v === sym) {
-            to = edgeTo[e] ?? 0;
-            break;
+        let lo = edgeStart[s] ?? 0;
+        let hi = edgeStart[s + 1] ?? 0;
+        if (hi - lo > 8) {
+          // Wide states (homophone expansions give a character dozens of siblings): binary search.
+          hi--;
+          while (lo <= hi) {
+            const mid = (lo + hi) >> 1;
+            const v = edgeSym[mid] ?? 0;
+            if (v === sym) {
+              to = edgeTo[mid] ?? 0;
+              break;
+            }
+            if (v < sym) lo = mid + 1;
+            else hi = mid - 1;
           }
-          if (v > sym) break;
+        } else {
+          for (let e = lo; e < hi; e++) {
+            const v = edgeSym[e] ?? 0;
+            if (v === sym) {
+              to = edgeTo[e] ?? 0;
+              break;
+            }
+            if (v > sym) break;
+          }
         }
         if (to >= 0) break;
         s = fail[s] ?? 0;
