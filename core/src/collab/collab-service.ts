@@ -168,6 +168,9 @@ export class CollabService {
    * then treats it as a /video request).
    */
   async command(context: CollabContext, text: string): Promise<CollabReply | undefined> {
+    if (!CollabContextSchema.safeParse(context).success) {
+      return { ok: false, code: 'invalid_request', message: tAll('refusal.invalid_request', { detail: 'collab context' }), audience: 'author' };
+    }
     const parsed = parseCollabCommand(text, this.d.random === undefined ? {} : { random: this.d.random });
     if (parsed.kind === 'none') return undefined;
     if (parsed.kind === 'error') {
