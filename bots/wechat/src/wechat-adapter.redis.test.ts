@@ -304,13 +304,16 @@ describe('WeChat bot: upload budget and room credits', { timeout: 120_000 }, () 
       r.wx.say(ivy, '/视频 旋转的茶杯 --draft', shop);
       const [first] = await awaitJobs(r.core, ivy.id, 1, 'the first job');
       await awaitText(r.wx, shop.id, /^@Ivy .*收到！/, 'the first acknowledgement');
-      r.wx.say(jack, '/视频 旋转的花瓶 --draft', shop);
+      const refusedId = r.wx.say(jack, '/视频 旋转的花瓶 --draft', shop);
       await awaitText(r.wx, shop.id, /^@Jack .*本群今日的视频额度已用完/, 'the room refusal');
+      r.wx.emit(refusedId);
       expect(await jobsOf(r.core, jack.id)).toHaveLength(0);
       expect((await r.core.quota.show(`wechat:${jack.id}`)).available).toBe(1000);
       // Ivy cancels her waiting job: the room's credits come back (once), and Jack's next request goes through.
       r.wx.say(ivy, '@Framecast\u2005取消', shop, [r.wx.self]);
       await awaitText(r.wx, shop.id, /^@Ivy .*已取消，额度已退还/, 'the cancel answer');
+      // The repeated event was not answered twice.
+      expect(r.wx.sentTo(shop.id).filter((m) => /^@Jack .*本群今日的视频额度已用完/.test(m.text ?? ''))).toHaveLength(1);
       await waitFor(async () => ((await r.core.job(first?.jobId ?? ''))?.state === 'cancelled' ? true : undefined), 30_000, 'cancelled');
       r.wx.say(jack, '/视频 旋转的花瓶 --draft', shop);
       const [jacks] = await awaitJobs(r.core, jack.id, 1, 'Jack\'s job once the credits came back');

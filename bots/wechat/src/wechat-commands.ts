@@ -172,7 +172,8 @@ export class WechatCommands {
         const cost = costOf(parsed.spec);
         const c = await roomQuota.charge(room.id, req.eventId, cost);
         if (!c.ok) {
-          await reply(wt('room_quota', locale, { limit: roomQuota.limit, cost, left: c.left, timeZone: core.config.timeZone }));
+          // Said once, however often the event comes.
+          if (await this.firstSight(`roomquota:${req.eventId}`)) await reply(wt('room_quota', locale, { limit: roomQuota.limit, cost, left: c.left, timeZone: core.config.timeZone }));
           return undefined;
         }
         charged = { day: c.day };
