@@ -35,6 +35,11 @@ describe('WeChat triggers', () => {
     expect(classifyText('帮助', dm)).toEqual({ kind: 'command', command: 'help' });
     expect(classifyText('help', dm)).toEqual({ kind: 'command', command: 'help' });
     expect(classifyText('/video', dm)).toEqual({ kind: 'command', command: 'help' });
+    // A greeting costs nothing: it gets the help.
+    for (const hi of ['你好', '您好！', 'hi', 'Hello!', '在吗？']) expect(classifyText(hi, dm)).toEqual({ kind: 'command', command: 'help' });
+    expect(classifyText('你好', mentioned)).toEqual({ kind: 'command', command: 'help' });
+    expect(classifyText('你好', room)).toEqual({ kind: 'ignore' });
+    expect(classifyText('你好的猫 --draft', dm)).toMatchObject({ kind: 'prompt' });
   });
 
   it('"用上一张图" and "use last image" ask for the last picture and leave the prompt', () => {

@@ -22,6 +22,8 @@ const COMMANDS: ReadonlyArray<[WechatCommand, RegExp]> = [
   ['help', /^(?:[/／]?(?:帮助|help)|[?？])$/iu],
 ];
 const LAST_IMAGE = /用上一张图(?:片)?|use (?:the )?last (?:image|picture|photo)/giu;
+/** A greeting is not a prompt (it would cost credits): it gets the help. */
+const GREETING = /^(?:你好|您好|嗨|哈喽|在吗|在不在|hi|hello|hey)[\s!！。.~～?？]*$/iu;
 
 /** Whether the text starts with the video command (`/video`, `/视频`, `视频：`, `视频:`). */
 export function startsWithVideoCommand(text: string): boolean {
@@ -44,6 +46,7 @@ export function classifyText(raw: string, ctx: { inRoom: boolean; mentioned: boo
     return m[1] === undefined ? { kind: 'command', command } : { kind: 'command', command, arg: m[1] };
   }
   const prefixed = startsWithVideoCommand(text);
+  if (GREETING.test(text) && (!ctx.inRoom || ctx.mentioned)) return { kind: 'command', command: 'help' };
   if (ctx.inRoom && !ctx.mentioned && !prefixed) return { kind: 'ignore' };
   let body = COLON_VIDEO.test(text) ? text.replace(COLON_VIDEO, '') : text;
   const useLastImage = LAST_IMAGE.test(body);
