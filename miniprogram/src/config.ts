@@ -24,6 +24,11 @@ export interface Settings {
   pollIntervalMs: number;
   /** Largest reference photo sent to the server (the server enforces its own limit too). */
   maxPhotoBytes: number;
+  /**
+   * Photos larger than this are recompressed (wx.compressImage) before the upload: the HTTP
+   * server refuses bodies over FRAMECAST_HTTP_BODY_LIMIT, 1 MiB by default.
+   */
+  compressAboveBytes: number;
   /** Longest request the app waits for. */
   requestTimeoutMs: number;
   /** Longest video download it waits for. */
@@ -38,6 +43,7 @@ export interface Settings {
 const settings: Settings = {
   pollIntervalMs: 2000,
   maxPhotoBytes: 10 * 1024 * 1024,
+  compressAboveBytes: 900 * 1024,
   requestTimeoutMs: 15_000,
   downloadTimeoutMs: 120_000,
   subscribeTemplateId: '',

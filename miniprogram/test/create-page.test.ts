@@ -99,6 +99,7 @@ describe('create page', () => {
     await page.tap('.add-photo');
     await waitFor(() => page.data.imageId !== '', 'the upload');
     expect(page.text('.photo-state')).toBe('照片已就绪');
+    expect(h.wx.compressed).toEqual([]);
     const upload = h.server.calls('POST', '/api/mp/uploads')[0];
     expect(upload?.contentType).toMatch(/^multipart\/form-data; boundary=/);
     expect(upload?.authorization).toMatch(/^Bearer /);
@@ -165,6 +166,21 @@ describe('create page', () => {
       expect(h.server.calls('POST', '/api/mp/jobs').at(-1)?.body).not.toHaveProperty('subscribe');
     } finally {
       h.config().configure({ subscribeTemplateId: '' });
+    }
+  });
+
+  it('recompresses a large photo before the upload', async () => {
+    h.config().configure({ compressAboveBytes: 10 });
+    try {
+      const page = h.page('create');
+      const photo = h.wx.photo(PNG_1X1);
+      h.wx.nextPhoto = photo;
+      await page.tap('.add-photo');
+      await waitFor(() => page.data.imageId !== '', 'the upload');
+      expect(h.wx.compressed).toEqual([photo.tempFilePath]);
+      expect(page.data.photoPath).toBe(photo.tempFilePath);
+    } finally {
+      h.config().configure({ compressAboveBytes: 900 * 1024 });
     }
   });
 });

@@ -74,6 +74,8 @@ export class FakeWx {
   envVersion: 'develop' | 'trial' | 'release' = 'develop';
   /** Templates wx.requestSubscribeMessage was asked for, and what the user answers. */
   readonly subscribeAsked: string[] = [];
+  /** Photos wx.compressImage was asked to compress. */
+  readonly compressed: string[] = [];
   subscribeAnswer: 'accept' | 'reject' = 'accept';
   readonly dir = mkdtempSync(join(tmpdir(), 'fake-wx-'));
 
@@ -86,7 +88,7 @@ export class FakeWx {
 
   /** Forgets what was recorded and steered (a new test). */
   reset(): void {
-    for (const list of [this.toasts, this.modals, this.switchedTo, this.titles, this.tabTexts, this.savedToAlbum, this.downloads, this.subscribeAsked]) list.length = 0;
+    for (const list of [this.toasts, this.modals, this.switchedTo, this.titles, this.tabTexts, this.savedToAlbum, this.downloads, this.subscribeAsked, this.compressed]) list.length = 0;
     this.subscribeAnswer = 'accept';
     this.nextPhoto = undefined;
     this.nextActionSheetIndex = undefined;
@@ -225,6 +227,17 @@ export class FakeWx {
       requestSubscribeMessage: (o: AnyOptions & { tmplIds: string[] }) => {
         this.subscribeAsked.push(...o.tmplIds);
         finish(o, { ok: true, res: Object.fromEntries(o.tmplIds.map((id) => [id, this.subscribeAnswer])) as never });
+      },
+      compressImage: (o: AnyOptions & { src: string; quality?: number }) => {
+        this.compressed.push(o.src);
+        const tempFilePath = join(this.dir, `compressed-${randomUUID().slice(0, 8)}.png`);
+        try {
+          // The fake keeps the image as it is: the test only needs to see the smaller copy sent.
+          writeFileSync(tempFilePath, readFileSync(o.src));
+        } catch {
+          return finish(o, { ok: false, errMsg: 'compressImage:fail file not found' });
+        }
+        finish(o, { ok: true, res: { tempFilePath } as never });
       },
       showLoading: () => undefined,
       hideLoading: () => undefined,

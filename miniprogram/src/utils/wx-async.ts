@@ -110,3 +110,10 @@ export function requestSubscribe(templateId: string): Promise<boolean> {
     });
   });
 }
+
+/** A smaller JPEG of a photo (the original path when compression fails). */
+export function compressImage(src: string, quality: number): Promise<string> {
+  return new Promise((resolve) => {
+    wx.compressImage({ src, quality, success: (res) => resolve(res.tempFilePath), fail: () => resolve(src) });
+  });
+}

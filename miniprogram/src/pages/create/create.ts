@@ -3,7 +3,7 @@ import { ApiError, DURATION_LIMITS, PROMPT_MAX_CHARS, estimateCost, type Aspect,
 import { getSettings } from '../../config';
 import { applyChrome, getLang, messages, t } from '../../i18n/index';
 import { ASPECT_LABELS, STYLES, TEMPLATES } from '../../presets';
-import { chooseImage, requestSubscribe, toast } from '../../utils/wx-async';
+import { chooseImage, compressImage, requestSubscribe, toast } from '../../utils/wx-async';
 
 interface Chip {
   id: string;
@@ -139,7 +139,8 @@ Component({
       const path = chosen.tempFilePath;
       this.setData({ photoPath: path, imageId: '', uploading: true, errorText: '' });
       try {
-        const imageId = await api.uploadImage(path);
+        const upload = chosen.size > getSettings().compressAboveBytes ? await compressImage(path, 70) : path;
+        const imageId = await api.uploadImage(upload);
         if (this.data.photoPath === path) this.setData({ imageId, uploading: false });
       } catch (error) {
         if (this.data.photoPath !== path) return;
