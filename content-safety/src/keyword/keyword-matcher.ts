@@ -57,16 +57,22 @@ export interface ExpansionStats {
   totalPatterns: number;
   states: number;
   /**
-   * True when MAX_EXPANSION_PATTERNS cut the expansions: masked and pinyin variants stop there,
-   * and homophones share what is left evenly (fewer than HOMOPHONES_PER_CHAR per character).
+   * True when a budget cut the expansions: pinyin forms stop at MAX_EXPANSION_PATTERNS and
+   * homophones share what is left evenly (fewer than HOMOPHONES_PER_CHAR per character); masked
+   * variants stop at MAX_MASKED_PATTERNS.
    */
   capped: boolean;
   /** Time spent building the matcher (ms), expansions and automaton included. */
   buildMs: number;
 }
 
-/** Upper bound on patterns added by expansions per load (bounds load time and memory). */
-export const MAX_EXPANSION_PATTERNS = 100_000;
+/**
+ * Most patterns the pinyin and homophone expansions add to the main automaton per load: bounds
+ * load time and memory, and the scan slows as the automaton grows (the shipped lists add ~10,000).
+ */
+export const MAX_EXPANSION_PATTERNS = 50_000;
+/** Most masked variants per load (their own automaton, scanned only for texts with a mask). */
+export const MAX_MASKED_PATTERNS = 100_000;
 
 interface Entry {
   word: string;
@@ -185,6 +191,7 @@ export class KeywordMatcher {
       return arr;
     };
     let added = 0;
+    let maskedAdded = 0;
     let count = 0;
     let hasAllow = false;
     const termSets = new Set<string>();
@@ -227,7 +234,8 @@ export class KeywordMatcher {
         if (entry.allow) hasAllow = true;
         if (rule === 'masked' || rule === 'homophone' || rule === 'pinyin') {
           stats.patterns[rule]++;
-          added++;
+          if (rule === 'masked') maskedAdded++;
+          else added++;
         }
       }
     };
@@ -275,12 +283,17 @@ export class KeywordMatcher {
           if (form.variant) stats.patterns.variant++;
           if (!expand) continue;
           const cjk = cps.every(isCjk);
+          const maskRoom = (): boolean => {
+            if (maskedAdded < MAX_MASKED_PATTERNS) return true;
+            stats.capped = true;
+            return false;
+          };
           const roomLeft = (): boolean => {
             if (added < MAX_EXPANSION_PATTERNS) return true;
             stats.capped = true;
             return false;
           };
-          if (ex.masked !== false && flags.mask !== false && !cjk && roomLeft()) {
+          if (ex.masked !== false && flags.mask !== false && !cjk && maskRoom()) {
             const masked = maskedVariants(cps, breaks).map((m) => ({ cps: m, breaks }));
             addVariants(masked, form.word, list, action, flags, form.variant ? 'variant' : 'masked', seen, maskTable);
           }
