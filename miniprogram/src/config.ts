@@ -20,8 +20,10 @@ export const API_BASE_URL_STORAGE_KEY = 'framecast.apiBaseUrl';
 
 
 export interface Settings {
-  /** How often My videos asks for the state of unfinished jobs. */
+  /** How often My videos checks its unfinished jobs (and polls those without a live event stream). */
   pollIntervalMs: number;
+  /** An event stream silent for this long is taken as stalled: closed, and its job polled (the server pings every 15 s). */
+  streamStaleMs: number;
   /** Largest reference photo sent to the server (the server enforces its own limit too). */
   maxPhotoBytes: number;
   /**
@@ -42,6 +44,7 @@ export interface Settings {
 
 const settings: Settings = {
   pollIntervalMs: 2000,
+  streamStaleMs: 45_000,
   maxPhotoBytes: 10 * 1024 * 1024,
   compressAboveBytes: 900 * 1024,
   requestTimeoutMs: 15_000,

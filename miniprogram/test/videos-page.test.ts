@@ -98,6 +98,23 @@ describe('my videos page', () => {
     }
   });
 
+  it('a stream that goes silent is closed and its job polled', async () => {
+    h.server.streamsStalled = true;
+    h.config().configure({ streamStaleMs: 300 });
+    try {
+      const id = await create('a stalled stream');
+      const page = h.page('videos');
+      await waitFor(() => h.server.openStreams(id) >= 1, 'the event stream');
+      h.server.update(id, { state: 'running', progress: { step: 2, total: 4 } });
+      await waitFor(() => cardStatus(page) === '生成中', 'running, from a poll');
+      h.server.update(id, { state: 'succeeded' });
+      await waitFor(() => cardStatus(page) === '已完成', 'done, from a poll');
+    } finally {
+      h.server.streamsStalled = false;
+      h.config().configure({ streamStaleMs: 45_000 });
+    }
+  });
+
   it('marks the job a completion message links to (?id=)', async () => {
     const id = await create('a marked job');
     const page = h.page('videos', { id });

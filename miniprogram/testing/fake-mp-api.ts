@@ -136,6 +136,8 @@ export class FakeMpApi {
   meRoute = true;
   /** Whether GET …/events streams (false: 404, as an older server or a proxy that buffers). */
   eventsRoute = true;
+  /** Whether open event streams go silent (as behind a proxy that buffers): they stay open, nothing is written. */
+  streamsStalled = false;
   /** Gallery page size (the server's default is 20). */
   galleryPageSize = 20;
   private readonly streams = new Map<string, Set<ServerResponse>>();
@@ -193,7 +195,7 @@ export class FakeMpApi {
   /** The progress event a change makes, as the server maps the core's events. */
   private emit(job: FakeJob): void {
     const streams = this.streams.get(job.id);
-    if (!streams || streams.size === 0) return;
+    if (!streams || streams.size === 0 || this.streamsStalled) return;
     const base = { jobId: job.id, at: Date.now(), state: job.state };
     let event: string;
     let data: Record<string, unknown>;

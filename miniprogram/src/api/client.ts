@@ -53,6 +53,8 @@ export function absoluteUrl(link: string): string {
 /** A live progress stream of one job; `close()` ends it. */
 export interface JobWatch {
   close(): void;
+  /** When the last bytes arrived (epoch ms; pings count). */
+  lastActivity(): number;
 }
 
 export const SESSION_STORAGE_KEY = 'framecast.session';
@@ -271,6 +273,7 @@ export class ApiClient {
     const decoder = new Utf8Stream();
     const parser = new SseParser();
     let ended = false;
+    let lastActivity = Date.now();
     const end = (): void => {
       if (ended) return;
       ended = true;
@@ -291,6 +294,7 @@ export class ApiClient {
     });
     task.onChunkReceived((res) => {
       if (ended) return;
+      lastActivity = Date.now();
       for (const frame of parser.push(decoder.push(res.data))) {
         const event = parseProgressEvent(frame.event, frame.data);
         if (event) onEvent(event);
@@ -302,6 +306,7 @@ export class ApiClient {
         task.abort();
         end();
       },
+      lastActivity: () => lastActivity,
     };
   }
 }

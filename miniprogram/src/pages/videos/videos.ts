@@ -132,7 +132,8 @@ Component({
     },
     async watch(id: string) {
       // The entry stands in the map from now on, so a second follow() does not open a second stream.
-      const entry: JobWatch & { inner?: JobWatch } = { close: () => entry.inner?.close() };
+      const opened = Date.now();
+      const entry: JobWatch & { inner?: JobWatch } = { close: () => entry.inner?.close(), lastActivity: () => entry.inner?.lastActivity() ?? opened };
       watches.set(id, entry);
       let delivered = false;
       const failed = (): void => {
@@ -155,8 +156,15 @@ Component({
         failed();
       }
     },
-    /** The fallback: asks for each unfinished job without a live stream, then follows again. */
+    /** The fallback: closes stalled streams, asks for each unfinished job without a live stream, then follows again. */
     async poll() {
+      const staleBefore = Date.now() - getSettings().streamStaleMs;
+      for (const [id, watch] of [...watches]) {
+        if (watch.lastActivity() < staleBefore) {
+          watches.delete(id);
+          watch.close();
+        }
+      }
       const due = this.data.cards.filter((c) => isActive(c.job) && !watches.has(c.id)).map((c) => c.id);
       const fresh = await Promise.all(due.map((id) => api.getJob(id).catch(() => undefined)));
       if (!visible) return;
