@@ -4,3 +4,4 @@ export * from './video/index.ts';
 export * from './runtime/comfyui/index.ts';
 export * from './runtime/dashscope/index.ts';
 export * from './worker/index.ts';
+export * from './collab/index.ts';

@@ -626,6 +626,36 @@ export class CollabService {
     return ok ? 'done' : 'reopened';
   }
 
+  /** A worker reports a segment's progress: an event for the board's message; a finished one also moves the render's step count. */
+  async reportSegment(r: { jobId: string; boardKey: string; index: number; count: number; phase: 'started' | 'step' | 'done' | 'retrying'; step?: number; totalSteps?: number }): Promise<void> {
+    await this.events.publish({ boardKey: r.boardKey, type: 'segment', jobId: r.jobId, index: r.index, count: r.count, phase: r.phase, ...(r.step === undefined ? {} : { step: r.step }), ...(r.totalSteps === undefined ? {} : { totalSteps: r.totalSteps }) });
+    if (r.phase === 'started') await this.d.lifecycle.start(r.jobId, 1);
+    if (r.phase === 'done') {
+      const key = `${this.d.config.keyPrefix}:collab:done:${r.jobId}`;
+      const res = await this.d.redis.multi().sadd(key, String(r.index)).scard(key).expire(key, 7 * 24 * 3600).exec();
+      const done = Number(res?.[1]?.[1] ?? 0);
+      await this.d.lifecycle.progress(r.jobId, { type: 'step', step: done, totalSteps: r.count });
+    }
+  }
+
+  /** A worker reports the stitch phase (encoding, scanning) of a render. */
+  async reportStitch(jobId: string, boardKey: string, phase: 'encoding' | 'scanning'): Promise<void> {
+    if (phase === 'encoding') await this.events.publish({ boardKey, type: 'stitching', jobId });
+    await this.d.lifecycle.progress(jobId, { type: 'encoding', phase });
+  }
+
+  /** The render ended with its video delivered (the worker finished the job): the board is done. */
+  async renderDone(jobId: string, boardKey: string): Promise<void> {
+    const state = await this.afterRender(boardKey);
+    if (state === 'done') await this.events.publish({ boardKey, type: 'rendered', jobId });
+  }
+
+  /** A render that cannot be made (a segment out of retries, the stitch failed): refunded by the policy, told once, the board open again. */
+  async renderFailed(jobId: string, boardKey: string, error: { code: string; message: string }): Promise<void> {
+    await this.d.lifecycle.finish(jobId, { kind: 'failed', code: error.code, message: tAll('collab.failed') }, error);
+    await this.afterRender(boardKey);
+  }
+
   /**
    * Expires boards idle longer than FRAMECAST_COLLAB_IDLE_HOURS (an `expired` event each, and the
    * notices returned for the adapter to post), and settles renders that ended. Call it every minute

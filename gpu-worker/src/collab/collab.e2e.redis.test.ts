@@ -1,0 +1,146 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { atRenderScale, blobStoreFromConfig, createCore, type BlobStore, type CollabContext, type Core, type FramecastConfig } from '@framecast/core';
+import { createProductImageIntake, createProductModerator } from '@framecast/content-safety';
+import { RuntimeError, type RuntimeRequest, type VideoRuntime } from '../runtime/video-runtime.ts';
+import { probeVideo } from '../video/ffprobe.ts';
+import { readAigcMetadata } from '../video/aigc-label.ts';
+import type { StitchPlan } from '../video/stitch-video.ts';
+import { outputScannerFromConfig, runtimeFromConfig } from '../worker/from-config.ts';
+import { CollabWorker } from './collab-worker.ts';
+import { awaitDelivery, awaitState, deliveryCount, silentLogger, waitFor } from '../../../test/support/e2e.ts';
+import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
+import { testConfig } from '../../../test/support/config.ts';
+
+let redis: Redis;
+let dataDir: string;
+let config: FramecastConfig;
+let store: BlobStore;
+let runtime: VideoRuntime;
+beforeAll(async () => {
+  redis = testRedis();
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-collab-'));
+  config = testConfig({
+    REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '2', FRAMECAST_FREE_MAX_CONCURRENT: '10', FRAMECAST_FREE_DAILY_CREDITS: '1000',
+    FRAMECAST_COLLAB_MAX_SHOTS: '5', FRAMECAST_COLLAB_TRANSITION_SECONDS: '0.5',
+  });
+  store = blobStoreFromConfig(config);
+  runtime = await runtimeFromConfig(config, store, silentLogger);
+  await runtime.load();
+});
+afterAll(async () => {
+  await runtime.dispose();
+  await redis.quit();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** The real runtime, counting calls per prompt, failing chosen prompts' first call (a transient fault). */
+function flaky(inner: VideoRuntime, failOnce: RegExp | undefined, calls: string[]): VideoRuntime {
+  const failed = new Set<string>();
+  return {
+    name: inner.name,
+    load: () => inner.load(),
+    capabilities: () => inner.capabilities(),
+    dispose: async () => undefined,
+    async generate(req: RuntimeRequest, hooks) {
+      calls.push(req.prompt);
+      if (failOnce?.test(req.prompt) === true && !failed.has(req.prompt)) {
+        failed.add(req.prompt);
+        throw new RuntimeError('transient', 'injected fault');
+      }
+      return inner.generate(req, hooks);
+    },
+  };
+}
+
+async function setup(failOnce?: RegExp): Promise<{ core: Core; worker: CollabWorker; calls: string[]; plans: Map<string, StitchPlan>; stop(): Promise<void> }> {
+  const { moderator } = await createProductModerator(config);
+  const core = createCore({ config, redis, moderator, imageIntake: createProductImageIntake(store), logger: silentLogger, connection: { url: testRedisUrl(), maxRetriesPerRequest: null } });
+  const calls: string[] = [];
+  const plans = new Map<string, StitchPlan>();
+  // What a generate worker publishes: the tiny model at a quarter scale (it takes a first frame).
+  const publication = await core.runtimes.startPublishing(`collab-test-${process.pid}`, atRenderScale(await runtime.capabilities(), 0.25), { ttlSec: 30 });
+  const worker = new CollabWorker({
+    core, runtime: flaky(runtime, failOnce, calls), store, scanner: await outputScannerFromConfig(config), logger: silentLogger,
+    workDir: path.join(dataDir, 'work', String(process.pid)), renderScale: 0.25, steps: 2, x264Preset: 'ultrafast',
+    onStitched: (jobId, plan) => plans.set(jobId, plan),
+  });
+  void worker.run();
+  return {
+    core, worker, calls, plans,
+    async stop() {
+      await worker.close();
+      await publication.stop();
+      await core.close();
+    },
+  };
+}
+
+const ctx = (userId: string, name: string, channelId: string): CollabContext => ({
+  platform: 'discord', tenantId: 'g', channelId, userId, userName: name, locale: 'en',
+  replyTarget: { platform: 'discord', applicationId: 'app', channelId },
+});
+
+describe('collaborative storyboard → one stitched video (real Redis, ONNX Runtime, ffmpeg)', () => {
+  it('three users build a board, vote, render: one labelled video of the cut, its length the shots less the overlaps, credits on the end card, charged once', async () => {
+    const s = await setup(/shot three/);
+    const room = 'story-1';
+    const [alice, bob, carol] = [ctx('alice', 'Alice', room), ctx('bob', '小明', room), ctx('carol', 'Carol', room)];
+    try {
+      expect((await s.core.collab.command(alice, 'collab start seaside --seed 11 --draft --duration 1 --aspect 16:9'))?.ok).toBe(true);
+      for (const [who, text] of [[alice, 'add shot one, waves'], [bob, '+ shot two, gulls'], [carol, 'add shot three, sand castle'], [bob, '加：shot four, sunset'], [carol, 'add shot five, stars'], [alice, 'add shot six, boats']] as const) {
+        expect((await s.core.collab.command(who, text))?.ok).toBe(true);
+      }
+      // A blocked contribution is refused to its author; the others go on.
+      const blocked = await s.core.collab.command(bob, 'add 一段屠杀平民的视频');
+      expect(blocked).toMatchObject({ ok: false, code: 'moderation_blocked', audience: 'author' });
+      // Six candidates, five make the cut: the unvoted sixth drops; order stays the board's.
+      for (const n of [1, 2, 3, 4, 5]) expect((await s.core.collab.command(carol, `vote ${n}`))?.ok).toBe(true);
+      const shown = await s.core.collab.command(alice, 'collab show');
+      expect(shown?.board?.shots.filter((x) => x.inCut).map((x) => x.n)).toEqual([1, 2, 3, 4, 5]);
+      const cost = shown?.board?.cost ?? 0;
+      expect(cost).toBe(5);
+      const r = await s.core.collab.command(alice, 'collab render');
+      expect(r).toMatchObject({ ok: true, code: 'rendering' });
+      const jobId = r?.jobId ?? '';
+      expect((await s.core.collab.command(alice, 'collab render'))?.code).toBe('already_rendering');
+      const d = await awaitDelivery(s.core, 'discord', jobId, 240_000);
+      expect(d.outcome.kind).toBe('video');
+      if (d.outcome.kind !== 'video') return;
+      expect(d.replyTarget).toMatchObject({ platform: 'discord', channelId: room });
+      const file = path.join(dataDir, 'blobs', d.outcome.result.videoRef);
+      const probe = await probeVideo(file);
+      const plan = s.plans.get(jobId);
+      expect(plan).toBeDefined();
+      // Five 17-frame shots at 16 fps, four 0.5 s cross-fades, a 2 s end card.
+      const expected = 5 * (17 / 16) - 4 * 0.5 + 2;
+      expect(Math.abs(probe.durationSec - expected)).toBeLessThanOrEqual(1 / 16 + 1e-6);
+      expect(plan?.offsets).toHaveLength(4);
+      expect((plan?.filterGraph.match(/xfade=transition=fade/g) ?? []).length).toBe(4);
+      expect(plan?.endCardLines.join(' ')).toContain('Alice');
+      expect(plan?.endCardLines.join(' ')).toContain('小明');
+      expect(plan?.endCardLines.join(' ')).toContain('Carol');
+      expect(plan?.filterGraph).toContain('text=shot three\\, sand castle');
+      expect(plan?.filterGraph).not.toContain('shot six');
+      expect(await readAigcMetadata(file)).toMatchObject({ Label: '1', ProduceID: jobId });
+      // The failing shot was rendered twice, every other once (the tiny model takes a first frame: a chain).
+      expect(s.calls.filter((p) => p.includes('shot three'))).toHaveLength(2);
+      expect(s.calls).toHaveLength(6);
+      await awaitState(s.core, jobId, 'succeeded');
+      await waitFor(async () => ((await s.core.collab.board(`discord:${room}`))?.state === 'done' ? true : undefined), 10_000, 'the board to be done');
+      expect(await s.core.quota.show('discord:alice', { tier: 'free' })).toMatchObject({ spent: cost, held: 0, active: 0 });
+      expect(await s.core.quota.show('discord:bob', { tier: 'free' })).toMatchObject({ spent: 0, held: 0 });
+      expect(deliveryCount(jobId)).toBe(1);
+      const events = await s.core.collab.events.read();
+      const mine = events.filter((e) => e.jobId === jobId);
+      expect(new Set(mine.filter((e) => e.type === 'segment' && e.phase === 'done').map((e) => e.index))).toEqual(new Set([0, 1, 2, 3, 4]));
+      expect(mine.some((e) => e.type === 'segment' && e.phase === 'retrying' && e.index === 2)).toBe(true);
+      expect(mine.some((e) => e.type === 'rendered')).toBe(true);
+    } finally {
+      await s.stop();
+    }
+  }, 300_000);
+});
