@@ -36,7 +36,7 @@ describe('intake with WeChat checks on', () => {
   it('asks WeChat about mini program users only, and follows its verdict', async () => {
     const config = testConfig({
       FRAMECAST_WECHAT_CHECKS: 'on', WECHAT_APP_ID: wechat.appId, WECHAT_APP_SECRET: wechat.appSecret, WECHAT_API_BASE_URL: wechat.baseUrl,
-      FRAMECAST_FREE_MAX_CONCURRENT: '5',
+      FRAMECAST_PUBLIC_URL: 'https://framecast.example.com', FRAMECAST_FREE_MAX_CONCURRENT: '5',
     });
     const { moderator } = await createProductModerator(config);
     const core = createCore({ config, redis, moderator });
@@ -59,5 +59,10 @@ describe('intake with WeChat checks on', () => {
 
   it('refuses to start with the checks on but no app credentials', async () => {
     expect(() => testConfig({ FRAMECAST_WECHAT_CHECKS: 'on' })).toThrow(/WECHAT_APP_ID[\s\S]*WECHAT_APP_SECRET/);
+  });
+
+  it('refuses to start with the checks on but no public URL (WeChat downloads the checked photo from a signed link)', async () => {
+    expect(() => testConfig({ FRAMECAST_WECHAT_CHECKS: 'on', WECHAT_APP_ID: 'wxapp', WECHAT_APP_SECRET: 'secret' })).toThrow(/FRAMECAST_PUBLIC_URL: required when FRAMECAST_WECHAT_CHECKS is on/);
+    expect(() => testConfig({ WECHAT_PUSH_TOKEN: 'bad token!' })).toThrow(/WECHAT_PUSH_TOKEN/);
   });
 });

@@ -6,8 +6,8 @@ import { startAdapter, type AdapterName, type RunningAdapter } from './platform-
 import { stopOnSignal } from './run-until-signal.ts';
 
 function platformArg(p: string): AdapterName {
-  if (p === 'slack' || p === 'discord' || p === 'wechat') return p;
-  throw new UsageError(`platform must be wechat, discord or slack, got "${p}"`);
+  if (p === 'slack' || p === 'discord' || p === 'wechat' || p === 'miniprogram') return p;
+  throw new UsageError(`platform must be wechat, miniprogram, discord or slack, got "${p}"`);
 }
 
 /** The product's core with moderation and image intake, metrics for the HTTP server, and the keyword filter in force (the admin console reloads it). */
@@ -41,7 +41,11 @@ export async function httpServerFor(app: Bootstrapped, metrics: ReturnType<typeo
   return http;
 }
 
-/** `framecast bot discord|slack|wechat`: one platform's adapter alone (no worker), until SIGINT/SIGTERM. */
+/**
+ * `framecast bot discord|slack|wechat|miniprogram`: one platform's adapter alone (no worker), until
+ * SIGINT/SIGTERM. `miniprogram` is the mini program API: its routes on the HTTP server (which must
+ * be on) and the 'miniprogram' delivery consumer.
+ */
 export async function botCommand(platform: string): Promise<void> {
   const name = platformArg(platform);
   const { app, metrics } = await productApp(`framecast-${name}`);

@@ -1,22 +1,25 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { blobStoreFromConfig, type BlobStore, type Core, type FramecastConfig } from '@framecast/core';
-import { createHttpApp, listen, type ListeningServer } from '@framecast/http-server';
-import type { GenerateWorker } from '@framecast/gpu-worker';
+import { blobStoreFromConfig, createCore, mediaSecret, type BlobStore, type Core, type FramecastConfig, type JobRecord } from '@framecast/core';
+import { createProductImageIntake, createProductModerator } from '@framecast/content-safety';
+import { createHttpApp, listen, mediaRouter, type ListeningServer } from '@framecast/http-server';
+import { createWorkerFromConfig, type GenerateWorker } from '@framecast/gpu-worker';
 import { productCoreAndWorker, silentLogger, waitFor } from '../../../test/support/e2e.ts';
 import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
 import { testConfig } from '../../../test/support/config.ts';
 import { startMiniProgramApi, type MiniProgramApi } from './miniprogram-api.ts';
 import type { RateLimits } from './mp-rate-limit.ts';
 import { startFakeWeChatMp, type FakeWeChatMp } from './testing/fake-wechat-mp.ts';
-import { claimedSizePng, gradientPng } from './testing/tiny-png.ts';
+import { claimedSizePng, gradientPng, noisePng } from './testing/tiny-png.ts';
+import { MP_UPLOAD_MAX_BYTES, MULTIPART_ALLOWANCE_BYTES } from './mp-uploads.ts';
 
 const MiB = 1024 * 1024;
+const PUSH_TOKEN = 'framecastPushToken1';
 const corpus = (name: string): Promise<Buffer> => readFile(fileURLToPath(new URL(`../../../test/fixtures/bad-input/${name}`, import.meta.url)));
 
 let redis: Redis;
@@ -49,29 +52,55 @@ const GENEROUS: RateLimits = {
   jobs: { max: 1000, windowSeconds: 60 }, uploads: { max: 1000, windowSeconds: 60 },
 };
 
-async function rig(o: { env?: Record<string, string>; rateLimits?: Partial<RateLimits>; runWorker?: boolean } = {}): Promise<Rig> {
+interface RigOptions {
+  env?: Record<string, string>;
+  rateLimits?: Partial<RateLimits>;
+  runWorker?: boolean;
+  /** WeChat's image checks: FRAMECAST_PUBLIC_URL is this server, /media/ mounted, the moderator given the store (as `framecast bot` does). */
+  mediaChecks?: { timeoutMs?: number; confirmPass?: (rec: JobRecord) => Promise<boolean> };
+}
+
+async function rig(o: RigOptions = {}): Promise<Rig> {
   const fake = await startFakeWeChatMp();
-  // A body limit above the API's own upload limit, so that busboy's streaming limit is what answers.
-  const http = createHttpApp({ metrics: { metrics: async () => '', contentType: 'text/plain' }, readiness: async () => ({ ok: true, checks: {} }) }, { bodyLimit: 32 * MiB });
+  // The server's own limits (1 MiB bodies, 10 MiB on the upload routes), as `framecast start` runs it.
+  const http = createHttpApp({ metrics: { metrics: async () => '', contentType: 'text/plain' }, readiness: async () => ({ ok: true, checks: {} }) });
   const server = await listen(http, 0, '127.0.0.1');
   // The client, the server and the worker share one event loop here: while the worker holds it, an
   // idle keep-alive socket can pass the server's 5 s timeout just as fetch reuses it (ECONNRESET).
   server.server.keepAliveTimeout = 120_000;
+  const base = `http://127.0.0.1:${server.port}`;
   const config = testConfig({
     REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '4', FRAMECAST_FREE_MAX_CONCURRENT: '5', FRAMECAST_FREE_DAILY_CREDITS: '1000',
     WECHAT_APP_ID: fake.appId, WECHAT_APP_SECRET: fake.appSecret, WECHAT_API_BASE_URL: fake.baseUrl, FRAMECAST_MP_TEMPLATE_ID: 'tmpl-done',
-    FRAMECAST_ADMINS: 'miniprogram:o_admin', ...o.env,
+    FRAMECAST_ADMINS: 'miniprogram:o_admin',
+    ...(o.mediaChecks === undefined ? {} : { FRAMECAST_WECHAT_CHECKS: 'on', FRAMECAST_PUBLIC_URL: base, WECHAT_PUSH_TOKEN: PUSH_TOKEN }),
+    ...o.env,
   });
-  const { core, worker } = await productCoreAndWorker(config, redis);
   const store = blobStoreFromConfig(config);
+  let core: Core;
+  let worker: GenerateWorker;
+  if (o.mediaChecks === undefined) ({ core, worker } = await productCoreAndWorker(config, redis));
+  else {
+    const { moderator } = await createProductModerator(config, { store });
+    core = createCore({ config, redis, moderator, imageIntake: createProductImageIntake(store), logger: silentLogger, connection: { url: testRedisUrl(), maxRetriesPerRequest: null } });
+    worker = await createWorkerFromConfig({ core, store, logger: silentLogger, overrides: { store } });
+    http.mount(mediaRouter({ store, secret: mediaSecret(config) }));
+    fake.setPushUrl(`${base}/api/mp/wechat/push`);
+    fake.setPush({ token: PUSH_TOKEN });
+  }
   let offset = 0;
   const api = await startMiniProgramApi({
     core, store, logger: silentLogger, config, http, redis, consume: { relayEveryMs: 500 },
     rateLimits: { ...GENEROUS, ...o.rateLimits }, now: () => Date.now() + offset,
+    ...(o.mediaChecks === undefined ? {} : {
+      mediaCheckSweepMs: 200,
+      ...(o.mediaChecks.timeoutMs === undefined ? {} : { mediaCheckTimeoutMs: o.mediaChecks.timeoutMs }),
+      ...(o.mediaChecks.confirmPass === undefined ? {} : { confirmMediaPass: o.mediaChecks.confirmPass }),
+    }),
   });
   if (o.runWorker !== false) void worker.run();
   return {
-    fake, config, core, worker, store, api, server, base: `http://127.0.0.1:${server.port}`,
+    fake, config, core, worker, store, api, server, base,
     advance(ms) {
       offset += ms;
     },
@@ -113,10 +142,10 @@ async function login(r: Rig, openid: string): Promise<string> {
   return res.body.token as string;
 }
 
-async function upload(r: Rig, token: string, bytes: Buffer, o: { field?: string; filename?: string; type?: string } = {}): Promise<{ status: number; body: Json }> {
+async function upload(r: Rig, token: string, bytes: Buffer, o: { field?: string; filename?: string; type?: string; lang?: string } = {}): Promise<{ status: number; body: Json }> {
   const form = new FormData();
   form.append(o.field ?? 'file', new Blob([new Uint8Array(bytes)], { type: o.type ?? 'image/png' }), o.filename ?? 'photo.png');
-  const res = await fetch(`${r.base}/api/mp/uploads`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: form });
+  const res = await fetch(`${r.base}/api/mp/uploads`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, ...(o.lang === undefined ? {} : { 'Accept-Language': o.lang }) }, body: form });
   return { status: res.status, body: (await res.json()) as Json };
 }
 
@@ -234,6 +263,16 @@ describe('the mini program API on the one HTTP server: real Redis, a real worker
     expect(await call(r, 'GET', '/api/mp/login', { lang: 'en' })).toMatchObject({ status: 405, body: { code: 'method_not_allowed', message: 'Method not allowed.' } });
   });
 
+  it('takes a 3 MB phone-sized photo through the HTTP server (its upload limit, not the 1 MiB body limit)', async () => {
+    const photo = noisePng(1024, 1024);
+    expect(photo.length).toBeGreaterThan(3_000_000);
+    const res = await upload(r, alice, photo);
+    expect(res).toMatchObject({ status: 201, body: { width: 1024, height: 1024 } });
+    // Every other route keeps the 1 MiB body limit.
+    const big = await call(r, 'POST', '/api/mp/jobs', { token: alice, body: { prompt: 'x'.repeat(2 * MiB) } });
+    expect(big.status).toBe(413);
+  });
+
   it('takes a photo as multipart (field "file") through the image guard, and refuses the bad-input corpus', async () => {
     const ok = await upload(r, alice, gradientPng(96, 64));
     expect(ok.status).toBe(201);
@@ -254,9 +293,16 @@ describe('the mini program API on the one HTTP server: real Redis, a real worker
       expect({ what, status: res.status, code: res.body.code }).toEqual({ what, status: res.status === 413 ? 413 : 422, code });
       expect(res.body.message).toMatch(/[\u4e00-\u9fff]/);
     }
-    // Over the upload limit: stopped while streaming.
-    const big = await upload(r, alice, Buffer.concat([gradientPng(8, 8), randomBytes(11 * MiB)]));
-    expect(big).toMatchObject({ status: 413, body: { code: 'upload_too_large' } });
+    // Over the API's limit (the server's 10 MiB upload limit less the multipart framing) but within
+    // the server's: stopped while streaming, answered in the API's shape.
+    const cap = MP_UPLOAD_MAX_BYTES - MULTIPART_ALLOWANCE_BYTES;
+    const over = await upload(r, alice, Buffer.concat([gradientPng(8, 8), randomBytes(cap + 16 * 1024)]), { lang: 'en' });
+    expect(over).toMatchObject({ status: 413, body: { code: 'upload_too_large', message: 'The image is larger than 10 MB.' } });
+    expect(Object.keys(over.body).sort()).toEqual(['code', 'message', 'requestId']);
+    // A body declared larger than FRAMECAST_UPLOAD_LIMIT is refused by the HTTP server before the
+    // route runs, in the server's shape (clients treat any 413 as "too large").
+    const huge = await upload(r, alice, Buffer.concat([gradientPng(8, 8), randomBytes(11 * MiB)]));
+    expect(huge).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
     expect((await upload(r, alice, gradientPng(8, 8), { field: 'photo' })).body).toMatchObject({ code: 'upload_missing' });
     const notForm = await fetch(`${r.base}/api/mp/uploads`, { method: 'POST', headers: { Authorization: `Bearer ${alice}`, 'Content-Type': 'image/png' }, body: new Uint8Array(gradientPng(8, 8)) });
     expect(notForm.status).toBe(415);
@@ -431,7 +477,7 @@ describe('the mini program API on the one HTTP server: real Redis, a real worker
 describe('with FRAMECAST_WECHAT_CHECKS on: msgSecCheck on prompts and gallery captions', { timeout: 120_000 }, () => {
   let r: Rig;
   beforeAll(async () => {
-    r = await rig({ env: { FRAMECAST_WECHAT_CHECKS: 'on' } });
+    r = await rig({ mediaChecks: {} });
   });
   afterAll(async () => {
     await r.close();
@@ -505,5 +551,111 @@ describe('rate limits per session and per IP (Redis counters, 429 with Retry-Aft
     const ip = await call(r, 'GET', '/api/mp/jobs', { token: b });
     expect(ip).toMatchObject({ status: 429, body: { code: 'rate_limited' } });
     expect(ip.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+});
+
+describe('WeChat\'s image check (mediaCheckAsync): the job is held, the pushed verdict decides', { timeout: 180_000 }, () => {
+  let r: Rig;
+  beforeAll(async () => {
+    // The default confirmPass: the held video scanned again with the NSFW model, as the worker scans it.
+    r = await rig({ mediaChecks: { timeoutMs: 15_000 } });
+  });
+  afterAll(async () => {
+    await r.close();
+  });
+
+  const tracesOf = async (jobId: string): Promise<string[]> => JSON.parse((await redis.hget(`${r.config.keyPrefix}:mp:wxcheck:job:${jobId}`, 'traces')) ?? '[]') as string[];
+  const stateOf = async (jobId: string): Promise<string | undefined> => (await r.core.job(jobId))?.state;
+  const pushBody = (traceId: string, suggest: 'pass' | 'risky'): string => JSON.stringify({
+    ToUserName: 'gh_fake', FromUserName: 'o_x', CreateTime: 1, MsgType: 'event', Event: 'wxa_media_check', appid: r.fake.appId, trace_id: traceId, version: 2,
+    errcode: 0, errmsg: 'ok', result: { suggest, label: suggest === 'pass' ? 100 : 20002 }, detail: [{ strategy: 'content_model', errcode: 0, suggest, label: 100, prob: 90 }],
+  });
+  const sign = (token: string): string => {
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const nonce = randomBytes(6).toString('hex');
+    return `signature=${createHash('sha1').update([token, timestamp, nonce].sort().join('')).digest('hex')}&timestamp=${timestamp}&nonce=${nonce}`;
+  };
+  async function photoJob(openid: string, prompt: string): Promise<{ token: string; id: string; created: { status: number; body: Json } }> {
+    const token = await login(r, openid);
+    const up = await upload(r, token, gradientPng(96, 64));
+    expect(up.status).toBe(201);
+    const created = await call(r, 'POST', '/api/mp/jobs', { token, body: { prompt, imageId: up.body.imageId, draft: true, duration: 1, aspect: '16:9' } });
+    expect(created.status).toBe(201);
+    return { token, id: created.body.id as string, created };
+  }
+
+  it('answers WeChat\'s URL check (echostr) only with a good signature', async () => {
+    const ok = await fetch(`${r.base}/api/mp/wechat/push?${sign(PUSH_TOKEN)}&echostr=hello123`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe('hello123');
+    const forged = await fetch(`${r.base}/api/mp/wechat/push?${sign('someOtherToken')}&echostr=hello123`);
+    expect(forged.status).toBe(401);
+    expect(await forged.json()).toMatchObject({ code: 'bad_signature' });
+    expect((await fetch(`${r.base}/api/mp/wechat/push?echostr=hello123`)).status).toBe(401);
+    const aes = await fetch(`${r.base}/api/mp/wechat/push?${sign(PUSH_TOKEN)}&encrypt_type=aes&msg_signature=x`, { method: 'POST', body: '<xml><Encrypt><![CDATA[x]]></Encrypt></xml>' });
+    expect(aes.status).toBe(400);
+    expect(await aes.json()).toMatchObject({ code: 'push_encrypted' });
+  });
+
+  it('pass: the request does not wait for WeChat; the photo goes out as a signed public link WeChat downloads; the held job then proceeds to succeeded (XML push)', async () => {
+    r.fake.setPush({ token: PUSH_TOKEN, format: 'xml' });
+    const { token, id, created } = await photoJob('o_pass', '古镇黄昏');
+    expect(['queued', 'running', 'held']).toContain(created.body.state);
+    const call0 = r.fake.calls.find((c) => c.path === '/wxa/media_check_async' && c.body?.openid === 'o_pass');
+    expect(call0?.body?.media_url).toMatch(new RegExp(`^${r.base}/media/previews/wechat-check-[0-9a-f]{32}\\.jpg\\?exp=\\d+&sig=`));
+    expect(await tracesOf(id)).toHaveLength(1);
+    const done = await jobToSucceed(r, token, id);
+    expect(done).toMatchObject({ id, state: 'succeeded' });
+    // WeChat downloaded the JPEG from the public link, and the route answered its push "success".
+    expect(r.fake.downloads.at(-1)).toMatchObject({ status: 200, contentType: 'image/jpeg' });
+    const push = r.fake.pushes.find((p) => p.body.includes('o_pass'));
+    expect(push).toMatchObject({ contentType: 'text/xml', status: 200, answer: 'success' });
+    const rec = await r.core.job(id);
+    expect(rec?.reviewRequired).toBe(true);
+    expect((await r.core.quota.show('miniprogram:o_pass')).spent).toBeGreaterThan(0);
+    r.fake.setPush({ token: PUSH_TOKEN });
+  });
+
+  it('risky: the held job is rejected and refunded once; the same push again changes nothing', async () => {
+    r.fake.setMediaVerdict((openid) => (openid === 'o_risky' ? 'risky' : 'pass'));
+    const { token, id } = await photoJob('o_risky', 'a night market');
+    await waitFor(async () => ((await stateOf(id)) === 'blocked' ? true : undefined), 120_000, 'the job rejected');
+    const view = await call(r, 'GET', `/api/mp/jobs/${id}`, { token, lang: 'en' });
+    expect(view.body.state).toBe('failed');
+    const quota = await r.core.quota.show('miniprogram:o_risky');
+    expect({ spent: quota.spent, held: quota.held }).toEqual({ spent: 0, held: 0 });
+    const push = r.fake.pushes.find((p) => p.body.includes('o_risky'));
+    expect(push?.answer).toBe('success');
+    const again = await fetch(push?.url as string, { method: 'POST', headers: { 'content-type': push?.contentType as string }, body: push?.body as string });
+    expect(again.status).toBe(200);
+    await new Promise((ok) => setTimeout(ok, 1000));
+    expect(await stateOf(id)).toBe('blocked');
+    const after = await r.core.quota.show('miniprogram:o_risky');
+    expect({ spent: after.spent, held: after.held, available: after.available }).toEqual({ spent: 0, held: 0, available: quota.available });
+    r.fake.setMediaVerdict(undefined);
+  });
+
+  it('a forged push changes nothing; unanswered past the timeout, the job stays held for a moderator, who approves it', async () => {
+    r.fake.setMediaVerdict((openid) => (openid === 'o_silent' ? 'silent' : 'pass'));
+    const { token, id } = await photoJob('o_silent', 'snow mountain sunrise');
+    const [trace] = await tracesOf(id);
+    expect(trace).toBeDefined();
+    const forged = await fetch(`${r.base}/api/mp/wechat/push?${sign('notTheToken1')}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: pushBody(trace as string, 'pass') });
+    expect(forged.status).toBe(401);
+    const unsigned = await fetch(`${r.base}/api/mp/wechat/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: pushBody(trace as string, 'risky') });
+    expect(unsigned.status).toBe(401);
+    // Rendered, then held: no verdict came, and after the timeout nobody but a moderator decides.
+    await waitFor(async () => ((await stateOf(id)) === 'review' ? true : undefined), 120_000, 'the job held');
+    await waitFor(async () => ((await redis.zscore(`${r.config.keyPrefix}:mp:wxcheck:pending`, id)) === null ? true : undefined), 30_000, 'the check timed out');
+    expect((await call(r, 'GET', `/api/mp/jobs/${id}`, { token })).body.state).toBe('held');
+    // A late verdict, even a good one, is not applied: the moderator has it now.
+    const late = await fetch(`${r.base}/api/mp/wechat/push?${sign(PUSH_TOKEN)}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: pushBody(trace as string, 'pass') });
+    expect(late.status).toBe(200);
+    await new Promise((ok) => setTimeout(ok, 1000));
+    expect(await stateOf(id)).toBe('review');
+    const decided = await r.core.review(id, { userKey: 'web:admin', isAdmin: true }, 'approve');
+    expect(decided.status).toBe('approved');
+    await jobToSucceed(r, token, id);
+    r.fake.setMediaVerdict(undefined);
   });
 });

@@ -5,7 +5,10 @@ import {
   type BlobStore, type ConsumeOptions, type ContentModerator, type Core, type DeliveryConsumer, type DeliveryHandler,
   type DeliveryJobData, type FramecastConfig, type IntakeResult, type JobRecord, type Locale, type ProgressEvent,
 } from '@framecast/core';
-import { createKeywordModerator, createProductKeywordFilter, WeChatApiError, WeChatMsgSecCheckModerator } from '@framecast/content-safety';
+import {
+  collectMediaChecks, createKeywordModerator, createProductKeywordFilter, parseWeChatPushBody, verifyWeChatPushSignature, WECHAT_PUSH_MAX_BYTES,
+  WeChatApiError, WeChatMsgSecCheckModerator, WeChatPushParseError,
+} from '@framecast/content-safety';
 import { readRawBody } from '@framecast/http-server';
 import { Router } from '@koa/router';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -19,7 +22,8 @@ import { MpError, mpErrors, mpState } from './mp-error.ts';
 import { mt, mtAll } from './mp-messages.ts';
 import { DEFAULT_RATE_LIMITS, MpRateLimiter, type RateLimits } from './mp-rate-limit.ts';
 import { MpSessions, tokenTag, userTag } from './mp-sessions.ts';
-import { MP_UPLOAD_MAX_BYTES, MpUploads, readMultipartFile } from './mp-uploads.ts';
+import { MpMediaChecks, outputScanAllows } from './mp-media-checks.ts';
+import { MP_UPLOAD_MAX_BYTES, MP_UPLOAD_PATH, MULTIPART_ALLOWANCE_BYTES, MpUploads, readMultipartFile } from './mp-uploads.ts';
 import { LoginError, WeChatMpClient, type SubscribeMessage } from './wechat-mp-client.ts';
 
 export interface MiniProgramApiOptions {
@@ -27,8 +31,11 @@ export interface MiniProgramApiOptions {
   store: BlobStore;
   logger: Logger;
   config: FramecastConfig;
-  /** The one HTTP server: the routes are mounted on it. Without it, mount `api.middleware` yourself. */
-  http?: { mount(...routes: Middleware[]): void };
+  /**
+   * The one HTTP server: the routes are mounted on it, and POST /api/mp/uploads is given its upload
+   * limit (`acceptUploads`, FRAMECAST_UPLOAD_LIMIT). Without it, mount `api.middleware` yourself.
+   */
+  http?: { mount(...routes: Middleware[]): void; acceptUploads?(...paths: RegExp[]): void; readonly uploadLimit?: number };
   /** Sessions, rate limits, uploads and the gallery; default: a new connection to the core's Redis. */
   redis?: Redis;
   /** Passed to core.deliveries.consume('miniprogram', …). */
@@ -38,8 +45,17 @@ export interface MiniProgramApiOptions {
   textModerator?: ContentModerator;
   /** Lifetime of signed video/poster links (GET …/media, the gallery); default 600 s. */
   mediaLinkTtlSeconds?: number;
-  /** Largest upload; default 10 MiB (the HTTP server's FRAMECAST_HTTP_BODY_LIMIT applies first). */
+  /**
+   * Largest photo; default 10 MiB, and never more than the HTTP server's upload limit less 64 KiB
+   * for the multipart framing (a body over that limit is refused by the server before this API runs).
+   */
   uploadMaxBytes?: number;
+  /** WeChat's image checks (FRAMECAST_WECHAT_CHECKS): how long a verdict may take before a moderator decides; default 30 min. */
+  mediaCheckTimeoutMs?: number;
+  /** How often jobs waiting for a verdict are looked at again; default 5 s. */
+  mediaCheckSweepMs?: number;
+  /** Asked before WeChat's 'pass' releases a held video; default: the worker's output scan run again on it. */
+  confirmMediaPass?: (rec: JobRecord) => Promise<boolean>;
   /** The page a subscription message opens; default `pages/videos/videos?id=<jobId>`. */
   subscribePage?: (jobId: string) => string;
   /** The template's data; default `thing1` (prompt), `phrase2` (outcome), `time3` (finish time). */
@@ -153,7 +169,20 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
   const gallery = new MpGallery(redis, prefix);
   const signer = new MediaSigner(mediaSecret(config), now);
   const linkTtl = opts.mediaLinkTtlSeconds ?? 600;
-  const uploadMax = opts.uploadMaxBytes ?? MP_UPLOAD_MAX_BYTES;
+  const serverUploadLimit = opts.http?.uploadLimit;
+  const uploadMax = Math.min(opts.uploadMaxBytes ?? MP_UPLOAD_MAX_BYTES, serverUploadLimit === undefined ? Infinity : Math.max(1024, serverUploadLimit - MULTIPART_ALLOWANCE_BYTES));
+  // WeChat's image checks: submitted at intake, the job held; the pushed verdict applied here.
+  const mediaChecks = env.FRAMECAST_WECHAT_CHECKS
+    ? new MpMediaChecks({
+      redis, prefix, core, logger, appId, now,
+      ...(opts.mediaCheckTimeoutMs === undefined ? {} : { timeoutMs: opts.mediaCheckTimeoutMs }),
+      ...(opts.mediaCheckSweepMs === undefined ? {} : { sweepEveryMs: opts.mediaCheckSweepMs }),
+      confirmPass: opts.confirmMediaPass ?? outputScanAllows(config, store, logger),
+    })
+    : undefined;
+  if (mediaChecks !== undefined && env.WECHAT_PUSH_TOKEN === undefined) {
+    logger.warn('FRAMECAST_WECHAT_CHECKS is on without WECHAT_PUSH_TOKEN: WeChat\'s image verdicts cannot be received, every checked photo waits for a moderator');
+  }
   const textModerator = opts.textModerator ?? (await captionModerator(config, wechat));
   const subscribePage = opts.subscribePage ?? ((jobId: string) => `pages/videos/videos?id=${jobId}`);
   const templateData = opts.templateData ?? ((d: DeliveryJobData, locale: Locale) => defaultTemplateData(d, locale, config.env.FRAMECAST_TIMEZONE, now()));
@@ -260,10 +289,18 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
     await limiter.hit('jobs', tokenTag(u.token), limits.jobs);
     const attachments = body.imageId === undefined ? [] : [await uploads.attachment(u.tag, body.imageId)];
     const eventId = `mp:${u.tag}:${body.requestId ?? randomUUID()}`;
-    const res: IntakeResult = await core.submit({
+    const submit = (): Promise<IntakeResult> => core.submit({
       version: 1, platform: 'miniprogram', tenantId: appId, channelId: 'miniprogram', userId: u.openid, eventId,
       text: commandTextOf(body), attachments, locale, replyTarget: { platform: 'miniprogram', appId, openid: u.openid }, receivedAt: now(),
     });
+    let res: IntakeResult;
+    if (mediaChecks === undefined) res = await submit();
+    else {
+      // The image check WeChat answers later is linked to the job it was made for.
+      const c = await collectMediaChecks(submit);
+      res = c.value;
+      if (res.status === 'accepted' && !res.duplicate) await mediaChecks.link(res.jobId, c.traces, c.otherReview);
+    }
     if (res.status === 'refused') {
       const status = REFUSAL_STATUS[res.reason] ?? 400;
       throw new MpError(status, res.reason, res.message, status === 503 ? { 'Retry-After': '5' } : {});
@@ -495,6 +532,41 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
     ctx.body = { id, reported: true };
   });
 
+  // ---- WeChat's message push (plaintext mode): the URL check and the image check verdicts ----
+  function pushToken(ctx: Context): string {
+    const token = env.WECHAT_PUSH_TOKEN;
+    if (token === undefined) throw MpError.of(404, 'push_not_configured', 'push_not_configured');
+    if (!verifyWeChatPushSignature(token, ctx.query)) {
+      logger.warn({ ip: ctx.ip }, 'WeChat push refused: bad signature');
+      throw MpError.of(401, 'bad_signature', 'push_bad_signature');
+    }
+    return token;
+  }
+  router.get('/wechat/push', (ctx) => {
+    pushToken(ctx);
+    const echostr = ctx.query.echostr;
+    if (typeof echostr !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(echostr)) throw MpError.of(400, 'bad_request', 'bad_request', { fields: 'echostr' });
+    ctx.type = 'text/plain';
+    ctx.body = echostr;
+  });
+  router.post('/wechat/push', async (ctx) => {
+    pushToken(ctx);
+    if (ctx.query.encrypt_type !== undefined && ctx.query.encrypt_type !== 'raw') throw MpError.of(400, 'push_encrypted', 'push_encrypted');
+    const raw = await readRawBody(ctx, WECHAT_PUSH_MAX_BYTES);
+    let payload: Record<string, unknown>;
+    try {
+      payload = parseWeChatPushBody(raw, ctx.get('Content-Type'));
+    } catch (err) {
+      if (!(err instanceof WeChatPushParseError)) throw err;
+      throw MpError.of(400, 'bad_request', 'bad_request', { fields: '(body)' });
+    }
+    const result = mediaChecks === undefined ? 'ignored' : await mediaChecks.onPush(payload);
+    logger.debug({ event: typeof payload.Event === 'string' ? payload.Event.slice(0, 40) : undefined, result }, 'WeChat push');
+    // WeChat wants "success" (or nothing), else it sends the push again.
+    ctx.type = 'text/plain';
+    ctx.body = 'success';
+  });
+
   const routes = router.routes() as unknown as Middleware;
   const allowed = router.allowedMethods() as unknown as Middleware;
   const errors = mpErrors(MP_API_PREFIX);
@@ -530,7 +602,9 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
     }
   };
   const consumer: DeliveryConsumer = core.deliveries.consume('miniprogram', deliveryHandler, opts.consume);
+  opts.http?.acceptUploads?.(MP_UPLOAD_PATH);
   opts.http?.mount(middleware);
+  mediaChecks?.start();
   logger.info('mini program API started');
 
   let closed = false;
@@ -540,6 +614,7 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
     async close() {
       if (closed) return;
       closed = true;
+      mediaChecks?.stop();
       await consumer.close();
       if (ownRedis) await redis.quit().catch(() => undefined);
     },

@@ -9,6 +9,10 @@ import { MpError } from './mp-error.ts';
 
 /** Largest reference image accepted (WeChat's own image check takes at most 10 MB). */
 export const MP_UPLOAD_MAX_BYTES = 10 * 1024 * 1024;
+/** The upload route, for the HTTP server's `acceptUploads` (its larger body limit). */
+export const MP_UPLOAD_PATH = /^\/api\/mp\/uploads$/;
+/** What the multipart framing around the photo may take of the HTTP server's upload limit. */
+export const MULTIPART_ALLOWANCE_BYTES = 64 * 1024;
 /** An upload not used by a job within this is forgotten. */
 export const MP_UPLOAD_TTL_SECONDS = 24 * 3600;
 

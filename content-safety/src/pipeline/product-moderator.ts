@@ -1,9 +1,10 @@
-import type { BlobStore, ContentModerator, FramecastConfig, ReferenceImageIntake } from '@framecast/core';
+import { randomBytes } from 'node:crypto';
+import type { BlobStore, ContentModerator, FramecastConfig, ModerationContext, ReferenceImageIntake } from '@framecast/core';
 import type { Logger } from 'pino';
 import { createSafeFetcher } from '../fetch/index.ts';
 import { createKeywordModerator, defaultKeywordListDir, KeywordFilter } from '../keyword/index.ts';
 import { createNsfwImageModerator, NsfwClassifier } from '../nsfw/index.ts';
-import { createWeChatModerator } from '../remote/index.ts';
+import { createWeChatModerator, noteVerdict, type PublishImage } from '../remote/index.ts';
 import { withCategoryLabels } from './category-labels.ts';
 import { combineModerators } from './combined-moderator.ts';
 import { createReferenceImageIntake } from './reference-image-intake.ts';
@@ -51,15 +52,9 @@ export async function createProductModerator(config: FramecastConfig, opts: Prod
   const store = opts.store;
   const wechat = createWeChatModerator(
     { enabled: e.FRAMECAST_WECHAT_CHECKS, appId: e.WECHAT_APP_ID, appSecret: e.WECHAT_APP_SECRET, baseUrl: e.WECHAT_API_BASE_URL },
-    store === undefined
-      ? {}
-      : {
-          publishImage: async (jpeg: Buffer) => {
-            const key = `published/wechat-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}.jpg`;
-            await store.put(key, jpeg, 'image/jpeg');
-            return store.url(key, 3600);
-          },
-        },
+    // The image check does not hold up the request: it is submitted, the job is held ('review'),
+    // and the verdict WeChat pushes later decides (bots/miniprogram-api applies it).
+    { deferImageVerdicts: true, ...(store === undefined ? {} : { publishImage: wechatImagePublisher(store) }) },
   );
   if (wechat !== undefined) {
     // Only mini program users have an openid; nobody else can be checked by WeChat.
@@ -69,8 +64,44 @@ export async function createProductModerator(config: FramecastConfig, opts: Prod
     });
   }
   // Refusals name the category in the user's language, from categories.json, whoever decided.
-  const moderator = withCategoryLabels(combineModerators(local, remote), (category) => keywords.categoryLabel(category));
+  const labelled = withCategoryLabels(combineModerators(local, remote), (category) => keywords.categoryLabel(category));
+  // What else asked for a review is noted for whoever links WeChat's pending image checks to the job.
+  const moderator: ContentModerator = {
+    moderateText: async (text, ctx) => {
+      const v = await labelled.moderateText(text, ctx);
+      noteVerdict(v);
+      return v;
+    },
+    ...(labelled.moderateImage === undefined
+      ? {}
+      : {
+          moderateImage: async (image: { data: Uint8Array; width: number; height: number }, ctx?: ModerationContext) => {
+            const v = await (labelled.moderateImage as NonNullable<ContentModerator['moderateImage']>)(image, ctx);
+            noteVerdict(v);
+            return v;
+          },
+        }),
+  };
   return { moderator, keywords, nsfw, stop };
+}
+
+/** How long WeChat may take to download a checked image from its signed link. */
+export const WECHAT_CHECK_LINK_TTL_SECONDS = 3600;
+
+/**
+ * Puts the JPEG WeChat checks where WeChat can download it: under `previews/` (the one image
+ * folder the HTTP server's /media/ route serves behind a signed, expiring link when storage is
+ * local and FRAMECAST_PUBLIC_URL is set; a presigned link on S3). The name is random, so a link
+ * is the only way to it. A store that cannot make a public http(s) link is refused.
+ */
+export function wechatImagePublisher(store: BlobStore): PublishImage {
+  return async (jpeg: Buffer) => {
+    const key = `previews/wechat-check-${randomBytes(16).toString('hex')}.jpg`;
+    await store.put(key, jpeg, 'image/jpeg');
+    const url = await store.url(key, WECHAT_CHECK_LINK_TTL_SECONDS);
+    if (!/^https?:\/\//.test(url)) throw new Error('WeChat\'s image check needs a public link: set FRAMECAST_PUBLIC_URL (local storage) or use S3');
+    return url;
+  };
 }
 
 /** Reference images from attachments: SSRF-guarded fetch, safe decoding, stored by hash. */

@@ -17,6 +17,7 @@ import sharp from 'sharp';
 import type { ContentModerator, ModerationContext, ModerationHit, ModerationVerdict } from '@framecast/core';
 import type { WeChatApiClient } from './wechat-api-client.ts';
 import { WeChatApiError } from './wechat-api-error.ts';
+import { pendingMediaCheckVerdict } from './media-check-scope.ts';
 import {
   actionForSuggest,
   categoryForWeChatLabel,
@@ -204,11 +205,18 @@ export class WeChatModerator implements ContentModerator {
   readonly #text: WeChatMsgSecCheckModerator;
   readonly #media: WeChatMediaCheck | undefined;
   readonly #publish: PublishImage | undefined;
+  readonly #defer: boolean;
 
-  constructor(text: WeChatMsgSecCheckModerator, media?: WeChatMediaCheck, publishImage?: PublishImage) {
+  /**
+   * With `deferImageVerdicts`, moderateImage submits the check and answers at once with a 'review'
+   * verdict naming the trace_id (see media-check-scope.ts): the job is held, not the request.
+   * Without it, moderateImage waits for the pushed verdict (or the timeout) before answering.
+   */
+  constructor(text: WeChatMsgSecCheckModerator, media?: WeChatMediaCheck, publishImage?: PublishImage, opts: { deferImageVerdicts?: boolean } = {}) {
     this.#text = text;
     this.#media = media;
     this.#publish = publishImage;
+    this.#defer = opts.deferImageVerdicts === true;
   }
 
   get mediaCheck(): WeChatMediaCheck | undefined {
@@ -230,6 +238,7 @@ export class WeChatModerator implements ContentModerator {
       .jpeg({ quality: 90 })
       .toBuffer();
     const url = await this.#publish(jpeg, ctx);
-    return this.#media.check({ mediaUrl: url, openid: ctx?.openid });
+    if (!this.#defer) return this.#media.check({ mediaUrl: url, openid: ctx?.openid });
+    return pendingMediaCheckVerdict(await this.#media.submit({ mediaUrl: url, openid: ctx?.openid }), MEDIA_CHECK_SOURCE);
   }
 }

@@ -17,7 +17,7 @@ export const WeChatRemoteCheckConfigSchema = z
     useStableToken: z.boolean().default(false),
     scene: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]).default(2),
     requestTimeoutMs: z.number().int().positive().default(10_000),
-    /** How long an image check waits for the pushed verdict before answering 'review'. */
+    /** How long an image check waits for the pushed verdict before answering 'review' (when verdicts are not deferred). */
     mediaResultTimeoutMs: z.number().int().positive().default(60_000),
   })
   .refine((c) => !c.enabled || (c.appId !== undefined && c.appSecret !== undefined), {
@@ -32,7 +32,7 @@ export type WeChatRemoteCheckConfig = z.infer<typeof WeChatRemoteCheckConfigSche
  */
 export function createWeChatModerator(
   config: z.input<typeof WeChatRemoteCheckConfigSchema>,
-  deps: { publishImage?: PublishImage; now?: () => number } = {},
+  deps: { publishImage?: PublishImage; now?: () => number; deferImageVerdicts?: boolean } = {},
 ): WeChatModerator | undefined {
   const c = WeChatRemoteCheckConfigSchema.parse(config);
   if (!c.enabled || c.appId === undefined || c.appSecret === undefined) return undefined;
@@ -46,5 +46,5 @@ export function createWeChatModerator(
   });
   const text = new WeChatMsgSecCheckModerator({ client, scene: c.scene });
   const media = new WeChatMediaCheck({ client, scene: c.scene, resultTimeoutMs: c.mediaResultTimeoutMs });
-  return new WeChatModerator(text, media, deps.publishImage);
+  return new WeChatModerator(text, media, deps.publishImage, { deferImageVerdicts: deps.deferImageVerdicts === true });
 }

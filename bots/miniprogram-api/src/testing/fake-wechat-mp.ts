@@ -6,12 +6,15 @@
  * - GET /cgi-bin/token, POST /cgi-bin/stable_token: access tokens (40013, 40125 as above).
  * - POST /wxa/msg_sec_check (v2): risky for 赌博 / casino, review for 加微信 / buy now; 61010 for
  *   an openid that has not logged in.
- * - POST /wxa/media_check_async (v2): a trace_id; the verdict is POSTed to `pushUrl` as the event
- *   `wxa_media_check` (risky when the URL holds "nsfw").
+ * - POST /wxa/media_check_async (v2): a trace_id; like WeChat it downloads `media_url` (an image
+ *   it cannot download gets errcode 1 in the event), then POSTs the verdict to `pushUrl` as the
+ *   event `wxa_media_check`, signed as message push signs (`?signature=&timestamp=&nonce=` with
+ *   `setPush({token})`), as JSON or XML. `setMediaVerdict` steers the verdict per openid
+ *   (default: risky when the URL holds "nsfw", else pass; 'silent': no push at all).
  * - POST /cgi-bin/message/subscribe/send: records the message; 40001 for a bad token.
  * `failNext(path, errcode)` makes the next call of a path answer that errcode (45011, -1, …).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -28,7 +31,31 @@ export interface FakeWeChatMp {
   codeFor(openid: string): string;
   failNext(path: string, errcode: number, times?: number): void;
   setPushUrl(url: string | undefined): void;
+  /** The message push Token that signs pushes, and their format (default json). */
+  setPush(o: { token?: string; format?: 'json' | 'xml' }): void;
+  setMediaVerdict(f: ((openid: string, url: string) => MediaVerdict) | undefined): void;
+  /** What the media check downloaded (status, bytes, content type). */
+  downloads: Array<{ status: number; bytes: number; contentType: string }>;
+  /** Every push sent: the URL with its signed query, the body and its content type, and the route's answer. */
+  pushes: Array<{ url: string; body: string; contentType: string; status?: number; answer?: string }>;
   close(): Promise<void>;
+}
+
+export type MediaVerdict = 'pass' | 'risky' | 'review' | 'silent';
+
+/** How WeChat signs a push: sha1 of token, timestamp and nonce sorted and joined. */
+export function signPushQuery(token: string, timestamp = String(Math.floor(Date.now() / 1000)), nonce = randomBytes(6).toString('hex')): string {
+  const signature = createHash('sha1').update([token, timestamp, nonce].sort().join('')).digest('hex');
+  return `signature=${signature}&timestamp=${timestamp}&nonce=${nonce}`;
+}
+
+function toXml(event: Record<string, unknown>): string {
+  const el = (k: string, v: unknown): string => {
+    if (Array.isArray(v)) return v.map((x) => el(k, x)).join('');
+    if (v !== null && typeof v === 'object') return `<${k}>${Object.entries(v).map(([a, b]) => el(a, b)).join('')}</${k}>`;
+    return typeof v === 'number' ? `<${k}>${v}</${k}>` : `<${k}><![CDATA[${String(v)}]]></${k}>`;
+  };
+  return `<xml>${Object.entries(event).map(([k, v]) => el(k, v)).join('')}</xml>`;
 }
 
 const RULES: Array<{ re: RegExp; suggest: 'risky' | 'review'; label: number; keyword: string }> = [
@@ -46,10 +73,18 @@ export async function startFakeWeChatMp(opts: { appId?: string; appSecret?: stri
   const loggedIn = new Set<string>();
   const failures = new Map<string, { errcode: number; times: number }>();
   let pushUrl: string | undefined;
+  let push: { token?: string; format?: 'json' | 'xml' } = {};
+  let mediaVerdict: ((openid: string, url: string) => MediaVerdict) | undefined;
   const timers = new Set<NodeJS.Timeout>();
 
   const fake: FakeWeChatMp = {
-    baseUrl: '', appId, appSecret, calls: [], sent: [], tokensIssued: 0,
+    baseUrl: '', appId, appSecret, calls: [], sent: [], tokensIssued: 0, downloads: [], pushes: [],
+    setPush(o) {
+      push = o;
+    },
+    setMediaVerdict(f) {
+      mediaVerdict = f;
+    },
     codeFor(openid) {
       const code = `code_${randomBytes(9).toString('hex')}`;
       codes.set(code, { openid, used: false });
@@ -137,16 +172,45 @@ export async function startFakeWeChatMp(opts: { appId?: string; appSecret?: stri
         if (typeof body.openid !== 'string' || !loggedIn.has(body.openid)) return send({ errcode: 61010, errmsg: 'code is expired' });
         const id = traceId();
         const target = pushUrl;
-        if (target !== undefined) {
-          const suggest = url.includes('nsfw') ? 'risky' : 'pass';
-          const event = {
-            ToUserName: 'gh_fake', FromUserName: body.openid, CreateTime: Math.floor(Date.now() / 1000), MsgType: 'event', Event: 'wxa_media_check',
-            appid: appId, trace_id: id, version: 2, errcode: 0, errmsg: 'ok', result: { suggest, label: suggest === 'risky' ? 20002 : 100 },
-            detail: [{ strategy: 'content_model', errcode: 0, suggest, label: suggest === 'risky' ? 20002 : 100, prob: 90 }],
-          };
+        const openid = body.openid as string;
+        const verdict = mediaVerdict?.(openid, url) ?? (url.includes('nsfw') ? 'risky' : 'pass');
+        if (target !== undefined && verdict !== 'silent') {
           const timer = setTimeout(() => {
             timers.delete(timer);
-            fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) }).catch(() => undefined);
+            void (async () => {
+              // WeChat fetches the image itself: the link must be public and good.
+              let downloaded = false;
+              try {
+                const r = await fetch(url);
+                const bytes = Buffer.from(await r.arrayBuffer());
+                const contentType = r.headers.get('content-type') ?? '';
+                fake.downloads.push({ status: r.status, bytes: bytes.length, contentType });
+                downloaded = r.ok && contentType.startsWith('image/') && bytes.length > 0;
+              } catch {
+                fake.downloads.push({ status: 0, bytes: 0, contentType: '' });
+              }
+              const suggest = verdict;
+              const label = suggest === 'risky' ? 20002 : suggest === 'review' ? 20012 : 100;
+              const event: Record<string, unknown> = {
+                ToUserName: 'gh_fake', FromUserName: openid, CreateTime: Math.floor(Date.now() / 1000), MsgType: 'event', Event: 'wxa_media_check',
+                appid: appId, trace_id: id, version: 2, errcode: downloaded ? 0 : 1, errmsg: downloaded ? 'ok' : 'download media failed',
+                ...(downloaded ? { result: { suggest, label } } : {}),
+                detail: [{ strategy: 'content_model', errcode: downloaded ? 0 : 1, suggest, label, prob: 90 }],
+              };
+              const xml = push.format === 'xml';
+              const payload = xml ? toXml(event) : JSON.stringify(event);
+              const contentType = xml ? 'text/xml' : 'application/json';
+              const signed = push.token === undefined ? target : `${target}${target.includes('?') ? '&' : '?'}${signPushQuery(push.token)}`;
+              const record: FakeWeChatMp['pushes'][number] = { url: signed, body: payload, contentType };
+              fake.pushes.push(record);
+              try {
+                const r = await fetch(signed, { method: 'POST', headers: { 'content-type': contentType }, body: payload });
+                record.status = r.status;
+                record.answer = await r.text();
+              } catch {
+                record.status = 0;
+              }
+            })();
           }, 20);
           timers.add(timer);
         }

@@ -43,6 +43,27 @@ export function gradientPng(width: number, height: number): Buffer {
   return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr(width, height)), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
 }
 
+/**
+ * TEST ONLY: a photo-sized RGB PNG of noise (noise does not compress, so the file
+ * is about width × height × 3 bytes, like a phone photo's JPEG of a larger picture).
+ */
+export function noisePng(width: number, height: number, seed = 1): Buffer {
+  let x = seed >>> 0 || 1;
+  const next = (): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) & 0xff;
+  };
+  const rows: Buffer[] = [];
+  for (let y = 0; y < height; y++) {
+    const row = Buffer.alloc(1 + width * 3);
+    for (let i = 1; i < row.length; i++) row[i] = next();
+    rows.push(row);
+  }
+  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr(width, height)), chunk('IDAT', deflateSync(Buffer.concat(rows), { level: 1 })), chunk('IEND', Buffer.alloc(0))]);
+}
+
 /** TEST ONLY: a PNG whose header claims width × height pixels (a decompression bomb's header). */
 export function claimedSizePng(width: number, height: number): Buffer {
   return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr(width, height)), chunk('IDAT', deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]);
