@@ -73,10 +73,12 @@ async function videoDelivered(core: Core, userId: string, n: number): Promise<vo
     const jobs = await core.listJobs(`discord:${userId}`, 50);
     const states = await Promise.all(jobs.map(async (j) => (await core.deliveries.record(j.jobId))?.state));
     return states.filter((s) => s === 'delivered').length >= n ? true : undefined;
-  }, 60_000, `${n} delivered videos of ${userId}`);
+  }, 150_000, `${n} delivered videos of ${userId}`);
 }
 
-describe('Discord through the gateway (discord.js against a fake gateway and REST API)', () => {
+// Each test takes 5–10 s on an idle 2-core machine; the limit leaves room for a busy one (a timed-out
+// test goes on in the background and disturbs the next ones: the clock offset, injected answers).
+describe('Discord through the gateway (discord.js against a fake gateway and REST API)', { timeout: 180_000 }, () => {
   it('identifies with the Guilds intent over the fake gateway, and heartbeats', async () => {
     expect(fake.identifies).toHaveLength(1);
     expect(fake.identifies[0]).toMatchObject({ token: 'test-token-1', intents: 1 });
@@ -125,7 +127,7 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
     const clicks = [1, 2].map(() => buttonInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: user, customId: reroll, messageId: '1' }));
     for (const c of clicks) fake.dispatch('INTERACTION_CREATE', c);
     // Both clicks were acknowledged (deferred); the second one's "thinking…" message was removed.
-    await waitFor(async () => (fake.callsTo(new RegExp(`^DELETE /webhooks/.*/(${clicks.map((c) => c.token as string).join('|')})/messages/@original$`)).length === 1 ? true : undefined), 10_000, 'the duplicate reply removed');
+    await waitFor(async () => (fake.callsTo(new RegExp(`^DELETE /webhooks/.*/(${clicks.map((c) => c.token as string).join('|')})/messages/@original$`)).length === 1 ? true : undefined), 30_000, 'the duplicate reply removed');
     for (const c of clicks) expect(fake.callsTo(new RegExp(`^POST /interactions/${c.id as string}/`)).map((x) => x.json)).toEqual([{ type: 5 }]);
     await new Promise((r) => setTimeout(r, 300));
     const jobs = await core.listJobs(`discord:${user}`, 10);
@@ -147,7 +149,7 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
     const before = await core.listJobs(`discord:${user}`, 20);
     const click = buttonInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: user, customId: vary, messageId: '2' });
     fake.dispatch('INTERACTION_CREATE', click);
-    await waitFor(async () => (fake.callsTo(new RegExp(`^POST /interactions/${click.id as string}/`)).length === 1 ? true : undefined), 5000, 'the modal');
+    await waitFor(async () => (fake.callsTo(new RegExp(`^POST /interactions/${click.id as string}/`)).length === 1 ? true : undefined), 30_000, 'the modal');
     const modal = fake.callsTo(new RegExp(`^POST /interactions/${click.id as string}/`))[0]?.json as { type: number; data: { custom_id: string; title: string; components: Array<{ type: number; component: { type: number; custom_id: string; value: string; max_length: number } }> } };
     expect(modal.type).toBe(9);
     expect(modal.data.custom_id).toBe(vary);
@@ -160,7 +162,7 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
     // Delivered twice (a gateway resend): one job.
     fake.dispatch('INTERACTION_CREATE', submit);
     fake.dispatch('INTERACTION_CREATE', submit);
-    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 20)).length > before.length ? true : undefined), 10_000, 'the varied job');
+    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 20)).length > before.length ? true : undefined), 30_000, 'the varied job');
     await new Promise((r) => setTimeout(r, 500));
     const jobs = await core.listJobs(`discord:${user}`, 20);
     expect(jobs).toHaveLength(before.length + 1);
@@ -182,12 +184,12 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
     const stranger = '1300000000000000098';
     const click = buttonInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: stranger, customId: vary, messageId: '3' });
     fake.dispatch('INTERACTION_CREATE', click);
-    await waitFor(async () => (fake.callsTo(new RegExp(`^POST /interactions/${click.id as string}/`)).length === 1 ? true : undefined), 5000, 'the refusal');
+    await waitFor(async () => (fake.callsTo(new RegExp(`^POST /interactions/${click.id as string}/`)).length === 1 ? true : undefined), 30_000, 'the refusal');
     expect(fake.callsTo(new RegExp(`^POST /interactions/${click.id as string}/`))[0]?.json).toMatchObject({ type: 4, data: { flags: 64, content: expect.stringContaining('Only the person') } });
     const before = (await core.listJobs(`discord:${owner}`, 50)).length;
     const submit = modalSubmitInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, userId: stranger, customId: vary, values: { prompt: 'not mine' } });
     fake.dispatch('INTERACTION_CREATE', submit);
-    await waitFor(async () => (fake.callsTo(new RegExp(`^POST /webhooks/${fake.applicationId}/${submit.token as string}$`)).length === 1 ? true : undefined), 5000, 'the private refusal');
+    await waitFor(async () => (fake.callsTo(new RegExp(`^POST /webhooks/${fake.applicationId}/${submit.token as string}$`)).length === 1 ? true : undefined), 30_000, 'the private refusal');
     expect(fake.callsTo(new RegExp(`^POST /webhooks/${fake.applicationId}/${submit.token as string}$`))[0]?.json).toMatchObject({ flags: 64, content: expect.stringContaining('Only the person') });
     expect(await core.listJobs(`discord:${stranger}`, 5)).toHaveLength(0);
     expect(await core.listJobs(`discord:${owner}`, 50)).toHaveLength(before);
@@ -241,7 +243,7 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
   });
 
   // Two videos: the limit leaves room for a busy machine.
-  it('in a DM: the job is the user\'s own (no guild, no roles), the mp4 replaces the deferred reply, and a late one is posted into the DM', { timeout: 120_000 }, async () => {
+  it('in a DM: the job is the user\'s own (no guild, no roles), the mp4 replaces the deferred reply, and a late one is posted into the DM', { timeout: 300_000 }, async () => {
     const user = '1300000000000000032';
     const png = solidPng(256, 256, [200, 60, 160]);
     const url = fake.cdnFile('pink.png', png, 'image/png');
@@ -306,9 +308,9 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
     fake.expiredTokens.add(b.token as string);
     fake.dispatch('INTERACTION_CREATE', a);
     fake.dispatch('INTERACTION_CREATE', b);
-    const jobOf = async (user: string) => waitFor(async () => (await core.listJobs(`discord:${user}`, 1))[0], 10_000, `the job of ${user}`);
+    const jobOf = async (user: string) => waitFor(async () => (await core.listJobs(`discord:${user}`, 1))[0], 60_000, `the job of ${user}`);
     const [jobA, jobB] = [await jobOf(fresh), await jobOf(old)];
-    await waitFor(async () => (fake.calls.filter(isOriginalEdit(a.token as string)).some((c) => String(c.json?.content).includes(jobA.jobId)) ? true : undefined), 10_000, 'the accepted reply');
+    await waitFor(async () => (fake.calls.filter(isOriginalEdit(a.token as string)).some((c) => String(c.json?.content).includes(jobA.jobId)) ? true : undefined), 60_000, 'the accepted reply');
 
     // Discord goes down; by the delivery consumer's clock a minute passes every real second.
     const webhookDown = fake.outage(new RegExp(`^PATCH /webhooks/${fake.applicationId}/${a.token as string}/messages/@original$`), { mode: 'error', status: 502 });
@@ -320,7 +322,7 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
     let upAt = 0;
     try {
       const attempts = async (jobId: string) => Number((await core.deliveries.record(jobId))?.attempts ?? 0);
-      await waitFor(async () => (Date.now() - downAt >= 5000 && (await attempts(jobA.jobId)) >= 3 && (await attempts(jobB.jobId)) >= 3 ? true : undefined), 50_000, 'failed attempts through a five-minute outage');
+      await waitFor(async () => (Date.now() - downAt >= 5000 && (await attempts(jobA.jobId)) >= 3 && (await attempts(jobB.jobId)) >= 3 ? true : undefined), 120_000, 'failed attempts through a five-minute outage');
       // Minutes of failures: still waiting to be delivered, not given up (nor refunded).
       expect(deliveryOffsetMs).toBeGreaterThanOrEqual(4 * 60_000);
       for (const j of [jobA, jobB]) expect(await core.deliveries.record(j.jobId)).toMatchObject({ state: 'enqueued' });

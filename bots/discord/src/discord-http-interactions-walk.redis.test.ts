@@ -106,6 +106,11 @@ describe('Discord HTTP interactions: a prompt with an image from the signed POST
     const contents = edits.map((c) => String(c.json?.content ?? ''));
     expect(contents.some((c) => /position \d+/.test(c))).toBe(true);
     expect(contents.some((c) => /Rendering `[█░]{10}` \d\/4/.test(c))).toBe(true);
+    // A step edit carried the latent preview: a JPEG attached and shown in an embed.
+    const preview = edits.find((c) => c.files.some((f) => f.filename === 'preview.jpg'));
+    expect(preview?.files[0]).toMatchObject({ contentType: 'image/jpeg' });
+    expect(preview?.files[0]?.data.subarray(0, 2).toString('hex')).toBe('ffd8');
+    expect(preview?.json?.embeds).toEqual([{ image: { url: 'attachment://preview.jpg' } }]);
 
     // The last edit: a multipart body whose file is the mp4, with the result's buttons.
     const final = edits.at(-1);

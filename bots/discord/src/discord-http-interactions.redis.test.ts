@@ -89,11 +89,11 @@ describe('Discord HTTP interactions (POST /discord/interactions, Ed25519)', () =
     expect(performance.now() - t0).toBeLessThan(3000);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ type: 5 });
-    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 1)).length === 1 ? true : undefined), 10_000, 'the job');
+    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 1)).length === 1 ? true : undefined), 30_000, 'the job');
     const [job] = await core.listJobs(`discord:${user}`, 1);
     expect(job?.eventId).toBe(i.id);
     expect(job?.spec).toMatchObject({ seed: 11, aspect: '9:16', mode: 'draft' });
-    await waitFor(async () => (fake.callsTo(/^PATCH \/webhooks\/.*\/messages\/@original$/).some((c) => String(c.json?.content).includes(job?.jobId ?? '?')) ? true : undefined), 5000, 'the accepted reply');
+    await waitFor(async () => (fake.callsTo(/^PATCH \/webhooks\/.*\/messages\/@original$/).some((c) => String(c.json?.content).includes(job?.jobId ?? '?')) ? true : undefined), 30_000, 'the accepted reply');
     // The same interaction delivered twice (a retry) is one job.
     expect((await post(i)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 500));
@@ -107,7 +107,7 @@ describe('Discord HTTP interactions (POST /discord/interactions, Ed25519)', () =
     expect(body.data.content).toContain('/video');
     const quota = plainCommandInteraction({ applicationId: fake.applicationId, name: 'video-quota', userId: '1300000000000000022' });
     expect(await (await post(quota)).json()).toEqual({ type: 5, data: { flags: 64 } });
-    await waitFor(async () => (fake.callsTo(new RegExp(`^PATCH /webhooks/.*/${quota.token as string}/messages/@original$`)).length === 1 ? true : undefined), 5000, 'the quota reply');
+    await waitFor(async () => (fake.callsTo(new RegExp(`^PATCH /webhooks/.*/${quota.token as string}/messages/@original$`)).length === 1 ? true : undefined), 30_000, 'the quota reply');
     expect(String(fake.callsTo(new RegExp(`${quota.token as string}/messages/@original$`))[0]?.json?.content)).toMatch(/Credits left today: \*\*30\*\* of 30/);
   });
 
@@ -116,7 +116,7 @@ describe('Discord HTTP interactions (POST /discord/interactions, Ed25519)', () =
     const [job] = await core.listJobs(`discord:${user}`, 1);
     const jobId = job?.jobId ?? '';
     const reply = async (token: string) => {
-      await waitFor(async () => (fake.callsTo(new RegExp(`^PATCH /webhooks/.*/${token}/messages/@original$`)).length === 1 ? true : undefined), 5000, 'the private answer');
+      await waitFor(async () => (fake.callsTo(new RegExp(`^PATCH /webhooks/.*/${token}/messages/@original$`)).length === 1 ? true : undefined), 30_000, 'the private answer');
       return String(fake.callsTo(new RegExp(`${token}/messages/@original$`))[0]?.json?.content);
     };
     const stranger = buttonInteraction({ applicationId: fake.applicationId, guildId: '1700000000000000002', userId: '1300000000000000099', customId: actionCustomId('delete', jobId), messageId: '555' });
@@ -138,7 +138,7 @@ describe('Discord HTTP interactions (POST /discord/interactions, Ed25519)', () =
     const guild = '1700000000000000002';
     const cmd = videoCommandInteraction({ applicationId: fake.applicationId, guildId: guild, userId: user, prompt: 'a kite over the sea', style: 'anime', seed: 12, aspect: '9:16', duration: 2, draft: true });
     await post(cmd);
-    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 1)).length === 1 ? true : undefined), 10_000, 'the job');
+    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 1)).length === 1 ? true : undefined), 30_000, 'the job');
     const [job] = await core.listJobs(`discord:${user}`, 1);
     const customId = actionCustomId('vary', job?.jobId ?? '');
 
@@ -156,7 +156,7 @@ describe('Discord HTTP interactions (POST /discord/interactions, Ed25519)', () =
     // An older client's shape (the input in an action row) reads the same.
     const submit = modalSubmitInteraction({ applicationId: fake.applicationId, guildId: guild, userId: user, customId, messageId: '600', values: { prompt: 'a red kite over a stormy sea' }, actionRows: true });
     expect(await (await post(submit)).json()).toEqual({ type: 5 });
-    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 5)).length === 2 ? true : undefined), 10_000, 'the varied job');
+    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 5)).length === 2 ? true : undefined), 30_000, 'the varied job');
     // The same submit again (a retry) is one job.
     await post(submit);
     await new Promise((r) => setTimeout(r, 500));
@@ -168,7 +168,7 @@ describe('Discord HTTP interactions (POST /discord/interactions, Ed25519)', () =
   });
   /** The private answer a deferred interaction got (its one edit). */
   async function privateReply(token: string): Promise<string> {
-    await waitFor(async () => (fake.callsTo(new RegExp(`^PATCH /webhooks/.*/${token}/messages/@original$`)).length >= 1 ? true : undefined), 5000, 'the private answer');
+    await waitFor(async () => (fake.callsTo(new RegExp(`^PATCH /webhooks/.*/${token}/messages/@original$`)).length >= 1 ? true : undefined), 30_000, 'the private answer');
     return String(fake.callsTo(new RegExp(`${token}/messages/@original$`)).at(-1)?.json?.content);
   }
 
@@ -201,13 +201,30 @@ describe('Discord HTTP interactions (POST /discord/interactions, Ed25519)', () =
     const clicks = [1, 2].map(() => buttonInteraction({ applicationId: fake.applicationId, guildId: '1700000000000000002', userId: user, customId, messageId: '660' }));
     const answers = await Promise.all(clicks.map(async (c) => (await post(c)).json()));
     expect(answers).toEqual([{ type: 5 }, { type: 5 }]);
-    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 5)).some((j) => j.spec.mode === 'final') ? true : undefined), 10_000, 'the final job');
+    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 5)).some((j) => j.spec.mode === 'final') ? true : undefined), 30_000, 'the final job');
     await new Promise((r) => setTimeout(r, 500));
     const finals = (await core.listJobs(`discord:${user}`, 10)).filter((j) => j.spec.mode === 'final');
     expect(finals).toHaveLength(1);
     expect(finals[0]?.spec).toMatchObject({ seed: draft?.spec.seed, aspect: draft?.spec.aspect, prompt: draft?.spec.prompt, mode: 'final' });
     expect(finals[0]?.eventId).toBe(`btn:${customId}:${user}`);
     await core.cancel(finals[0]?.jobId ?? '', { userKey: `discord:${user}`, isAdmin: false });
+  });
+
+  it('a refusal is private and in the user\'s language: the public "thinking…" reply is removed', async () => {
+    const user = '1300000000000000061';
+    const first = videoCommandInteraction({ applicationId: fake.applicationId, guildId: '1700000000000000002', userId: user, prompt: 'a first video', draft: true });
+    await post(first);
+    await waitFor(async () => ((await core.listJobs(`discord:${user}`, 1)).length === 1 ? true : undefined), 30_000, 'the first job');
+    // One video at a time for this tier (no worker runs here): the second is refused, in Chinese.
+    const second = videoCommandInteraction({ applicationId: fake.applicationId, guildId: '1700000000000000002', userId: user, prompt: 'a second video', draft: true, locale: 'zh-CN' });
+    expect(await (await post(second)).json()).toEqual({ type: 5 });
+    const followUp = new RegExp(`^POST /webhooks/${fake.applicationId}/${second.token as string}$`);
+    await waitFor(async () => (fake.callsTo(followUp).length === 1 ? true : undefined), 30_000, 'the private refusal');
+    expect(fake.callsTo(followUp)[0]?.json).toMatchObject({ flags: 64, content: expect.stringContaining('个视频正在生成（上限 1）') });
+    await waitFor(async () => (fake.callsTo(new RegExp(`^DELETE /webhooks/${fake.applicationId}/${second.token as string}/messages/@original$`)).length === 1 ? true : undefined), 30_000, 'the public reply removed');
+    expect(await core.listJobs(`discord:${user}`, 5)).toHaveLength(1);
+    const [job] = await core.listJobs(`discord:${user}`, 1);
+    await core.cancel(job?.jobId ?? '', { userKey: `discord:${user}`, isAdmin: false });
   });
 
   it('guild roles map to tiers (FRAMECAST_ROLE_TIERS, by name): a Patron gets the pro quota, a Mods member may delete another\'s video', async () => {
