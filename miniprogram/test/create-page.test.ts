@@ -183,4 +183,27 @@ describe('create page', () => {
       h.config().configure({ compressAboveBytes: 900 * 1024 });
     }
   });
+
+  it('a lost answer shows the network message, and the retry gets the same job, not a second one', async () => {
+    const page = h.page('create');
+    await page.fire('.prompt', 'input', { value: 'a tram in the rain' });
+    h.server.dropNextJobAnswer = true;
+    await page.tap('.submit');
+    await waitFor(() => page.exists('.error'), 'the network message');
+    expect(page.text('.error')).toBe('网络不通，请稍后再试');
+    expect([...h.server.jobs.values()].filter((j) => j.prompt === 'a tram in the rain')).toHaveLength(1);
+
+    await page.tap('.submit');
+    await waitFor(() => h.wx.switchedTo.length > 0, 'the retry');
+    const posts = h.server.calls('POST', '/api/mp/jobs').filter((r) => (r.body as { prompt?: string }).prompt === 'a tram in the rain');
+    expect(posts).toHaveLength(2);
+    expect((posts[1]?.body as { requestId?: string }).requestId).toBe((posts[0]?.body as { requestId?: string }).requestId);
+    expect([...h.server.jobs.values()].filter((j) => j.prompt === 'a tram in the rain')).toHaveLength(1);
+
+    // A new submission after that one gets a new requestId.
+    await page.tap('.submit');
+    await waitFor(() => h.wx.switchedTo.length > 1, 'another submission');
+    const third = h.server.calls('POST', '/api/mp/jobs').filter((r) => (r.body as { prompt?: string }).prompt === 'a tram in the rain')[2];
+    expect((third?.body as { requestId?: string }).requestId).not.toBe((posts[0]?.body as { requestId?: string }).requestId);
+  });
 });

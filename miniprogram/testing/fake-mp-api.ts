@@ -136,6 +136,8 @@ export class FakeMpApi {
   meRoute = true;
   /** Whether GET …/events streams (false: 404, as an older server or a proxy that buffers). */
   eventsRoute = true;
+  /** The next job submission is made but its answer lost (the connection drops), as on a bad network. */
+  dropNextJobAnswer = false;
   /** Whether open event streams go silent (as behind a proxy that buffers): they stay open, nothing is written. */
   streamsStalled = false;
   /** Gallery page size (the server's default is 20). */
@@ -452,6 +454,11 @@ export class FakeMpApi {
     };
     this.jobs.set(id, job);
     if (typeof key === 'string') this.idempotency.set(`${user}:${key}`, id);
+    if (this.dropNextJobAnswer) {
+      this.dropNextJobAnswer = false;
+      res.socket?.destroy();
+      return;
+    }
     this.send(res, 201, { ...this.jobJson(job), creditsLeft: this.available(user), message: `queued #${job.position}` });
   }
 }
