@@ -17,18 +17,19 @@ import { testConfig } from '../../../test/support/config.ts';
 
 let redis: Redis;
 let dataDir: string;
-let config: FramecastConfig;
+let baseConfig: FramecastConfig;
+const env = (extra: Record<string, string> = {}): Record<string, string> => ({
+  REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '2', FRAMECAST_FREE_MAX_CONCURRENT: '10', FRAMECAST_FREE_DAILY_CREDITS: '1000',
+  FRAMECAST_COLLAB_MAX_SHOTS: '5', FRAMECAST_COLLAB_TRANSITION_SECONDS: '0.5', ...extra,
+});
 let store: BlobStore;
 let runtime: VideoRuntime;
 beforeAll(async () => {
   redis = testRedis();
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-collab-'));
-  config = testConfig({
-    REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '2', FRAMECAST_FREE_MAX_CONCURRENT: '10', FRAMECAST_FREE_DAILY_CREDITS: '1000',
-    FRAMECAST_COLLAB_MAX_SHOTS: '5', FRAMECAST_COLLAB_TRANSITION_SECONDS: '0.5',
-  });
-  store = blobStoreFromConfig(config);
-  runtime = await runtimeFromConfig(config, store, silentLogger);
+  baseConfig = testConfig(env());
+  store = blobStoreFromConfig(baseConfig);
+  runtime = await runtimeFromConfig(baseConfig, store, silentLogger);
   await runtime.load();
 });
 afterAll(async () => {
@@ -38,7 +39,7 @@ afterAll(async () => {
 });
 
 /** The real runtime, counting calls per prompt, failing chosen prompts' first call (a transient fault). */
-function flaky(inner: VideoRuntime, failOnce: RegExp | undefined, calls: string[]): VideoRuntime {
+function flaky(inner: VideoRuntime, failOnce: RegExp | undefined, calls: string[], failAlways?: RegExp): VideoRuntime {
   const failed = new Set<string>();
   return {
     name: inner.name,
@@ -47,6 +48,7 @@ function flaky(inner: VideoRuntime, failOnce: RegExp | undefined, calls: string[
     dispose: async () => undefined,
     async generate(req: RuntimeRequest, hooks) {
       calls.push(req.prompt);
+      if (failAlways?.test(req.prompt) === true) throw new RuntimeError('transient', 'injected fault, every time');
       if (failOnce?.test(req.prompt) === true && !failed.has(req.prompt)) {
         failed.add(req.prompt);
         throw new RuntimeError('transient', 'injected fault');
@@ -56,7 +58,8 @@ function flaky(inner: VideoRuntime, failOnce: RegExp | undefined, calls: string[
   };
 }
 
-async function setup(failOnce?: RegExp): Promise<{ core: Core; worker: CollabWorker; calls: string[]; plans: Map<string, StitchPlan>; stop(): Promise<void> }> {
+async function setup(failOnce?: RegExp, o: { config?: FramecastConfig; failAlways?: RegExp } = {}): Promise<{ core: Core; worker: CollabWorker; calls: string[]; plans: Map<string, StitchPlan>; stop(): Promise<void> }> {
+  const config = o.config ?? baseConfig;
   const { moderator } = await createProductModerator(config);
   const core = createCore({ config, redis, moderator, imageIntake: createProductImageIntake(store), logger: silentLogger, connection: { url: testRedisUrl(), maxRetriesPerRequest: null } });
   const calls: string[] = [];
@@ -64,7 +67,7 @@ async function setup(failOnce?: RegExp): Promise<{ core: Core; worker: CollabWor
   // What a generate worker publishes: the tiny model at a quarter scale (it takes a first frame).
   const publication = await core.runtimes.startPublishing(`collab-test-${process.pid}`, atRenderScale(await runtime.capabilities(), 0.25), { ttlSec: 30 });
   const worker = new CollabWorker({
-    core, runtime: flaky(runtime, failOnce, calls), store, scanner: await outputScannerFromConfig(config), logger: silentLogger,
+    core, runtime: flaky(runtime, failOnce, calls, o.failAlways), store, scanner: await outputScannerFromConfig(config), logger: silentLogger,
     workDir: path.join(dataDir, 'work', String(process.pid)), renderScale: 0.25, steps: 2, x264Preset: 'ultrafast',
     onStitched: (jobId, plan) => plans.set(jobId, plan),
   });
@@ -139,6 +142,44 @@ describe('collaborative storyboard → one stitched video (real Redis, ONNX Runt
       expect(new Set(mine.filter((e) => e.type === 'segment' && e.phase === 'done').map((e) => e.index))).toEqual(new Set([0, 1, 2, 3, 4]));
       expect(mine.some((e) => e.type === 'segment' && e.phase === 'retrying' && e.index === 2)).toBe(true);
       expect(mine.some((e) => e.type === 'rendered')).toBe(true);
+    } finally {
+      await s.stop();
+    }
+  }, 300_000);
+
+  it('two rooms render at once without mixing; a shot that always fails refunds every share of its board, once, and reopens it', async () => {
+    const config = testConfig(env({ FRAMECAST_COLLAB_QUOTA_POLICY: 'split' }));
+    const s = await setup(undefined, { config, failAlways: /doomed/ });
+    const a = (u: string, n: string) => ctx(u, n, 'room-a');
+    const b = (u: string, n: string) => ctx(u, n, 'room-b');
+    try {
+      await s.core.collab.command(a('alice', 'Alice'), 'collab start --draft --duration 1 --seed 1');
+      await s.core.collab.command(b('dan', 'Dan'), 'collab start --draft --duration 1 --seed 2');
+      await s.core.collab.command(a('alice', 'Alice'), 'add a red kite');
+      await s.core.collab.command(b('dan', 'Dan'), 'add a doomed shot');
+      await s.core.collab.command(a('bob', 'Bob'), 'add a blue kite');
+      await s.core.collab.command(b('erin', 'Erin'), 'add a green field');
+      const [ra, rb] = await Promise.all([s.core.collab.command(a('alice', 'Alice'), 'collab render'), s.core.collab.command(b('dan', 'Dan'), 'collab render')]);
+      expect(ra?.ok && rb?.ok).toBe(true);
+      expect(ra?.board?.charges).toEqual([{ payer: 'discord:alice', credits: 1 }, { payer: 'discord:bob', credits: 1 }]);
+      const [da, db] = await Promise.all([awaitDelivery(s.core, 'discord', ra?.jobId ?? '', 240_000), awaitDelivery(s.core, 'discord', rb?.jobId ?? '', 240_000)]);
+      expect(da.outcome.kind).toBe('video');
+      expect(da.replyTarget).toMatchObject({ channelId: 'room-a' });
+      expect(db.outcome).toMatchObject({ kind: 'failed' });
+      expect(db.replyTarget).toMatchObject({ channelId: 'room-b' });
+      const plan = s.plans.get(ra?.jobId ?? '');
+      expect(plan?.endCardLines.slice(1).join(' ')).toBe('Alice · Bob');
+      expect(plan?.filterGraph).not.toContain('doomed');
+      expect(s.plans.has(rb?.jobId ?? '')).toBe(false);
+      await waitFor(async () => ((await s.core.collab.board('discord:room-a'))?.state === 'done' ? true : undefined), 10_000, 'room a done');
+      await waitFor(async () => ((await s.core.collab.board('discord:room-b'))?.state === 'collecting' ? true : undefined), 10_000, 'room b open again');
+      await s.core.collab.sweep();
+      for (const u of ['alice', 'bob']) expect(await s.core.quota.show(`discord:${u}`, { tier: 'free' })).toMatchObject({ spent: 1, held: 0 });
+      for (const u of ['dan', 'erin']) expect(await s.core.quota.show(`discord:${u}`, { tier: 'free' })).toMatchObject({ spent: 0, held: 0 });
+      // Three tries of the doomed shot, none of the shot that would have continued from it.
+      expect(s.calls.filter((p) => p.includes('doomed'))).toHaveLength(3);
+      expect(s.calls.filter((p) => p.includes('green field'))).toHaveLength(0);
+      expect(deliveryCount(rb?.jobId ?? '')).toBe(1);
     } finally {
       await s.stop();
     }

@@ -9,6 +9,7 @@ import { OnnxVideoRuntime, ensureTinyWanModel, defaultTinyWanDir, executionProvi
 import type { VideoRuntime } from '../runtime/video-runtime.ts';
 import { GenerateWorker, type GenerateWorkerOptions } from './generate-worker.ts';
 import type { OutputScanner } from './output-scanner.ts';
+import { CollabWorker } from '../collab/collab-worker.ts';
 
 /** The video runtime named by FRAMECAST_RUNTIME; the tiny model is generated on first use. */
 export async function runtimeFromConfig(config: FramecastConfig, store: BlobStore, logger: Logger): Promise<VideoRuntime> {
@@ -79,13 +80,14 @@ export async function createWorkerFromConfig(o: WorkerFromConfigOptions): Promis
   const e = config.env;
   const tiny = e.FRAMECAST_RUNTIME === 'onnx' && path.resolve(e.FRAMECAST_MODEL_DIR) === path.resolve(defaultTinyWanDir());
   const renderScale = e.FRAMECAST_RENDER_SCALE ?? (tiny ? 0.25 : 1);
-  return new GenerateWorker({
+  const workDir = path.join(os.tmpdir(), 'framecast-worker', String(process.pid));
+  const worker = new GenerateWorker({
     core: o.core,
     runtime,
     store,
     scanner,
     logger: o.logger,
-    workDir: path.join(os.tmpdir(), 'framecast-worker', String(process.pid)),
+    workDir,
     renderScale,
     pipelined: e.FRAMECAST_PIPELINE,
     ...(e.FRAMECAST_STEPS === undefined ? {} : { steps: e.FRAMECAST_STEPS }),
@@ -93,4 +95,10 @@ export async function createWorkerFromConfig(o: WorkerFromConfigOptions): Promis
     ...(e.FRAMECAST_STALLED_INTERVAL_MS === undefined ? {} : { stalledIntervalMs: e.FRAMECAST_STALLED_INTERVAL_MS }),
     ...o.overrides,
   });
+  // Storyboard segments and stitches run on the same runtime, one pipeline at a time with the generate jobs.
+  worker.attach(new CollabWorker({
+    core: o.core, runtime, store, scanner, logger: o.logger, workDir: path.join(workDir, 'collab'), gate: worker.gate, renderScale: o.overrides?.renderScale ?? renderScale,
+    ...(o.overrides?.steps === undefined ? (e.FRAMECAST_STEPS === undefined ? {} : { steps: e.FRAMECAST_STEPS }) : { steps: o.overrides.steps }),
+  }));
+  return worker;
 }

@@ -73,6 +73,7 @@ export class GenerateWorker {
   private readonly id = Math.random().toString(36).slice(2, 8);
   private publication: { stop(): Promise<void> } | undefined;
   private caps: RuntimeCapabilities | undefined;
+  private readonly companions: Array<{ run(): Promise<unknown>; close(): Promise<void> }> = [];
 
   constructor(private readonly o: GenerateWorkerOptions) {
     const wq = o.core.workQueue;
@@ -95,6 +96,14 @@ export class GenerateWorker {
     this.worker.on('error', (err) => o.logger.error({ err }, 'worker error'));
   }
 
+  /**
+   * Runs other queue workers beside this one, started by run() and stopped by close() (the
+   * storyboards' segment and stitch jobs, sharing this worker's accelerator gate).
+   */
+  attach(companion: { run(): Promise<unknown>; close(): Promise<void> }): void {
+    this.companions.push(companion);
+  }
+
   async run(): Promise<void> {
     await sweepDeadWorkDirs(this.o.workDir);
     // Tell intake what this worker renders, so that every accepted job fits it.
@@ -104,6 +113,7 @@ export class GenerateWorker {
       ttlSec: 30,
       onError: (err) => this.o.logger.warn({ err }, 'could not refresh the runtime capabilities'),
     });
+    for (const c of this.companions) void c.run().catch((err: unknown) => this.o.logger.error({ err }, 'companion worker stopped'));
     return this.worker.run();
   }
 
@@ -114,6 +124,7 @@ export class GenerateWorker {
 
   async close(): Promise<void> {
     await this.publication?.stop().catch(() => undefined);
+    await Promise.all(this.companions.map((c) => c.close()));
     await this.worker.close();
   }
 
