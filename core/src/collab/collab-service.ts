@@ -679,6 +679,20 @@ export class CollabService {
     return notices;
   }
 
+  /**
+   * Sweeps every `everyMs` until stopped (a worker process runs this; more than one is harmless).
+   * Adapters learn of expiries from the `expired` events (`subscribe`), each with its board key.
+   */
+  startSweeping(everyMs = 60_000, onNotices?: (n: CollabNotice[]) => void): () => void {
+    const timer = setInterval(() => {
+      void this.sweep().then((n) => {
+        if (n.length > 0) onNotices?.(n);
+      }, (err: unknown) => this.d.logger?.warn({ err }, 'collab sweep failed'));
+    }, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /** An admin sets a room's group pool (the `pool` policy): credits added. */
   async grantPool(context: CollabContext, credits: number): Promise<CollabReply & { balance?: number }> {
     const ctx = CollabContextSchema.parse(context);

@@ -38,6 +38,8 @@ export interface CollabWorkerOptions {
   /** Told what each stitch drew (tests, metrics). */
   onStitched?: (jobId: string, plan: StitchPlan) => void;
   progressEveryMs?: number;
+  /** How often the boards are swept (idle expiry, ended renders settled); default 60 s. */
+  sweepEveryMs?: number;
 }
 
 /**
@@ -61,11 +63,16 @@ export class CollabWorker {
     for (const w of [this.segments, this.stitches]) w.on('error', (err) => o.logger.error({ err }, 'collab worker error'));
   }
 
+  private stopSweeping: (() => void) | undefined;
+
+  /** Runs both queues' workers, and the boards' sweep (idle expiry, settling ended renders) every minute. */
   run(): Promise<[void, void]> {
+    this.stopSweeping ??= this.o.core.collab.startSweeping(this.o.sweepEveryMs ?? 60_000);
     return Promise.all([this.segments.run(), this.stitches.run()]);
   }
 
   async close(): Promise<void> {
+    this.stopSweeping?.();
     await Promise.all([this.segments.close(), this.stitches.close()]);
   }
 
