@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { createCore, type ChatRequestInput } from '@framecast/core';
-import { createProductModerator } from '@framecast/content-safety';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { blobStoreFromConfig, createCore, type ChatRequestInput } from '@framecast/core';
+import { collectMediaChecks, createProductImageIntake, createProductModerator, MEDIA_CHECK_PENDING_CATEGORY } from '@framecast/content-safety';
+import { gradientPng } from '../bots/miniprogram-api/src/testing/tiny-png.ts';
 import { startFakeWeChatServer, type FakeWeChat } from '../content-safety/src/remote/testing/fake-wechat-server.ts';
 import { testRedis } from './support/redis.ts';
 import { testConfig } from './support/config.ts';
@@ -54,6 +58,40 @@ describe('intake with WeChat checks on', () => {
     } finally {
       await core.close();
       await removeKeys(config.keyPrefix);
+    }
+  });
+
+  it('does not wait for WeChat\'s image verdict: the check is submitted with a signed public link and the job held', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-wxintake-'));
+    const config = testConfig({
+      FRAMECAST_WECHAT_CHECKS: 'on', WECHAT_APP_ID: wechat.appId, WECHAT_APP_SECRET: wechat.appSecret, WECHAT_API_BASE_URL: wechat.baseUrl,
+      FRAMECAST_PUBLIC_URL: 'https://framecast.example.com', FRAMECAST_FREE_MAX_CONCURRENT: '5', FRAMECAST_DATA_DIR: dataDir,
+    });
+    const store = blobStoreFromConfig(config);
+    const { moderator } = await createProductModerator(config, { store });
+    const core = createCore({ config, redis, moderator, imageIntake: createProductImageIntake(store) });
+    // No push ever comes: the old behaviour waited 60 s here.
+    wechat.setPushUrl('');
+    try {
+      const png = gradientPng(96, 64);
+      await store.put('uploads/wx-intake.png', png, 'image/png');
+      const r = req('miniprogram', 'o-mini-1', '/video 古镇黄昏 --draft');
+      r.attachments = [{ kind: 'image', storageRef: 'uploads/wx-intake.png', contentType: 'image/png', size: png.length }];
+      const started = Date.now();
+      const c = await collectMediaChecks(() => core.submit(r));
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(c.value).toMatchObject({ status: 'accepted', reviewRequired: true });
+      expect(c.traces).toHaveLength(1);
+      expect(c.otherReview).toBe(false);
+      const call = wechat.calls.find((x) => x.path === '/wxa/media_check_async');
+      expect(call?.body).toMatchObject({ version: 2, media_type: 2, openid: 'o-mini-1' });
+      expect(call?.body?.media_url).toMatch(/^https:\/\/framecast\.example\.com\/media\/previews\/wechat-check-[0-9a-f]{32}\.jpg\?exp=\d+&sig=/);
+      const verdict = await moderator.moderateImage?.({ data: new Uint8Array(12), width: 2, height: 2 }, { openid: 'o-mini-1' });
+      expect(verdict?.hits[0]?.category).toBe(MEDIA_CHECK_PENDING_CATEGORY);
+    } finally {
+      await core.close();
+      await removeKeys(config.keyPrefix);
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 
