@@ -314,13 +314,17 @@
     es.addEventListener('job', (m) => {
       const view = JSON.parse(m.data);
       render(view);
-      if (FINAL.has(view.state)) stop();
+      if (FINAL.has(view.state)) {
+        stop();
+        // Charged or refunded by now.
+        refreshCredits();
+      }
     });
     es.addEventListener('progress', (m) => onProgress(job.jobId, JSON.parse(m.data)));
   }
   async function act(job, what) {
     const node = card(job.jobId);
-    const notice = node.querySelector('.actions + .error');
+    const notice = node.querySelector('.actions + p');
     notice.textContent = '';
     for (const b of node.querySelectorAll('.actions button')) b.disabled = true;
     const id = node.dataset.nonce || newRequestId();
@@ -331,6 +335,8 @@
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
         body: what === 'cancel' ? '{}' : JSON.stringify({ requestId: id }),
       });
+      notice.className = res.ok ? 'notice' : 'error';
+      notice.setAttribute('role', res.ok ? 'status' : 'alert');
       if (!res.ok) notice.textContent = messageOf(res.body, 'error_bad_request');
       if (what !== 'cancel' && res.body && res.body.job) {
         // A later click is a new request; a double click stayed one.
@@ -340,7 +346,10 @@
         refreshCredits();
         document.getElementById('job-' + res.body.job.jobId).scrollIntoView({ block: 'nearest' });
       }
-      if (what === 'cancel' && res.ok) notice.textContent = messageOf(res.body, 'state_cancelled');
+      if (what === 'cancel' && res.ok) {
+        notice.textContent = messageOf(res.body, 'state_cancelled');
+        refreshCredits();
+      }
     } catch (_err) {
       notice.textContent = T.error_network;
     } finally {
