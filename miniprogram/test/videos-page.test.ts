@@ -158,6 +158,15 @@ describe('my videos page', () => {
     expect(h.server.jobs.get(id)?.published).toBe(true);
     const after = page.call('onShareAppMessage', { from: 'button', target: { dataset: { id } } }) as { path: string };
     expect(after.path).toBe(`/pages/gallery/gallery?job=${id}`);
+
+    // In the gallery it is the author's own: unpublish instead of report.
+    const gallery = h.page('gallery');
+    await waitFor(() => gallery.exists(`#item-${id}`), 'the published video in the gallery');
+    expect(gallery.exists(`#item-${id} .report`)).toBe(false);
+    await gallery.tap(`#item-${id} .unpublish`);
+    await waitFor(() => !gallery.exists(`#item-${id}`), 'the unpublished video gone');
+    expect(h.wx.lastToast()).toBe('已从广场撤下');
+    expect(h.server.jobs.get(id)?.published).toBe(false);
   });
 
   it('cancels a queued job; a failed job shows the server\'s reason', async () => {

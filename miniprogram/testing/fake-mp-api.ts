@@ -38,6 +38,7 @@ export interface RecordedRequest {
 
 interface GalleryEntry {
   id: string;
+  owner?: string;
   jobId: string;
   prompt: string;
   likedBy: Set<string>;
@@ -65,6 +66,7 @@ const MESSAGES: Record<string, { 'zh-CN': string; en: string }> = {
   already_published: { 'zh-CN': '已经发布过了', en: 'Already published' },
   bad_signature: { 'zh-CN': '链接无效', en: 'Invalid link' },
   cancelled: { 'zh-CN': '已取消，点数已退回', en: 'Cancelled, credits refunded' },
+  not_owner: { 'zh-CN': '只有作者可以撤下', en: 'Only the author can unpublish it' },
 };
 
 class HttpError extends Error {
@@ -278,7 +280,7 @@ export class FakeMpApi {
   private galleryJson(entry: GalleryEntry, user: string): Record<string, unknown> {
     const exp = Date.now() + 600_000;
     return {
-      id: entry.id, caption: entry.prompt, likes: entry.likedBy.size, liked: entry.likedBy.has(user), mine: false, publishedAt: entry.createdAt,
+      id: entry.id, caption: entry.prompt, likes: entry.likedBy.size, liked: entry.likedBy.has(user), mine: entry.owner === user, publishedAt: entry.createdAt,
       width: 848, height: 480, durationSec: 3,
       videoUrl: `/api/mp/jobs/${entry.jobId}/video?exp=${exp}&sig=ok`,
       posterUrl: `/api/mp/jobs/${entry.jobId}/poster?exp=${exp}&sig=ok`,
@@ -394,9 +396,18 @@ export class FakeMpApi {
       if (job.state !== 'succeeded') throw new HttpError(409, 'not_finished');
       if (job.published) throw new HttpError(409, 'already_published');
       job.published = true;
-      const entry: GalleryEntry = { id: job.id, jobId: job.id, prompt: typeof json.caption === 'string' ? json.caption : job.prompt, likedBy: new Set(), createdAt: ++this.clock, reports: [] };
+      const entry: GalleryEntry = { id: job.id, owner: user, jobId: job.id, prompt: typeof json.caption === 'string' ? json.caption : job.prompt, likedBy: new Set(), createdAt: ++this.clock, reports: [] };
       this.gallery.set(job.id, entry);
       return this.send(res, 201, this.galleryJson(entry, user));
+    }
+    if ((m = /^\/api\/mp\/jobs\/([\w-]+)\/unpublish$/.exec(path)) && method === 'POST') {
+      const entry = this.gallery.get(m[1] ?? '');
+      if (!entry) throw new HttpError(404, 'not_found');
+      if (entry.owner !== user) throw new HttpError(403, 'not_owner');
+      this.gallery.delete(entry.id);
+      const job = this.jobs.get(entry.jobId);
+      if (job) job.published = false;
+      return this.send(res, 200, { id: entry.id, published: false });
     }
     if (method === 'GET' && path === '/api/mp/gallery') {
       const sort = url.searchParams.get('sort') === 'liked' ? 'liked' : 'newest';

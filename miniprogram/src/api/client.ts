@@ -40,6 +40,7 @@ export const ROUTES = {
   cancel: (id: string) => `${job(id)}/cancel`,
   media: (id: string) => `${job(id)}/media`,
   publish: (id: string) => `${job(id)}/publish`,
+  unpublish: (id: string) => `${job(id)}/unpublish`,
   gallery: (sort: GallerySort, cursor?: string) => `/api/mp/gallery?sort=${sort}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
   like: (id: string) => `/api/mp/gallery/${encodeURIComponent(id)}/like`,
   report: (id: string) => `/api/mp/gallery/${encodeURIComponent(id)}/report`,
@@ -212,6 +213,11 @@ export class ApiClient {
 
   publish(id: string): Promise<void> {
     return this.call('POST', ROUTES.publish(id), {}, () => undefined);
+  }
+
+  /** Takes one's own video out of the gallery (a gallery item's id is its job's). */
+  unpublish(id: string): Promise<void> {
+    return this.call('POST', ROUTES.unpublish(id), {}, () => undefined);
   }
 
   /** Signed links (10 minutes) to a finished job's video and poster, as full URLs. */

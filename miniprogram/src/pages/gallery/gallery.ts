@@ -29,7 +29,7 @@ function tileOf(item: GalleryItem): Tile {
 let nextCursor = '';
 let loadingMore = false;
 
-/** Gallery: published videos, newest or most liked (more as the list scrolls); play, like, report. */
+/** Gallery: published videos, newest or most liked (more as the list scrolls); play, like, report; unpublish one's own. */
 Component({
   data: {
     t: messages(),
@@ -132,6 +132,17 @@ Component({
           if (reason) void this.sendReport(id, reason.code);
         },
       });
+    },
+    async onUnpublish(e: DataEvent) {
+      const tile = this.tileOf(e.currentTarget.dataset.id);
+      if (!tile || tile.mine !== true) return;
+      try {
+        await api.unpublish(tile.jobId ?? tile.id);
+        this.setData({ tiles: this.data.tiles.filter((x) => x.id !== tile.id) });
+        toast(t('gallery_unpublished'));
+      } catch (error) {
+        toast(messageOf(error));
+      }
     },
     async sendReport(id: string, reason: string) {
       try {
