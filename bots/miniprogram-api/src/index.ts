@@ -1,11 +1,12 @@
 export { startMiniProgramApi, isMiniProgramConfigured, defaultTemplateData, MiniProgramConfigError, type MiniProgramApi, type MiniProgramApiOptions } from './miniprogram-api.ts';
-export { MP_ROUTES, type MpRouteName } from './mp-routes.ts';
+export { MP_ROUTES, MP_PUSH_ROUTES, type MpRouteName } from './mp-routes.ts';
 export { MP_JOB_STATES, MP_API_PREFIX, CreateJobBodySchema, commandTextOf, jobView, mpStateOf, type CreateJobBody, type MpJobState, type MpJobView } from './mp-jobs.ts';
 export { MpError, mpErrors } from './mp-error.ts';
 export { MP_TEXT, localeFromHeader, mt, mtAll, type MpTextId } from './mp-messages.ts';
 export { MpSessions, MpSessionSchema, userTag, type MpSession } from './mp-sessions.ts';
 export { MpRateLimiter, DEFAULT_RATE_LIMITS, type RateLimit, type RateLimits } from './mp-rate-limit.ts';
-export { MpUploads, readMultipartFile, MP_UPLOAD_MAX_BYTES, MP_UPLOAD_TTL_SECONDS } from './mp-uploads.ts';
+export { MpUploads, readMultipartFile, MP_UPLOAD_MAX_BYTES, MP_UPLOAD_TTL_SECONDS, MP_UPLOAD_PATH, MULTIPART_ALLOWANCE_BYTES } from './mp-uploads.ts';
+export { MpMediaChecks, outputScanAllows, decide as decideMediaCheck, MEDIA_CHECK_ACTOR, MEDIA_CHECK_TIMEOUT_MS, type MpMediaChecksOptions, type PushResult } from './mp-media-checks.ts';
 export { MpGallery, GalleryItemSchema, REPORTS_TO_HIDE, GALLERY_PAGE_MAX, type GalleryItem, type GallerySort } from './mp-gallery.ts';
 export { MediaSigner, parseRange, serveBlob, type MediaKind, type RangeResult } from './mp-media.ts';
 export { WeChatMpClient, LoginError, loginFailureOf, type LoginFailure, type SubscribeMessage, type SubscribeOutcome, type WeChatMpClientOptions } from './wechat-mp-client.ts';

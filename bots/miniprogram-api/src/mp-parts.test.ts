@@ -4,6 +4,7 @@ import { commandTextOf, CreateJobBodySchema, mpStateOf } from './mp-jobs.ts';
 import { MediaSigner, parseRange } from './mp-media.ts';
 import { localeFromHeader } from './mp-messages.ts';
 import { loginFailureOf } from './wechat-mp-client.ts';
+import { decide } from './mp-media-checks.ts';
 
 describe('mini program API parts (no Redis, no network)', () => {
   it('parses Range headers: a-b, a-, -n, past the end, malformed', () => {
@@ -72,5 +73,15 @@ describe('mini program API parts (no Redis, no network)', () => {
 
   it('maps code2Session error codes', () => {
     expect([40029, 40163, 45011, 40226, -1, 40013].map(loginFailureOf)).toEqual(['invalid_code', 'invalid_code', 'rate_limited', 'risky_user', 'unavailable', 'unavailable']);
+  });
+  it('decides a job from its WeChat image verdicts: any risky rejects, any review or another reason leaves it to a moderator, waits until the timeout', () => {
+    expect(decide(['allow'], false, false)).toBe('approve');
+    expect(decide(['allow'], true, false)).toBe('human');
+    expect(decide(['block', undefined], false, false)).toBe('reject');
+    expect(decide(['block'], true, true)).toBe('reject');
+    expect(decide(['review'], false, false)).toBe('human');
+    expect(decide([undefined], false, false)).toBe('wait');
+    expect(decide([undefined], false, true)).toBe('human');
+    expect(decide(['allow', undefined], false, false)).toBe('wait');
   });
 });

@@ -27,3 +27,14 @@ export const MP_ROUTES = {
 } as const;
 
 export type MpRouteName = keyof typeof MP_ROUTES;
+
+/**
+ * The routes WeChat's servers call (message push, plaintext mode): not the mini program's. Each
+ * request is signed with WECHAT_PUSH_TOKEN (`?signature&timestamp&nonce`).
+ */
+export const MP_PUSH_ROUTES = {
+  /** WeChat's check of the push URL: answers `echostr`. */
+  pushCheck: { method: 'GET', path: '/api/mp/wechat/push' },
+  /** Events, among them `wxa_media_check` (the verdict of an image check). */
+  push: { method: 'POST', path: '/api/mp/wechat/push' },
+} as const;
