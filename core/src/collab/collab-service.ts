@@ -629,7 +629,8 @@ export class CollabService {
   /** A worker reports a segment's progress: an event for the board's message; a finished one also moves the render's step count. */
   async reportSegment(r: { jobId: string; boardKey: string; index: number; count: number; phase: 'started' | 'step' | 'done' | 'retrying'; step?: number; totalSteps?: number }): Promise<void> {
     await this.events.publish({ boardKey: r.boardKey, type: 'segment', jobId: r.jobId, index: r.index, count: r.count, phase: r.phase, ...(r.step === undefined ? {} : { step: r.step }), ...(r.totalSteps === undefined ? {} : { totalSteps: r.totalSteps }) });
-    if (r.phase === 'started') await this.d.lifecycle.start(r.jobId, 1);
+    // The render's job turns active with its first segment (once: each start is a `started` event).
+    if (r.phase === 'started' && (await this.jobs.get(r.jobId))?.state === 'queued') await this.d.lifecycle.start(r.jobId, 1);
     if (r.phase === 'done') {
       const key = `${this.d.config.keyPrefix}:collab:done:${r.jobId}`;
       const res = await this.d.redis.multi().sadd(key, String(r.index)).scard(key).expire(key, 7 * 24 * 3600).exec();

@@ -83,7 +83,7 @@ describe('collab command grammar', () => {
           expect(Array.from(r.command.text).length).toBeLessThanOrEqual(COLLAB_TEXT_MAX);
         }
       }),
-      { numRuns: 500 },
+      { numRuns: 300 },
     );
     expect(parseCollabCommand(42).kind).toBe('none');
   });
