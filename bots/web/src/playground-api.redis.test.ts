@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/e2e.ts';
 import { gradientPng } from './testing/gradient-png.ts';
 import { startPlaygroundRig, type PlaygroundRig } from './testing/playground-rig.ts';
 import { parseRange } from './web-range.ts';
@@ -198,7 +199,20 @@ describe('playground HTTP API', () => {
     expect((await json(alice.fetch('/api/web/jobs'))).jobs.map((j: { jobId: string }) => j.jobId)).toEqual([jobId]);
 
     // Its event stream, opened while it waits: the record, then each event in order, to the end.
-    const live = await alice.fetch(`/api/web/jobs/${jobId}/events`);
+    // At most 4 open event streams per session; a closed one frees its place.
+    const abort = new AbortController();
+    const streams = await Promise.all([1, 2, 3, 4].map(() => alice.fetch(`/api/web/jobs/${jobId}/events`, { signal: abort.signal })));
+    expect(streams.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    const fifth = await alice.fetch(`/api/web/jobs/${jobId}/events`);
+    expect(fifth.status).toBe(429);
+    expect((await json(fifth)).error).toBe('too_many_streams');
+    abort.abort();
+    const live = await waitFor(async () => {
+      const r = await alice.fetch(`/api/web/jobs/${jobId}/events`);
+      if (r.status === 200) return r;
+      await r.body?.cancel();
+      return undefined;
+    }, 15_000, 'an event stream after the others closed');
     expect(live.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const reader = (live.body as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();
