@@ -183,7 +183,8 @@ describe('my videos page', () => {
     await page.tap('.cancel');
     await waitFor(() => h.server.jobs.get(second)?.state === 'cancelled', 'the cancel');
     await waitFor(() => cardStatus(page, 0) === '已取消', 'the cancelled card');
-    expect(h.wx.lastToast()).toBe('已取消，点数已退回');
+    // The card may turn from the event stream before the cancel call answers: wait for its toast.
+    await waitFor(() => h.wx.lastToast() === '已取消，点数已退回', 'the cancel toast');
   });
 
   it('shows an empty state that leads to Create', async () => {
