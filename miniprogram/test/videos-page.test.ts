@@ -63,9 +63,10 @@ describe('my videos page', () => {
     await waitFor(() => (page.data.cards as { posterPath: string }[])[0]?.posterPath !== '', 'the poster');
 
     // Polling stops once nothing is unfinished.
-    const polls = h.server.calls('GET', `/api/mp/jobs/${id}`).length;
+    const reads = (): number => h.server.requests.filter((r) => r.method === 'GET' && (r.path === `/api/mp/jobs/${id}` || r.path === `/api/mp/jobs/${id}/events`)).length;
+    const polls = reads();
     await new Promise((r) => setTimeout(r, 200));
-    expect(h.server.calls('GET', `/api/mp/jobs/${id}`)).toHaveLength(polls);
+    expect(reads()).toBe(polls);
 
     expect(h.server.openStreams(id)).toBe(0);
     expect(h.wx.streams.size).toBe(0);
