@@ -58,7 +58,7 @@ function flaky(inner: VideoRuntime, failOnce: RegExp | undefined, calls: string[
   };
 }
 
-async function setup(failOnce?: RegExp, o: { config?: FramecastConfig; failAlways?: RegExp } = {}): Promise<{ core: Core; worker: CollabWorker; calls: string[]; plans: Map<string, StitchPlan>; stop(): Promise<void> }> {
+async function setup(failOnce?: RegExp, o: { config?: FramecastConfig; failAlways?: RegExp; scan?: boolean } = {}): Promise<{ core: Core; worker: CollabWorker; calls: string[]; plans: Map<string, StitchPlan>; stop(): Promise<void> }> {
   const config = o.config ?? baseConfig;
   const { moderator } = await createProductModerator(config);
   const core = createCore({ config, redis, moderator, imageIntake: createProductImageIntake(store), logger: silentLogger, connection: { url: testRedisUrl(), maxRetriesPerRequest: null } });
@@ -67,7 +67,7 @@ async function setup(failOnce?: RegExp, o: { config?: FramecastConfig; failAlway
   // What a generate worker publishes: the tiny model at a quarter scale (it takes a first frame).
   const publication = await core.runtimes.startPublishing(`collab-test-${process.pid}`, atRenderScale(await runtime.capabilities(), 0.25), { ttlSec: 30 });
   const worker = new CollabWorker({
-    core, runtime: flaky(runtime, failOnce, calls, o.failAlways), store, scanner: await outputScannerFromConfig(config), logger: silentLogger,
+    core, runtime: flaky(runtime, failOnce, calls, o.failAlways), store, ...(o.scan === false ? {} : { scanner: await outputScannerFromConfig(config) }), logger: silentLogger,
     workDir: path.join(dataDir, 'work', String(process.pid)), renderScale: 0.25, steps: 2, x264Preset: 'ultrafast',
     onStitched: (jobId, plan) => plans.set(jobId, plan),
   });
@@ -149,7 +149,8 @@ describe('collaborative storyboard → one stitched video (real Redis, ONNX Runt
 
   it('two rooms render at once without mixing; a shot that always fails refunds every share of its board, once, and reopens it', async () => {
     const config = testConfig(env({ FRAMECAST_COLLAB_QUOTA_POLICY: 'split' }));
-    const s = await setup(undefined, { config, failAlways: /doomed/ });
+    // The output scan is the first test's; this one is about rooms and refunds.
+    const s = await setup(undefined, { config, failAlways: /doomed/, scan: false });
     const a = (u: string, n: string) => ctx(u, n, 'room-a');
     const b = (u: string, n: string) => ctx(u, n, 'room-b');
     try {
