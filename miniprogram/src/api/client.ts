@@ -322,6 +322,8 @@ export const api = new ApiClient();
 
 /** The message to show for anything a call threw. */
 export function messageOf(error: unknown): string {
+  // An answer that did not parse carries a developer's text: the user gets a localised one.
+  if (error instanceof ApiError && error.code === 'invalid_response') return t('error_bad_answer');
   if (error instanceof ApiError) return error.message;
   return t('error_network');
 }
