@@ -194,7 +194,8 @@ describe('collab boards (real Redis)', () => {
       expect(show.board?.charges).toEqual([{ payer: 'discord:alice', credits: 3 }, { payer: 'discord:bob', credits: 3 }, { payer: 'discord:carol', credits: 3 }]);
       const r = await core.collab.command(ctx('alice', 'split'), 'collab render');
       expect(r?.ok).toBe(true);
-      for (const u of ['alice', 'bob', 'carol']) expect(await core.quota.show(`discord:${u}`, { tier: 'free' })).toMatchObject({ held: 3, spent: 0 });
+      // Held from each, without taking a slot of their own concurrent jobs (the render is the starter's job).
+      for (const u of ['alice', 'bob', 'carol']) expect(await core.quota.show(`discord:${u}`, { tier: 'free' })).toMatchObject({ held: 3, spent: 0, active: 0 });
       await core.lifecycle.start(r?.jobId ?? '', 1);
       await core.lifecycle.finish(r?.jobId ?? '', { kind: 'video', result: { videoRef: 'videos/x.mp4', bytes: 10, width: 64, height: 64, frames: 17, fps: 16, durationSec: 1, needsLink: false, downgraded: false } });
       expect(await core.collab.afterRender('discord:split')).toBe('done');

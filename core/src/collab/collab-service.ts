@@ -560,6 +560,7 @@ export class CollabService {
           if (r.reason === 'concurrency') return { ok: false, reply: reply(false, 'quota_concurrency', 'refusal.quota_concurrency', { active: r.active, limit: r.limit }) };
           return { ok: false, reply: reply(false, 'quota_tenant', 'refusal.quota_tenant', { timeZone: this.d.config.timeZone }) };
         }
+        if (reservationId !== jobId) await this.d.ledger.detachShare(reservationId);
       }
       charges.push({ payer: p.payer, credits: p.credits, reservationId });
     }

@@ -68,6 +68,16 @@ export class CollabLedger {
     return { ok: true, balance: status === 'ok' ? Number(n) : await this.poolBalance(boardKey) };
   }
 
+  /**
+   * A split share is one person's part of a render whose job is the starter's: it takes no slot of
+   * its payer's concurrent jobs, and (having no job record of its own) must not be mistaken for a
+   * leaked intake's reservation, which the reserve script looks for among those slots.
+   */
+  async detachShare(reservationId: string): Promise<void> {
+    const user = await this.redis.hget(this.keys.quotaReservation(reservationId), 'user');
+    if (user !== null) await this.redis.srem(this.keys.quotaActive(user), reservationId);
+  }
+
   /** Gives back every extra reservation of a render that never became a job (the render failed to start). */
   async release(charges: readonly CollabCharge[]): Promise<void> {
     for (const c of charges) await this.settleOne(c, 'refund');
