@@ -7,6 +7,7 @@ const BENCHES: Record<string, string[]> = {
   cli: ['./cli.ts'],
   evasion: ['./moderation-evasion.ts'],
   intake: ['./intake.ts'],
+  load: ['./load.ts'],
   moderation: ['./moderation-keywords.ts', './moderation-nsfw.ts'],
   worker: ['./worker.ts'],
 };
