@@ -86,7 +86,10 @@ describe('slack delivery handler (the real Web API client against the fake Slack
     fake.failUpload(413);
     expect(await withLinks()(delivery('CH'), { attempt: 1 })).toEqual({ status: 'delivered', info: { via: 'link' } });
     expect(fake.channelMessages('CH')).toHaveLength(1);
-    expect(fake.sharedFiles('CG').concat(fake.sharedFiles('CH'))).toHaveLength(0);
+    fake.failWith('files.getUploadURLExternal', 'file_uploads_disabled', 1);
+    expect(await withLinks()(delivery('CM'), { attempt: 1 })).toEqual({ status: 'delivered', info: { via: 'link' } });
+    expect(fake.channelMessages('CM')[0]?.text).toMatch(/does not take video uploads from apps.*https:\/\/framecast\.example\/media\/videos\/j1\.mp4\?exp=/);
+    expect(fake.sharedFiles('CG').concat(fake.sharedFiles('CH'), fake.sharedFiles('CM'))).toHaveLength(0);
     // file:// is no link for Slack users: refused for good (the core refunds and says so).
     fake.failWith('files.getUploadURLExternal', 'file_upload_size_restricted', 1);
     expect(await handler()(delivery('CI'), { attempt: 1 })).toMatchObject({ status: 'failed', reason: expect.stringContaining('file_upload_size_restricted') });

@@ -199,7 +199,8 @@ export function slackDeliveryHandler(opts: SlackDeliveryOptions): DeliveryHandle
           throw err;
         }
         logger.info({ jobId: d.jobId, why: refused ? (err as UploadRefused).why : 'upload failing' }, 'slack: the video goes as a link');
-        await client.chat.postMessage({ channel: target.channelId, text: st(refused ? 'video_link' : 'video_link_upload_failed', locale, { user, mb, url }), ...thread });
+        const why = !refused ? 'video_link_upload_failed' : /size|413/.test((err as UploadRefused).why) ? 'video_link' : 'video_link_uploads_off';
+        await client.chat.postMessage({ channel: target.channelId, text: st(why, locale, { user, mb, url }), ...thread });
         via = 'link';
       }
     }

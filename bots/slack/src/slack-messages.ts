@@ -20,6 +20,7 @@ export const SLACK_TEXT = {
   status_submitting: { en: '⏳ <@{user}> received: {prompt}', 'zh-CN': '⏳ <@{user}> 已收到：{prompt}' },
   video_comment: { en: '<@{user}> {summary}', 'zh-CN': '<@{user}> {summary}' },
   video_link: { en: '<@{user}> your video ({mb} MB) is too large to upload here: {url}', 'zh-CN': '<@{user}> 视频（{mb} MB）太大，无法在此上传：{url}' },
+  video_link_uploads_off: { en: '<@{user}> this workspace does not take video uploads from apps, so here is your video ({mb} MB) as a link: {url}', 'zh-CN': '<@{user}> 此工作区不允许应用上传视频，视频（{mb} MB）的链接：{url}' },
   video_link_upload_failed: { en: '<@{user}> Slack is not taking uploads right now, so here is your video ({mb} MB) as a link: {url}', 'zh-CN': '<@{user}> Slack 暂时无法上传文件，视频（{mb} MB）的链接：{url}' },
   button_reroll: { en: 'Reroll', 'zh-CN': '换个种子' },
   button_upscale: { en: 'Upscale to final', 'zh-CN': '生成正式版' },
