@@ -217,15 +217,22 @@ export function acceptedJobIds(results: readonly IntakeResult[]): string[] {
  * consumers) must be 1 for each job when given.
  */
 export async function settleAndTally(core: Core, jobIds: readonly string[], opts: { timeoutMs?: number; handedOver?: () => Map<string, number> } = {}): Promise<Tally> {
-  await waitFor(async () => {
+  const pending = async () => {
+    const out: string[] = [];
     for (const id of jobIds) {
       const rec = await core.job(id);
-      if (rec === undefined || !FINAL_STATES.has(rec.state)) return undefined;
       const ds = await core.deliveries.state(id);
-      if (ds !== 'delivered' && ds !== 'undeliverable') return undefined;
+      if (rec === undefined || !FINAL_STATES.has(rec.state) || (ds !== 'delivered' && ds !== 'undeliverable')) {
+        out.push(`${id}: ${rec?.state ?? 'no record'} (attempts ${rec?.attempts ?? 0}, error ${rec?.error?.code ?? '-'}), delivery ${ds ?? 'none'}`);
+      }
     }
-    return true;
-  }, opts.timeoutMs ?? 120_000, 'every accepted job to be final and its outcome delivered or given up');
+    return out;
+  };
+  try {
+    await waitFor(async () => ((await pending()).length === 0 ? true : undefined), opts.timeoutMs ?? 120_000, 'every accepted job to be final and its outcome delivered or given up');
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; still pending: ${(await pending()).join('; ')}`, { cause: err });
+  }
   const problems: string[] = [];
   let delivered = 0;
   let refunded = 0;
