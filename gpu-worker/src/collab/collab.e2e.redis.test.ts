@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { atRenderScale, blobStoreFromConfig, createCore, type BlobStore, type CollabContext, type Core, type FramecastConfig } from '@framecast/core';
 import { createProductImageIntake, createProductModerator } from '@framecast/content-safety';
+import sharp from 'sharp';
 import { RuntimeError, type RuntimeRequest, type VideoRuntime } from '../runtime/video-runtime.ts';
 import { probeVideo } from '../video/ffprobe.ts';
 import { readAigcMetadata } from '../video/aigc-label.ts';
@@ -39,7 +40,7 @@ afterAll(async () => {
 });
 
 /** The real runtime, counting calls per prompt, failing chosen prompts' first call (a transient fault). */
-function flaky(inner: VideoRuntime, failOnce: RegExp | undefined, calls: string[], failAlways?: RegExp): VideoRuntime {
+function flaky(inner: VideoRuntime, failOnce: RegExp | undefined, calls: string[], failAlways?: RegExp, images?: Map<string, boolean>): VideoRuntime {
   const failed = new Set<string>();
   return {
     name: inner.name,
@@ -48,6 +49,7 @@ function flaky(inner: VideoRuntime, failOnce: RegExp | undefined, calls: string[
     dispose: async () => undefined,
     async generate(req: RuntimeRequest, hooks) {
       calls.push(req.prompt);
+      images?.set(req.prompt.replace(/^.*, /, ''), req.image !== undefined);
       if (failAlways?.test(req.prompt) === true) throw new RuntimeError('transient', 'injected fault, every time');
       if (failOnce?.test(req.prompt) === true && !failed.has(req.prompt)) {
         failed.add(req.prompt);
@@ -58,22 +60,23 @@ function flaky(inner: VideoRuntime, failOnce: RegExp | undefined, calls: string[
   };
 }
 
-async function setup(failOnce?: RegExp, o: { config?: FramecastConfig; failAlways?: RegExp; scan?: boolean } = {}): Promise<{ core: Core; worker: CollabWorker; calls: string[]; plans: Map<string, StitchPlan>; stop(): Promise<void> }> {
+async function setup(failOnce?: RegExp, o: { config?: FramecastConfig; failAlways?: RegExp; scan?: boolean } = {}): Promise<{ core: Core; worker: CollabWorker; calls: string[]; images: Map<string, boolean>; plans: Map<string, StitchPlan>; stop(): Promise<void> }> {
   const config = o.config ?? baseConfig;
   const { moderator } = await createProductModerator(config);
   const core = createCore({ config, redis, moderator, imageIntake: createProductImageIntake(store), logger: silentLogger, connection: { url: testRedisUrl(), maxRetriesPerRequest: null } });
   const calls: string[] = [];
+  const images = new Map<string, boolean>();
   const plans = new Map<string, StitchPlan>();
   // What a generate worker publishes: the tiny model at a quarter scale (it takes a first frame).
   const publication = await core.runtimes.startPublishing(`collab-test-${process.pid}`, atRenderScale(await runtime.capabilities(), 0.25), { ttlSec: 30 });
   const worker = new CollabWorker({
-    core, runtime: flaky(runtime, failOnce, calls, o.failAlways), store, ...(o.scan === false ? {} : { scanner: await outputScannerFromConfig(config) }), logger: silentLogger,
+    core, runtime: flaky(runtime, failOnce, calls, o.failAlways, images), store, ...(o.scan === false ? {} : { scanner: await outputScannerFromConfig(config) }), logger: silentLogger,
     workDir: path.join(dataDir, 'work', String(process.pid)), renderScale: 0.25, steps: 2, x264Preset: 'ultrafast',
     onStitched: (jobId, plan) => plans.set(jobId, plan),
   });
   void worker.run();
   return {
-    core, worker, calls, plans,
+    core, worker, calls, images, plans,
     async stop() {
       await worker.close();
       await publication.stop();
@@ -147,7 +150,7 @@ describe('collaborative storyboard → one stitched video (real Redis, ONNX Runt
     }
   }, 300_000);
 
-  it('two rooms render at once without mixing; a shot that always fails refunds every share of its board, once, and reopens it', async () => {
+  it('two rooms render at once without mixing; a shot with its own reference image starts from it; a shot that always fails refunds every share of its board, once, and reopens it', async () => {
     const config = testConfig(env({ FRAMECAST_COLLAB_QUOTA_POLICY: 'split' }));
     // The output scan is the first test's; this one is about rooms and refunds.
     const s = await setup(undefined, { config, failAlways: /doomed/, scan: false });
@@ -158,7 +161,12 @@ describe('collaborative storyboard → one stitched video (real Redis, ONNX Runt
       await s.core.collab.command(b('dan', 'Dan'), 'collab start --draft --duration 1 --seed 2');
       await s.core.collab.command(a('alice', 'Alice'), 'add a red kite');
       await s.core.collab.command(b('dan', 'Dan'), 'add a doomed shot');
-      await s.core.collab.command(a('bob', 'Bob'), 'add a blue kite');
+      // Bob's shot brings its own reference image (a blob the adapter stored): it starts from that, not from the previous shot.
+      const png = await sharp({ create: { width: 96, height: 64, channels: 3, background: { r: 30, g: 90, b: 200 } } }).png().toBuffer();
+      await store.put('uploads/kite.png', png, 'image/png');
+      const withImage = await s.core.collab.add({ ...a('bob', 'Bob'), attachment: { kind: 'image', storageRef: 'uploads/kite.png' } }, 'a blue kite');
+      expect(withImage.ok).toBe(true);
+      expect(withImage.board?.shots[1]).toMatchObject({ text: 'a blue kite', hasImage: true });
       await s.core.collab.command(b('erin', 'Erin'), 'add a green field');
       const [ra, rb] = await Promise.all([s.core.collab.command(a('alice', 'Alice'), 'collab render'), s.core.collab.command(b('dan', 'Dan'), 'collab render')]);
       expect(ra?.ok && rb?.ok).toBe(true);
@@ -180,6 +188,8 @@ describe('collaborative storyboard → one stitched video (real Redis, ONNX Runt
       // Three tries of the doomed shot, none of the shot that would have continued from it.
       expect(s.calls.filter((p) => p.includes('doomed'))).toHaveLength(3);
       expect(s.calls.filter((p) => p.includes('green field'))).toHaveLength(0);
+      expect(s.images.get('a blue kite')).toBe(true);
+      expect(s.images.get('a red kite')).toBe(false);
       expect(deliveryCount(rb?.jobId ?? '')).toBe(1);
     } finally {
       await s.stop();
