@@ -12,8 +12,8 @@ import { FairQueue } from '../queue/fair-queue.ts';
 import { costOf } from '../quota/cost.ts';
 import { QuotaService } from '../quota/quota-service.ts';
 import { Keys, tenantKeyOf, userKeyOf } from '../redis/keys.ts';
+import { TickBatcher } from '../redis/tick-batcher.ts';
 import { UserBlocks } from '../users/user-blocks.ts';
-import { UserSettingsStore } from '../users/user-settings.ts';
 import type { ReferenceImageIntake } from './reference-image-intake.ts';
 import type { RuntimeCapabilitiesRegistry } from '../runtime/runtime-capabilities-registry.ts';
 import { fitSpecToCapabilities, imageInputRefusal, type FitRefusalCode } from '../model/runtime-capabilities.schema.ts';
@@ -125,13 +125,14 @@ function firstHit(v: ModerationVerdict): { category: string; match: string; labe
 export class Intake {
   private readonly keys: Keys;
   private readonly now: () => number;
-  private readonly settings: UserSettingsStore;
   private readonly blocks: UserBlocks;
+  /** Concurrent intakes' claims go to Redis together (one write per turn of the event loop). */
+  private readonly batch: TickBatcher;
 
   constructor(private readonly deps: IntakeDeps) {
     this.keys = new Keys(deps.config.keyPrefix);
-    this.settings = new UserSettingsStore(deps.redis, deps.config.keyPrefix);
     this.blocks = new UserBlocks(deps.redis, deps.config.keyPrefix);
+    this.batch = new TickBatcher(deps.redis);
     this.now = deps.now ?? Date.now;
   }
 
@@ -156,8 +157,15 @@ export class Intake {
     // Claim the event, or wait for whoever claimed it first and repeat its answer.
     let jobId = newJobId();
     let claimRaw = JSON.stringify({ state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS } satisfies IdemRecord);
-    const claimed = await this.deps.redis.set(idemKey, claimRaw, 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX');
+    // The block list is read with the claim (one round trip); it decides only once the claim is ours.
+    const userKey = userKeyOf(req.platform, req.userId);
+    const [claimed, blockedNow] = await Promise.all([
+      this.batch.run<string | null>((p) => p.set(idemKey, claimRaw, 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX')),
+      this.batch.run<number>((p) => p.hexists(this.keys.blockedUsers(), userKey)),
+    ]);
+    let blocked: boolean | undefined = blockedNow === 1;
     if (claimed === null) {
+      blocked = undefined;
       const outcome = await this.awaitOrTakeOver(idemKey);
       if (outcome.kind === 'done') return { ...outcome.result, duplicate: true };
       jobId = outcome.jobId;
@@ -179,7 +187,7 @@ export class Intake {
     const progress: IntakeProgress = { reserved: false, recorded: false, enqueued: false };
     let result: IntakeResult;
     try {
-      result = await this.process(req, jobId, progress);
+      result = await this.process(req, jobId, progress, blocked);
     } catch (err) {
       clearInterval(renew);
       this.deps.logger?.error({ err, jobId, platform: req.platform }, 'intake failed');
@@ -197,6 +205,21 @@ export class Intake {
     }
     clearInterval(renew);
     const done: IdemRecord = { state: 'done', jobId, result };
+    if (progress.enqueued && result.status === 'accepted' && !result.duplicate) {
+      // The 'queued' event and the answer in one call. Should it fail, the job is queued all the
+      // same: the claim stays pending and a retry of the event takes it over once the lease ends
+      // (same job id: the reservation is found held, the record and the queue entry are kept).
+      const how = await this.deps.lifecycle
+        .queuedAnswer(jobId, { type: 'queued', position: result.position, etaSeconds: result.etaSeconds }, {
+          key: idemKey, claim: claimRaw, answer: JSON.stringify(done), ttlSeconds: IDEMPOTENCY_TTL_SECONDS, queuedJobKey: this.deps.queue.jobKey(jobId),
+        })
+        .catch((err: unknown) => {
+          this.deps.logger?.warn({ err, jobId }, 'queued, but the answer was not recorded: a retry of the event will take it over');
+          return 'failed' as const;
+        });
+      if (how === 'not-queued') this.deps.logger?.warn({ jobId }, 'queued, but gone from the queue before the answer was recorded');
+      return result;
+    }
     // Only over our own claim: a takeover (same job id) writes its own, equivalent answer.
     await this.deps.redis.eval(CAS_SCRIPT, 1, idemKey, claimRaw, JSON.stringify(done), IDEMPOTENCY_TTL_SECONDS);
     return result;
@@ -232,14 +255,15 @@ export class Intake {
     return refusal('runtime_unsupported', id, {}, { code });
   }
 
-  private async process(req: ReturnType<typeof ChatRequestSchema.parse>, jobId: string, progress: IntakeProgress): Promise<IntakeResult> {
+  private async process(req: ReturnType<typeof ChatRequestSchema.parse>, jobId: string, progress: IntakeProgress, blockedAtClaim: boolean | undefined): Promise<IntakeResult> {
     const { config, moderator, quota, queue, lifecycle } = this.deps;
     const locale = req.locale ?? config.defaultLocale;
     const log = this.deps.logger?.child({ jobId, platform: req.platform });
     const userKey = userKeyOf(req.platform, req.userId);
 
-    // 0. A user an operator blocked is refused before anything is parsed, moderated or charged.
-    if (await this.blocks.isBlocked(userKey)) return refusal('user_blocked', 'refusal.user_blocked');
+    // 0. A user an operator blocked is refused before anything is parsed, moderated or charged
+    // (read with the claim; a takeover reads it now).
+    if (blockedAtClaim ?? (await this.blocks.isBlocked(userKey))) return refusal('user_blocked', 'refusal.user_blocked');
 
     // 1. Parse.
     const parsedSpec = parseVideoCommand(req.text, this.deps.random === undefined ? {} : { random: this.deps.random });
@@ -309,11 +333,27 @@ export class Intake {
       spec = fit.spec;
     }
 
-    // 4. Reserve credits.
+    // 4. Reserve credits, record the job and rank it in its user's line: one call (JobLifecycle.admit).
     const tenantKey = tenantKeyOf(req.platform, req.tenantId);
     const tier = tierOf(config, userKey, req.roles);
     const cost = costOf(spec);
-    const decision = await quota.reserve({ jobId, userKey, tenantKey, cost, tier, now: this.now() });
+    const createdAt = this.now();
+    // Should the call fail, it may have run all the same (a lost reply): what it may have reserved
+    // and recorded is released (abandon is a no-op for a job never admitted).
+    progress.reserved = true;
+    progress.recorded = true;
+    const admitted = await lifecycle.admit({
+      record: {
+        version: 2, jobId, platform: req.platform, userKey, tenantKey, channelId: req.channelId,
+        eventId: req.eventId, cost, spec, createdAt, reviewRequired, replyTarget: req.replyTarget, locale, tier,
+      },
+      reserve: quota.reserveCall({ jobId, userKey, tenantKey, cost, tier, now: createdAt }),
+      // The user's choice, else the operator's default.
+      settingsKey: this.keys.userSettings(userKey),
+      defaultAllowDowngrade: config.env.FRAMECAST_OOM_DOWNGRADE,
+      fairQueue: queue.admissionKeys(userKey, spec.mode),
+    });
+    const decision = quota.decide(tier, admitted.reserve);
     if (!decision.ok) {
       switch (decision.reason) {
         case 'credits':
@@ -325,9 +365,7 @@ export class Intake {
       }
     }
 
-    // A takeover of a crashed intake owns the reservation it finds held, and must release it on failure.
-    progress.reserved = !decision.alreadyReserved || decision.state === 'held';
-    if (decision.alreadyReserved && decision.state !== 'held') {
+    if (!admitted.admitted) {
       // A takeover of an intake that had already queued this job, which has since been settled:
       // answer with that job, enqueue nothing.
       return {
@@ -335,24 +373,16 @@ export class Intake {
         reviewRequired, spec, message: tAll('intake.accepted_short', { jobId }), duplicate: true,
       };
     }
+    // Reserved and recorded (a takeover of a crashed intake owns what it finds held): a failure
+    // from here until the job is queued releases both (progress says so since before admit).
 
-    // 5. Record and enqueue (the record first, so a worker always finds it).
-    const createdAt = this.now();
-    // Only a takeover of a crashed intake can find the record already written.
-    // The operator's default, unless the user chose otherwise.
-    const allowDowngrade = (await this.settings.get(userKey)).allowDowngrade ?? config.env.FRAMECAST_OOM_DOWNGRADE;
-    // Only a takeover of a crashed intake can find the record already written (then this is a no-op).
-    await lifecycle.create({
-      version: 2, jobId, state: 'queued', platform: req.platform, userKey, tenantKey, channelId: req.channelId,
-      eventId: req.eventId, cost, spec, createdAt, reviewRequired, replyTarget: req.replyTarget, locale, tier, allowDowngrade,
-    });
-    progress.recorded = true;
-    await queue.add({ version: 2, jobId, userKey, enqueuedAt: createdAt }, spec.mode);
+    // 5. Enqueue (the record is written, so a worker always finds it).
+    await queue.add({ version: 2, jobId, userKey, enqueuedAt: createdAt }, spec.mode, admitted.rank);
     progress.enqueued = true;
     progress.spec = spec;
-    // From here on the request is accepted whatever happens; the place in line is best effort.
-    const pos = await queue.waitingPosition(jobId, spec.mode).catch(() => ({ position: 0, state: 'unknown' as const, etaSeconds: 0 }));
-    await lifecycle.progress(jobId, { type: 'queued', position: pos.position, etaSeconds: pos.etaSeconds }).catch(() => undefined);
+    // From here on the request is accepted whatever happens; the place in line is best effort
+    // (read before the enqueue: jobs enqueued meanwhile by others are not counted).
+    const pos = await queue.positionFrom(admitted, spec.mode).catch(() => ({ position: 0, state: 'unknown' as const, etaSeconds: 0 }));
     const creditsLeft = decision.alreadyReserved
       ? await quota.show(userKey, tier, this.now()).then((q) => q.available, () => 0)
       : decision.dailyLeft + decision.bonusLeft;

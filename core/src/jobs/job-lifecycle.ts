@@ -5,6 +5,7 @@ import type { GenerationSpec } from '../model/generation-spec.schema.ts';
 import type { DeliveryQueues } from '../queue/delivery-queues.ts';
 import { DeliveryJobDataSchema, type DeliveryJobData, type DeliveryOutcome, type VideoResult } from '../queue/job-payloads.schema.ts';
 import { Keys } from '../redis/keys.ts';
+import { TickBatcher } from '../redis/tick-batcher.ts';
 import { withJobScripts, type RedisWithJobScripts } from './job-scripts.ts';
 import { RECORD_TTL_SECONDS, USER_LIST_MAX, JobRecordSchema, JobStore, toHash, type JobRecord, type JobRecordInput, type JobState } from './job-record.ts';
 import { Ledger, RESERVATION_TTL_SECONDS } from './ledger.ts';
@@ -45,6 +46,44 @@ export type ProgressReport =
   | { type: 'step'; step: number; totalSteps: number; previewRef?: string }
   | { type: 'encoding'; phase: 'encoding' | 'scanning' };
 
+/** What JobLifecycle.admit needs: the record, the quota's reservation and the fair queue's keys. */
+export interface AdmitInput {
+  record: Omit<JobRecordInput, 'state' | 'allowDowngrade'>;
+  /** QuotaService.reserveCall(…) for this job. */
+  reserve: { keys: readonly string[]; args: readonly (string | number)[] };
+  /** The user's settings hash (field allowDowngrade). */
+  settingsKey: string;
+  defaultAllowDowngrade: boolean;
+  /** FairQueue.admissionKeys(…) for this job's user and mode. */
+  fairQueue: { waitingSet: string; waitingSetTtl: number; prioritized: string; wait: string; active: string; durations: string; durationSamples: number };
+}
+
+export type AdmitResult =
+  /** Not admitted: the reserve script's answer (a refusal, or a reservation already settled). */
+  | { admitted: false; reserve: [string, string | number, string | number] }
+  | {
+      admitted: true;
+      reserve: [string, string | number, string | number];
+      /** The job's rank among its user's waiting jobs (the fair queue's priority). */
+      rank: number;
+      /** Waiting jobs that will run before it, jobs in the plain wait list, jobs running. */
+      ahead: number;
+      plain: number;
+      running: number;
+      /** Recent run times of its mode (ms). */
+      durationsMs: number[];
+    };
+
+/** The intake's answer to write over its claim once its job is queued. */
+export interface IntakeAnswerWrite {
+  key: string;
+  claim: string;
+  answer: string;
+  ttlSeconds: number;
+  /** The job's hash in the generate queue (written only when it exists). */
+  queuedJobKey: string;
+}
+
 const RUNNING: readonly JobState[] = ['queued', 'active'];
 const CANCELLED_MESSAGE: LocalizedText = tAll('outcome.cancelled');
 const UNDELIVERABLE_MESSAGE: LocalizedText = tAll('outcome.undeliverable');
@@ -64,6 +103,8 @@ export class JobLifecycle {
   private readonly streamMaxLen: number;
   private readonly retention: number;
   private readonly deliveryTtl: number;
+  /** Concurrent intakes' admissions and answers go to Redis together (one write per turn of the event loop). */
+  private readonly batch: TickBatcher;
 
   constructor(private readonly o: JobLifecycleOptions) {
     this.keys = new Keys(o.keyPrefix);
@@ -74,6 +115,7 @@ export class JobLifecycle {
     this.streamMaxLen = o.streamMaxLen ?? 10_000;
     this.retention = o.undeliverableRetentionSeconds ?? 7 * 24 * 3600;
     this.deliveryTtl = o.deliveryRecordSeconds ?? 30 * 24 * 3600;
+    this.batch = new TickBatcher(this.redis);
   }
 
   /** Writes a new job's record (state `queued`); a second call for the same id changes nothing. */
@@ -85,6 +127,49 @@ export class JobLifecycle {
       RECORD_TTL_SECONDS, rec.createdAt, rec.jobId, USER_LIST_MAX, ...fields,
     );
     return written === 1;
+  }
+
+  /**
+   * The intake's admission in one Redis call: the credits reserved (the quota's reserve script,
+   * given as `reserve`), the record written (state `queued`, as create) and the job ranked among its
+   * user's waiting jobs, with what its place in line will be. Nothing is written unless the
+   * reservation is made now or was held by an earlier try of the same intake (a takeover); a second
+   * call for the same job changes nothing. The record's allowDowngrade is the user's setting, else
+   * `defaultAllowDowngrade`.
+   */
+  async admit(input: AdmitInput): Promise<AdmitResult> {
+    const { allowDowngrade: _ignored, ...rest } = JobRecordSchema.parse({ ...input.record, state: 'queued' });
+    void _ignored;
+    const rec = rest as Partial<JobRecord>;
+    const fields = Object.entries(toHash(rec)).flat();
+    const f = input.fairQueue;
+    const out = await this.batch.run<(string | number)[]>((p) => (p as unknown as RedisWithJobScripts).fcJobAdmit(
+      ...input.reserve.keys,
+      this.keys.job(input.record.jobId), this.keys.userJobs(input.record.userKey), this.keys.jobStateCounts(),
+      f.waitingSet, input.settingsKey, f.prioritized, f.wait, f.active, f.durations,
+      ...input.reserve.args,
+      RECORD_TTL_SECONDS, input.record.createdAt, USER_LIST_MAX, f.waitingSetTtl, input.record.spec.mode === 'final' ? 1 : 0,
+      String(input.defaultAllowDowngrade), f.durationSamples, ...fields,
+    ));
+    const [status = '', n1 = 0, n2 = 0, rank = 0, ahead = 0, plain = 0, running = 0, ...durations] = out;
+    const reserve: [string, string | number, string | number] = [String(status), n1, n2];
+    if (out.length <= 3) return { admitted: false, reserve };
+    return { admitted: true, reserve, rank: Number(rank), ahead: Number(ahead), plain: Number(plain), running: Number(running), durationsMs: durations.map(Number) };
+  }
+
+  /**
+   * After the intake enqueued an admitted job: its 'queued' progress event, and the intake's answer
+   * written over its claim of the platform event (only while the claim is as given, and only when
+   * the job is in the queue). 'written', 'claim-changed' (a takeover answers instead) or 'not-queued'.
+   */
+  async queuedAnswer(jobId: string, report: Extract<ProgressReport, { type: 'queued' }>, answer: IntakeAnswerWrite): Promise<'written' | 'claim-changed' | 'not-queued'> {
+    const { type: _type, ...data } = report;
+    void _type;
+    const r = await this.batch.run<number>((p) => (p as unknown as RedisWithJobScripts).fcIntakeQueued(
+      this.keys.job(jobId), this.keys.progressStream(), answer.key, answer.queuedJobKey,
+      this.streamMaxLen, JSON.stringify(data), answer.claim, answer.answer, answer.ttlSeconds,
+    ));
+    return r === 1 ? 'written' : r === 0 ? 'claim-changed' : 'not-queued';
   }
 
   /** A worker took the job: queued → active. False when it is no longer queued or active. */

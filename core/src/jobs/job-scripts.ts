@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 
 const read = (name: string) => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
 const LEDGER = read('ledger.lua');
+/** The quota's reserve function, which the admit script runs inside its own call. */
+const RESERVE = readFileSync(new URL('../quota/lua/reserve.lua', import.meta.url), 'utf8');
 
 /** Each job script with the shared ledger functions in front of it: name, number of keys, source. */
 const SCRIPTS = {
@@ -12,7 +14,11 @@ const SCRIPTS = {
   fcJobDelivered: [5, 'delivered-5.lua'],
   fcJobUndeliverable: [10, 'undeliverable-10.lua'],
   fcLedgerSettle: [5, 'settle-5.lua'],
+  fcJobAdmit: [14, 'admit-14.lua'],
+  fcIntakeQueued: [4, 'intake-queued-4.lua'],
 } as const;
+/** Scripts that also need the quota's reserve function in front of them. */
+const WITH_RESERVE = new Set<string>(['fcJobAdmit']);
 
 type Arg = string | number;
 export type RedisWithJobScripts = Redis & {
@@ -21,9 +27,9 @@ export type RedisWithJobScripts = Redis & {
 
 /** Defines the job scripts on a connection once (ioredis runs them by SHA, loading them when needed). */
 export function withJobScripts(redis: Redis): RedisWithJobScripts {
-  if (!('fcJobFinish' in redis)) {
+  if (!('fcJobAdmit' in redis)) {
     for (const [name, [numberOfKeys, file]] of Object.entries(SCRIPTS)) {
-      redis.defineCommand(name, { numberOfKeys, lua: `${LEDGER}\n${read(file)}` });
+      redis.defineCommand(name, { numberOfKeys, lua: `${LEDGER}\n${WITH_RESERVE.has(name) ? `${RESERVE}\n` : ''}${read(file)}` });
     }
   }
   return redis as RedisWithJobScripts;

@@ -18,6 +18,13 @@ type RedisWithFairQueue = Redis & {
 const MAX_RANK = 1_000_000;
 const DEFAULT_SECONDS: Record<'draft' | 'final', number> = { draft: 60, final: 300 };
 const DURATION_SAMPLES = 50;
+/** Every generate job's options but its id and priority. */
+const JOB_OPTIONS = {
+  attempts: 4,
+  backoff: { type: 'exponential', delay: 5_000 },
+  removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 30 * 24 * 3600 },
+} as const;
 
 /**
  * Priority of a job whose user already has `rank` jobs waiting: a round-robin between users (each
@@ -25,6 +32,18 @@ const DURATION_SAMPLES = 50;
  */
 export function fairPriority(rank: number, mode: 'draft' | 'final'): number {
   return 1 + 2 * Math.min(Math.max(0, rank), MAX_RANK) + (mode === 'final' ? 1 : 0);
+}
+
+/** Mean of recent run times (ms) in seconds; the mode's default when there are none. */
+function averageOf(samplesMs: readonly number[], mode: 'draft' | 'final'): number {
+  const ms = samplesMs.filter((n) => Number.isFinite(n) && n > 0);
+  if (ms.length === 0) return DEFAULT_SECONDS[mode];
+  return ms.reduce((a, b) => a + b, 0) / ms.length / 1000;
+}
+
+/** Jobs ahead plus the ones running, shared among the workers, then the job's own run. */
+function etaOf(position: number, running: number, workers: number, avgSeconds: number): number {
+  return Math.ceil(((position - 1 + running) / Math.max(1, workers)) * avgSeconds + avgSeconds);
 }
 
 export interface QueuePosition {
@@ -59,27 +78,59 @@ export class FairQueue {
     return this.redis as RedisWithFairQueue;
   }
 
-  /** Enqueues once per job id (a repeated call is a no-op) and returns the job's rank. */
-  async add(input: GenerateJobDataInput, mode: 'draft' | 'final'): Promise<{ rank: number; priority: number }> {
+  /**
+   * Enqueues once per job id (a repeated call is a no-op) and returns the job's rank. `rank`: the
+   * rank JobLifecycle.admit already gave the job (its user's waiting set written), else one is given here.
+   */
+  async add(input: GenerateJobDataInput, mode: 'draft' | 'final', rank?: number): Promise<{ rank: number; priority: number }> {
     const data: GenerateJobData = GenerateJobDataSchema.parse(input);
     const setKey = this.keys.waitingCount(data.userKey);
-    const rank = Math.max(0, await this.r.fcEnqueueRank(setKey, data.jobId, WAITING_SET_TTL_SECONDS));
+    if (rank === undefined) rank = Math.max(0, await this.r.fcEnqueueRank(setKey, data.jobId, WAITING_SET_TTL_SECONDS));
     const priority = fairPriority(rank, mode);
     try {
-      await this.queue.add('generate', data, {
-      jobId: data.jobId,
-      priority,
-      attempts: 4,
-      backoff: { type: 'exponential', delay: 5_000 },
-      removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
-      removeOnFail: { age: 30 * 24 * 3600 },
-      });
+      await this.enqueue(data, priority);
     } catch (err) {
       // Not queued: it must not hold a place in its user's line.
       await this.redis.zrem(setKey, data.jobId).catch(() => undefined);
       throw err;
     }
     return { rank, priority };
+  }
+
+  private batch: { data: GenerateJobData; priority: number; done: (err?: unknown) => void }[] = [];
+
+  /**
+   * BullMQ's add, with the adds of one turn of the event loop sent together (Queue.addBulk: one
+   * pipeline). Should the bulk add fail, each job is added again on its own (an add is idempotent
+   * per job id), so each caller learns whether its own job is queued.
+   */
+  private enqueue(data: GenerateJobData, priority: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.batch.length === 0) process.nextTick(() => void this.flush());
+      this.batch.push({ data, priority, done: (err?: unknown) => (err === undefined ? resolve() : reject(err as Error)) });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.batch;
+    this.batch = [];
+    const job = (b: (typeof batch)[number]) => ({ name: 'generate', data: b.data, opts: { ...JOB_OPTIONS, jobId: b.data.jobId, priority: b.priority } });
+    try {
+      await this.queue.addBulk(batch.map(job));
+      for (const b of batch) b.done();
+    } catch {
+      await Promise.all(
+        batch.map(async (b) => {
+          const j = job(b);
+          try {
+            await this.queue.add(j.name, j.data, j.opts);
+            b.done();
+          } catch (err) {
+            b.done(err ?? new Error('not queued'));
+          }
+        }),
+      );
+    }
   }
 
   /**
@@ -117,10 +168,37 @@ export class FairQueue {
     ]);
     if (rank < 0) return { position: 0, state: 'unknown', etaSeconds: avg };
     const position = rank + plain + 1;
-    const slots = Math.max(1, workers);
-    // Jobs ahead of us plus the ones running, shared among the workers, then our own run.
-    const etaSeconds = Math.ceil(((position - 1 + running) / slots) * avg + avg);
-    return { position, state: 'waiting', etaSeconds };
+    return { position, state: 'waiting', etaSeconds: etaOf(position, running, workers, avg) };
+  }
+
+  /**
+   * The keys JobLifecycle.admit reads and writes to rank a job and tell its place in line before
+   * it is enqueued (its user's waiting set, BullMQ's prioritized/wait/active, the mode's run times).
+   */
+  admissionKeys(userKey: string, mode: 'draft' | 'final'): {
+    waitingSet: string; waitingSetTtl: number; prioritized: string; wait: string; active: string; durations: string; durationSamples: number;
+  } {
+    const base = `${this.keys.bullPrefix}:${GENERATE_QUEUE}`;
+    return {
+      waitingSet: this.keys.waitingCount(userKey), waitingSetTtl: WAITING_SET_TTL_SECONDS,
+      prioritized: `${base}:prioritized`, wait: `${base}:wait`, active: `${base}:active`,
+      durations: this.keys.durations(mode), durationSamples: DURATION_SAMPLES,
+    };
+  }
+
+  /** BullMQ's hash of a job in the generate queue (exists once the job is queued). */
+  jobKey(jobId: string): string {
+    return `${this.keys.bullPrefix}:${GENERATE_QUEUE}:${jobId}`;
+  }
+
+  /**
+   * Place and ETA from what admit read before the job was enqueued: `ahead` jobs waiting that run
+   * before it, `plain` in the wait list, `running` active, and the mode's recent run times (ms).
+   */
+  async positionFrom(seen: { ahead: number; plain: number; running: number; durationsMs: readonly number[] }, mode: 'draft' | 'final'): Promise<QueuePosition> {
+    const avg = averageOf(seen.durationsMs, mode);
+    const position = seen.ahead + seen.plain + 1;
+    return { position, state: 'waiting', etaSeconds: etaOf(position, seen.running, await this.workerCount(), avg) };
   }
 
   private workersCache: { at: number; n: number } | undefined;
@@ -142,9 +220,7 @@ export class FairQueue {
   /** Recent run time of jobs of one mode, the ETA's unit. */
   async averageSeconds(mode: 'draft' | 'final'): Promise<number> {
     const samples = await this.redis.lrange(this.keys.durations(mode), 0, DURATION_SAMPLES - 1);
-    const ms = samples.map(Number).filter((n) => Number.isFinite(n) && n > 0);
-    if (ms.length === 0) return DEFAULT_SECONDS[mode];
-    return ms.reduce((a, b) => a + b, 0) / ms.length / 1000;
+    return averageOf(samples.map(Number), mode);
   }
 
   async recordDuration(mode: 'draft' | 'final', ms: number): Promise<void> {

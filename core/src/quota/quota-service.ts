@@ -13,7 +13,9 @@ const LEAK_GRACE_MS = 10 * 60 * 1000;
 function lua(name: string): string {
   return readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
 }
-const RESERVE = lua('reserve-5.lua');
+/** The reserve function (reserve.lua), shared with the jobs' admit script. */
+export const RESERVE_FUNCTION_LUA = lua('reserve.lua');
+const RESERVE = `${RESERVE_FUNCTION_LUA}\n${lua('reserve-5.lua')}`;
 
 export type ReserveDecision =
   | { ok: true; dailyLeft: number; bonusLeft: number; alreadyReserved: false }
@@ -74,37 +76,62 @@ export class QuotaService {
     return this.config.tiers[tier];
   }
 
+  /** The last day computed and the minute it was computed for (every zone's midnight falls on a minute). */
+  private dayCache: { minute: number; day: string } | undefined;
+
   today(now = Date.now()): string {
-    return dayIn(this.config.timeZone, now);
+    const minute = Math.floor(now / 60_000);
+    if (this.dayCache?.minute === minute) return this.dayCache.day;
+    const day = dayIn(this.config.timeZone, now);
+    this.dayCache = { minute, day };
+    return day;
   }
 
   async reserve(input: ReserveInput): Promise<ReserveDecision> {
+    const { keys, args } = this.reserveCall(input);
+    return this.decide(input.tier, await this.redis.fcReserve(...keys, ...args));
+  }
+
+  /**
+   * The reserve script's 5 keys and 14 arguments for one request (reserve.lua), for this service's
+   * own script and for JobLifecycle.admit, which runs the same reservation inside its own.
+   */
+  reserveCall(input: ReserveInput): { keys: [string, string, string, string, string]; args: (string | number)[] } {
     if (!Number.isInteger(input.cost) || input.cost < 1) throw new RangeError(`cost must be a positive integer, got ${input.cost}`);
     const now = input.now ?? Date.now();
     const day = this.today(now);
     const limits = this.limits(input.tier);
     const k = this.keys;
-    const [status, a, b] = await this.redis.fcReserve(
-      k.quotaReservation(input.jobId),
-      k.quotaUserDay(input.userKey, day),
-      k.quotaBonus(input.userKey),
-      k.quotaTenantDay(input.tenantKey, day),
-      k.quotaActive(input.userKey),
-      input.jobId,
-      input.cost,
-      limits.dailyCredits,
-      this.config.tenantDailyCap,
-      limits.maxConcurrent,
-      day,
-      input.userKey,
-      input.tenantKey,
-      now,
-      DAY_TTL_SECONDS,
-      k.quotaReservation(''),
-      SLOT_MAX_AGE_MS,
-      k.job(''),
-      LEAK_GRACE_MS,
-    );
+    return {
+      keys: [
+        k.quotaReservation(input.jobId),
+        k.quotaUserDay(input.userKey, day),
+        k.quotaBonus(input.userKey),
+        k.quotaTenantDay(input.tenantKey, day),
+        k.quotaActive(input.userKey),
+      ],
+      args: [
+        input.jobId,
+        input.cost,
+        limits.dailyCredits,
+        this.config.tenantDailyCap,
+        limits.maxConcurrent,
+        day,
+        input.userKey,
+        input.tenantKey,
+        now,
+        DAY_TTL_SECONDS,
+        k.quotaReservation(''),
+        SLOT_MAX_AGE_MS,
+        k.job(''),
+        LEAK_GRACE_MS,
+      ],
+    };
+  }
+
+  /** The reserve script's answer { status, n1, n2 } as a decision. */
+  decide(tier: Tier, [status, a, b]: readonly [string, string | number, string | number]): ReserveDecision {
+    const limits = this.limits(tier);
     switch (status) {
       case 'ok':
         return { ok: true, alreadyReserved: false, dailyLeft: Number(a), bonusLeft: Number(b) };

@@ -28,6 +28,14 @@ export class Keys {
   waitingCount(user: string): string {
     return `${this.prefix}:fq:waiting:${user}`;
   }
+  /** Users an operator blocked (UserBlocks' hash, userKey → the block), read by the intake with its claim. */
+  blockedUsers(): string {
+    return `${this.prefix}:users:blocked`;
+  }
+  /** A user's own settings (UserSettingsStore), read by the intake's admission with the job. */
+  userSettings(user: string): string {
+    return `${this.prefix}:user:${user}:settings`;
+  }
   cancelFlag(jobId: string): string {
     return `${this.prefix}:job:${jobId}:cancel`;
   }
