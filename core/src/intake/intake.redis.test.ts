@@ -5,6 +5,7 @@ import { FairQueue, type QueuePosition } from '../queue/fair-queue.ts';
 import { DeliveryQueues } from '../queue/delivery-queues.ts';
 import type { GenerateJobDataInput } from '../queue/job-payloads.schema.ts';
 import { Intake } from './intake.ts';
+import type { AdmitInput, JobLifecycle } from '../jobs/job-lifecycle.ts';
 import { QuotaService } from '../quota/quota-service.ts';
 import type { ContentModerator } from '../moderation/content-moderator.ts';
 import type { ChatRequestInput } from '../model/chat-request.schema.ts';
@@ -296,6 +297,77 @@ describe('intake failures', () => {
       expect(retry.status).toBe('accepted');
       expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
       expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 3, active: 1 });
+      await queue.close();
+    });
+  });
+
+  it('the answer failing to be recorded after the enqueue still answers accepted; a retry after the lease takes it over: one job, one charge', async () => {
+    await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
+      const lifecycle = Object.assign(Object.create(core.lifecycle) as JobLifecycle, {
+        queuedAnswer: () => Promise.reject(new Error('connection reset')),
+      });
+      const intake = new Intake({ config: core.config, redis, moderator: listModerator, queue: core.queue, lifecycle, quota: new QuotaService(redis, core.config), random: () => 0.5 });
+      const one = req('/video an answer lost --draft');
+      const first = await intake.intake(one);
+      if (first.status !== 'accepted') throw new Error(JSON.stringify(first));
+      // The claim is still pending: once its lease lapses (as after a crash), a retry takes it over.
+      const idemKey = `${core.config.keyPrefix}:idem:discord:${one.eventId}`;
+      const claim = JSON.parse((await redis.get(idemKey)) ?? '{}') as { state: string; jobId: string };
+      expect(claim).toMatchObject({ state: 'pending', jobId: first.jobId });
+      await redis.set(idemKey, JSON.stringify({ ...claim, leaseUntil: Date.now() - 1 }));
+      const retry = await core.submit({ ...one });
+      expect(retry).toMatchObject({ status: 'accepted', jobId: first.jobId });
+      expect(await core.submit({ ...one })).toMatchObject({ status: 'accepted', jobId: first.jobId, duplicate: true });
+      expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 3, active: 1 });
+      expect(await core.job(first.jobId)).toMatchObject({ state: 'queued' });
+    });
+  });
+
+  it('an admission whose reply is lost (it ran) is released: nothing held, the job failed, and the retry makes one job', async () => {
+    await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
+      let lost = '';
+      const lifecycle = Object.assign(Object.create(core.lifecycle) as JobLifecycle, {
+        admit: async (input: AdmitInput) => {
+          await core.lifecycle.admit(input);
+          lost = input.record.jobId;
+          throw new Error('connection reset');
+        },
+      });
+      const intake = new Intake({ config: core.config, redis, moderator: listModerator, queue: core.queue, lifecycle, quota: new QuotaService(redis, core.config), random: () => 0.5 });
+      const one = req('/video an admission lost --draft');
+      expect(await intake.intake(one)).toMatchObject({ status: 'refused', reason: 'internal' });
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 0, active: 0 });
+      expect(await core.job(lost)).toMatchObject({ state: 'failed' });
+      const retry = await core.submit({ ...one });
+      expect(retry.status).toBe('accepted');
+      expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 3, active: 1 });
+    });
+  });
+
+  it('many intakes in one tick share one bulk enqueue; if it fails, each job is enqueued on its own', async () => {
+    await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '50', FRAMECAST_FREE_DAILY_CREDITS: '1000' }, async (core) => {
+      class BulkBroken extends FairQueue {
+        bulks = 0;
+        constructor() {
+          super(redis, core.config.keyPrefix);
+          const addBulk = this.queue.addBulk.bind(this.queue);
+          this.queue.addBulk = async (jobs) => {
+            this.bulks += 1;
+            if (this.bulks === 1) throw new Error('connection reset');
+            return addBulk(jobs);
+          };
+        }
+      }
+      const queue = new BulkBroken();
+      const intake = new Intake({ config: core.config, redis, moderator: listModerator, queue, lifecycle: core.lifecycle, quota: new QuotaService(redis, core.config), random: () => 0.5 });
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => intake.intake(req(`/video wave ${i} --draft`))));
+      expect(results.map((r) => (r.status === 'refused' ? r.reason : r.status))).toEqual(Array.from({ length: 12 }, () => 'accepted'));
+      expect(queue.bulks).toBeGreaterThanOrEqual(1);
+      expect(queue.bulks).toBeLessThan(12);
+      expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(12);
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 36, active: 12 });
       await queue.close();
     });
   });
