@@ -362,6 +362,15 @@ export class FakeMpApi {
     if ((m = /^\/api\/mp\/jobs\/([\w-]+)\/events$/.exec(path)) && method === 'GET' && this.eventsRoute) {
       const job = this.ownJob(user, m[1] ?? '');
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      if (this.streamsStalled) {
+        // Headers, then nothing at all (a proxy that buffers the body).
+        res.flushHeaders();
+        const set = this.streams.get(job.id) ?? new Set<ServerResponse>();
+        this.streams.set(job.id, set);
+        set.add(res);
+        res.on('close', () => set.delete(res));
+        return;
+      }
       res.write(`event: job\ndata: ${JSON.stringify(this.jobJson(job))}\n\n`);
       if (['succeeded', 'failed', 'cancelled'].includes(job.state)) return void res.end();
       const set = this.streams.get(job.id) ?? new Set<ServerResponse>();
