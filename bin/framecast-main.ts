@@ -92,8 +92,8 @@ program
 
 program
   .command('bot')
-  .description('run one chat platform\'s adapter alone, or register its slash commands: bot discord|slack|wechat, bot discord register [--guild ID]')
-  .argument('<platform>', 'discord | slack | wechat')
+  .description('run one chat platform\'s adapter alone, or register its slash commands: bot discord|slack|wechat|miniprogram, bot discord register [--guild ID]')
+  .argument('<platform>', 'discord | slack | wechat | miniprogram')
   .argument('[action]', 'register: register the slash commands with Discord (globally, or in one guild at once)')
   .option('--guild <id>', 'with register: a guild id, where the commands appear at once')
   .action(async (platform: string, action: string | undefined, opts: { guild?: string }) => {

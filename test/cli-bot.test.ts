@@ -42,12 +42,21 @@ describe('framecast bot (real binary)', () => {
     expect(fake.calls.some((c) => c.method === 'PUT' && c.path.endsWith(`/applications/${fake.applicationId}/guilds/123456789012345678/commands`))).toBe(true);
   });
 
-  it('refuses an unknown platform or action, and names the missing settings', async () => {
+  it('refuses an unknown platform or action, and names the missing settings', { timeout: 120_000 }, async () => {
     expect(await cli({}, 'bot', 'irc')).toMatchObject({ code: 2 });
-    expect((await cli({}, 'bot', 'irc')).err).toContain('discord or slack');
+    expect((await cli({}, 'bot', 'irc')).err).toContain('wechat, miniprogram, discord or slack');
     expect(await cli({}, 'bot', 'discord', 'explode')).toMatchObject({ code: 2 });
     const noToken = await cli({ FRAMECAST_HTTP_PORT: '0' }, 'bot', 'slack');
     expect(noToken.code).not.toBe(0);
     expect(noToken.err).toMatch(/SLACK_BOT_TOKEN/);
+  });
+
+  it('the WeChat bot and the mini program API name their missing settings', { timeout: 120_000 }, async () => {
+    const noApp = await cli({ FRAMECAST_HTTP_PORT: '0' }, 'bot', 'miniprogram');
+    expect(noApp.code).not.toBe(0);
+    expect(noApp.err).toMatch(/WECHAT_APP_ID/);
+    const noPuppet = await cli({ FRAMECAST_HTTP_PORT: '0' }, 'bot', 'wechat');
+    expect(noPuppet.code).not.toBe(0);
+    expect(noPuppet.err).toMatch(/WECHATY_PUPPET/);
   });
 });
