@@ -11,7 +11,7 @@
   ARGV[6] day  ARGV[7] user key  ARGV[8] tenant key  ARGV[9] now (ms)  ARGV[10] day-key ttl (s)
   ARGV[11] reservation key prefix ({prefix}:quota:res:)  ARGV[12] slot max age (ms)
   ARGV[13] job record key prefix ({prefix}:job:)  ARGV[14] leak grace (ms)
-  Slots are freed first when their reservation is gone or settled. A reservation still held with no
+  Before a refusal, slots are freed when their reservation is gone or settled (then it is decided again). A reservation still held with no
   job record after the grace (an intake that died between reserving and recording, with no retry)
   is leaked: its credits come back (daily, bonus, tenant) and it is marked refunded. A held one
   whose job exists but is older than the max age frees its slot only (the job may still run and
@@ -37,43 +37,55 @@ local function reserve(K, A)
   local maxAge = tonumber(A[12])
   local quotaBase = string.sub(A[11], 1, string.len(A[11]) - string.len('res:'))
   local grace = tonumber(A[14])
-  for _, id in ipairs(redis.call('SMEMBERS', K[5])) do
-    local res = A[11] .. id
-    local sh = redis.call('HMGET', res, 'state', 'heldAt')
-    local st = sh[1]
-    local heldAt = tonumber(sh[2] or '0')
-    if st ~= 'held' then
-      redis.call('SREM', K[5], id)
-    elseif now - heldAt > grace and redis.call('EXISTS', A[13] .. id) == 0 then
-      -- Leaked: no job was ever recorded for it. Give its credits back.
-      local f = redis.call('HMGET', res, 'user', 'tenant', 'day', 'cost', 'daily', 'bonus')
-      redis.call('HINCRBY', quotaBase .. 'u:' .. f[1] .. ':' .. f[3], 'held', 0 - tonumber(f[5]))
-      redis.call('HINCRBY', quotaBase .. 't:' .. f[2] .. ':' .. f[3], 'held', 0 - tonumber(f[4]))
-      if tonumber(f[6]) > 0 then redis.call('INCRBY', quotaBase .. 'bonus:' .. f[1], tonumber(f[6])) end
-      redis.call('HSET', res, 'state', 'refunded', 'settledAt', A[9], 'reason', 'leaked')
-      redis.call('SREM', K[5], id)
-    elseif now - heldAt > maxAge then
-      redis.call('SREM', K[5], id)
+  -- The sweep reads every reservation in the active set: it runs only when the answer would be a
+  -- refusal without it (settlements remove their own ids; only leaks and stale slots linger).
+  local function sweep()
+    for _, id in ipairs(redis.call('SMEMBERS', K[5])) do
+      local res = A[11] .. id
+      local sh = redis.call('HMGET', res, 'state', 'heldAt')
+      local st = sh[1]
+      local heldAt = tonumber(sh[2] or '0')
+      if st ~= 'held' then
+        redis.call('SREM', K[5], id)
+      elseif now - heldAt > grace and redis.call('EXISTS', A[13] .. id) == 0 then
+        -- Leaked: no job was ever recorded for it. Give its credits back.
+        local f = redis.call('HMGET', res, 'user', 'tenant', 'day', 'cost', 'daily', 'bonus')
+        redis.call('HINCRBY', quotaBase .. 'u:' .. f[1] .. ':' .. f[3], 'held', 0 - tonumber(f[5]))
+        redis.call('HINCRBY', quotaBase .. 't:' .. f[2] .. ':' .. f[3], 'held', 0 - tonumber(f[4]))
+        if tonumber(f[6]) > 0 then redis.call('INCRBY', quotaBase .. 'bonus:' .. f[1], tonumber(f[6])) end
+        redis.call('HSET', res, 'state', 'refunded', 'settledAt', A[9], 'reason', 'leaked')
+        redis.call('SREM', K[5], id)
+      elseif now - heldAt > maxAge then
+        redis.call('SREM', K[5], id)
+      end
     end
   end
-  local active = redis.call('SCARD', K[5])
-  if active >= maxConcurrent then
-    return { 'concurrency', active, 0 }
-  end
 
-  local spent = tonumber(redis.call('HGET', K[2], 'spent') or '0')
-  local held = tonumber(redis.call('HGET', K[2], 'held') or '0')
-  local bonus = tonumber(redis.call('GET', K[3]) or '0')
-  local dailyLeft = limit - spent - held
-  if dailyLeft < 0 then dailyLeft = 0 end
-  if dailyLeft + bonus < cost then
-    return { 'credits', dailyLeft + bonus, 0 }
-  end
-
-  local tSpent = tonumber(redis.call('HGET', K[4], 'spent') or '0')
-  local tHeld = tonumber(redis.call('HGET', K[4], 'held') or '0')
-  if tSpent + tHeld + cost > cap then
-    return { 'tenant', tSpent + tHeld, 0 }
+  local swept = false
+  local dailyLeft, bonus
+  for _ = 1, 2 do
+    local refusal = nil
+    local active = redis.call('SCARD', K[5])
+    if active >= maxConcurrent then
+      refusal = { 'concurrency', active, 0 }
+    else
+      local spent = tonumber(redis.call('HGET', K[2], 'spent') or '0')
+      local held = tonumber(redis.call('HGET', K[2], 'held') or '0')
+      bonus = tonumber(redis.call('GET', K[3]) or '0')
+      dailyLeft = limit - spent - held
+      if dailyLeft < 0 then dailyLeft = 0 end
+      if dailyLeft + bonus < cost then
+        refusal = { 'credits', dailyLeft + bonus, 0 }
+      else
+        local tSpent = tonumber(redis.call('HGET', K[4], 'spent') or '0')
+        local tHeld = tonumber(redis.call('HGET', K[4], 'held') or '0')
+        if tSpent + tHeld + cost > cap then refusal = { 'tenant', tSpent + tHeld, 0 } end
+      end
+    end
+    if refusal == nil then break end
+    if swept then return refusal end
+    sweep()
+    swept = true
   end
 
   local fromDaily = math.min(dailyLeft, cost)
