@@ -11,6 +11,7 @@
  */
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -107,7 +108,9 @@ export async function startLoadRig(o: LoadRigOptions): Promise<LoadRig> {
     rateLimits: { session: generous, ip: generous, login: generous, jobs: generous, uploads: generous },
   });
 
-  const text = (res: Response) => res.text().then((body) => ({ status: res.status, body }));
+  // Like a platform's senders: a bounded pool of keep-alive connections (node:http, cheaper than fetch).
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const post = (route: string, headers: Record<string, string>, body: string) => httpPost(agent, `${base}${route}`, headers, body);
   let seq = 0;
   return {
     config, core, redis, base, fakes: { slack: slackApi, discord: discordApi, wechat },
@@ -131,11 +134,7 @@ export async function startLoadRig(o: LoadRigOptions): Promise<LoadRig> {
           response_url: `${slackApi.origin}/commands/${seq}`, trigger_id: eventId ?? `${Date.now()}.${seq}.${randomUUID().slice(0, 8)}`,
         }).toString();
         const ts = Math.floor(Date.now() / 1000);
-        return text(await fetch(`${base}/slack/events`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Slack-Request-Timestamp': String(ts), 'X-Slack-Signature': slackSignature(SLACK_SECRET, ts, raw) },
-          body: raw,
-        }));
+        return post('/slack/events', { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Slack-Request-Timestamp': String(ts), 'X-Slack-Signature': slackSignature(SLACK_SECRET, ts, raw) }, raw);
       }
       if (platform === 'discord') {
         // The /video command's draft option, not the text flag (both at once are refused as given twice).
@@ -144,16 +143,10 @@ export async function startLoadRig(o: LoadRigOptions): Promise<LoadRig> {
         const raw = JSON.stringify(interaction);
         const timestamp = String(Math.floor(Date.now() / 1000));
         const signature = sign(null, Buffer.from(timestamp + raw), discordKey).toString('hex');
-        return text(await fetch(`${base}/discord/interactions`, {
-          method: 'POST', headers: { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': timestamp }, body: raw,
-        }));
+        return post('/discord/interactions', { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': timestamp }, raw);
       }
       if (mpToken === undefined) throw new Error('a mini program command needs a session token');
-      return text(await fetch(`${base}/api/mp/jobs`, {
-        method: 'POST',
-        headers: { Authorization: `Bearer ${mpToken}`, 'Content-Type': 'application/json', 'Accept-Language': 'en' },
-        body: JSON.stringify({ prompt, draft: true, requestId: eventId ?? randomUUID() }),
-      }));
+      return post('/api/mp/jobs', { Authorization: `Bearer ${mpToken}`, 'Content-Type': 'application/json', 'Accept-Language': 'en' }, JSON.stringify({ prompt, draft: true, requestId: eventId ?? randomUUID() }));
     },
     async queueDepth() {
       const work = new Queue(core.workQueue.name, { connection: redis, prefix: core.workQueue.bullPrefix });
@@ -165,9 +158,10 @@ export async function startLoadRig(o: LoadRigOptions): Promise<LoadRig> {
       }
     },
     async baseline() {
-      return text(await fetch(`${base}${BASELINE_PATH}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"ping":1}' }));
+      return post(BASELINE_PATH, { 'Content-Type': 'application/json' }, '{"ping":1}');
     },
     async close() {
+      agent.destroy();
       await server.close();
       await mp.close();
       await discord.close();
@@ -178,6 +172,21 @@ export async function startLoadRig(o: LoadRigOptions): Promise<LoadRig> {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** One POST through `agent`; the status and the body as text. */
+function httpPost(agent: http.Agent, url: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }, timeout: 60_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 const slackUser = (n: number) => `U0LOAD${String(n).padStart(5, '0')}`;
