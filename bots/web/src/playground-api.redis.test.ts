@@ -158,9 +158,17 @@ describe('playground HTTP API', () => {
     const body = await json(res);
     expect(body.error).toBe('image_too_large');
     expect(body.messages['zh-CN']).toContain('MB');
-    // Past the server's body limit (1 MiB) the HTTP server refuses it before the playground reads it.
+    // Past the server's ordinary body limit (1 MiB): the submit route is an upload route, so the
+    // playground's own limit answers, in the user's language.
     const huge = Buffer.alloc(1_200_000, 7);
-    expect((await v.submit('/video a harbour', 'req-huge-0001', { bytes: huge, type: 'image/png' })).status).toBe(413);
+    const hugeRes = await v.submit('/video a harbour', 'req-huge-0001', { bytes: huge, type: 'image/png' });
+    expect(hugeRes.status).toBe(413);
+    expect((await json(hugeRes)).error).toBe('image_too_large');
+    // Past the server's upload limit (10 MiB) the HTTP server refuses it before the playground reads it.
+    const enormous = Buffer.alloc(11 * 1024 * 1024, 7);
+    const enormousRes = await v.submit('/video a harbour', 'req-huge-0002', { bytes: enormous, type: 'image/png' });
+    expect(enormousRes.status).toBe(413);
+    expect((await json(enormousRes)).error).toBe('payload_too_large');
     const text = await v.submit('/video a harbour', 'req-text-0001', { bytes: Buffer.from('not an image'), type: 'text/plain', name: 'a.txt' });
     expect(text.status).toBe(415);
     expect((await json(text)).error).toBe('image_type');

@@ -25,6 +25,8 @@ export const WEB_TENANT = 'playground';
 export const WEB_MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 /** Room for the form's other parts within the HTTP body limit. */
 const FORM_OVERHEAD_BYTES = 64 * 1024;
+/** The submit route, which takes an image: the HTTP server's upload limit applies to it. */
+export const PLAYGROUND_UPLOAD_PATH = /^\/api\/web\/jobs$/;
 /** Open event streams per browser session at once (a browser holds 6 connections per host). */
 export const MAX_STREAMS_PER_SESSION = 4;
 /** A comment line on each open event stream this often, so proxies keep it open. */
@@ -43,7 +45,7 @@ export interface PlaygroundDeps {
   config: FramecastConfig;
   /** Largest reference image; default: 10 MiB, or less when the HTTP body limit is lower. */
   maxImageBytes?: number;
-  /** The HTTP server's body limit (FRAMECAST_HTTP_BODY_LIMIT): an upload must fit in it. */
+  /** The limit the HTTP server holds the submit route to (FRAMECAST_UPLOAD_LIMIT when it is an upload route, else FRAMECAST_HTTP_BODY_LIMIT): an upload must fit in it. */
   bodyLimit?: number;
   /** Origins that may POST besides the request's own (default: FRAMECAST_PUBLIC_URL's). */
   allowedOrigins?: readonly string[];

@@ -2,7 +2,7 @@ import type { BlobStore, ConsumeOptions, Core, DeliveryConsumer, FramecastConfig
 import type { Redis } from 'ioredis';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { createPlaygroundRouter } from './playground-router.ts';
+import { createPlaygroundRouter, PLAYGROUND_UPLOAD_PATH } from './playground-router.ts';
 import { webDeliveryHandler } from './web-delivery.ts';
 
 export interface WebAdapterOptions {
@@ -13,10 +13,15 @@ export interface WebAdapterOptions {
   logger: Logger;
   config: FramecastConfig;
   /** The one HTTP server: the playground mounts `/`, `/assets/*` and `/api/web/*` on it. */
-  http: { mount(...routes: Middleware[]): void };
+  http: {
+    mount(...routes: Middleware[]): void;
+    /** The HTTP server's upload routes (FRAMECAST_UPLOAD_LIMIT): the submit route is one. */
+    acceptUploads?(...paths: RegExp[]): void;
+    readonly uploadLimit?: number;
+  };
   /** Passed to core.deliveries.consume('web', …). */
   consume?: ConsumeOptions;
-  /** Largest reference image (default 10 MiB, capped by the HTTP body limit). */
+  /** Largest reference image (default 10 MiB, capped by the HTTP server's upload limit). */
   maxImageBytes?: number;
 }
 
@@ -41,7 +46,10 @@ export async function startWebAdapter(opts: WebAdapterOptions): Promise<WebAdapt
   const router = createPlaygroundRouter({
     core: opts.core, store: opts.store, redis: opts.redis, logger, config: opts.config,
     ...(opts.maxImageBytes === undefined ? {} : { maxImageBytes: opts.maxImageBytes }),
+    // The submit route takes the upload limit when the server has one for it, else the body limit.
+    ...(opts.http.acceptUploads !== undefined && opts.http.uploadLimit !== undefined ? { bodyLimit: opts.http.uploadLimit } : {}),
   });
+  opts.http.acceptUploads?.(PLAYGROUND_UPLOAD_PATH);
   opts.http.mount(router.routes() as Middleware, router.allowedMethods() as Middleware);
   const consumer: DeliveryConsumer = opts.core.deliveries.consume('web', webDeliveryHandler({ store: opts.store, logger }), opts.consume);
   logger.info('web playground started');
