@@ -11,7 +11,7 @@
  */
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
+import nodeHttp from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -109,7 +109,7 @@ export async function startLoadRig(o: LoadRigOptions): Promise<LoadRig> {
   });
 
   // Like a platform's senders: a bounded pool of keep-alive connections (node:http, cheaper than fetch).
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const agent = new nodeHttp.Agent({ keepAlive: true, maxSockets: 64 });
   const post = (route: string, headers: Record<string, string>, body: string) => httpPost(agent, `${base}${route}`, headers, body);
   let seq = 0;
   return {
@@ -175,9 +175,9 @@ export async function startLoadRig(o: LoadRigOptions): Promise<LoadRig> {
 }
 
 /** One POST through `agent`; the status and the body as text. */
-function httpPost(agent: http.Agent, url: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+function httpPost(agent: nodeHttp.Agent, url: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }, timeout: 60_000 }, (res) => {
+    const req = nodeHttp.request(url, { method: 'POST', agent, headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }, timeout: 60_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
