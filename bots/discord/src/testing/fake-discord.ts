@@ -83,6 +83,9 @@ export class FakeDiscord {
   private readonly injected: Injected[] = [];
   private readonly outages: Outage[] = [];
   private readonly sockets = new Set<WebSocket>();
+  /** Connections with a session (after READY or RESUMED): dispatches go to these. */
+  private readonly live = new Set<WebSocket>();
+  private readonly sent: Array<{ s: number; frame: string }> = [];
   private readonly readyWaiters: Array<() => void> = [];
   private readyCount = 0;
   private seq = 0;
@@ -196,13 +199,19 @@ export class FakeDiscord {
   dispatch(t: string, d: unknown): void {
     this.seq += 1;
     const frame = JSON.stringify({ op: 0, t, s: this.seq, d });
-    for (const ws of this.sockets) ws.send(frame);
+    // Kept for a RESUME: a client that reconnects gets what it missed, as Discord replays it.
+    this.sent.push({ s: this.seq, frame });
+    if (this.sent.length > 1000) this.sent.shift();
+    for (const ws of this.sockets) if (this.live.has(ws)) ws.send(frame);
   }
 
   private onSocket(ws: WebSocket): void {
     this.sockets.add(ws);
     this.connections += 1;
-    ws.on('close', () => this.sockets.delete(ws));
+    ws.on('close', () => {
+      this.sockets.delete(ws);
+      this.live.delete(ws);
+    });
     ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: this.heartbeatIntervalMs }, s: null, t: null }));
     ws.on('message', (raw) => {
       const msg = JSON.parse(String(raw)) as { op: number; d: unknown };
@@ -213,8 +222,13 @@ export class FakeDiscord {
       // RESUME (a client that reconnects, e.g. after a missed ACK): the session goes on.
       if (msg.op === 6) {
         this.resumes += 1;
+        // The old connection is over for this session; the events after the client's last seq come again.
+        for (const other of this.live) if (other !== ws) this.live.delete(other);
+        const after = Number((msg.d as { seq?: number } | null)?.seq ?? 0);
+        for (const f of this.sent) if (f.s > after) ws.send(f.frame);
         this.seq += 1;
         ws.send(JSON.stringify({ op: 0, t: 'RESUMED', s: this.seq, d: {} }));
+        this.live.add(ws);
       }
       if (msg.op === 2) {
         this.identifies.push(msg.d);
@@ -227,6 +241,7 @@ export class FakeDiscord {
             application: { id: this.applicationId, flags: 0 },
           },
         }));
+        this.live.add(ws);
         this.readyCount += 1;
         for (const w of [...this.readyWaiters]) w();
       }
