@@ -58,6 +58,8 @@ export {
 
 // What the runtimes render (workers publish it; intake fits each spec to it).
 export * from './model/runtime-capabilities.schema.ts';
+// The output scan's report beside a held video (worker writes, admin console reads).
+export * from './model/scan-report.schema.ts';
 export * from './runtime/runtime-capabilities-registry.ts';
 export * from './collab/index.ts';
 export { parseCollabCommand, COLLAB_TEXT_MAX, COLLAB_SHOT_NUMBER_MAX, type CollabCommand, type CollabParseResult, type CollabStartOptions, type CollabParseErrorCode } from './grammar/collab-command.ts';
