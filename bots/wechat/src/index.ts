@@ -7,3 +7,4 @@ export { startWechatProgress, type WechatProgressOptions } from './wechat-progre
 export { RoomQuota, dayInZone, type RoomCharge, type RoomQuotaOptions } from './room-quota.ts';
 export { ImageMemory, RememberedImageSchema, type RememberedImage } from './wechat-images.ts';
 export { WECHAT_TEXT, wt, type WechatTextId } from './wechat-messages.ts';
+export { WechatCollab, collabCandidate, startWechatCollabNotes, type WechatCollabDeps, type WechatCollabNotesOptions } from './wechat-collab.ts';

@@ -7,6 +7,7 @@ import qrcodeTerminal from 'qrcode-terminal';
 import { WechatyBuilder, types, type Message, type Wechaty } from 'wechaty';
 import type { Puppet } from 'wechaty-puppet';
 import { RoomQuota } from './room-quota.ts';
+import { WechatCollab, startWechatCollabNotes } from './wechat-collab.ts';
 import { ImageProblem, WechatCommands, type WechatIncoming } from './wechat-commands.ts';
 import { WechatNotLoggedIn, WechatTargetGone, wechatDeliveryHandler, type WechatSender, type WechatTarget } from './wechat-delivery.ts';
 import { ImageMemory } from './wechat-images.ts';
@@ -102,10 +103,12 @@ export async function startWechatAdapter(opts: WechatAdapterOptions): Promise<We
 
   const roomQuota = new RoomQuota({ redis, keyPrefix: prefix, dailyCredits: env.FRAMECAST_WECHAT_ROOM_DAILY_CREDITS, timeZone: config.timeZone });
   const images = new ImageMemory({ redis, store, keyPrefix: prefix, windowSeconds: env.FRAMECAST_WECHAT_IMAGE_WINDOW_SECONDS });
+  const maxUploadBytes = opts.maxUploadBytes ?? DEFAULT_UPLOAD_BYTES.wechat;
   const commands = new WechatCommands({
     core, redis, images, roomQuota, logger,
+    collab: new WechatCollab({ core, redis, logger, maxUploadBytes }),
     allowedRooms: env.FRAMECAST_WECHAT_ROOMS,
-    maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_UPLOAD_BYTES.wechat,
+    maxUploadBytes,
     imageWindowSeconds: env.FRAMECAST_WECHAT_IMAGE_WINDOW_SECONDS,
     maxImageBytes: MAX_WECHAT_IMAGE_BYTES,
   });
@@ -175,7 +178,11 @@ export async function startWechatAdapter(opts: WechatAdapterOptions): Promise<We
     const kind: WechatIncoming['kind'] = type === types.Message.Text ? 'text' : type === types.Message.Image ? 'image' : 'other';
     let text = kind === 'text' ? message.text() : '';
     let mentioned = false;
+    let talkerName: string | undefined;
+    let roomOwner = false;
     if (room !== undefined && kind === 'text') {
+      talkerName = (await room.alias(talker).catch(() => undefined)) || talker.name();
+      roomOwner = room.owner()?.id === talker.id;
       mentioned = await message.mentionSelf().catch(() => false);
       const self = bot.currentUser;
       const alias = await room.alias(self).catch(() => undefined);
@@ -191,6 +198,7 @@ export async function startWechatAdapter(opts: WechatAdapterOptions): Promise<We
       kind,
       text,
       mentioned,
+      ...(talkerName === undefined ? {} : { talkerName, roomOwner }),
       ...(kind !== 'image'
         ? {}
         : {
@@ -226,7 +234,7 @@ export async function startWechatAdapter(opts: WechatAdapterOptions): Promise<We
           const msg = await incoming(message);
           if (msg === undefined) return;
           const target: WechatTarget = msg.room === undefined ? { contactId: msg.talkerId } : { roomId: msg.room.id, mentionId: msg.talkerId };
-          const did = await commands.handle(msg, (text) => sayTo(target, text));
+          const did = await commands.handle(msg, (text) => sayTo(target, text), (text) => sayTo({ contactId: msg.talkerId }, text));
           logger.debug({ messageId: msg.messageId, did, room: msg.room !== undefined }, 'wechat message handled');
         } catch (err) {
           logger.error({ err, messageId: message.id }, 'wechat message failed');
@@ -241,11 +249,13 @@ export async function startWechatAdapter(opts: WechatAdapterOptions): Promise<We
     core, redis, sender, roomQuota, logger,
     ...(opts.progressNoteAfterMs === undefined ? {} : { noteAfterMs: opts.progressNoteAfterMs }),
   });
+  const unsubscribeCollab = await startWechatCollabNotes({ core, redis, sender, logger });
   const consumer = core.deliveries.consume('wechat', wechatDeliveryHandler({ store, sender, roomQuota, redis, keyPrefix: prefix, logger }), opts.consume);
   try {
     await bot.start();
   } catch (err) {
     unsubscribe();
+    unsubscribeCollab();
     await consumer.close();
     await ownRedis?.quit();
     throw err;
@@ -258,6 +268,7 @@ export async function startWechatAdapter(opts: WechatAdapterOptions): Promise<We
       if (closed) return;
       closed = true;
       unsubscribe();
+      unsubscribeCollab();
       await Promise.allSettled([consumer.close(), bot.stop()]);
       await publishLogin({ status: 'logged-out', updatedAt: Date.now() });
       await ownRedis?.quit().catch(() => undefined);

@@ -5,6 +5,7 @@ import {
 } from '@framecast/core';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { WechatCollab } from './wechat-collab.ts';
 import { ImageMemory, type RememberedImage } from './wechat-images.ts';
 import { wt } from './wechat-messages.ts';
 import { classifyText, localeOfText, type WechatCommand } from './wechat-triggers.ts';
@@ -22,6 +23,10 @@ export interface WechatIncoming {
   text: string;
   /** Whether the message mentions the bot (rooms). */
   mentioned: boolean;
+  /** The sender's display name (their name in the room, else their WeChat name): a storyboard's credits. */
+  talkerName?: string;
+  /** The sender owns the room (a storyboard admin there). */
+  roomOwner?: boolean;
   /** An image message's bytes (bounded by the adapter; throws ImageProblem). */
   readImage?: () => Promise<{ bytes: Buffer; contentType: string }>;
 }
@@ -65,6 +70,8 @@ export interface WechatCommandsDeps {
   maxUploadBytes: number;
   imageWindowSeconds: number;
   maxImageBytes: number;
+  /** Collaborative storyboards in rooms (read before /video). */
+  collab?: WechatCollab;
 }
 
 /** A prompt on its way to the core. */
@@ -99,9 +106,13 @@ export class WechatCommands {
     return (await this.deps.redis.set(key, '1', 'EX', 24 * 3600, 'NX')) === 'OK';
   }
 
-  /** Handles one message. Returns what it did (for logs and tests). */
-  async handle(msg: WechatIncoming, reply: WechatReply): Promise<'ignored' | 'image' | 'command' | 'prompt'> {
+  /**
+   * Handles one message. Returns what it did (for logs and tests). `replyPrivately` answers the
+   * sender alone (a storyboard's refusal of their shot); default: `reply`.
+   */
+  async handle(msg: WechatIncoming, reply: WechatReply, replyPrivately: WechatReply = reply): Promise<'ignored' | 'image' | 'command' | 'prompt' | 'collab'> {
     if (msg.room !== undefined && !roomAllowed(this.deps.allowedRooms, msg.room)) return 'ignored';
+    if (msg.kind === 'text' && this.deps.collab !== undefined && (await this.deps.collab.handle(msg, localeOfText(msg.text), reply, replyPrivately))) return 'collab';
     if (msg.kind === 'image') {
       if (msg.readImage === undefined || !(await this.firstSight(msg.messageId))) return 'ignored';
       await this.keepImage(msg, reply);
