@@ -57,7 +57,11 @@ export async function outputScannerFromConfig(config: FramecastConfig): Promise<
   return {
     async scan(videoPath) {
       const v = await scanVideo(videoPath, classifier, { framesPerSecond: e.FRAMECAST_SCAN_FPS, maxFrames: e.FRAMECAST_SCAN_MAX_FRAMES });
-      return { action: v.action, decidingFrames: v.decidingFrames, category: 'nsfw-image' };
+      return {
+        action: v.action, decidingFrames: v.decidingFrames, category: 'nsfw-image',
+        frames: v.frames.map((f) => ({ timeSec: f.timeSec, scores: { ...f.scores }, action: f.action })),
+        thresholds: { block: { ...classifier.thresholds.block }, review: { ...classifier.thresholds.review } },
+      };
     },
   };
 }

@@ -14,7 +14,8 @@ import { encodeVideo, type EncodedVideo, type X264Preset } from '../video/encode
 import { fitToBudget } from '../video/fit-to-budget.ts';
 import { loadConditioningImage } from './conditioning-image.ts';
 import { GpuGate } from './gpu-gate.ts';
-import type { OutputScanner } from './output-scanner.ts';
+import type { OutputScanner, OutputScanVerdict } from './output-scanner.ts';
+import { writeScanReport } from './scan-report.ts';
 
 export interface JobTiming {
   jobId: string;
@@ -35,6 +36,11 @@ export interface GenerateWorkerOptions {
   runtime: VideoRuntime;
   store: BlobStore;
   scanner?: OutputScanner;
+  /**
+   * When the output scan's report (scores and frame thumbnails, `scans/<jobId>/…`) is written
+   * beside the video: for a video held for review (default), for every scanned video, or never.
+   */
+  scanReports?: 'review' | 'always' | 'never';
   logger: Logger;
   /** Encode/scan/store job N on the CPU while job N+1 denoises. Default true. */
   pipelined?: boolean;
@@ -274,9 +280,10 @@ export class GenerateWorker {
     }
 
     let reviewRequired = rec.reviewRequired;
+    let verdict: OutputScanVerdict | undefined;
     if (this.o.scanner !== undefined) {
       await this.lifecycle.progress(jobId, { type: 'encoding', phase: 'scanning' }).catch(() => undefined);
-      const verdict = await this.o.scanner.scan(video.path);
+      verdict = await this.o.scanner.scan(video.path);
       if (verdict.action === 'block') {
         await this.finishWithoutVideo(jobId, { kind: 'blocked', code: 'output_blocked', message: tAll('outcome.output_blocked') }, { code: 'output_blocked', message: `blocked at ${verdict.decidingFrames.join(',')} s` });
         return 'blocked';
@@ -295,6 +302,12 @@ export class GenerateWorker {
     };
     // A cancel that came in while we encoded still wins: nothing goes out, nothing is charged.
     if (signal.aborted) throw new RuntimeError('cancelled', 'cancelled during post-processing');
+    const reports = this.o.scanReports ?? 'review';
+    if (verdict !== undefined && (reports === 'always' || (reports === 'review' && reviewRequired))) {
+      // Before the hold, so the operator who sees the held video sees its scan; a report that
+      // cannot be written costs the operator the scores, not the user the video.
+      await writeScanReport(this.o.store, jobId, video.path, verdict).catch((err: unknown) => this.o.logger.warn({ err, jobId }, 'could not write the scan report'));
+    }
     if (reviewRequired) {
       const held = await this.lifecycle.hold(jobId, vr);
       return held.kind === 'review' ? 'review' : String(held.kind);

@@ -3,3 +3,4 @@ export * from './gpu-gate.ts';
 export * from './output-scanner.ts';
 export * from './conditioning-image.ts';
 export * from './from-config.ts';
+export * from './scan-report.ts';
