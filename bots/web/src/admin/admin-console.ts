@@ -1,5 +1,7 @@
 import { Router } from '@koa/router';
-import { BlobStoreError, type BlobStore, type Core, type JobState, JOB_STATES, type Locale, PLATFORMS } from '@framecast/core';
+import {
+  BlobStoreError, type BlobStore, type Core, type JobState, JOB_STATES, type Locale, parseScanReport, PLATFORMS, SCAN_REPORT_MAX_FRAMES, scanReportKey, type ScanReport,
+} from '@framecast/core';
 import { readRawBody } from '@framecast/http-server';
 import type { Redis } from 'ioredis';
 import type { Context, Middleware } from 'koa';
@@ -66,6 +68,23 @@ function localeOf(ctx: Context): Locale {
   if (c === 'en' || c === 'zh-CN') return c;
   const accept = ctx.get('Accept-Language').toLowerCase();
   return accept.startsWith('zh') ? 'zh-CN' : 'en';
+}
+
+/** A blob read whole, refused past maxBytes (a report or a thumbnail is small). */
+async function readBlob(store: Pick<BlobStore, 'stream'>, key: string, maxBytes: number): Promise<Buffer> {
+  const s = await store.stream(key);
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const c of s) {
+    const b = Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array);
+    bytes += b.length;
+    if (bytes > maxBytes) {
+      s.destroy();
+      throw new Error(`${key} is larger than ${maxBytes} bytes`);
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
 }
 
 function one(v: string | string[] | undefined): string | undefined {
@@ -223,9 +242,25 @@ export function createAdminConsole(o: AdminConsoleOptions): AdminConsole {
 <h2><a href="/admin/audit">${at('nav_audit', pc.locale)}</a></h2>${auditTable(pc, entries)}`));
   });
 
+  /** The worker's output scan report beside a held video; undefined when there is none (or it is not a valid one). */
+  const scanReport = async (jobId: string): Promise<ScanReport | undefined> => {
+    const buf = await readBlob(o.store, scanReportKey(jobId), 256 * 1024).catch((err: unknown) => {
+      if (!(err instanceof BlobStoreError && err.code === 'not_found')) logger.warn({ err, jobId }, 'could not read a scan report');
+      return undefined;
+    });
+    const report = buf === undefined ? undefined : parseScanReport(buf.toString('utf8'));
+    return report?.jobId === jobId ? report : undefined;
+  };
+
   router.get('/review', async (ctx) => {
     const pc = pageCtx(ctx);
-    send(ctx, 200, page(pc, 'nav_review', reviewBody(pc, await heldJobs())));
+    const held = await heldJobs();
+    const reports = new Map<string, ScanReport>();
+    await Promise.all(held.map(async (rec) => {
+      const r = await scanReport(rec.jobId);
+      if (r !== undefined) reports.set(rec.jobId, r);
+    }));
+    send(ctx, 200, page(pc, 'nav_review', reviewBody(pc, held, reports)));
   });
 
   router.get('/jobs', async (ctx) => {
@@ -246,6 +281,27 @@ export function createAdminConsole(o: AdminConsoleOptions): AdminConsole {
     if (rec === undefined) return send(ctx, 404, page(pc, 'job', html`<p>${at('job_not_found', pc.locale)}</p>`));
     const [delivery, deliveryState] = await Promise.all([core.deliveries.record(rec.jobId), core.deliveries.state(rec.jobId)]);
     send(ctx, 200, page(pc, 'job', jobBody(pc, rec, delivery, deliveryState)));
+  });
+
+  // A frame of the output scan's report (the thumbnail the worker stored beside the video).
+  router.get('/media/:jobId/scan/:n', async (ctx) => {
+    const id = JOB_ID.safeParse(ctx.params.jobId);
+    const n = z.coerce.number().int().min(0).max(SCAN_REPORT_MAX_FRAMES - 1).safeParse(/^\d{1,2}$/.test(ctx.params.n ?? '') ? ctx.params.n : 'x');
+    const report = id.success && n.success ? await scanReport(id.data) : undefined;
+    const key = report?.frames.find((f) => f.index === n.data)?.key;
+    const buf = key === undefined ? undefined : await readBlob(o.store, key, 2 * 1024 * 1024).catch((err: unknown) => {
+      if (err instanceof BlobStoreError && err.code === 'not_found') return undefined;
+      throw err;
+    });
+    if (buf === undefined) {
+      ctx.status = 404;
+      ctx.body = 'not found';
+      return;
+    }
+    ctx.set('Cache-Control', 'private, no-store');
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.type = 'image/jpeg';
+    ctx.body = buf;
   });
 
   router.get('/media/:jobId/:kind', async (ctx) => {

@@ -93,6 +93,11 @@ button.danger{color:#fff;background:#a4262c;border:1px solid #a4262c}
 pre{overflow:auto;max-height:30rem;background:#8881;padding:.5rem}
 video,img.poster{max-width:100%;max-height:360px;background:#000}
 .qr{width:260px;height:260px;background:#fff;padding:8px}
+.scan-frames{display:flex;flex-wrap:wrap;gap:.6rem}
+.scan-frame{margin:0;border:1px solid #8884;border-radius:4px;padding:.3rem;width:170px}
+.scan-frame[data-action=review]{border-color:#c19c00}.scan-frame[data-action=block]{border-color:#a4262c}
+.scan-frame img{display:block;max-width:160px;background:#000}
+.scores th{text-align:left;font-weight:normal;padding-right:.5rem}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 `;
 

@@ -1,4 +1,4 @@
-import type { JobRecord, QuotaSnapshot, RefusalEntry, TierLimits, UserBlock } from '@framecast/core';
+import type { JobRecord, QuotaSnapshot, RefusalEntry, ScanReport, TierLimits, UserBlock } from '@framecast/core';
 import { JOB_STATES, PLATFORMS } from '@framecast/core';
 import { at } from './admin-messages.ts';
 import { actionButton, form, html, raw, time, type Html, type PageContext } from './admin-html.ts';
@@ -63,14 +63,37 @@ function jobActions(ctx: PageContext, rec: JobRecord, back: string, delivery: st
     : ''}${FINAL.has(rec.state) ? '' : actionButton(ctx, `/admin/jobs/${id}/cancel`, at('cancel_job', l), { back }, true)}${rec.state === 'undeliverable' || delivery === 'undeliverable' ? actionButton(ctx, `/admin/jobs/${id}/retry-delivery`, at('retry_delivery', l), { back }) : ''}`;
 }
 
-export function reviewBody(ctx: PageContext, jobs: JobRecord[]): Html {
+export function reviewBody(ctx: PageContext, jobs: JobRecord[], reports: ReadonlyMap<string, ScanReport> = new Map()): Html {
   const l = ctx.locale;
   if (jobs.length === 0) return html`<p>${at('review_empty', l)}</p>`;
-  return html`<p>${at('review_held_count', l, { count: jobs.length })}</p><p><small>${at('review_scores_missing', l)}</small></p>${jobs.map(
-    (rec) => html`<section aria-labelledby="h-${rec.jobId}"><h2 id="h-${rec.jobId}"><a href="/admin/jobs/${encodeURIComponent(rec.jobId)}">${rec.jobId}</a></h2>
+  return html`<p>${at('review_held_count', l, { count: jobs.length })}</p>${jobs.map((rec) => {
+    const report = reports.get(rec.jobId);
+    return html`<section aria-labelledby="h-${rec.jobId}"><h2 id="h-${rec.jobId}"><a href="/admin/jobs/${encodeURIComponent(rec.jobId)}">${rec.jobId}</a></h2>
 <p>${at('user', l)}: <a href="/admin/users?user=${encodeURIComponent(rec.userKey)}">${rec.userKey}</a> · ${at('platform', l)}: ${rec.platform} · ${at('created', l)}: ${time(rec.createdAt, l)}</p>
-<p>${at('prompt', l)}: <q>${rec.spec.prompt}</q></p>${videoBlock(ctx, rec)}<p>${jobActions(ctx, rec, '/admin/review', undefined)}</p></section>`,
-  )}`;
+<p>${at('prompt', l)}: <q>${rec.spec.prompt}</q></p>${videoBlock(ctx, rec)}${report === undefined ? html`<p><small>${at('review_scores_missing', l)}</small></p>` : scanBlock(ctx, report)}<p>${jobActions(ctx, rec, '/admin/review', undefined)}</p></section>`;
+  })}`;
+}
+
+function score(v: number): string {
+  return v.toFixed(3);
+}
+
+/** The output scan's report: verdict, rules, and each listed frame with its image and scores. */
+export function scanBlock(ctx: PageContext, report: ScanReport): Html {
+  const l = ctx.locale;
+  const id = encodeURIComponent(report.jobId);
+  const rules = (['block', 'review'] as const).flatMap((rule) => {
+    const r = report.thresholds?.[rule];
+    return r === undefined ? [] : [html`<li>${at('scan_rule', l, { rule, classes: r.classes.join(' + '), min: r.min })}</li>`];
+  });
+  return html`<div class="scan" data-verdict="${report.verdict}"><h3>${at('scan_title', l)}</h3>
+<p><b class="scan-verdict">${at('scan_verdict', l, { verdict: report.verdict })}</b>${report.category === undefined ? '' : html` (${report.category})`} · ${at('scan_summary', l, { shown: report.frames.length, scanned: report.scannedFrames })}</p>
+${rules.length === 0 ? '' : html`<ul>${rules}</ul>`}${report.decidingFrames.length === 0 ? '' : html`<p>${at('scan_deciding', l, { times: report.decidingFrames.slice(0, 20).map((t) => `${t} s`).join(', ') })}</p>`}
+<div class="scan-frames">${report.frames.map((f) => html`<figure class="scan-frame" data-action="${f.action ?? ''}">${f.key === undefined
+    ? html`<p>${at('scan_frame_missing', l)}</p>`
+    : html`<img src="/admin/media/${id}/scan/${f.index}" alt="${at('scan_frame_alt', l, { time: f.timeSec })}" width="160" loading="lazy">`}<figcaption>${f.timeSec} s${f.action === undefined ? '' : html` · <b>${f.action}</b>`}<table class="scores"><tbody>${Object.entries(f.scores).sort((a, b) => b[1] - a[1]).map(
+    ([k, v]) => html`<tr><th scope="row">${k}</th><td>${score(v)}</td></tr>`,
+  )}</tbody></table></figcaption></figure>`)}</div></div>`;
 }
 
 function select(name: string, id: string, label: string, options: readonly string[], value: string | undefined, any: string): Html {
