@@ -2,7 +2,7 @@ import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import type { ChatRequestInput } from '@framecast/core';
+import { parseScanReport, scanReportKey, type ChatRequestInput } from '@framecast/core';
 import { awaitDelivery, awaitState } from '../../../../test/support/e2e.ts';
 import { testRedis } from '../../../../test/support/redis.ts';
 import { AuditLog } from './audit-log.ts';
@@ -203,6 +203,9 @@ describe('admin console over HTTP (real server, real Redis)', () => {
     const queue = await (await c.request('/admin/review')).text();
     expect(queue).toContain(r.jobId);
     expect(queue).toContain('Approve and send');
+    // No scan report beside this video: the note says so.
+    expect(queue).toContain('No output scan report was kept for this video');
+    expect((await c.request(`/admin/media/${r.jobId}/scan/0`)).status).toBe(404);
     // The blob is not there: the media route says so, without a stack.
     expect((await c.request(`/admin/media/${r.jobId}/video`)).status).toBe(404);
     expect((await c.request(`/admin/jobs/${r.jobId}/review`, { form: { decision: 'delete-everything', _csrf: csrf } })).status).toBe(400);
@@ -338,6 +341,55 @@ describe('admin console: the review queue with a real worker on the tiny model',
       expect(twice.headers.get('location')).toBe('/admin/review?notice=notice_failed&outcome=not_in_review');
       expect(await auditActions(rig)).toEqual(expect.arrayContaining([['grace', 'review.approve', r.jobId, 'approved'], ['grace', 'review.approve', r.jobId, 'not_in_review']]));
       expect(await (await c.request('/admin/review')).text()).toContain('No video is waiting for review.');
+    } finally {
+      await rig.close();
+    }
+  }, 150_000);
+
+  it('a video the output scan holds (FRAMECAST_NSFW_REVIEW=0: every frame reaches review) is held with its scan report: the queue shows each frame\'s image and scores, the frames are JPEGs behind the login', async () => {
+    const rig = await adminRig(redis, { worker: true, env: { FRAMECAST_NSFW_REVIEW: '0', FRAMECAST_NSFW_BLOCK: '1' } });
+    try {
+      const c = new AdminClient(rig.base);
+      const csrf = await c.login(ADMIN_PASSWORD, 'ivan');
+      const r = await rig.core.submit(webRequest('/video a lighthouse at dusk --draft', 'u-scan'));
+      if (r.status !== 'accepted') throw new Error(`refused: ${JSON.stringify(r)}`);
+      // The prompt is fine: the hold is the output scan's.
+      expect(r.reviewRequired).toBe(false);
+      await awaitState(rig.core, r.jobId, 'review', 90_000);
+      const report = parseScanReport((await rig.store.get(scanReportKey(r.jobId))).toString('utf8'));
+      if (report === undefined) throw new Error('no valid scan report');
+      expect(report).toMatchObject({ version: 1, jobId: r.jobId, verdict: 'review', category: 'nsfw-image', thresholds: { review: { classes: ['Sexy'], min: 0 }, block: { min: 1 } } });
+      expect(report.frames.length).toBeGreaterThanOrEqual(2);
+      expect(report.frames.length).toBe(Math.min(16, report.scannedFrames));
+      expect(report.decidingFrames.length).toBe(2);
+
+      const page = await (await c.request('/admin/review')).text();
+      expect(page).toContain(r.jobId);
+      expect(page).toContain('Verdict: review');
+      expect(page).not.toContain('No output scan report');
+      for (const f of report.frames) {
+        expect(page).toContain(`src="/admin/media/${r.jobId}/scan/${f.index}"`);
+        expect(Object.keys(f.scores)).toEqual(expect.arrayContaining(['Porn', 'Sexy', 'Neutral']));
+        for (const [k, v] of Object.entries(f.scores)) expect(page).toContain(`<th scope="row">${k}</th><td>${v.toFixed(3)}</td>`);
+      }
+      const zh = await (await c.request('/admin/review?lang=zh-CN')).text();
+      expect(zh).toContain('结论：review');
+
+      const img = await c.request(`/admin/media/${r.jobId}/scan/0`);
+      expect(img.status).toBe(200);
+      expect(img.headers.get('content-type')).toBe('image/jpeg');
+      const jpeg = Buffer.from(await img.arrayBuffer());
+      expect(jpeg.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
+      expect((await c.request(`/admin/media/${r.jobId}/scan/${report.frames.length}`)).status).toBe(404);
+      expect((await c.request(`/admin/media/${r.jobId}/scan/x`)).status).toBe(404);
+      // Without a session no frame is served.
+      const anon = await new AdminClient(rig.base).request(`/admin/media/${r.jobId}/scan/0`);
+      expect(anon.status).toBe(303);
+      expect(anon.headers.get('location')).toBe('/admin/login');
+
+      const reject = await c.request(`/admin/jobs/${r.jobId}/review`, { form: { decision: 'reject', _csrf: csrf, back: '/admin/review' } });
+      expect(reject.headers.get('location')).toBe('/admin/review?notice=notice_done&outcome=rejected');
+      expect((await rig.core.job(r.jobId))?.state).toBe('blocked');
     } finally {
       await rig.close();
     }
