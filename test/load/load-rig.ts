@@ -24,6 +24,7 @@ import { createHttpApp, listen, type ListeningServer } from '@framecast/http-ser
 import { startSlackAdapter, slackSignature, type SlackAdapter } from '@framecast/bot-slack';
 import { startDiscordAdapter, type DiscordAdapter } from '@framecast/bot-discord';
 import { startMiniProgramApi, type MiniProgramApi } from '@framecast/bot-miniprogram-api';
+import { startWebAdapter, type WebAdapter } from '@framecast/bot-web';
 import { FakeSlackApi } from '../../bots/slack/src/testing/fake-slack-api.ts';
 import { FakeDiscord } from '../../bots/discord/src/testing/fake-discord.ts';
 import { videoCommandInteraction } from '../../bots/discord/src/testing/fake-interactions.ts';
@@ -42,6 +43,8 @@ export interface LoadRigOptions {
   dailyCredits: number;
   /** More environment. */
   env?: Record<string, string>;
+  /** Also mount the web playground (`/`, `/api/web/*`). */
+  web?: boolean;
 }
 
 export interface LoadRig {
@@ -57,6 +60,16 @@ export interface LoadRig {
   mpLogin(n: number): Promise<string>;
   /** Sends one slash command (or the mini program's create-job call); resolves with the HTTP status and body. */
   send(platform: LoadPlatform, n: number, prompt: string, mpToken?: string, eventId?: string): Promise<{ status: number; body: string }>;
+  /** Headers that sign `raw` as Slack signs a request to /slack/events. */
+  slackHeaders(raw: string, contentType?: string): Record<string, string>;
+  /** Headers that sign `raw` as Discord signs an interaction. */
+  discordHeaders(raw: string): Record<string, string>;
+  /** A signed /video interaction from user n (for bodies built from a valid one). */
+  discordInteraction(n: number, prompt: string): Record<string, unknown>;
+  /** Any POST through the rig's connection pool. */
+  postRaw(route: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string; contentType: string }>;
+  /** A web playground session cookie (`web: true` only). */
+  webCookie(): Promise<string>;
   /** Jobs in BullMQ's generate queue now (waiting, prioritized, delayed, active). */
   queueDepth(): Promise<number>;
   /** The baseline: a plain koa route on the same server answering 200. */
@@ -107,6 +120,17 @@ export async function startLoadRig(o: LoadRigOptions): Promise<LoadRig> {
     core, store, logger, config, http, redis,
     rateLimits: { session: generous, ip: generous, login: generous, jobs: generous, uploads: generous },
   });
+  const web: WebAdapter | undefined = o.web === true ? await startWebAdapter({ core, store, redis, logger, config, http }) : undefined;
+  const slackHeaders = (raw: string, contentType = 'application/x-www-form-urlencoded') => {
+    const ts = Math.floor(Date.now() / 1000);
+    return { 'Content-Type': contentType, 'X-Slack-Request-Timestamp': String(ts), 'X-Slack-Signature': slackSignature(SLACK_SECRET, ts, raw) };
+  };
+  const discordHeaders = (raw: string) => {
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    return { 'content-type': 'application/json', 'x-signature-ed25519': sign(null, Buffer.from(timestamp + raw), discordKey).toString('hex'), 'x-signature-timestamp': timestamp };
+  };
+  // The /video command's draft option, not the text flag (both at once are refused as given twice).
+  const discordInteraction = (n: number, prompt: string) => videoCommandInteraction({ applicationId: discordApi.applicationId, guildId: '1700000000000000009', userId: discordUser(n), prompt: prompt.replace(/\s*--draft\b/, ''), draft: true });
 
   // Like a platform's senders: a bounded pool of keep-alive connections (node:http, cheaper than fetch).
   const agent = new nodeHttp.Agent({ keepAlive: true, maxSockets: 64 });
@@ -133,20 +157,26 @@ export async function startLoadRig(o: LoadRigOptions): Promise<LoadRig> {
           command: '/video', text: prompt, api_app_id: 'A0FAKE', is_enterprise_install: 'false',
           response_url: `${slackApi.origin}/commands/${seq}`, trigger_id: eventId ?? `${Date.now()}.${seq}.${randomUUID().slice(0, 8)}`,
         }).toString();
-        const ts = Math.floor(Date.now() / 1000);
-        return post('/slack/events', { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Slack-Request-Timestamp': String(ts), 'X-Slack-Signature': slackSignature(SLACK_SECRET, ts, raw) }, raw);
+        return post('/slack/events', slackHeaders(raw), raw);
       }
       if (platform === 'discord') {
-        // The /video command's draft option, not the text flag (both at once are refused as given twice).
-        const interaction = videoCommandInteraction({ applicationId: discordApi.applicationId, guildId: '1700000000000000009', userId: discordUser(n), prompt: prompt.replace(/\s*--draft\b/, ''), draft: true });
+        const interaction = discordInteraction(n, prompt);
         if (eventId !== undefined) interaction.id = eventId;
         const raw = JSON.stringify(interaction);
-        const timestamp = String(Math.floor(Date.now() / 1000));
-        const signature = sign(null, Buffer.from(timestamp + raw), discordKey).toString('hex');
-        return post('/discord/interactions', { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': timestamp }, raw);
+        return post('/discord/interactions', discordHeaders(raw), raw);
       }
       if (mpToken === undefined) throw new Error('a mini program command needs a session token');
       return post('/api/mp/jobs', { Authorization: `Bearer ${mpToken}`, 'Content-Type': 'application/json', 'Accept-Language': 'en' }, JSON.stringify({ prompt, draft: true, requestId: eventId ?? randomUUID() }));
+    },
+    slackHeaders, discordHeaders, discordInteraction,
+    postRaw: (route, headers, body) => httpPost(agent, `${base}${route}`, headers, body),
+    async webCookie() {
+      if (web === undefined) throw new Error('the rig was started without the web playground');
+      const res = await fetch(`${base}/`);
+      await res.text();
+      const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      if (cookie === '') throw new Error('the playground set no session cookie');
+      return cookie;
     },
     async queueDepth() {
       const work = new Queue(core.workQueue.name, { connection: redis, prefix: core.workQueue.bullPrefix });
@@ -163,6 +193,7 @@ export async function startLoadRig(o: LoadRigOptions): Promise<LoadRig> {
     async close() {
       agent.destroy();
       await server.close();
+      await web?.close();
       await mp.close();
       await discord.close();
       await slack.close();
@@ -175,12 +206,12 @@ export async function startLoadRig(o: LoadRigOptions): Promise<LoadRig> {
 }
 
 /** One POST through `agent`; the status and the body as text. */
-function httpPost(agent: nodeHttp.Agent, url: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+function httpPost(agent: nodeHttp.Agent, url: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string; contentType: string }> {
   return new Promise((resolve, reject) => {
     const req = nodeHttp.request(url, { method: 'POST', agent, headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }, timeout: 60_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
