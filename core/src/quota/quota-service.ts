@@ -14,7 +14,7 @@ function lua(name: string): string {
   return readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
 }
 /** The reserve function (reserve.lua), shared with the jobs' admit script. */
-export const RESERVE_FUNCTION_LUA = lua('reserve.lua');
+const RESERVE_FUNCTION_LUA = lua('reserve.lua');
 const RESERVE = `${RESERVE_FUNCTION_LUA}\n${lua('reserve-5.lua')}`;
 
 export type ReserveDecision =
