@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { Router } from '@koa/router';
 import {
   BlobStoreError, FINAL_STATES, isTerminalEvent,
-  type Attachment, type BlobStore, type ChatRequestInput, type Core, type FramecastConfig, type IntakeResult, type JobRecord, type Locale, type ProgressEvent,
+  type Attachment, type BlobStore, type ChatRequestInput, type CollabContext, type CollabReply, type Core, type FramecastConfig, type IntakeResult, type JobRecord, type Locale, type ProgressEvent,
 } from '@framecast/core';
 import { httpState, readRawBody } from '@framecast/http-server';
 import type { Redis } from 'ioredis';
@@ -64,6 +64,13 @@ function readAsset(name: string): Buffer {
 }
 
 const RequestIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+/** A storyboard's id in the playground (`?board=` of the page): any session that knows it joins the board. */
+export const BOARD_ID = /^[A-Za-z0-9_-]{4,64}$/;
+/** Longest display name a playground user gives the storyboard's credits. */
+const MAX_NAME_CHARS = 40;
+/** A storyboard command's answer is kept this long under its requestId (a repeat answers it again). */
+const COLLAB_ANSWER_TTL_SECONDS = 3600;
+const PENDING = 'pending';
 const ActionBodySchema = z.object({ requestId: RequestIdSchema }).strict();
 
 /** The locale of a request: `?lang=` (page only), the `fc_lang` cookie, Accept-Language, the default. */
@@ -223,6 +230,77 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
     };
   }
 
+  function collabContext(w: WebState, board: string, name: string, attachment?: Attachment): CollabContext {
+    return {
+      platform: 'web', tenantId: WEB_TENANT, channelId: board, userId: w.session.userId, userName: name === '' ? `web-${w.session.userId.slice(0, 6)}` : name,
+      locale: w.locale, replyTarget: { platform: 'web', sessionId: w.session.userId }, ...(attachment === undefined ? {} : { attachment }),
+    };
+  }
+
+  function collabBody(w: WebState, board: string, res: CollabReply, duplicate: boolean): Record<string, unknown> {
+    return {
+      status: 'collab', duplicate, ok: res.ok, code: res.code, audience: res.audience, boardId: board, message: res.message[w.locale], messages: res.message,
+      ...(res.board === undefined ? {} : { board: res.board }), ...(res.jobId === undefined ? {} : { jobId: res.jobId }),
+    };
+  }
+
+  /**
+   * A storyboard command typed in the box (`/video collab start …`, `/video add …`, `vote 2`, …) on
+   * the board `board`: answered (200, or 422 for a refusal) and true; false when the text is no such
+   * command. The same requestId again answers the first answer (a double click is one shot).
+   */
+  async function collabAnswer(ctx: Context, o: { text: string; requestId: string; board: string; name: string; attachment?: Attachment }): Promise<boolean> {
+    const w = web(ctx);
+    const key = `${config.keyPrefix}:web:collab:${w.session.userId}:${o.requestId}`;
+    // Claimed first: two copies of one request at once run once (the second waits for the first's answer).
+    const claimed = (await deps.redis.set(key, PENDING, 'EX', COLLAB_ANSWER_TTL_SECONDS, 'NX')) === 'OK';
+    if (!claimed) {
+      const prior = await waitForAnswer(key);
+      if (prior === 'none') return false;
+      if (prior === undefined) throw new WebError(409, 'in_progress');
+      const body = JSON.parse(prior) as { ok: boolean };
+      ctx.status = body.ok ? 200 : 422;
+      ctx.body = { ...body, duplicate: true };
+      return true;
+    }
+    let res: CollabReply | undefined;
+    try {
+      res = await core.collab.command(collabContext(w, o.board, o.name, o.attachment), o.text);
+    } catch (err) {
+      await deps.redis.del(key);
+      throw err;
+    }
+    if (res === undefined) {
+      // Not a storyboard command: the /video path (the core's idempotency) takes it, now and on a repeat.
+      await deps.redis.set(key, 'none', 'EX', COLLAB_ANSWER_TTL_SECONDS);
+      return false;
+    }
+    const body = collabBody(w, o.board, res, false);
+    await deps.redis.set(key, JSON.stringify(body), 'EX', COLLAB_ANSWER_TTL_SECONDS);
+    if (res.ok) await sessions.touch(w.token, w.session);
+    ctx.status = res.ok ? 200 : 422;
+    ctx.body = body;
+    return true;
+  }
+
+  async function waitForAnswer(key: string): Promise<string | undefined> {
+    for (let i = 0; i < 50; i++) {
+      const v = await deps.redis.get(key);
+      if (v === null) return undefined;
+      if (v !== PENDING) return v;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return undefined;
+  }
+
+  router.get(`${API_PREFIX}/boards/:id`, api, async (ctx) => {
+    const w = web(ctx);
+    const id = String((ctx as Context & { params?: Record<string, string> }).params?.id ?? '');
+    if (!BOARD_ID.test(id)) throw new WebError(404, 'not_found');
+    const res = await core.collab.show(collabContext(w, id, ''));
+    ctx.body = { boardId: id, ...(res.board === undefined ? { board: null } : { board: res.board }) };
+  });
+
   router.get(`${API_PREFIX}/me`, api, async (ctx) => {
     const w = web(ctx);
     const q = await core.quota.show(w.userKey);
@@ -236,12 +314,15 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
 
   router.post(`${API_PREFIX}/jobs`, api, async (ctx) => {
     const w = web(ctx);
-    const form = await parseSubmitForm(ctx, { maxImageBytes, maxFieldBytes: 32 * 1024, fields: ['text', 'requestId'] });
+    const form = await parseSubmitForm(ctx, { maxImageBytes, maxFieldBytes: 32 * 1024, fields: ['text', 'requestId', 'board', 'name'] });
     const requestId = RequestIdSchema.safeParse(form.fields.requestId);
     if (!requestId.success) throw new WebError(400, 'bad_request');
     const text = (form.fields.text ?? '').trim();
     if (text.length > 8000) throw new WebError(400, 'bad_request');
     if (text === '') throw new WebError(400, 'empty_command');
+    const board = form.fields.board === undefined || form.fields.board === '' ? w.session.userId : form.fields.board;
+    if (!BOARD_ID.test(board)) throw new WebError(400, 'bad_request');
+    const name = Array.from((form.fields.name ?? '').replace(/\s+/g, ' ').trim()).slice(0, MAX_NAME_CHARS).join('');
     const attachments: Attachment[] = [];
     if (form.image !== undefined) {
       const img = form.image;
@@ -250,6 +331,7 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
       await store.put(key, img.bytes, img.contentType);
       attachments.push({ kind: 'image', storageRef: key, contentType: img.contentType, size: img.bytes.length, name: img.name.slice(0, 256) });
     }
+    if (await collabAnswer(ctx, { text, requestId: requestId.data, board, name, ...(attachments[0] === undefined ? {} : { attachment: attachments[0] }) })) return;
     await submitAndAnswer(ctx, chatRequest(w, `web:${w.session.userId}:${requestId.data}`, text, attachments));
   });
 

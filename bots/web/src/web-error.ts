@@ -10,7 +10,8 @@ export type WebErrorCode =
   | 'image_too_large'
   | 'image_type'
   | 'empty_command'
-  | 'range_not_satisfiable';
+  | 'range_not_satisfiable'
+  | 'in_progress';
 
 const TEXT_OF: Record<WebErrorCode, WebTextId> = {
   no_session: 'error_session',
@@ -21,6 +22,7 @@ const TEXT_OF: Record<WebErrorCode, WebTextId> = {
   image_type: 'error_image_type',
   empty_command: 'error_empty',
   range_not_satisfiable: 'error_bad_request',
+  in_progress: 'error_in_progress',
 };
 
 /** A refusal of a playground API request: answered as `{error, message, messages}` with `status`. */

@@ -55,6 +55,7 @@ export const WEB_TEXT = {
   error_session: { en: 'Your session has expired: reload the page.', 'zh-CN': '会话已过期，请刷新页面。' },
   error_forbidden: { en: 'This request was refused (it did not come from this page).', 'zh-CN': '请求被拒绝（不是来自本页面）。' },
   error_not_found: { en: 'That job is not yours or no longer exists.', 'zh-CN': '该任务不属于你或已不存在。' },
+  error_in_progress: { en: 'That request is still being handled; try again in a moment.', 'zh-CN': '该请求仍在处理中，请稍后再试。' },
   error_bad_request: { en: 'The request was not understood.', 'zh-CN': '无法理解该请求。' },
   noscript: { en: 'The playground needs JavaScript.', 'zh-CN': '试玩页面需要启用 JavaScript。' },
 } as const satisfies Record<string, Record<Locale, string>>;
