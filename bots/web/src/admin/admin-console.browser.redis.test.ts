@@ -103,6 +103,15 @@ describe('the admin console in a browser', () => {
     const played = (await ready.jsonValue()) as { readyState: number; width: number; error: number | null };
     expect(played.width).toBeGreaterThan(0);
     expect(played.error).toBeNull();
+    // The output scan's frames, each an image (loaded under the page's CSP) with its scores.
+    const frameImg = section.locator('.scan-frame img').first();
+    await frameImg.scrollIntoViewIfNeeded();
+    await admin.waitForFunction(() => {
+      const img = document.querySelector<{ complete: boolean; naturalWidth: number }>('section .scan-frame img');
+      return img !== null && img.complete && img.naturalWidth > 0;
+    }, undefined, { timeout: 30_000 });
+    expect(await section.locator('.scan-frame table.scores').count()).toBeGreaterThanOrEqual(2);
+    expect(await section.locator('.scan-verdict').textContent()).toBe('Verdict: allow');
     await screenshot(admin, 'admin-5-review-queue');
     await Promise.all([admin.waitForURL(/\/admin\/review\?notice=notice_done/), section.getByRole('button', { name: 'Approve and send' }).click()]);
     expect(await admin.textContent('[role=status]')).toContain('Done.');
