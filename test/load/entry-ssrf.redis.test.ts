@@ -60,4 +60,28 @@ describe('SSRF corpus through the platform entry points that take URLs', () => {
     }
     expect(connections).toBe(0);
   }, 120_000);
+
+  it('Slack app_mention files (url_private at blocked addresses): acknowledged, answered, never connected to, no image taken', async () => {
+    const urls = corpus(port);
+    const slack = rig.fakes.slack;
+    const users: Array<{ url: string; user: string }> = [];
+    for (const [k, url] of urls.entries()) {
+      const user = `USSRF${String(k).padStart(3, '0')}`;
+      const ts = `1700000${String(k).padStart(3, '0')}.000100`;
+      const file = { id: `FSSRF${k}`, name: 'a.png', mimetype: 'image/png', filetype: 'png', size: 2048, url_private: url, url_private_download: url, permalink: url };
+      const raw = JSON.stringify({
+        token: 'x', team_id: slack.teamId, api_app_id: 'A0FAKE', type: 'event_callback', event_id: `EvSSRF${k}${Date.now()}`, event_time: Math.floor(Date.now() / 1000),
+        event: { type: 'app_mention', user, text: `<@${slack.botUserId}> make it rain --draft`, ts, channel: 'C0SSRF', event_ts: ts, files: [file] },
+      });
+      const res = await rig.postRaw('/slack/events', rig.slackHeaders(raw, 'application/json'), raw);
+      expect(res.status, url).toBe(200);
+      users.push({ url, user });
+    }
+    // Each mention is answered in its thread; a job, if the prompt alone made one, carries no image.
+    await waitFor(async () => (users.every((u) => slack.ephemerals.some((e) => e.user === u.user)) ? true : undefined), 60_000, 'an answer to every mention');
+    for (const u of users) {
+      for (const job of await rig.core.listJobs(`slack:${u.user}`, 5)) expect(job.spec.referenceImage, u.url).toBeUndefined();
+    }
+    expect(connections).toBe(0);
+  }, 120_000);
 });
