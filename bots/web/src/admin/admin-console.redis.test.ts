@@ -372,6 +372,10 @@ describe('admin console: the review queue with a real worker on the tiny model',
         expect(Object.keys(f.scores)).toEqual(expect.arrayContaining(['Porn', 'Sexy', 'Neutral']));
         for (const [k, v] of Object.entries(f.scores)) expect(page).toContain(`<th scope="row">${k}</th><td>${v.toFixed(3)}</td>`);
       }
+      // The job's own page shows the same report.
+      const detail = await (await c.request(`/admin/jobs/${r.jobId}`)).text();
+      expect(detail).toContain(`src="/admin/media/${r.jobId}/scan/0"`);
+      expect(detail).toContain('Verdict: review');
       const zh = await (await c.request('/admin/review?lang=zh-CN')).text();
       expect(zh).toContain('结论：review');
 

@@ -279,8 +279,10 @@ export function createAdminConsole(o: AdminConsoleOptions): AdminConsole {
     const id = JOB_ID.safeParse(ctx.params.jobId);
     const rec = id.success ? await core.job(id.data) : undefined;
     if (rec === undefined) return send(ctx, 404, page(pc, 'job', html`<p>${at('job_not_found', pc.locale)}</p>`));
-    const [delivery, deliveryState] = await Promise.all([core.deliveries.record(rec.jobId), core.deliveries.state(rec.jobId)]);
-    send(ctx, 200, page(pc, 'job', jobBody(pc, rec, delivery, deliveryState)));
+    const [delivery, deliveryState, report] = await Promise.all([
+      core.deliveries.record(rec.jobId), core.deliveries.state(rec.jobId), rec.result === undefined ? undefined : scanReport(rec.jobId),
+    ]);
+    send(ctx, 200, page(pc, 'job', jobBody(pc, rec, delivery, deliveryState, report)));
   });
 
   // A frame of the output scan's report (the thumbnail the worker stored beside the video).

@@ -114,7 +114,7 @@ export function jobsTable(ctx: PageContext, jobs: JobRecord[], back: string): Ht
   )}</tbody></table>`;
 }
 
-export function jobBody(ctx: PageContext, rec: JobRecord, delivery: Record<string, string> | undefined, deliveryState: string | undefined): Html {
+export function jobBody(ctx: PageContext, rec: JobRecord, delivery: Record<string, string> | undefined, deliveryState: string | undefined, report?: ScanReport): Html {
   const l = ctx.locale;
   const back = `/admin/jobs/${encodeURIComponent(rec.jobId)}`;
   const rows: Array<[string, Html | string]> = [
@@ -129,7 +129,7 @@ export function jobBody(ctx: PageContext, rec: JobRecord, delivery: Record<strin
   ];
   if (rec.error !== undefined) rows.push([at('error', l), `${rec.error.code}: ${rec.error.message}`]);
   return html`<table><tbody>${rows.map(([k, v]) => html`<tr><th scope="row">${k}</th><td>${v}</td></tr>`)}</tbody></table>
-${rec.state === 'review' ? html`<p><small>${at('review_scores_missing', l)}</small></p>` : ''}${videoBlock(ctx, rec)}${rec.result?.posterRef === undefined ? '' : html`<p><img class="poster" src="/admin/media/${encodeURIComponent(rec.jobId)}/poster" alt="${at('poster', l)} ${rec.jobId}"></p>`}
+${videoBlock(ctx, rec)}${rec.result?.posterRef === undefined ? '' : html`<p><img class="poster" src="/admin/media/${encodeURIComponent(rec.jobId)}/poster" alt="${at('poster', l)} ${rec.jobId}"></p>`}${report !== undefined ? scanBlock(ctx, report) : rec.state === 'review' ? html`<p><small>${at('review_scores_missing', l)}</small></p>` : ''}
 <p>${jobActions(ctx, rec, back, deliveryState)}</p>`;
 }
 
