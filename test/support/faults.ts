@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import type { Redis } from 'ioredis';
-import { blobStoreFromConfig, FINAL_STATES, type BlobStore, type Core, type FramecastConfig, type IntakeResult, type Platform } from '@framecast/core';
+import { blobStoreFromConfig, createCore, FINAL_STATES, type BlobStore, type Core, type FramecastConfig, type IntakeResult, type Platform } from '@framecast/core';
 import { createProductImageIntake, createProductModerator } from '@framecast/content-safety';
 import { createWorkerFromConfig, type GenerateWorker } from '@framecast/gpu-worker';
-import { createCore } from '@framecast/core';
 import { freePort } from './redis-server.ts';
 import { silentLogger, waitFor } from './e2e.ts';
 
