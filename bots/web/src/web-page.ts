@@ -90,6 +90,14 @@ export function renderPlaygroundPage(o: PageOptions): string {
   <section class="chat" aria-labelledby="history-title">
     <p class="intro">${e(wt('intro', locale))}</p>
     <p id="credits" class="credits"></p>
+    <section id="board" class="board" aria-labelledby="board-title">
+      <h2 id="board-title">${e(wt('board_title', locale))}</h2>
+      <p class="hint">${e(wt('board_intro', locale))}</p>
+      <p id="board-meta" class="meta" aria-live="polite"></p>
+      <ol id="board-shots" class="shots"></ol>
+      <p id="board-note" class="notice" role="status"></p>
+      <p class="hint">${e(wt('board_share', locale))} <a id="board-link" href="/"></a></p>
+    </section>
     <h2 id="history-title">${e(wt('history_title', locale))}</h2>
     <p id="history-empty" class="empty">${e(wt('history_empty', locale))}</p>
     <ol id="jobs" class="jobs"></ol>
@@ -104,6 +112,8 @@ export function renderPlaygroundPage(o: PageOptions): string {
         <img id="image-preview" class="thumb" alt="" hidden>
         <button type="button" id="image-remove" hidden>${e(wt('image_remove', locale))}</button>
       </div>
+      <label for="name">${e(wt('name_label', locale))}</label>
+      <input id="name" name="name" type="text" maxlength="40" autocomplete="nickname">
       <p id="form-error" class="error" role="alert"></p>
       <div class="send">
         <button type="submit" id="submit">${e(wt('submit', locale))}</button>

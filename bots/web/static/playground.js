@@ -2,7 +2,7 @@
 // the page's JSON config block, lists this browser's jobs, sends /video commands (with an optional
 // image, by file input or drag and drop), follows each unfinished job over server-sent events, and
 // plays the finished video inline. Served with a strict Content-Security-Policy (script-src 'self').
-/* global document, window, fetch, FormData, EventSource, File, createImageBitmap, crypto */
+/* global document, window, fetch, FormData, EventSource, File, createImageBitmap, crypto, URLSearchParams */
 'use strict';
 
 (function main() {
@@ -24,6 +24,11 @@
   const submitButton = $('submit');
   const list = $('jobs');
   const empty = $('history-empty');
+  const nameInput = $('name');
+  // The storyboard this page works on: `?board=<id>` (shared by a link), else the session's own.
+  const boardParam = new URLSearchParams(window.location.search).get('board');
+  let boardId = boardParam && /^[A-Za-z0-9_-]{4,64}$/.test(boardParam) ? boardParam : '';
+  let boardTimer = null;
   let chosen = null;
   let requestId = newRequestId();
   let thumbUrl = null;
@@ -159,10 +164,27 @@
     const data = new FormData();
     data.append('text', text);
     data.append('requestId', requestId);
+    if (boardId) data.append('board', boardId);
+    if (nameInput.value.trim() !== '') data.append('name', nameInput.value.trim());
     if (chosen) data.append('image', chosen, chosen.name);
     try {
       const res = await api('/jobs', { method: 'POST', body: data });
-      if (res.ok && res.body && res.body.job) {
+      if (res.body && res.body.status === 'collab') {
+        // A storyboard command: its answer, the board, and (for a render) the starter's video job.
+        requestId = newRequestId();
+        if (res.ok) {
+          command.value = '';
+          setImage(null);
+        } else {
+          showError(messageOf(res.body, 'error_bad_request'));
+        }
+        $('board-note').textContent = res.ok ? messageOf(res.body, 'board_none') : '';
+        if (!boardId && res.body.boardId) setBoardLink(res.body.boardId);
+        if (res.body.board) showBoard(res.body.board);
+        else refreshBoard();
+        if (res.body.jobId) openJob(res.body.jobId);
+        refreshCredits();
+      } else if (res.ok && res.body && res.body.job) {
         requestId = newRequestId();
         command.value = '';
         setImage(null);
@@ -356,6 +378,61 @@
       for (const b of node.querySelectorAll('.actions button')) b.disabled = false;
     }
   }
+  // --- the storyboard ---------------------------------------------------------------------------
+  function setBoardLink(id) {
+    const link = $('board-link');
+    const url = new URL(window.location.href);
+    url.search = '?board=' + encodeURIComponent(id);
+    link.href = url.pathname + url.search;
+    link.textContent = url.href;
+    link.dataset.board = id;
+  }
+  function showBoard(board) {
+    const shots = $('board-shots');
+    if (!board) {
+      $('board-meta').textContent = T.board_none;
+      shots.replaceChildren();
+      return;
+    }
+    $('board-meta').textContent = fill(T.board_meta, { theme: board.theme || '—', state: board.state, shots: board.shots.length, cost: board.cost, eta: eta(board.etaSeconds || 0) });
+    shots.replaceChildren(...board.shots.map((shot) => el('li', { className: shot.inCut ? 'shot' : 'shot cut', 'data-n': shot.n, text: fill(T.board_shot, { author: shot.authorName, text: shot.text, votes: shot.votes }) + (shot.inCut ? '' : T.board_cut) })));
+    if (board.jobId) openJob(board.jobId);
+  }
+  async function refreshBoard() {
+    const id = $('board-link').dataset.board;
+    if (!id) return;
+    try {
+      const res = await api('/boards/' + encodeURIComponent(id));
+      if (res.ok) showBoard(res.body.board);
+    } catch (_err) {
+      // Tried again on the next tick.
+    }
+  }
+  /** The render's job, when it is this session's (the starter's): shown in the history and followed. */
+  const opened = new Set();
+  async function openJob(jobId) {
+    if (opened.has(jobId) || document.getElementById('job-' + jobId)) return;
+    opened.add(jobId);
+    try {
+      const res = await api('/jobs/' + encodeURIComponent(jobId));
+      if (res.ok && res.body && !document.getElementById('job-' + jobId)) {
+        render(res.body);
+        follow(res.body);
+      }
+    } catch (_err) {
+      // Someone else's render: not in this history.
+    }
+  }
+  async function startBoard() {
+    if (!boardId) {
+      const me = await api('/me').catch(() => null);
+      if (me && me.ok) setBoardLink(me.body.userId);
+    } else {
+      setBoardLink(boardId);
+    }
+    await refreshBoard();
+    if (!boardTimer) boardTimer = window.setInterval(refreshBoard, 3000);
+  }
   async function refreshCredits() {
     try {
       const res = await api('/me');
@@ -382,4 +459,5 @@
   window.addEventListener('pageshow', () => command.focus());
   refreshCredits();
   load();
+  startBoard();
 })();
