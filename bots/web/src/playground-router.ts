@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { Router } from '@koa/router';
 import {
-  BlobStoreError, FINAL_STATES, isTerminalEvent,
+  BlobStoreError, FINAL_STATES, isTerminalEvent, parseCollabCommand,
   type Attachment, type BlobStore, type ChatRequestInput, type CollabContext, type CollabReply, type Core, type FramecastConfig, type IntakeResult, type JobRecord, type Locale, type ProgressEvent,
 } from '@framecast/core';
 import { httpState, readRawBody } from '@framecast/http-server';
@@ -251,6 +251,8 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
    */
   async function collabAnswer(ctx: Context, o: { text: string; requestId: string; board: string; name: string; attachment?: Attachment }): Promise<boolean> {
     const w = web(ctx);
+    // Most texts are prompts: read without a round trip to Redis.
+    if (parseCollabCommand(o.text).kind === 'none') return false;
     const key = `${config.keyPrefix}:web:collab:${w.session.userId}:${o.requestId}`;
     // Claimed first: two copies of one request at once run once (the second waits for the first's answer).
     const claimed = (await deps.redis.set(key, PENDING, 'EX', COLLAB_ANSWER_TTL_SECONDS, 'NX')) === 'OK';
