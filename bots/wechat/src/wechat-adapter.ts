@@ -106,7 +106,7 @@ export async function startWechatAdapter(opts: WechatAdapterOptions): Promise<We
   const maxUploadBytes = opts.maxUploadBytes ?? DEFAULT_UPLOAD_BYTES.wechat;
   const commands = new WechatCommands({
     core, redis, images, roomQuota, logger,
-    collab: new WechatCollab({ core, redis, logger, maxUploadBytes }),
+    collab: new WechatCollab({ core, redis, logger, maxUploadBytes, images }),
     allowedRooms: env.FRAMECAST_WECHAT_ROOMS,
     maxUploadBytes,
     imageWindowSeconds: env.FRAMECAST_WECHAT_IMAGE_WINDOW_SECONDS,

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { FileBox } from 'file-box';
 import { blobStoreFromConfig, mediaSecret, type Core } from '@framecast/core';
 import { createHttpApp, listen, mediaRouter, type ListeningServer } from '@framecast/http-server';
 import type { GenerateWorker } from '@framecast/gpu-worker';
@@ -12,6 +13,7 @@ import { testConfig } from '../../../test/support/config.ts';
 import { collabCandidate } from './wechat-collab.ts';
 import { startWechatAdapter, type WechatAdapter } from './wechat-adapter.ts';
 import { MockWechat, type SentMessage } from './testing/mock-wechat.ts';
+import { solidPng } from './testing/tiny-png.ts';
 
 let redis: Redis;
 let dataDir: string;
@@ -88,6 +90,9 @@ describe('WeChat room storyboard: wechaty on wechaty-puppet-mock, the real core 
     wx.emit(addId); // the same message event again: one shot
     wx.say(carol, '加：一段屠杀平民的视频', room);
     await awaitText(carol.id, /未通过内容审核/, 'the refusal to Carol alone');
+    // Carol's picture, then her shot: the picture is the shot's reference image (the room hears nothing of the picture).
+    wx.say(carol, FileBox.fromBase64(solidPng(320, 180, [230, 190, 120]).toString('base64'), 'sand.png'), room);
+    await waitFor(async () => ((await redis.exists(`${core.config.keyPrefix}:wechat:img:${room.id}:${carol.id}`)) === 1 ? true : undefined), 30_000, 'carol\'s picture kept');
     wx.say(carol, '加：孩子们在沙滩上堆沙堡', room);
     await awaitText(room.id, /^@Carol .*已添加第 2 个镜头/, 'carol\'s shot');
     wx.say(bob, '+1', room);
@@ -104,7 +109,7 @@ describe('WeChat room storyboard: wechaty on wechaty-puppet-mock, the real core 
     await awaitText(room.id, /^@Alice .*Rendering 2 shots as one video/, 'the render\'s cost and ETA');
 
     const board = await core.collab.board(key);
-    expect(board?.shots.map((s) => [s.authorName, s.text, s.voters.length])).toEqual([['Bob', 'gulls over the waves', 0], ['Carol', '孩子们在沙滩上堆沙堡', 1]]);
+    expect(board?.shots.map((s) => [s.authorName, s.text, s.voters.length, s.image !== undefined])).toEqual([['Bob', 'gulls over the waves', 0, false], ['Carol', '孩子们在沙滩上堆沙堡', 1, true]]);
     const jobId = board?.jobId ?? '';
     expect(jobId).not.toBe('');
     const video = await waitFor(async () => wx.sentTo(room.id).find((m) => m.file?.name === `framecast-${jobId}.mp4`), 150_000, 'the storyboard video');

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { WechatReply, WechatIncoming } from './wechat-commands.ts';
 import type { WechatSender, WechatTarget } from './wechat-delivery.ts';
+import { ImageMemory } from './wechat-images.ts';
 import { wt } from './wechat-messages.ts';
 import { startsWithVideoCommand } from './wechat-triggers.ts';
 
@@ -31,6 +32,8 @@ export interface WechatCollabDeps {
   logger: Logger;
   /** The upload budget put into the board's reply target. */
   maxUploadBytes: number;
+  /** Pictures kept for their sender's next message: a shot added within the window takes the sender's picture as its reference image. */
+  images?: ImageMemory;
 }
 
 /**
@@ -49,7 +52,8 @@ export class WechatCollab {
     if (room === undefined || msg.kind !== 'text') return false;
     const how = collabCandidate(msg.text, msg.mentioned);
     if (how === undefined) return false;
-    if (parseCollabCommand(msg.text).kind === 'none') return false;
+    const parsed = parseCollabCommand(msg.text);
+    if (parsed.kind === 'none') return false;
     const { core } = this.deps;
     if (how === 'shortcut') {
       const board = await core.collab.board(`wechat:${room.id}`);
@@ -58,12 +62,14 @@ export class WechatCollab {
     // A message event seen twice (a puppet's retry, a second replica) is one command.
     const seenKey = `${core.config.keyPrefix}:wechat:seen:${msg.messageId}`;
     if ((await this.deps.redis.set(seenKey, '1', 'EX', 24 * 3600, 'NX')) !== 'OK') return true;
+    const image = parsed.kind === 'ok' && parsed.command.kind === 'add' ? await this.deps.images?.pending(room.id, msg.talkerId) : undefined;
     let res: CollabReply | undefined;
     try {
       res = await core.collab.command({
         platform: 'wechat', tenantId: room.id, channelId: room.id, userId: msg.talkerId,
         userName: msg.talkerName ?? '', isAdmin: msg.roomOwner === true, locale,
         replyTarget: { platform: 'wechat', roomId: room.id, mentionId: msg.talkerId, maxUploadBytes: this.deps.maxUploadBytes },
+        ...(image === undefined ? {} : { attachment: ImageMemory.attachmentOf(image) }),
       }, msg.text);
     } catch (err) {
       this.deps.logger.error({ err }, 'wechat collab command failed');
@@ -74,6 +80,8 @@ export class WechatCollab {
       await this.deps.redis.del(seenKey);
       return false;
     }
+    // The picture is this shot's (or, refused with it, not picked up again by the next message).
+    if (image !== undefined && (res.ok || res.code === 'image_invalid' || res.code === 'image_blocked')) await this.deps.images?.markUsed(room.id, msg.talkerId, image.ref, `collab:${msg.messageId}`);
     let text = res.message[locale];
     // Short answers keep the room readable; `collab show` posts the whole board.
     if (res.ok && res.code === 'started') text += `\n${wt('collab_help', locale)}`;
