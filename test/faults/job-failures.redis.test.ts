@@ -89,7 +89,7 @@ function enospcStore(inner: BlobStore): BlobStore {
 }
 
 describe('faults: a job that cannot be finished', () => {
-  it('ffmpeg fails on one job: that job fails and is refunded, the others are delivered; accepted = delivered + refunded', { timeout: 330_000 }, async () => {
+  it('ffmpeg fails on one job: that job fails and is refunded, the others are delivered; accepted = delivered + refunded', { timeout: 450_000 }, async () => {
     const config = testConfig(env());
     const { core, worker } = await coreAndWorkerAt(config, redis, testRedisUrl());
     const recorder = recordDeliveries(core, 'discord');
@@ -99,7 +99,7 @@ describe('faults: a job that cannot be finished', () => {
       const jobIds = acceptedJobIds(results);
       await ff.failWhenArgsContain(jobIds[1] ?? 'none');
       void worker.run();
-      const tally = await settleAndTally(core, jobIds, { timeoutMs: 280_000, handedOver: () => recorder.times });
+      const tally = await settleAndTally(core, jobIds, { timeoutMs: 400_000, handedOver: () => recorder.times });
       expect(tally.problems).toEqual([]);
       expect((await core.job(jobIds[1] ?? ''))?.state).toBe('failed');
       expect({ delivered: tally.delivered, refunded: tally.refunded }).toEqual({ delivered: 2, refunded: 1 });
@@ -111,7 +111,7 @@ describe('faults: a job that cannot be finished', () => {
     }
   });
 
-  it('the results disk is full: the job fails cleanly and is refunded, nothing stuck; accepted = delivered + refunded', { timeout: 330_000 }, async () => {
+  it('the results disk is full: the job fails cleanly and is refunded, nothing stuck; accepted = delivered + refunded', { timeout: 450_000 }, async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'framecast-fault-disk-'));
     const config = testConfig(env({ FRAMECAST_DATA_DIR: dir }));
     const disk = await fullDisk(path.join(dir, 'blobs'));
@@ -123,7 +123,7 @@ describe('faults: a job that cannot be finished', () => {
       results.push(await core.submit(request('/video disk full --draft', 'u0')));
       const jobIds = acceptedJobIds(results);
       void worker.run();
-      const tally = await settleAndTally(core, jobIds, { timeoutMs: 280_000, handedOver: () => recorder.times });
+      const tally = await settleAndTally(core, jobIds, { timeoutMs: 400_000, handedOver: () => recorder.times });
       expect(tally.problems).toEqual([]);
       expect({ delivered: tally.delivered, refunded: tally.refunded }).toEqual({ delivered: 0, refunded: 1 });
       expect(tally.delivered + tally.refunded).toBe(tally.accepted);
