@@ -58,7 +58,10 @@ export function discordInteractionsEndpoint(o: DiscordInteractionsEndpointOption
     } catch {
       throw new HttpError(400, 'bad_json', 'The body is not JSON.');
     }
-    if (typeof interaction !== 'object' || interaction === null || typeof interaction.type !== 'number') throw new HttpError(400, 'bad_interaction', 'Not an interaction.');
+    if (typeof interaction !== 'object' || interaction === null || Array.isArray(interaction) || typeof interaction.type !== 'number') throw new HttpError(400, 'bad_interaction', 'Not an interaction.');
+    // Every interaction but PING carries an object `data` (command, component, autocomplete, modal).
+    const data = (interaction as { data?: unknown }).data;
+    if (interaction.type !== 1 && (typeof data !== 'object' || data === null || Array.isArray(data))) throw new HttpError(400, 'bad_interaction', 'The interaction has no data.');
     const reply = await o.handle(interaction);
     if (reply === undefined) throw new HttpError(400, 'unknown_interaction', 'This interaction is not handled here.');
     ctx.status = 200;

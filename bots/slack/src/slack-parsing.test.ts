@@ -26,6 +26,10 @@ describe('slack payloads', () => {
     expect(parseSlackBody(Buffer.from('{"type":"event_callback"}'), 'application/json')).toEqual({ type: 'event_callback' });
     expect(parseSlackBody(Buffer.from('command=%2Fvideo&text=a+cat'), 'application/x-www-form-urlencoded')).toEqual({ command: '/video', text: 'a cat' });
     expect(parseSlackBody(Buffer.from(`payload=${encodeURIComponent('{"type":"block_actions"}')}`), 'application/x-www-form-urlencoded')).toEqual({ type: 'block_actions' });
+    // Not an object where one is expected: refused (the receiver answers 400), never a crash later.
+    for (const [b, ct] of [['null', 'application/json'], ['[1]', 'application/json'], ['7', 'application/json'], ['payload=null', 'application/x-www-form-urlencoded'], ['payload=%22x%22', 'application/x-www-form-urlencoded']] as const) {
+      expect(() => parseSlackBody(Buffer.from(b), ct)).toThrow(SyntaxError);
+    }
   });
 
   it('takes Slack file links out of the text, escaped or raw', () => {

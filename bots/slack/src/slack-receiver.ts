@@ -29,14 +29,24 @@ function oneAck(): { ack: (r?: AckResponse) => Promise<void>; acked: Promise<Ack
   };
 }
 
-/** The body of a Slack request: JSON (events), a form (slash commands), or a form with a JSON `payload` (interactivity). */
+/**
+ * The body of a Slack request: JSON (events), a form (slash commands), or a form with a JSON
+ * `payload` (interactivity). Throws on anything that is not a JSON object where one is expected
+ * (`null`, a number, an array), which the receiver answers with 400.
+ */
 export function parseSlackBody(raw: Buffer, contentType: string): Record<string, unknown> {
   const text = raw.toString('utf8');
-  if (/application\/json/i.test(contentType)) return JSON.parse(text) as Record<string, unknown>;
+  if (/application\/json/i.test(contentType)) return jsonObject(text);
   const form = new URLSearchParams(text);
   const payload = form.get('payload');
-  if (payload !== null) return JSON.parse(payload) as Record<string, unknown>;
+  if (payload !== null) return jsonObject(payload);
   return Object.fromEntries(form.entries());
+}
+
+function jsonObject(text: string): Record<string, unknown> {
+  const v = JSON.parse(text) as unknown;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new SyntaxError('a Slack body must be a JSON object');
+  return v as Record<string, unknown>;
 }
 
 export interface SlackHttpReceiverOptions {
