@@ -82,6 +82,12 @@ describe('WeChat room storyboard: wechaty on wechaty-puppet-mock, the real core 
 
     // Chatter before a board exists: "+ …" is not read as a shot.
     wx.say(bob, '+ 同意', room);
+    // With no board open, "/video add …" is a prompt like any other.
+    wx.say(bob, '/video add a lighthouse at dusk --draft', room);
+    await awaitText(room.id, /^@Bob .*Got it: job/, 'the prompt\'s acknowledgement');
+    const [prompt] = await core.listJobs(`wechat:${bob.id}`, 10);
+    expect(prompt?.spec.prompt).toContain('add a lighthouse at dusk');
+    await core.cancel(prompt?.jobId ?? '', { userKey: 'wechat:admin', isAdmin: true });
     wx.say(alice, '/video collab start a day at the sea --draft --duration 1 --seed 7', room);
     await awaitText(room.id, /^@Alice .*Storyboard open “a day at the sea”/s, 'the board started');
 

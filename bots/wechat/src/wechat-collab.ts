@@ -55,7 +55,9 @@ export class WechatCollab {
     const parsed = parseCollabCommand(msg.text);
     if (parsed.kind === 'none') return false;
     const { core } = this.deps;
-    if (how === 'shortcut') {
+    // A shot or a vote with no open board is a prompt ("/video add a cat to the scene"), as are the shortcuts then.
+    const shotCommand = parsed.kind === 'ok' && (parsed.command.kind === 'add' || parsed.command.kind === 'edit' || parsed.command.kind === 'remove' || parsed.command.kind === 'vote');
+    if (how === 'shortcut' || shotCommand) {
       const board = await core.collab.board(`wechat:${room.id}`);
       if (board === undefined || (board.state !== 'collecting' && board.state !== 'locked' && board.state !== 'rendering')) return false;
     }
