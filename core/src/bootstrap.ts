@@ -55,7 +55,7 @@ export async function bootstrap(env: Record<string, string | undefined> = proces
   const name = opts.name ?? 'framecast';
   const logger = createLogger(opts.logLevel ?? config.env.LOG_LEVEL, name);
   const handle = await resolveRedis({ redisUrl: config.redisUrl, dataDir: config.dataDir, log: opts.redisLog ?? ((m) => logger.info(m)) });
-  const redis = connectRedis(handle.url, name);
+  const redis = connectRedis(handle.url, name, logger);
   try {
     const store = blobStoreFromConfig(config);
     const ctx: PortContext = { config, logger, store };
