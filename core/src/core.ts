@@ -140,7 +140,7 @@ export function createCore(opts: CoreOptions): Core {
   const keys = new Keys(config.keyPrefix);
   const quota = new QuotaService(redis, config);
   const jobs = new JobStore(redis, config.keyPrefix);
-  const queue = new FairQueue(redis, config.keyPrefix, connection);
+  const queue = new FairQueue(redis, config.keyPrefix, connection, config.env.FRAMECAST_RETRY_BACKOFF_MS);
   const deliveryQueues = new DeliveryQueues(connection, config.keyPrefix);
   const lifecycle = new JobLifecycle({
     redis, keyPrefix: config.keyPrefix, deliveryQueues,

@@ -9,9 +9,9 @@ import { acceptedJobIds, coreAndWorkerAt, fakeFfmpeg, recordDeliveries, settleAn
 import { testRedis, testRedisUrl } from '../support/redis.ts';
 import { testConfig } from '../support/config.ts';
 
-// SLOW (about 40–60 s each on an idle machine): a job whose ffmpeg fails, and a results disk that
-// is full, are retried by BullMQ (4 attempts, backoff 5 s, 10 s, 20 s) before they fail for good
-// and are refunded. Each ends with the books: accepted = delivered + refunded.
+// A job whose ffmpeg fails, and a results disk that is full, are retried by BullMQ (4 attempts;
+// FRAMECAST_RETRY_BACKOFF_MS=500 here, so 0.5 s, 1 s, 2 s instead of the default 5, 10, 20 s)
+// before they fail for good and are refunded. Each ends with the books: accepted = delivered + refunded.
 
 let redis: Redis;
 let dataDir: string;
@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return { REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '1', FRAMECAST_SCAN_MAX_FRAMES: '2', FRAMECAST_FREE_MAX_CONCURRENT: '20', FRAMECAST_FREE_DAILY_CREDITS: '1000', ...extra };
+  return { REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '1', FRAMECAST_SCAN_MAX_FRAMES: '2', FRAMECAST_FREE_MAX_CONCURRENT: '20', FRAMECAST_FREE_DAILY_CREDITS: '1000', FRAMECAST_RETRY_BACKOFF_MS: '500', ...extra };
 }
 
 let seq = 0;

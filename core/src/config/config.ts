@@ -79,6 +79,8 @@ export const EnvSchema = z.object({
   /** BullMQ lock of a running job (ms); a dead worker's job is taken over after it. */
   FRAMECAST_LOCK_MS: z.coerce.number().int().min(1000).max(3_600_000).optional(),
   FRAMECAST_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).max(600_000).optional(),
+  /** A failed generate job is tried 4 times; the first retry waits this long, doubling after. */
+  FRAMECAST_RETRY_BACKOFF_MS: int(5_000, 100, 600_000),
   /**
    * Encode and scan job N while job N+1 denoises (a worker then holds one job ahead). Turn off on
    * hosts with many GPUs and short queues, so no job waits for a busy GPU while another is idle.

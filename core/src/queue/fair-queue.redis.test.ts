@@ -65,6 +65,22 @@ describe('FairQueue on a real Redis', () => {
     await fq.close();
   });
 
+  it('retries a failed job 4 times with the configured first backoff (FRAMECAST_RETRY_BACKOFF_MS), doubling', async () => {
+    const prefix = uniquePrefix();
+    const fq = new FairQueue(redis, prefix, redis, 1234);
+    await fq.add(...job('r0', 'cli:R'));
+    const j = await fq.queue.getJob('r0');
+    expect(j?.opts.attempts).toBe(4);
+    expect(j?.opts.backoff).toEqual({ type: 'exponential', delay: 1234 });
+    const byDefault = new FairQueue(redis, uniquePrefix());
+    await byDefault.add(...job('r1', 'cli:R'));
+    expect((await byDefault.queue.getJob('r1'))?.opts.backoff).toEqual({ type: 'exponential', delay: 5000 });
+    for (const q of [fq, byDefault]) {
+      await q.queue.obliterate({ force: true });
+      await q.close();
+    }
+  });
+
   it("a user's own jobs keep their order after some were taken; a newcomer still goes first", async () => {
     const prefix = uniquePrefix();
     const fq = new FairQueue(redis, prefix);

@@ -21,10 +21,11 @@ const DURATION_SAMPLES = 50;
 /** Every generate job's options but its id and priority. */
 const JOB_OPTIONS = {
   attempts: 4,
-  backoff: { type: 'exponential', delay: 5_000 },
   removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
   removeOnFail: { age: 30 * 24 * 3600 },
 } as const;
+/** The first retry of a failed generate job waits this long, doubling after (FRAMECAST_RETRY_BACKOFF_MS). */
+export const DEFAULT_RETRY_BACKOFF_MS = 5_000;
 
 /**
  * Priority of a job whose user already has `rank` jobs waiting: a round-robin between users (each
@@ -61,11 +62,15 @@ export class FairQueue {
   readonly queue: Queue;
   private readonly keys: Keys;
 
+  private readonly backoff: { type: 'exponential'; delay: number };
+
   constructor(
     private readonly redis: Redis,
     prefix: string,
     connection: ConnectionOptions = redis,
+    retryBackoffMs = DEFAULT_RETRY_BACKOFF_MS,
   ) {
+    this.backoff = { type: 'exponential', delay: retryBackoffMs };
     this.keys = new Keys(prefix);
     this.queue = new Queue(GENERATE_QUEUE, { connection, prefix: this.keys.bullPrefix });
     if (!('fcEnqueueRank' in redis)) {
@@ -114,7 +119,7 @@ export class FairQueue {
   private async flush(): Promise<void> {
     const batch = this.batch;
     this.batch = [];
-    const job = (b: (typeof batch)[number]) => ({ name: 'generate', data: b.data, opts: { ...JOB_OPTIONS, jobId: b.data.jobId, priority: b.priority } });
+    const job = (b: (typeof batch)[number]) => ({ name: 'generate', data: b.data, opts: { ...JOB_OPTIONS, backoff: this.backoff, jobId: b.data.jobId, priority: b.priority } });
     try {
       await this.queue.addBulk(batch.map(job));
       for (const b of batch) b.done();
