@@ -15,5 +15,5 @@ const core = createCore({ config, redis, moderator: { moderateText: async () => 
 core.deliveries.consume(platform, async (d) => {
   appendFileSync(log, `begin ${d.jobId}\n`);
   await new Promise<never>(() => undefined);
-}, { relayEveryMs: 500 });
+}, { relayEveryMs: 500, lockDurationMs: 4000, stalledIntervalMs: 1000 });
 appendFileSync(log, 'ready\n');

@@ -188,7 +188,7 @@ export function recordDeliveries(core: Core, platform: Platform): DeliveryRecord
   const consumer = core.deliveries.consume(platform, async (d) => {
     times.set(d.jobId, (times.get(d.jobId) ?? 0) + 1);
     return { status: 'delivered' };
-  }, { relayEveryMs: 500 });
+  }, { relayEveryMs: 500, lockDurationMs: 4000, stalledIntervalMs: 1000 });
   return { times, close: () => consumer.close() };
 }
 

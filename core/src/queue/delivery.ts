@@ -43,6 +43,13 @@ export interface ConsumeOptions {
   relayEveryMs?: number;
   /** Clock for the give-up decision (tests simulate hours). */
   now?: () => number;
+  /**
+   * BullMQ's lock on a delivery attempt (default 30 s) and how often stalled attempts are looked
+   * for (default 30 s): a consumer that died mid-attempt has its deliveries taken over by another
+   * after about lock + interval. Shorter means a faster takeover, and more Redis calls.
+   */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
 }
 
 export interface DeliveryConsumer {
@@ -146,6 +153,8 @@ export class Deliveries {
         concurrency: opts.concurrency ?? 4,
         // A consumer that dies mid-attempt: the attempt is taken over, many times if need be.
         maxStalledCount: 50,
+        ...(opts.lockDurationMs === undefined ? {} : { lockDuration: opts.lockDurationMs }),
+        ...(opts.stalledIntervalMs === undefined ? {} : { stalledInterval: opts.stalledIntervalMs }),
       },
     );
     worker.on('error', (err) => log?.error({ err }, 'delivery consumer error'));
