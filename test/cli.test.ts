@@ -65,6 +65,9 @@ describe('the framecast CLI (real binary, test Redis)', () => {
     const r = await cli('moderate', 'text', 'a video about 洗钱');
     expect(JSON.parse(r.out)).toMatchObject({ verdict: 'review', hits: [{ category: 'fraud' }] });
     expect(r.code).toBe(3);
+    // An evasion names the rule that caught it (here the pinyin of 屠杀).
+    const p = await cli('moderate', 'text', 'a poster of tu sha in the city');
+    expect(JSON.parse(p.out)).toMatchObject({ verdict: 'block', hits: [{ word: '屠杀', category: 'violence', matchedText: 'tu sha', rule: 'pinyin' }] });
     const fake = path.join(dir, 'fake.png');
     await writeFile(fake, '%PDF-1.7\n1 0 obj <<>> endobj\n');
     const i = await cli('moderate', 'image', fake);

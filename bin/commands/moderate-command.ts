@@ -43,7 +43,7 @@ export async function moderateCommand(kind: string, input: string, opts: Moderat
     const r = (await createProductKeywordFilter(config)).scan(input);
     printJson({
       kind, verdict: r.action,
-      hits: r.hits.map((h) => ({ word: h.word, category: h.category, action: h.action, start: h.start, end: h.end, matchedText: h.matchedText })),
+      hits: r.hits.map((h) => ({ word: h.word, category: h.category, action: h.action, start: h.start, end: h.end, matchedText: h.matchedText, ...(h.rule === undefined ? {} : { rule: h.rule }) })),
       ...(r.overLength === undefined ? {} : { overLength: r.overLength }),
     });
     process.exitCode = MODERATE_EXIT_CODES[r.action];
