@@ -40,6 +40,8 @@ const missing = [];
 if (!has('redis-server')) missing.push('redis-server');
 if (!has('ffmpeg') || !has('ffprobe')) missing.push('ffmpeg');
 if (!hasCjkFont()) missing.push('fonts-noto-cjk', 'fontconfig');
+// The browser tests (not the product) drive Debian's chromium: `node scripts/setup.mjs --test`.
+if (process.argv.includes('--test') && !has('chromium') && !existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) missing.push('chromium');
 if (missing.length > 0) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const cmd = `apt-get update && apt-get install -y ${missing.join(' ')}`;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -7,11 +8,11 @@ import { chromium, type Browser, type Page } from 'playwright-core';
  * CHROMIUM_PATH overrides the binary; --no-sandbox because CI and test containers run as root.
  */
 export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox'],
-  });
+  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (!existsSync(executablePath)) {
+    throw new Error(`no Chromium at ${executablePath}: the browser tests drive Debian's chromium package — run \`node scripts/setup.mjs --test\` (as root it installs it) or set CHROMIUM_PATH`);
+  }
+  return chromium.launch({ executablePath, headless: true, args: ['--no-sandbox'] });
 }
 
 /** Where the browser tests leave their screenshots: .tmp/screenshots under the repository root. */
