@@ -13,7 +13,7 @@ import { testConfig } from '../../../test/support/config.ts';
 import { startWechatAdapter, type WechatAdapter } from './wechat-adapter.ts';
 import { readWechatLogin } from './wechat-login.ts';
 import { MockWechat, type SentMessage } from './testing/mock-wechat.ts';
-import { solidPng } from './testing/tiny-png.ts';
+import { solidPng } from '../../slack/src/testing/tiny-png.ts';
 
 let redis: Redis;
 let dataDir: string;

@@ -11,7 +11,7 @@ import { RoomQuota } from './room-quota.ts';
 import { toldCancelKey } from './wechat-commands.ts';
 import { WechatNotLoggedIn, WechatTargetGone, wechatDeliveryHandler, type WechatSender, type WechatTarget } from './wechat-delivery.ts';
 import { readWechatLogin, writeWechatLogin } from './wechat-login.ts';
-import { solidPng } from './testing/tiny-png.ts';
+import { solidPng } from '../../slack/src/testing/tiny-png.ts';
 
 let redis: Redis;
 let dir: string;

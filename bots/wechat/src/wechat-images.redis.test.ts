@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { LocalBlobStore } from '@framecast/core';
 import { testRedis, uniquePrefix } from '../../../test/support/redis.ts';
 import { ImageMemory } from './wechat-images.ts';
-import { solidPng } from './testing/tiny-png.ts';
+import { solidPng } from '../../slack/src/testing/tiny-png.ts';
 
 let redis: Redis;
 let dir: string;
