@@ -223,6 +223,7 @@ export const MESSAGES = {
   'collab.shot_cut': { en: ' [not in the cut]', 'zh-CN': '【未入选】' },
   'collab.end_card': { en: 'Made together by', 'zh-CN': '共同创作' },
   'collab.failed': { en: 'The storyboard video could not be made; all credits were refunded. The board is open again.', 'zh-CN': '分镜视频生成失败，额度已全部退回，分镜板已重新开放。' },
+  'collab.render_cancelled': { en: 'The storyboard render was stopped; all credits were refunded. The board is open again ("collab cancel" once more closes it).', 'zh-CN': '分镜视频生成已停止，额度已全部退回，分镜板已重新开放（再发一次“collab cancel”即关闭）。' },
 } as const satisfies Record<string, LocalizedText>;
 
 export type MessageId = keyof typeof MESSAGES;
