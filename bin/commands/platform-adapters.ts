@@ -40,7 +40,7 @@ export async function startAdapter(name: AdapterName, ctx: AdapterContext): Prom
   switch (name) {
     case 'slack': {
       const { startSlackAdapter } = await import('@framecast/bot-slack');
-      const a = await startSlackAdapter({ core: ctx.core, store: ctx.store, logger: ctx.logger, config: ctx.config, ...(ctx.http === undefined ? {} : { http: ctx.http }) });
+      const a = await startSlackAdapter({ core: ctx.core, store: ctx.store, logger: ctx.logger, config: ctx.config, ...(ctx.http === undefined ? {} : { http: ctx.http }), ...(ctx.redis === undefined ? {} : { redis: ctx.redis }) });
       const mode = e.SLACK_APP_TOKEN !== undefined ? 'Socket Mode' : 'HTTP mode at POST /slack/events';
       return { name, summary: `Slack (${mode})`, close: () => a.close() };
     }

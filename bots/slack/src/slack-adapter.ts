@@ -1,9 +1,11 @@
 import { t, type BlobStore, type ConsumeOptions, type Core, type FramecastConfig } from '@framecast/core';
 import { App } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
+import { Redis } from 'ioredis';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { registerSlackActions } from './slack-actions.ts';
+import { SlackCollab } from './slack-collab.ts';
 import { extractFileLinks, SlackCommands, stripMentions, type SlackFile, type SlackIntakeAnswer, type SlackInvocation } from './slack-commands.ts';
 import { slackDeliveryHandler, type SlackDeliveryOptions } from './slack-delivery.ts';
 import { publishHome } from './slack-home.ts';
@@ -31,6 +33,8 @@ export interface SlackAdapterOptions {
   consume?: ConsumeOptions;
   /** The delivery handler's choices (tests). */
   delivery?: Pick<SlackDeliveryOptions, 'linkAfterAttempts'>;
+  /** Redis for the storyboards' event dedup and board-message ids; default: a connection of its own to config.redisUrl. */
+  redis?: Redis;
 }
 
 export interface SlackAdapter {
@@ -54,8 +58,9 @@ function withSlash(url: string): string {
 /**
  * Starts Slack: Socket Mode when SLACK_APP_TOKEN is set (no public URL), else HTTP mode on
  * `http` at POST /slack/events with SLACK_SIGNING_SECRET. Registers /video, app mentions, the
- * "Make a video from this" shortcut, the App Home tab and the buttons; renders progress into one
- * status message per job; consumes the Slack deliveries (uploads the videos).
+ * "Make a video from this" shortcut, the App Home tab and the buttons; storyboards (`/video collab …`,
+ * `/video add …`, votes by button and reaction, the board message: SlackCollab); renders progress into
+ * one status message per job; consumes the Slack deliveries (uploads the videos).
  */
 export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<SlackAdapter> {
   const { core, store, config } = opts;
@@ -64,6 +69,7 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
   const botToken = env.SLACK_BOT_TOKEN;
   if (botToken === undefined) throw new SlackConfigError('SLACK_BOT_TOKEN is not set');
   const slackApiUrl = withSlash(env.SLACK_API_BASE_URL);
+  if (opts.redis === undefined && config.redisUrl === undefined) throw new SlackConfigError('the Slack adapter needs Redis: pass the process\'s connection or set REDIS_URL');
 
   let receiver: SlackSocketReceiver | SlackHttpReceiver;
   if (env.SLACK_APP_TOKEN !== undefined) {
@@ -90,6 +96,17 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
     fileOrigins: [new URL(slackApiUrl).origin, 'https://files.slack.com'],
     maxImageBytes: MAX_SLACK_IMAGE_BYTES,
   });
+  const ownRedis = opts.redis === undefined ? new Redis(config.redisUrl as string, { maxRetriesPerRequest: null, connectionName: 'framecast-slack' }) : undefined;
+  const redis = opts.redis ?? (ownRedis as Redis);
+  // One board for the renderer, the delivery and the storyboards: no edit lands after the final one.
+  const board = new SlackStatusBoard();
+  const collab = new SlackCollab({ core, redis, client: app.client, fast, commands, logger, board });
+  /** The storyboard path first; an error before it took the command leaves it to /video. */
+  const asCollab = (inv: SlackInvocation, origin: Parameters<SlackCollab['handle']>[1]): Promise<boolean> =>
+    collab.handle(inv, origin).catch((err: unknown) => {
+      logger.error({ err }, 'storyboard routing failed');
+      return false;
+    });
   const internal = (err: unknown): SlackIntakeAnswer => {
     logger.error({ err }, 'slack request failed');
     return { text: t('refusal.internal', config.defaultLocale), locale: config.defaultLocale };
@@ -105,6 +122,8 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
       kind: 'command', teamId: command.team_id, channelId: command.channel_id, userId: command.user_id,
       eventId: `cmd:${command.trigger_id}`, text: command.text, responseUrl: command.response_url, files: [],
     };
+    // A storyboard command is acknowledged at once; its answers come as messages (ephemeral or in the board's thread).
+    if (await asCollab(inv, { accepted: () => ack() })) return;
     // A reference image is downloaded and classified (CPU work that can hold the event loop past
     // Slack's 3 s): acknowledge first, answer by ephemeral message. Text alone is answered inline.
     const withImage = extractFileLinks(command.text).fileIds.length > 0;
@@ -132,6 +151,7 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
       eventId: `evt:${(body as { event_id?: string }).event_id ?? `${e.channel}-${e.ts}`}`,
       text: stripMentions(e.text), threadTs: e.thread_ts ?? e.ts, files: e.files ?? [],
     };
+    if (await asCollab(inv, e.thread_ts === undefined ? {} : { inThread: e.thread_ts })) return;
     const answer = await commands.submit(inv).catch(internal);
     if (answer.result?.duplicate !== true) await tell(inv.channelId, inv.userId, answer.text, inv.threadTs);
   });
@@ -153,13 +173,17 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
   });
 
   registerSlackActions(app, { core, client: app.client, commands, logger });
+  collab.register(app);
   app.error(async (err) => {
     logger.error({ err }, 'slack handler error');
   });
 
-  // One board for the renderer and the delivery: no progress edit lands after the final one.
-  const board = new SlackStatusBoard();
-  const unsubscribe = await startSlackProgress({ core, client: fast, logger, store, board });
+  const unsubscribeProgress = await startSlackProgress({ core, client: fast, logger, store, board });
+  const unsubscribeCollab = await collab.subscribe();
+  const unsubscribe = (): void => {
+    unsubscribeProgress();
+    unsubscribeCollab();
+  };
   const consumer = core.deliveries.consume('slack', slackDeliveryHandler({ store, client: fast, logger, board, ...opts.delivery }), opts.consume);
   try {
     if (receiver instanceof SlackHttpReceiver) opts.http?.mount(receiver.middleware());
@@ -167,6 +191,7 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
   } catch (err) {
     unsubscribe();
     await consumer.close();
+    ownRedis?.disconnect();
     throw err;
   }
   logger.info({ mode: receiver instanceof SlackSocketReceiver ? 'socket' : 'http' }, 'slack adapter started');
@@ -178,6 +203,7 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
       closed = true;
       unsubscribe();
       await Promise.allSettled([consumer.close(), app.stop()]);
+      ownRedis?.disconnect();
     },
   };
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Attachment, BlobStore, ChatRequestInput, Core, IntakeResult, Locale } from '@framecast/core';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { escapeMrkdwn, st } from './slack-messages.ts';
 import { statusBlocks } from './slack-progress.ts';
 
@@ -30,6 +31,25 @@ export interface SlackInvocation {
   /** Images already in the blob store (a reroll of a job that had one); used instead of `files`. */
   attachments?: Attachment[];
 }
+
+/** What users.info says of a user that the adapter uses. */
+export interface SlackUserInfo {
+  locale: Locale;
+  /** The display name (what the storyboard's end card credits). */
+  name: string;
+  /** A workspace admin or owner. */
+  isAdmin: boolean;
+}
+
+/** The part of users.info's `user` the adapter reads (a trust boundary: Slack's answer). */
+const SlackUserSchema = z.object({
+  name: z.string().max(200).optional(),
+  real_name: z.string().max(200).optional(),
+  locale: z.string().max(40).optional(),
+  is_admin: z.boolean().optional(),
+  is_owner: z.boolean().optional(),
+  profile: z.object({ display_name: z.string().max(200).optional(), real_name: z.string().max(200).optional() }).optional(),
+});
 
 /** What the user is told, and the core's answer (undefined when the request never reached it). */
 export interface SlackIntakeAnswer {
@@ -120,23 +140,55 @@ class ImageProblem extends Error {
  * the status message first so the job record knows it, and answers in the user's language.
  */
 export class SlackCommands {
-  private readonly locales = new Map<string, { locale: Locale; until: number }>();
+  private readonly users = new Map<string, { info: SlackUserInfo; until: number }>();
 
   constructor(private readonly deps: SlackCommandsDeps) {}
 
   /** The user's language from users.info (cached an hour), else the configured default. */
   async localeFor(userId: string): Promise<Locale> {
-    const fallback = this.deps.core.config.defaultLocale;
-    const known = this.locales.get(userId);
-    if (known !== undefined && known.until > Date.now()) return known.locale;
+    return (await this.userInfo(userId)).locale;
+  }
+
+  /**
+   * What users.info says of a user (cached an hour): language (else the configured default), the
+   * display name (else the real name, the handle, the id), and whether they administer or own the
+   * workspace. A failed look-up is not cached: the defaults, and the id as the name.
+   */
+  async userInfo(userId: string): Promise<SlackUserInfo> {
+    const known = this.users.get(userId);
+    if (known !== undefined && known.until > Date.now()) return known.info;
+    const fallback: SlackUserInfo = { locale: this.deps.core.config.defaultLocale, name: userId, isAdmin: false };
     try {
       const res = await this.deps.client.users.info({ user: userId, include_locale: true });
-      const locale = localeOf((res.user as { locale?: string } | undefined)?.locale) ?? fallback;
-      this.locales.set(userId, { locale, until: Date.now() + 3600_000 });
-      return locale;
+      const parsed = SlackUserSchema.safeParse(res.user);
+      if (!parsed.success) return fallback;
+      const u = parsed.data;
+      const name = [u.profile?.display_name, u.profile?.real_name, u.real_name, u.name].find((n) => n !== undefined && n.trim() !== '')?.trim() ?? userId;
+      const info: SlackUserInfo = { locale: localeOf(u.locale) ?? fallback.locale, name: name.slice(0, 80), isAdmin: u.is_admin === true || u.is_owner === true };
+      this.users.set(userId, { info, until: Date.now() + 3600_000 });
+      if (this.users.size > 10_000) this.users.delete(this.users.keys().next().value as string);
+      return info;
     } catch (err) {
       this.deps.logger.debug({ err }, 'users.info failed: default locale');
       return fallback;
+    }
+  }
+
+  /**
+   * The invocation's first image (an attached file, or a pasted Slack file link) downloaded into
+   * the blob store; none when there is none; the refusal's text when it is too large or unreadable.
+   */
+  async imagesOf(inv: SlackInvocation, locale: Locale): Promise<{ ok: true; attachments: Attachment[] } | { ok: false; text: string }> {
+    if (inv.attachments !== undefined) return { ok: true, attachments: inv.attachments };
+    const links = extractFileLinks(inv.text);
+    let files = inv.files;
+    try {
+      if (files.length === 0 && links.fileIds.length > 0) files = await this.filesInfo(links.fileIds.slice(0, 1));
+      const image = files.find((f) => (f.mimetype ?? '').startsWith('image/'));
+      return { ok: true, attachments: image === undefined ? [] : [await this.storeImage(inv, image)] };
+    } catch (err) {
+      if (err instanceof ImageProblem) return { ok: false, text: st(err.id, locale, { mb: Math.round(this.deps.maxImageBytes / 1048576) }) };
+      throw err;
     }
   }
 
@@ -144,20 +196,10 @@ export class SlackCommands {
   async submit(inv: SlackInvocation): Promise<SlackIntakeAnswer> {
     const { core, client, logger } = this.deps;
     const locale = await this.localeFor(inv.userId);
-    const links = extractFileLinks(inv.text);
-    const text = unescapeSlack(links.text);
-    let files = inv.files;
-    if (files.length === 0 && links.fileIds.length > 0) files = await this.filesInfo(links.fileIds.slice(0, 1));
-    const image = files.find((f) => (f.mimetype ?? '').startsWith('image/'));
-    let attachments: Attachment[] = inv.attachments ?? [];
-    if (image !== undefined && inv.attachments === undefined) {
-      try {
-        attachments = [await this.storeImage(inv, image)];
-      } catch (err) {
-        if (err instanceof ImageProblem) return { text: st(err.id, locale, { mb: Math.round(this.deps.maxImageBytes / 1048576) }), locale };
-        throw err;
-      }
-    }
+    const text = unescapeSlack(extractFileLinks(inv.text).text);
+    const images = await this.imagesOf(inv, locale);
+    if (!images.ok) return { text: images.text, locale };
+    const attachments = images.attachments;
     const { attachments: _given, ...rest } = inv;
     const withText = { ...rest, text };
     // The status message first, so that the job record carries its ts (progress and delivery edit it).

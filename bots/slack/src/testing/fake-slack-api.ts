@@ -72,6 +72,8 @@ export class FakeSlackApi {
   readonly files = new Map<string, FakeFile>();
   readonly views = new Map<string, unknown>();
   readonly userLocales = new Map<string, string>();
+  /** users.info's profile of a user: display name, real name, admin or owner of the workspace. */
+  readonly userProfiles = new Map<string, { displayName?: string; realName?: string; isAdmin?: boolean; isOwner?: boolean }>();
   readonly uploadAttempts: string[] = [];
   /** Calls answered with an outage failure, in order. */
   readonly outageHits: Array<{ method: string; kind: OutageKind; at: number }> = [];
@@ -441,7 +443,14 @@ export class FakeSlackApi {
       }
       case 'users.info': {
         const user = s('user') ?? '';
-        return { ok: true, user: { id: user, team_id: this.teamId, name: user.toLowerCase(), locale: this.userLocales.get(user) ?? 'en-US' } };
+        const p = this.userProfiles.get(user) ?? {};
+        return {
+          ok: true,
+          user: {
+            id: user, team_id: this.teamId, name: user.toLowerCase(), real_name: p.realName ?? '', locale: this.userLocales.get(user) ?? 'en-US',
+            is_admin: p.isAdmin === true, is_owner: p.isOwner === true, profile: { display_name: p.displayName ?? '', real_name: p.realName ?? '' },
+          },
+        };
       }
       default:
         return { ok: false, error: 'unknown_method' };
