@@ -1,7 +1,10 @@
-import { Client, GatewayDispatchEvents, GatewayIntentBits, Routes, type APIInteraction, type REST } from 'discord.js';
+import { Client, GatewayDispatchEvents, GatewayIntentBits, Routes, type APIInteraction, type GatewayMessageReactionAddDispatchData, type REST } from 'discord.js';
 import { ConfigError, type BlobStore, type ConsumeOptions, type Core, type FramecastConfig } from '@framecast/core';
+import { Redis } from 'ioredis';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
+import { DiscordCollab } from './discord-collab.ts';
+import { DiscordCollabBoards } from './discord-collab-board.ts';
 import { discordCommandDefinitions } from './discord-commands.ts';
 import type { DiscordContext } from './discord-context.ts';
 import { createDiscordDeliveryHandler } from './discord-delivery.ts';
@@ -23,6 +26,10 @@ export interface DiscordAdapterOptions {
   progress?: DiscordProgressOptions;
   /** Passed to core.deliveries.consume (tests shorten the relay). */
   delivery?: ConsumeOptions;
+  /** Redis for the storyboards' keys (seen interactions, clicks, board messages); default: a connection of its own to config.redisUrl. */
+  redis?: Redis;
+  /** Storyboards: the pause between two edits of one board's message (default 1000 ms), the double-click window (default 10 s). */
+  collab?: { minEditIntervalMs?: number; clickWindowSeconds?: number };
 }
 
 export interface DiscordAdapter {
@@ -53,7 +60,17 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
   const logger = o.logger.child({ platform: 'discord' });
   const rest = createDiscordRest({ token, apiBaseUrl: env.DISCORD_API_BASE_URL });
   const now = o.now ?? Date.now;
-  const ctx: DiscordContext = { core: o.core, store: o.store, config: o.config, rest, logger, applicationId, roles: new DiscordRoles(rest, logger), now };
+  let client: Client | undefined;
+  // Storyboards keep their keys in Redis: the process's connection, or one of the adapter's own.
+  const ownRedis = o.redis === undefined && o.config.redisUrl !== undefined ? new Redis(o.config.redisUrl, { maxRetriesPerRequest: null, connectionName: 'framecast-discord' }) : undefined;
+  const redis = o.redis ?? ownRedis;
+  if (redis === undefined) logger.warn('no Redis for the Discord adapter: storyboards are off (/video prompts only)');
+  const boards = redis === undefined ? undefined : new DiscordCollabBoards({ core: o.core, rest, redis, logger, ...(o.collab?.minEditIntervalMs === undefined ? {} : { minEditIntervalMs: o.collab.minEditIntervalMs }) });
+  const collab = redis === undefined || boards === undefined ? undefined : new DiscordCollab({
+    redis, boards, botUserId: () => client?.user?.id, ...(o.collab?.clickWindowSeconds === undefined ? {} : { clickWindowSeconds: o.collab.clickWindowSeconds }),
+  });
+  await boards?.start();
+  const ctx: DiscordContext = { core: o.core, store: o.store, config: o.config, rest, logger, applicationId, roles: new DiscordRoles(rest, logger), now, ...(collab === undefined ? {} : { collab }) };
   let open = true;
 
   // One board for the progress edits and the delivery: the video's edit of a reply is the last one.
@@ -75,12 +92,15 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
     }
   }
 
-  let client: Client | undefined;
   if (env.DISCORD_GATEWAY) {
-    client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: env.DISCORD_API_BASE_URL.replace(/\/+$/, '') } });
+    // Guilds for interactions; GuildMessageReactions (not privileged) for reaction votes on board messages.
+    client = new Client({ intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessageReactions], rest: { api: env.DISCORD_API_BASE_URL.replace(/\/+$/, '') } });
     client.on('error', (err) => logger.error({ err }, 'discord gateway error'));
     client.ws.on(GatewayDispatchEvents.InteractionCreate, (raw: APIInteraction) => {
       void onGatewayInteraction(ctx, rest, raw).catch((err: unknown) => logger.error({ err, interactionId: raw.id }, 'discord: interaction failed'));
+    });
+    client.ws.on(GatewayDispatchEvents.MessageReactionAdd, (raw: GatewayMessageReactionAddDispatchData) => {
+      void collab?.onReaction(ctx, raw).catch((err: unknown) => logger.warn({ err }, 'discord: a reaction vote failed'));
     });
     await client.login(token);
     logger.info({ user: client.user?.tag }, 'discord gateway connected');
@@ -90,8 +110,10 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
     async close() {
       open = false;
       unsubscribe();
+      boards?.close();
       await consumer.close();
       await client?.destroy();
+      await ownRedis?.quit().catch(() => undefined);
     },
   };
 }

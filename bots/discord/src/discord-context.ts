@@ -1,6 +1,7 @@
 import type { APIInteractionResponse, REST } from 'discord.js';
 import type { BlobStore, Core, FramecastConfig } from '@framecast/core';
 import type { Logger } from 'pino';
+import type { DiscordCollab } from './discord-collab.ts';
 import type { DiscordRoles } from './discord-roles.ts';
 
 /** What every handler of the adapter uses. */
@@ -14,6 +15,8 @@ export interface DiscordContext {
   readonly roles: DiscordRoles;
   /** The clock (tests move it past the 15-minute token window). */
   readonly now: () => number;
+  /** Storyboards (absent when the adapter has no Redis of its own to keep their keys). */
+  readonly collab?: DiscordCollab;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
 } from 'discord.js';
 import { formatGrammarHelp, formatSpecSummary, type Locale } from '@framecast/core';
 import { handleButton, handleModalSubmit } from './discord-actions.ts';
+import { COLLAB_BUTTON_PREFIX } from './discord-collab-board.ts';
 import { commandTextOf, interactionLocale, interactionUser, localeOf, videoOptionsOf } from './discord-commands.ts';
 import type { DiscordContext, InteractionReply } from './discord-context.ts';
 import { dt, eta } from './discord-texts.ts';
@@ -50,6 +51,8 @@ function handleCommand(ctx: DiscordContext, i: APIChatInputApplicationCommandInt
       return {
         response: { type: InteractionResponseType.DeferredChannelMessageWithSource },
         after: async () => {
+          // A storyboard command first (`collab start …`; `add …` only while the channel has an open board).
+          if (ctx.collab !== undefined && await ctx.collab.handleCommand(ctx, i, options)) return;
           const attachments = [];
           if (options.image !== undefined) {
             const stored = await storeAttachment(ctx, i.id, options.image);
@@ -86,6 +89,7 @@ export async function handleInteraction(ctx: DiscordContext, i: APIInteraction):
     case InteractionType.ApplicationCommand:
       return i.data.type === ApplicationCommandType.ChatInput ? handleCommand(ctx, i as APIChatInputApplicationCommandInteraction) : undefined;
     case InteractionType.MessageComponent:
+      if (ctx.collab !== undefined && i.data.custom_id.startsWith(`${COLLAB_BUTTON_PREFIX}:`)) return ctx.collab.handleButton(ctx, i);
       return handleButton(ctx, i);
     case InteractionType.ModalSubmit:
       return handleModalSubmit(ctx, i);

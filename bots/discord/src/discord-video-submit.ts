@@ -20,7 +20,7 @@ export interface SubmitVideoOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Edits the interaction's original response; a moment after an HTTP ack Discord may not know it yet (10008), so a few tries. */
-async function editOriginal(ctx: DiscordContext, i: APIInteraction, body: Record<string, unknown>): Promise<APIMessage> {
+export async function editOriginal(ctx: DiscordContext, i: APIInteraction, body: Record<string, unknown>): Promise<APIMessage> {
   const route = Routes.webhookMessage(i.application_id, i.token, '@original');
   for (let attempt = 1; ; attempt += 1) {
     try {

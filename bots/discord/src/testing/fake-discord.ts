@@ -332,7 +332,25 @@ export class FakeDiscord {
     if ((g = m(/^\/channels\/([^/]+)\/messages(\/[^/]+)?$/)) !== null) {
       if (this.strictChannels && !this.channels.has(g[1] ?? '')) return this.send(res, 404, { message: 'Unknown Channel', code: 10003 });
       if (call.method === 'POST') return this.send(res, 200, this.message(g[1] ?? '', call));
+      if (call.method === 'PATCH' && g[2] !== undefined) return this.send(res, 200, this.message(g[1] ?? '', call, g[2].slice(1)));
       if (call.method === 'DELETE') return this.send(res, 204, undefined);
+    }
+    // A thread without a starter message (POST /channels/{id}/threads): a new channel the bot can post in.
+    if (call.method === 'POST' && (g = m(/^\/channels\/([^/]+)\/threads$/)) !== null) {
+      const parentId = g[1] ?? '';
+      if (this.strictChannels && !this.channels.has(parentId)) return this.send(res, 404, { message: 'Unknown Channel', code: 10003 });
+      messageSeq += 1n;
+      const id = String(messageSeq);
+      const type = Number(call.json?.type ?? 11);
+      this.channels.set(id, { type, parentId });
+      return this.send(res, 201, { id, type, parent_id: parentId, name: call.json?.name ?? '', owner_id: this.botUserId, flags: 0, thread_metadata: { archived: false, auto_archive_duration: call.json?.auto_archive_duration ?? 1440, archive_timestamp: new Date().toISOString(), locked: false } });
+    }
+    if (call.method === 'DELETE' && (g = m(/^\/channels\/([^/]+)$/)) !== null) {
+      const id = g[1] ?? '';
+      const ch = this.channels.get(id);
+      if (ch === undefined && this.strictChannels) return this.send(res, 404, { message: 'Unknown Channel', code: 10003 });
+      this.channels.delete(id);
+      return this.send(res, 200, { id, type: ch?.type ?? 11, ...(ch?.parentId === undefined ? {} : { parent_id: ch.parentId }) });
     }
     if (call.method === 'GET' && m(/^\/guilds\/[^/]+\/roles$/)) return this.send(res, 200, this.roles.map((r, n) => ({ ...r, color: 0, hoist: false, position: n, permissions: '0', managed: false, mentionable: false, flags: 0 })));
     if (call.method === 'PUT' && m(/^\/applications\/[^/]+(\/guilds\/[^/]+)?\/commands$/)) {

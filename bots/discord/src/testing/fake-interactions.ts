@@ -25,6 +25,12 @@ export interface InteractionBase {
   channelType?: 0 | 1 | 11 | 12;
   /** A thread's parent channel. */
   parentId?: string;
+  /** The user's names (default username `alice`, display name `Alice`) and the member's guild nickname. */
+  username?: string;
+  globalName?: string | null;
+  nick?: string;
+  /** The member's permissions bitfield in the channel (default '0'). */
+  permissions?: string;
 }
 
 /** The partial channel object of an interaction (threads carry their parent and metadata). */
@@ -44,14 +50,14 @@ function channelOf(o: InteractionBase, channelId: string, user: Record<string, u
 
 function base(o: InteractionBase, type: number): Record<string, unknown> {
   const id = snowflakeAt(o.at ?? Date.now());
-  const user = { id: o.userId ?? '1300000000000000001', username: 'alice', discriminator: '0', global_name: 'Alice', avatar: null };
+  const user = { id: o.userId ?? '1300000000000000001', username: o.username ?? 'alice', discriminator: '0', global_name: o.globalName === undefined ? 'Alice' : o.globalName, avatar: null };
   const channelId = o.channelId ?? '1400000000000000001';
   return {
     id, type, application_id: o.applicationId, token: `tok-${id}-${randomBytes(4).toString('hex')}`, version: 1,
     channel_id: channelId, channel: channelOf(o, channelId, user),
     ...(o.guildId === undefined
       ? { user, context: 1 }
-      : { guild_id: o.guildId, member: { user, roles: o.roles ?? [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, permissions: '0' }, context: 0 }),
+      : { guild_id: o.guildId, member: { user, roles: o.roles ?? [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, permissions: o.permissions ?? '0', ...(o.nick === undefined ? {} : { nick: o.nick }) }, context: 0 }),
     locale: o.locale ?? 'en-US', app_permissions: '0', entitlements: [], authorizing_integration_owners: {},
     attachment_size_limit: o.attachmentSizeLimit ?? 10 * 1024 * 1024,
   };
@@ -117,4 +123,14 @@ export function modalSubmitInteraction(o: InteractionBase & { customId: string; 
 /** A PING. */
 export function pingInteraction(applicationId: string): Record<string, unknown> {
   return { id: snowflakeAt(Date.now()), type: 1, application_id: applicationId, token: 'ping-token', version: 1 };
+}
+
+/** A MESSAGE_REACTION_ADD dispatch: a guild member reacted to a message with a unicode emoji. */
+export function reactionAddEvent(o: { userId: string; channelId: string; messageId: string; guildId: string; emoji: string; username?: string; globalName?: string | null; nick?: string; roles?: string[] }): Record<string, unknown> {
+  const user = { id: o.userId, username: o.username ?? 'alice', discriminator: '0', global_name: o.globalName === undefined ? 'Alice' : o.globalName, avatar: null };
+  return {
+    type: 0, user_id: o.userId, channel_id: o.channelId, message_id: o.messageId, guild_id: o.guildId, burst: false, burst_colors: [],
+    emoji: { id: null, name: o.emoji },
+    member: { user, roles: o.roles ?? [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, ...(o.nick === undefined ? {} : { nick: o.nick }) },
+  };
 }
