@@ -47,6 +47,8 @@ export const CollabEventSchema = z.object({
   id: z.string(),
   boardKey: z.string(),
   type: z.enum(['segment', 'stitching', 'rendered', 'failed', 'expired']),
+  /** On `failed`: 'cancelled' when the starter or an admin stopped the render (`collab cancel`); every share refunded, the board open again. */
+  reason: z.enum(['cancelled']).optional(),
   jobId: z.string().optional(),
   index: z.number().int().optional(),
   count: z.number().int().optional(),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { FlowProducer, type ConnectionOptions, type FlowJob } from 'bullmq';
+import { FlowProducer, Queue, type ConnectionOptions, type FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -120,6 +120,8 @@ export interface CollabServiceDeps {
 const END_CARD_SECONDS = 2;
 const STITCH_ESTIMATE_SECONDS = 20;
 const SEGMENT_ATTEMPTS = 3;
+/** A rendering board whose job was never written this long after the render began: its process died starting it. */
+const ORPHAN_RENDER_MS = 10 * 60_000;
 
 function newId(): string {
   return `${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
@@ -419,16 +421,73 @@ export class CollabService {
     }));
   }
 
+  /**
+   * `collab cancel` by the starter or an admin: closes a collecting or locked board; stops a
+   * rendering one (see cancelRender) and opens it again, so a second cancel closes it.
+   */
   async cancel(context: CollabContext): Promise<CollabReply> {
     const ctx = CollabContextSchema.parse(context);
     const res = await this.store.update(CollabService.keyOf(ctx), (b) => {
-      if (b === undefined || !this.isOpen(b.state)) return { value: reply(false, 'none', 'collab.none') };
+      if (b === undefined || !this.isOpen(b.state)) return { value: reply(false, 'none', 'collab.none') as CollabReply | { render: string } };
       const denied = this.starterOnly(ctx, b);
       if (denied !== undefined) return denied;
-      if (b.state === 'rendering') return { value: reply(false, 'already_rendering', 'collab.already_rendering') };
+      if (b.state === 'rendering') return { value: { render: b.jobId ?? '' } };
       return { write: { ...b, state: 'cancelled' as const, lastActivityAt: this.now() }, value: reply(true, 'cancelled', 'collab.cancelled') };
     });
-    return res.value;
+    if (!('render' in res.value)) return res.value;
+    return this.cancelRender(CollabService.keyOf(ctx), res.value.render, this.userKey(ctx));
+  }
+
+  /**
+   * Stops a render: the render's job ends as cancelled at once, with every share refunded in the same
+   * step (its finish); segments not yet running leave their queue; a running one stops at its next
+   * step (the worker watches the job's state); the stitch is skipped. The board opens again and a
+   * `failed` event with reason `cancelled` follows. The render's job also delivers its usual `cancelled` outcome. When the
+   * video was made first, nothing changes ('already_finished').
+   */
+  private async cancelRender(boardKey: string, jobId: string, by: string): Promise<CollabReply> {
+    if (jobId === '') return reply(false, 'already_rendering', 'collab.already_rendering');
+    // A video finishing at this moment turns into a cancel too (the finish script reads the flag).
+    await this.d.lifecycle.requestCancel(jobId, by);
+    const res = await this.d.lifecycle.finish(jobId, { kind: 'cancelled', message: tAll('outcome.cancelled') }, { code: 'cancelled', message: 'storyboard render cancelled' });
+    if (res.status === 'missing') {
+      // The render is still starting (no record yet): its first segment reads the flag and cancels it.
+      return { ...reply(true, 'cancel_requested', 'job.cancel_requested', { jobId }), jobId };
+    }
+    await this.removeWaitingSegments(jobId).catch((err: unknown) => this.d.logger?.warn({ err, jobId }, 'collab segments not removed; the workers skip them'));
+    const after = await this.afterRender(boardKey);
+    const rec = await this.jobs.get(jobId);
+    if (rec?.state !== 'cancelled') return { ...reply(false, 'already_finished', 'job.already_finished', { jobId, state: rec?.state ?? 'unknown' }), jobId };
+    const board = await this.store.get(boardKey);
+    return {
+      ok: true, code: 'render_cancelled', message: tAll('collab.render_cancelled'), audience: 'channel', jobId,
+      ...(after === 'reopened' && board !== undefined ? { board: await this.view(board) } : {}),
+    };
+  }
+
+  private queues: { segments: Queue; stitches: Queue } | undefined;
+
+  /**
+   * Takes a cancelled render's flow out of its queues where nothing runs: the whole flow when no
+   * segment is running; otherwise each waiting segment (a chain's later segments wait on the running
+   * one and are skipped by the worker instead). Best effort: whatever stays is skipped.
+   */
+  private async removeWaitingSegments(jobId: string): Promise<number> {
+    this.queues ??= {
+      segments: new Queue(COLLAB_SEGMENT_QUEUE, { connection: this.d.connection, prefix: this.d.bullPrefix }),
+      stitches: new Queue(COLLAB_STITCH_QUEUE, { connection: this.d.connection, prefix: this.d.bullPrefix }),
+    };
+    const { segments, stitches } = this.queues;
+    if ((await stitches.remove(jobId, { removeChildren: true }).catch(() => 0)) === 1) return 1;
+    let removed = 0;
+    for (let i = 0; i < BOARD_SHOTS_HARD_MAX; i++) {
+      const job = await segments.getJob(`${jobId}-seg-${i}`);
+      if (job === undefined) continue;
+      const state = await job.getState();
+      if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') continue;
+      removed += await segments.remove(job.id ?? '', { removeChildren: true }).catch(() => 0);
+    }
+    return removed;
   }
 
   /** The segment specs of the cut, fitted to what the workers render. */
@@ -505,6 +564,8 @@ export class CollabService {
       const reserved = await this.reserve(ctx, board, plan.shots, plan.cost, jobId);
       if (!reserved.ok) return await this.reopen(key, jobId, reserved.reply);
       charges = reserved.charges;
+      // Listed with the job before its record exists: the job's finish settles every share in its own step.
+      await this.d.ledger.attach(jobId, charges);
       await this.store.update(key, (b) => (b?.jobId === jobId ? { write: { ...b, charges }, value: true } : { value: false }));
       const summary: GenerationSpec = {
         ...(plan.specs[0] as GenerationSpec),
@@ -612,7 +673,15 @@ export class CollabService {
     const b = await this.store.get(boardKey);
     if (b?.jobId === undefined || b.state !== 'rendering') return 'none';
     const rec = await this.jobs.get(b.jobId);
+    if (rec === undefined && b.lastActivityAt < this.now() - ORPHAN_RENDER_MS) {
+      // A render whose process died after reserving and before writing its job: its shares go back.
+      const charges = [...(b.charges ?? []), ...(await this.d.ledger.attached(b.jobId))];
+      await this.d.ledger.release(charges);
+      await this.reopen(boardKey, b.jobId, reply(false, 'internal', 'refusal.internal'));
+      return 'reopened';
+    }
     if (rec === undefined || !FINAL_STATES.has(rec.state)) return 'pending';
+    // The job's finish settled its attached shares in its own step; this settles a render's from before attachments (else a no-op).
     await this.d.ledger.settleByJob(b.jobId, b.charges ?? []);
     const ok = rec.state === 'succeeded';
     const jobId = b.jobId;
@@ -623,13 +692,22 @@ export class CollabService {
       return { write: { ...rest, state: 'collecting' as const, lastActivityAt: this.now() }, value: true };
     });
     await this.store.markRendering(boardKey, false);
-    if (!ok) await this.events.publish({ boardKey, type: 'failed', jobId, message: tAll('collab.failed') });
+    if (!ok) {
+      const cancelled = rec.state === 'cancelled';
+      await this.events.publish({ boardKey, type: 'failed', jobId, ...(cancelled ? { reason: 'cancelled' as const } : {}), message: tAll(cancelled ? 'collab.render_cancelled' : 'collab.failed') });
+    }
     return ok ? 'done' : 'reopened';
   }
 
   /** A worker reports a segment's progress: an event for the board's message; a finished one also moves the render's step count. */
   async reportSegment(r: { jobId: string; boardKey: string; index: number; count: number; phase: 'started' | 'step' | 'done' | 'retrying'; step?: number; totalSteps?: number }): Promise<void> {
     await this.events.publish({ boardKey: r.boardKey, type: 'segment', jobId: r.jobId, index: r.index, count: r.count, phase: r.phase, ...(r.step === undefined ? {} : { step: r.step }), ...(r.totalSteps === undefined ? {} : { totalSteps: r.totalSteps }) });
+    if (r.phase === 'started' && (await this.d.lifecycle.isCancelRequested(r.jobId))) {
+      // A cancel asked while the render was still starting: it ends now (the worker sees the job over and stops).
+      const rec = await this.jobs.get(r.jobId);
+      if (rec !== undefined && !FINAL_STATES.has(rec.state)) await this.cancelRender(r.boardKey, r.jobId, 'cancel');
+      return;
+    }
     // The render's job turns active with its first segment (once: each start is a `started` event).
     if (r.phase === 'started' && (await this.jobs.get(r.jobId))?.state === 'queued') await this.d.lifecycle.start(r.jobId, 1);
     if (r.phase === 'done') {
@@ -714,6 +792,7 @@ export class CollabService {
 
   async close(): Promise<void> {
     await this.flow?.close();
+    await Promise.all([this.queues?.segments.close(), this.queues?.stitches.close()]);
     await this.events.close();
   }
 }

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { Keys } from '../redis/keys.ts';
 import { FINAL_STATES, JobStore } from './job-record.ts';
+import { ledgerScript } from './job-scripts.ts';
 import { Ledger, RESERVATION_TTL_SECONDS, type SettleResult } from './ledger.ts';
 
 const read = (name: string) => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
@@ -16,6 +18,63 @@ export interface CollabCharge {
   payer: string;
   credits: number;
   reservationId: string;
+}
+
+const ChargesSchema = z.array(z.object({ payer: z.string().min(1).max(300), credits: z.number().int(), reservationId: z.string().min(1).max(200) })).max(100);
+
+/** Where a job's extra shares are listed, for its finish to settle them in the same step. */
+function chargesKey(prefix: string, jobId: string): string {
+  return `${prefix}:job:${jobId}:charges`;
+}
+
+function poolKeyOf(prefix: string, boardKey: string): string {
+  return `${prefix}:collab:pool:${boardKey}`;
+}
+
+function holdKeyOf(prefix: string, reservationId: string): string {
+  return `${prefix}:collab:poolres:${reservationId}`;
+}
+
+/** A job's attached charges; an unreadable list is an error (settling without it would leave shares held). */
+function parseCharges(raw: string | null, jobId: string): CollabCharge[] {
+  if (raw === null) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  const charges = ChargesSchema.safeParse(parsed);
+  if (!charges.success) throw new Error(`unreadable charges of job ${jobId}`);
+  return charges.data;
+}
+
+/** The extra shares of a job as the finish and undeliverable scripts take them: their kinds ('u' | 'p') and keys, in order. */
+export interface ShareKeys {
+  kinds: string;
+  keys: string[];
+}
+
+/**
+ * The keys of a job's extra shares (a storyboard render's split shares or pool hold, attached
+ * before its record was written); none for any other job. Its own reservation is not among them.
+ */
+export async function shareKeysOf(redis: Redis, prefix: string, jobId: string, ledger = new Ledger(redis, prefix)): Promise<ShareKeys> {
+  const charges = parseCharges(await redis.get(chargesKey(prefix, jobId)), jobId);
+  const kinds: string[] = [];
+  const keys: string[] = [];
+  for (const c of charges) {
+    if (c.reservationId === jobId) continue;
+    if (c.payer.startsWith('pool:')) {
+      kinds.push('p');
+      keys.push(poolKeyOf(prefix, c.payer.slice('pool:'.length)), holdKeyOf(prefix, c.reservationId));
+    } else {
+      const r = await ledger.keysOf(c.reservationId);
+      kinds.push('u');
+      keys.push(r.reservation, r.userDay, r.bonus, r.tenantDay, r.active);
+    }
+  }
+  return { kinds: kinds.join(','), keys };
 }
 
 export type PoolReserveResult = { ok: true; balance: number } | { ok: false; available: number };
@@ -37,7 +96,7 @@ export class CollabLedger {
     this.keys = new Keys(prefix);
     if (!('fcCollabPoolReserve' in redis)) {
       redis.defineCommand('fcCollabPoolReserve', { numberOfKeys: 2, lua: read('collab-pool-reserve-2.lua') });
-      redis.defineCommand('fcCollabPoolSettle', { numberOfKeys: 2, lua: read('collab-pool-settle-2.lua') });
+      redis.defineCommand('fcCollabPoolSettle', { numberOfKeys: 2, lua: ledgerScript('collab-pool-settle-2.lua') });
     }
     this.redis = redis as RedisWithPool;
     this.ledger = new Ledger(redis, prefix);
@@ -45,11 +104,31 @@ export class CollabLedger {
   }
 
   private poolKey(boardKey: string): string {
-    return `${this.keys.prefix}:collab:pool:${boardKey}`;
+    return poolKeyOf(this.keys.prefix, boardKey);
   }
 
   private holdKey(reservationId: string): string {
-    return `${this.keys.prefix}:collab:poolres:${reservationId}`;
+    return holdKeyOf(this.keys.prefix, reservationId);
+  }
+
+  /**
+   * Lists a render's shares with its job before the job's record is written, so that the job's
+   * finish (and a later undeliverable) settles every share in the same Lua step as the job itself:
+   * no crash can leave a finished job with held shares, or settled shares on a running job.
+   */
+  async attach(jobId: string, charges: readonly CollabCharge[]): Promise<void> {
+    const list = ChargesSchema.parse(charges.map((c) => ({ payer: c.payer, credits: c.credits, reservationId: c.reservationId })));
+    await this.redis.set(chargesKey(this.keys.prefix, jobId), JSON.stringify(list), 'EX', RESERVATION_TTL_SECONDS);
+  }
+
+  /** The shares attached to a job (an empty list when none). */
+  async attached(jobId: string): Promise<CollabCharge[]> {
+    return parseCharges(await this.redis.get(chargesKey(this.keys.prefix, jobId)), jobId);
+  }
+
+  /** A hold's state: 'held', 'committed', 'refunded', or undefined (tests, the admin console). */
+  async poolHoldState(reservationId: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.holdKey(reservationId), 'state')) ?? undefined;
   }
 
   async poolBalance(boardKey: string): Promise<number> {
@@ -86,7 +165,9 @@ export class CollabLedger {
   /**
    * Settles a render's extra reservations by its job's state: succeeded → committed; failed,
    * cancelled, blocked → refunded; undeliverable → refunded (uncommitted if already committed).
-   * 'pending' while the job still runs.
+   * 'pending' while the job still runs. A render's job settles its attached shares itself when it
+   * ends (finish-11); this is the backstop for renders started before shares were attached, and a
+   * no-op otherwise (every share moves once).
    */
   async settleByJob(jobId: string, charges: readonly CollabCharge[]): Promise<'committed' | 'refunded' | 'pending' | 'missing'> {
     const rec = await this.store.get(jobId);

@@ -9,6 +9,7 @@ import { TickBatcher } from '../redis/tick-batcher.ts';
 import { withJobScripts, type RedisWithJobScripts } from './job-scripts.ts';
 import { RECORD_TTL_SECONDS, USER_LIST_MAX, JobRecordSchema, JobStore, toHash, type JobRecord, type JobRecordInput, type JobState } from './job-record.ts';
 import { Ledger, RESERVATION_TTL_SECONDS } from './ledger.ts';
+import { shareKeysOf } from './collab-ledger.ts';
 
 /** Who asked for a change: the job's owner, or an admin. */
 export interface Actor {
@@ -74,6 +75,22 @@ export type AdmitResult =
       durationsMs: number[];
     };
 
+/** A text-only intake's claim of its platform event (JobLifecycle.intakeAdmit). */
+export interface IntakeClaim {
+  /** The event's idempotency record. */
+  key: string;
+  /** The pending record that claims it. */
+  value: string;
+  ttlSeconds: number;
+}
+
+export type IntakeAdmitResult =
+  /** The event was claimed before: `record` is what holds it (pending or done); nothing written. */
+  | { outcome: 'claimed'; record: string }
+  /** The claim is written and the user is blocked: nothing else written. */
+  | { outcome: 'blocked' }
+  | { outcome: 'admit'; admit: AdmitResult };
+
 /** The intake's answer to write over its claim once its job is queued. */
 export interface IntakeAnswerWrite {
   key: string;
@@ -138,19 +155,54 @@ export class JobLifecycle {
    * `defaultAllowDowngrade`.
    */
   async admit(input: AdmitInput): Promise<AdmitResult> {
-    const { allowDowngrade: _ignored, ...rest } = JobRecordSchema.parse({ ...input.record, state: 'queued' });
-    void _ignored;
-    const rec = rest as Partial<JobRecord>;
+    const call = this.admitCall(input);
+    return this.admitResult(await this.batch.run<(string | number)[]>((p) => (p as unknown as RedisWithJobScripts).fcJobAdmit(...call.keys, ...call.args)));
+  }
+
+  /**
+   * A text-only intake's claim of its platform event and its admission in one Redis call (its
+   * parse and moderation need none): the claim is written unless the event was claimed before
+   * ('claimed', with what holds it; nothing written), the user's block is read ('blocked': the
+   * claim written, nothing else), then as admit.
+   */
+  async intakeAdmit(input: AdmitInput, claim: IntakeClaim): Promise<IntakeAdmitResult> {
+    const call = this.admitCall(input);
+    const out = await this.batch.run<(string | number)[]>((p) => (p as unknown as RedisWithJobScripts).fcIntakeAdmit(
+      claim.key, this.keys.blockedUsers(), ...call.keys, claim.value, claim.ttlSeconds, input.record.userKey, ...call.args,
+    ));
+    if (out[0] === 'claimed') return { outcome: 'claimed', record: String(out[1] ?? '') };
+    if (out[0] === 'blocked') return { outcome: 'blocked' };
+    return { outcome: 'admit', admit: this.admitResult(out) };
+  }
+
+  /** Keys and arguments of admit-14.lua. The record is the intake's own, built from parsed input: not parsed again. */
+  private admitCall(input: AdmitInput): { keys: string[]; args: (string | number)[] } {
+    const r = input.record;
+    const rec: Partial<JobRecord> = {
+      version: r.version, jobId: r.jobId, state: 'queued', platform: r.platform, userKey: r.userKey, tenantKey: r.tenantKey,
+      channelId: r.channelId, eventId: r.eventId, cost: r.cost, spec: r.spec as GenerationSpec, createdAt: r.createdAt,
+      attempts: r.attempts ?? 0, reviewRequired: r.reviewRequired ?? false,
+      ...(r.replyTarget === undefined ? {} : { replyTarget: r.replyTarget as JobRecord['replyTarget'] }),
+      ...(r.locale === undefined ? {} : { locale: r.locale }),
+      ...(r.tier === undefined ? {} : { tier: r.tier }),
+    };
     const fields = Object.entries(toHash(rec)).flat();
     const f = input.fairQueue;
-    const out = await this.batch.run<(string | number)[]>((p) => (p as unknown as RedisWithJobScripts).fcJobAdmit(
-      ...input.reserve.keys,
-      this.keys.job(input.record.jobId), this.keys.userJobs(input.record.userKey), this.keys.jobStateCounts(),
-      f.waitingSet, input.settingsKey, f.prioritized, f.wait, f.active, f.durations,
-      ...input.reserve.args,
-      RECORD_TTL_SECONDS, input.record.createdAt, USER_LIST_MAX, f.waitingSetTtl, input.record.spec.mode === 'final' ? 1 : 0,
-      String(input.defaultAllowDowngrade), f.durationSamples, ...fields,
-    ));
+    return {
+      keys: [
+        ...input.reserve.keys,
+        this.keys.job(r.jobId), this.keys.userJobs(r.userKey), this.keys.jobStateCounts(),
+        f.waitingSet, input.settingsKey, f.prioritized, f.wait, f.active, f.durations,
+      ],
+      args: [
+        ...input.reserve.args,
+        RECORD_TTL_SECONDS, r.createdAt, USER_LIST_MAX, f.waitingSetTtl, r.spec.mode === 'final' ? 1 : 0,
+        String(input.defaultAllowDowngrade), f.durationSamples, ...fields,
+      ],
+    };
+  }
+
+  private admitResult(out: (string | number)[]): AdmitResult {
     const [status = '', n1 = 0, n2 = 0, rank = 0, ahead = 0, plain = 0, running = 0, ...durations] = out;
     const reserve: [string, string | number, string | number] = [String(status), n1, n2];
     if (out.length <= 3) return { admitted: false, reserve };
@@ -161,11 +213,13 @@ export class JobLifecycle {
    * After the intake enqueued an admitted job: its 'queued' progress event, and the intake's answer
    * written over its claim of the platform event (only while the claim is as given, and only when
    * the job is in the queue). 'written', 'claim-changed' (a takeover answers instead) or 'not-queued'.
+   * `on`: the pipeline to send it in (another connection's, where withJobScripts defined the job
+   * scripts: the generate queue's, right after the job's add); this lifecycle's own otherwise.
    */
-  async queuedAnswer(jobId: string, report: Extract<ProgressReport, { type: 'queued' }>, answer: IntakeAnswerWrite): Promise<'written' | 'claim-changed' | 'not-queued'> {
+  async queuedAnswer(jobId: string, report: Extract<ProgressReport, { type: 'queued' }>, answer: IntakeAnswerWrite, on?: TickBatcher): Promise<'written' | 'claim-changed' | 'not-queued'> {
     const { type: _type, ...data } = report;
     void _type;
-    const r = await this.batch.run<number>((p) => (p as unknown as RedisWithJobScripts).fcIntakeQueued(
+    const r = await (on ?? this.batch).run<number>((p) => (p as unknown as RedisWithJobScripts).fcIntakeQueued(
       this.keys.job(jobId), this.keys.progressStream(), answer.key, answer.queuedJobKey,
       this.streamMaxLen, JSON.stringify(data), answer.claim, answer.answer, answer.ttlSeconds,
     ));
@@ -267,12 +321,14 @@ export class JobLifecycle {
    */
   async markUndeliverable(jobId: string, reason: string): Promise<'undeliverable' | 'delivered' | 'missing'> {
     const r = await this.ledger.keysOf(jobId);
+    const shares = await shareKeysOf(this.o.redis, this.o.keyPrefix, jobId, this.ledger);
     const k = this.keys;
     return (await this.redis.fcJobUndeliverable(
+      10 + shares.keys.length,
       k.job(jobId), k.delivery(jobId), k.deliveryOutbox(), r.reservation, r.userDay, r.bonus, r.tenantDay, r.active,
-      k.progressStream(), k.jobStateCounts(),
+      k.progressStream(), k.jobStateCounts(), ...shares.keys,
       this.now(), RESERVATION_TTL_SECONDS, this.streamMaxLen, reason.slice(0, 500), this.retention,
-      JSON.stringify({ code: 'undeliverable', message: UNDELIVERABLE_MESSAGE }),
+      JSON.stringify({ code: 'undeliverable', message: UNDELIVERABLE_MESSAGE }), shares.kinds,
     )) as 'undeliverable' | 'delivered' | 'missing';
   }
 
@@ -366,6 +422,8 @@ export class JobLifecycle {
   ): Promise<FinishResult> {
     const rec = await this.get(jobId);
     const r = await this.ledger.keysOf(jobId);
+    // A storyboard render's split shares or pool hold settle in the same step as the job.
+    const shares = await shareKeysOf(this.o.redis, this.o.keyPrefix, jobId, this.ledger);
     const k = this.keys;
     const payloadOf = (o: DeliveryOutcome): string => {
       if (rec?.replyTarget === undefined) return '';
@@ -387,11 +445,12 @@ export class JobLifecycle {
             : {};
     const result = outcome.kind === 'video' || outcome.kind === 'review' ? JSON.stringify(outcome.result) : '';
     const [status, kind, how] = (await this.redis.fcJobFinish(
+      11 + shares.keys.length,
       k.job(jobId), k.delivery(jobId), k.deliveryOutbox(), r.reservation, r.userDay, r.bonus, r.tenantDay, r.active,
-      k.cancelFlag(jobId), k.progressStream(), k.jobStateCounts(),
+      k.cancelFlag(jobId), k.progressStream(), k.jobStateCounts(), ...shares.keys,
       outcome.kind, from.join(','), this.now(), RESERVATION_TTL_SECONDS, this.streamMaxLen,
       payload, payloadOf(cancelled), error === undefined ? '' : JSON.stringify({ ...error, retryable: false }), result,
-      JSON.stringify(eventData), JSON.stringify({ message: cancelled.message }), this.deliveryTtl,
+      JSON.stringify(eventData), JSON.stringify({ message: cancelled.message }), this.deliveryTtl, shares.kinds,
     )) as [FinishStatus, string, string];
     const res: FinishResult = { status, kind: kind as FinishResult['kind'], promised: how === 'promised' };
     if (status === 'ok' && kind !== 'review' && kind !== 'none') {

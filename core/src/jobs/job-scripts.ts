@@ -3,8 +3,8 @@ import type { Redis } from 'ioredis';
 
 const read = (name: string) => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
 const LEDGER = read('ledger.lua');
-/** The quota's reserve function, which the admit script runs inside its own call. */
-const RESERVE = readFileSync(new URL('../quota/lua/reserve.lua', import.meta.url), 'utf8');
+/** The quota's reserve function, which the admit scripts run inside their own call, then admit's. */
+const RESERVE = `${readFileSync(new URL('../quota/lua/reserve.lua', import.meta.url), 'utf8')}\n${read('admit.lua')}`;
 
 /** Each job script with the shared ledger functions in front of it: name, number of keys, source. */
 const SCRIPTS = {
@@ -16,9 +16,20 @@ const SCRIPTS = {
   fcLedgerSettle: [5, 'settle-5.lua'],
   fcJobAdmit: [14, 'admit-14.lua'],
   fcIntakeQueued: [4, 'intake-queued-4.lua'],
+  fcIntakeAdmit: [16, 'intake-admit-16.lua'],
 } as const;
-/** Scripts that also need the quota's reserve function in front of them. */
-const WITH_RESERVE = new Set<string>(['fcJobAdmit']);
+/** Scripts that also need the quota's reserve function and admit's in front of them. */
+const WITH_RESERVE = new Set<string>(['fcJobAdmit', 'fcIntakeAdmit']);
+/**
+ * Scripts whose callers pass the number of keys first: their fixed keys, then a job's extra shares'
+ * keys (a storyboard render's split shares or pool hold, settled in the same step as the job).
+ */
+const VARIADIC = new Set<string>(['fcJobFinish', 'fcJobUndeliverable']);
+
+/** A ledger script of core/src/jobs/lua with the shared ledger functions (settle, settlePool, settleShares) in front. */
+export function ledgerScript(file: string): string {
+  return `${LEDGER}\n${read(file)}`;
+}
 
 type Arg = string | number;
 export type RedisWithJobScripts = Redis & {
@@ -29,7 +40,8 @@ export type RedisWithJobScripts = Redis & {
 export function withJobScripts(redis: Redis): RedisWithJobScripts {
   if (!('fcJobAdmit' in redis)) {
     for (const [name, [numberOfKeys, file]] of Object.entries(SCRIPTS)) {
-      redis.defineCommand(name, { numberOfKeys, lua: `${LEDGER}\n${WITH_RESERVE.has(name) ? `${RESERVE}\n` : ''}${read(file)}` });
+      const lua = `${LEDGER}\n${WITH_RESERVE.has(name) ? `${RESERVE}\n` : ''}${read(file)}`;
+      redis.defineCommand(name, VARIADIC.has(name) ? { lua } : { numberOfKeys, lua });
     }
   }
   return redis as RedisWithJobScripts;

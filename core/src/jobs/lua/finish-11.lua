@@ -12,6 +12,9 @@
   ARGV[7] delivery payload if a cancel request turns a video into 'cancelled'
   ARGV[8] error (JSON) or ''  ARGV[9] result (JSON) or ''  ARGV[10] event data for this outcome
   ARGV[11] event data for the cancelled case  ARGV[12] delivery record ttl (s)
+  ARGV[13] (optional) the kinds of the job's extra shares (settleShares in ledger.lua), whose keys
+          follow as KEYS[12…]: a storyboard render's split shares or pool hold settle with the job,
+          in this same step (the caller passes the number of keys first)
   An outcome promised by an earlier attempt (a retried job whose first attempt died after telling
   the user) wins over this one: the job is settled as promised.
   A cancel requested while the job ran wins over a video that is not yet promised.
@@ -66,6 +69,7 @@ end
 local action = 'refund'
 if kind == 'video' then action = 'commit' end
 settle(KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], action, now, ttl)
+settleShares(12, ARGV[13], action, now, ttl)
 
 local state = STATE_OF[kind]
 redis.call('HSET', KEYS[1], 'state', state, 'finishedAt', now)

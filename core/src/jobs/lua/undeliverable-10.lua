@@ -7,6 +7,8 @@
   KEYS[9] progress stream  KEYS[10] per-state counters
   ARGV[1] now (ms)  ARGV[2] reservation ttl (s)  ARGV[3] stream maxlen  ARGV[4] reason
   ARGV[5] retention (s)  ARGV[6] event data (JSON)
+  ARGV[7] (optional) the kinds of the job's extra shares, keys from KEYS[11] (as finish-11): uncommitted
+          with the job's own charge
   Returns 'undeliverable' | 'delivered' (too late: it went out) | 'missing'.
 ]]
 local dstate = redis.call('HGET', KEYS[2], 'state')
@@ -19,6 +21,7 @@ local jobId = f[1] or redis.call('HGET', KEYS[4], 'jobId') or ''
 redis.call('ZREM', KEYS[3], jobId)
 if f[4] == 'succeeded' then
   settle(KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], 'uncommit', ARGV[1], tonumber(ARGV[2]))
+  settleShares(11, ARGV[7], 'uncommit', ARGV[1], tonumber(ARGV[2]))
   redis.call('HSET', KEYS[1], 'state', 'undeliverable')
   count(KEYS[10], 'succeeded', 'undeliverable')
 end
