@@ -10,3 +10,4 @@ export { MpMediaChecks, outputScanAllows, decide as decideMediaCheck, MEDIA_CHEC
 export { MpGallery, GalleryItemSchema, REPORTS_TO_HIDE, GALLERY_PAGE_MAX, type GalleryItem, type GallerySort } from './mp-gallery.ts';
 export { MediaSigner, parseRange, serveBlob, type MediaKind, type RangeResult } from './mp-media.ts';
 export { WeChatMpClient, LoginError, loginFailureOf, type LoginFailure, type SubscribeMessage, type SubscribeOutcome, type WeChatMpClientOptions } from './wechat-mp-client.ts';
+export { mountBoardRoutes, MpNicknames, BOARD_ID, NICKNAME_MAX, CreateBoardBodySchema, AddShotBodySchema, EditShotBodySchema, VoteBodySchema, ReorderBodySchema, BoardActionBodySchema, NicknameBodySchema, type MpBoardView, type MpShotView, type MpBoardsDeps, type MpCaller, type CreateBoardBody } from './mp-boards.ts';

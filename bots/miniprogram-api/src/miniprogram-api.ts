@@ -15,10 +15,12 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Context, Middleware, Next } from 'koa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { mountBoardRoutes, MpNicknames } from './mp-boards.ts';
 import { MpGallery, GALLERY_PAGE_MAX, type GalleryItem } from './mp-gallery.ts';
 import { CreateJobBodySchema, MP_API_PREFIX, commandTextOf, jobView, mpStateOf, type MpJobView } from './mp-jobs.ts';
 import { MediaSigner, serveBlob, type MediaKind } from './mp-media.ts';
 import { MpError, mpErrors, mpState } from './mp-error.ts';
+import { jsonBody, paramOf, parseWith } from './mp-http.ts';
 import { mt, mtAll } from './mp-messages.ts';
 import { DEFAULT_RATE_LIMITS, MpRateLimiter, type RateLimits } from './mp-rate-limit.ts';
 import { MpSessions, tokenTag, userTag } from './mp-sessions.ts';
@@ -91,7 +93,6 @@ const GalleryQuerySchema = z.object({
 });
 const ListQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
 const JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const JSON_BODY_LIMIT = 16 * 1024;
 const NOTIFY_TTL_SECONDS = 30 * 24 * 3600;
 const HEARTBEAT_MS = 15_000;
 
@@ -102,31 +103,6 @@ interface MpUser {
   tag: string;
   userKey: string;
   token: string;
-}
-
-function zodFields(err: z.ZodError): string {
-  return [...new Set(err.issues.map((i) => (i.path.length === 0 ? '(body)' : i.path.join('.'))))].slice(0, 8).join(', ');
-}
-
-function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
-  const r = schema.safeParse(value);
-  if (!r.success) throw MpError.of(400, 'bad_request', 'bad_request', { fields: zodFields(r.error) });
-  return r.data;
-}
-
-async function jsonBody(ctx: Context): Promise<unknown> {
-  const raw = await readRawBody(ctx, JSON_BODY_LIMIT);
-  if (raw.length === 0) return {};
-  try {
-    return JSON.parse(raw.toString('utf8')) as unknown;
-  } catch {
-    throw MpError.of(400, 'bad_request', 'bad_request', { fields: '(body: not JSON)' });
-  }
-}
-
-/** The `:id` of a route. */
-function paramId(ctx: Context): string | undefined {
-  return (ctx as Context & { params?: Record<string, string | undefined> }).params?.id;
 }
 
 /** HTTP status of each refusal of the core. */
@@ -215,7 +191,7 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
   const localeIn = (ctx: Context): Locale => mpState(ctx).locale;
 
   async function ownJob(ctx: Context, u: MpUser): Promise<JobRecord> {
-    const id = paramId(ctx);
+    const id = paramOf(ctx);
     if (typeof id !== 'string' || !JOB_ID.test(id)) throw MpError.of(404, 'job_not_found', 'job_not_found');
     const rec = await core.job(id);
     // Someone else's job is answered exactly like a job that does not exist.
@@ -385,7 +361,7 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
 
   // ---- the video and poster ----
   async function mediaOf(ctx: Context, kind: MediaKind): Promise<void> {
-    const id = paramId(ctx);
+    const id = paramOf(ctx);
     if (typeof id !== 'string' || !JOB_ID.test(id)) throw MpError.of(404, 'job_not_found', 'job_not_found');
     let rec: JobRecord | undefined;
     if (ctx.query.sig !== undefined || ctx.query.exp !== undefined) {
@@ -464,7 +440,7 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
 
   async function unpublish(ctx: Context): Promise<void> {
     const u = userIn(ctx);
-    const id = paramId(ctx);
+    const id = paramOf(ctx);
     if (typeof id !== 'string' || !JOB_ID.test(id)) throw MpError.of(404, 'job_not_found', 'job_not_found');
     const item = await gallery.get(id);
     if (item === undefined) {
@@ -506,7 +482,7 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
   router.post('/gallery/:id/like', auth, async (ctx) => {
     const u = userIn(ctx);
     const body = parseWith(LikeBodySchema, await jsonBody(ctx));
-    const id = paramId(ctx);
+    const id = paramOf(ctx);
     const res = typeof id === 'string' && JOB_ID.test(id) ? await gallery.like(id, u.tag, body.like) : undefined;
     if (res === undefined) throw MpError.of(404, 'not_found', 'not_found');
     ctx.body = { id, ...res };
@@ -515,7 +491,7 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
   router.post('/gallery/:id/restore', auth, async (ctx) => {
     const u = userIn(ctx);
     if (!isAdmin(u)) throw MpError.of(403, 'not_admin', 'not_admin');
-    const id = paramId(ctx);
+    const id = paramOf(ctx);
     const ok = typeof id === 'string' && JOB_ID.test(id) ? await gallery.restore(id) : false;
     if (!ok) throw MpError.of(404, 'not_found', 'not_found');
     logger.info({ jobId: id, admin: u.tag }, 'gallery item restored by an admin');
@@ -525,11 +501,16 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
   router.post('/gallery/:id/report', auth, async (ctx) => {
     const u = userIn(ctx);
     const body = parseWith(ReportBodySchema, await jsonBody(ctx));
-    const id = paramId(ctx);
+    const id = paramOf(ctx);
     const res = typeof id === 'string' && JOB_ID.test(id) ? await gallery.report(id, u.tag, now()) : undefined;
     if (res === undefined) throw MpError.of(404, 'not_found', 'not_found');
     logger.info({ jobId: id, reason: body.reason, reports: res.reports, hidden: res.hidden }, 'gallery item reported');
     ctx.body = { id, reported: true };
+  });
+
+  // ---- collaborative storyboards ----
+  mountBoardRoutes(router, {
+    core, redis, prefix, appId, logger, limiter, limits, uploads, nicknames: new MpNicknames(redis, prefix), textModerator, auth, links: linksOf,
   });
 
   // ---- WeChat's message push (plaintext mode): the URL check and the image check verdicts ----

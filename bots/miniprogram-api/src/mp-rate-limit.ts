@@ -19,6 +19,8 @@ export const DEFAULT_RATE_LIMITS = {
   jobs: { max: 10, windowSeconds: 60 },
   /** Uploads of one session. */
   uploads: { max: 20, windowSeconds: 60 },
+  /** Storyboard changes of one session (new boards, shots, votes, renders, nickname). */
+  boards: { max: 60, windowSeconds: 60 },
 } as const satisfies Record<string, RateLimit>;
 
 export type RateLimits = { [K in keyof typeof DEFAULT_RATE_LIMITS]: RateLimit };

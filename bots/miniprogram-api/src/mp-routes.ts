@@ -24,6 +24,23 @@ export const MP_ROUTES = {
   report: { method: 'POST', path: '/api/mp/gallery/:id/report' },
   /** Admins: put back an item that reports took out (list them with `GET /api/mp/gallery?sort=hidden`). */
   restore: { method: 'POST', path: '/api/mp/gallery/:id/restore' },
+  /** The nickname the storyboards' credits show (else a short masked id). */
+  nickname: { method: 'GET', path: '/api/mp/me/nickname' },
+  setNickname: { method: 'PUT', path: '/api/mp/me/nickname' },
+  /** Collaborative storyboards: knowing a board's id (the share card's) lets a user read and add to it. */
+  createBoard: { method: 'POST', path: '/api/mp/boards' },
+  board: { method: 'GET', path: '/api/mp/boards/:id' },
+  boardEvents: { method: 'GET', path: '/api/mp/boards/:id/events' },
+  boardMedia: { method: 'GET', path: '/api/mp/boards/:id/media' },
+  addShot: { method: 'POST', path: '/api/mp/boards/:id/shots' },
+  editShot: { method: 'PATCH', path: '/api/mp/boards/:id/shots/:n' },
+  removeShot: { method: 'DELETE', path: '/api/mp/boards/:id/shots/:n' },
+  vote: { method: 'POST', path: '/api/mp/boards/:id/votes' },
+  reorder: { method: 'POST', path: '/api/mp/boards/:id/reorder' },
+  render: { method: 'POST', path: '/api/mp/boards/:id/render' },
+  lock: { method: 'POST', path: '/api/mp/boards/:id/lock' },
+  unlock: { method: 'POST', path: '/api/mp/boards/:id/unlock' },
+  cancelBoard: { method: 'POST', path: '/api/mp/boards/:id/cancel' },
 } as const;
 
 export type MpRouteName = keyof typeof MP_ROUTES;
