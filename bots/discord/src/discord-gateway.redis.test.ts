@@ -81,7 +81,8 @@ async function videoDelivered(core: Core, userId: string, n: number): Promise<vo
 describe('Discord through the gateway (discord.js against a fake gateway and REST API)', { timeout: 180_000 }, () => {
   it('identifies with the Guilds intent over the fake gateway, and heartbeats', async () => {
     expect(fake.identifies).toHaveLength(1);
-    expect(fake.identifies[0]).toMatchObject({ token: 'test-token-1', intents: 1 });
+    // Guilds (1) and GuildMessageReactions (1024: reaction votes on storyboard messages).
+    expect(fake.identifies[0]).toMatchObject({ token: 'test-token-1', intents: 1 | 1024 });
     await waitFor(async () => (fake.heartbeats >= 1 ? true : undefined), 15_000, 'a heartbeat');
   });
 
