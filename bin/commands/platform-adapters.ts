@@ -12,7 +12,7 @@ export interface AdapterContext {
   config: FramecastConfig;
   /** The one HTTP server, when it runs (FRAMECAST_HTTP_PORT not 0): adapters mount their routes. */
   http?: { mount(...routes: Middleware[]): void; acceptUploads(...paths: RegExp[]): void; readonly uploadLimit: number };
-  /** The process's Redis connection (the WeChat bot keeps its login state, room credits and pictures there). */
+  /** The process's Redis connection (the WeChat bot keeps its login state, room credits and pictures there; Discord its storyboard keys). */
   redis?: Redis;
 }
 
@@ -46,7 +46,7 @@ export async function startAdapter(name: AdapterName, ctx: AdapterContext): Prom
     }
     case 'discord': {
       const { startDiscordAdapter } = await import('@framecast/bot-discord');
-      const a = await startDiscordAdapter({ core: ctx.core, store: ctx.store, logger: ctx.logger, config: ctx.config, ...(ctx.http === undefined ? {} : { http: ctx.http }) });
+      const a = await startDiscordAdapter({ core: ctx.core, store: ctx.store, logger: ctx.logger, config: ctx.config, ...(ctx.http === undefined ? {} : { http: ctx.http }), ...(ctx.redis === undefined ? {} : { redis: ctx.redis }) });
       const modes = [e.DISCORD_GATEWAY ? 'gateway' : '', e.DISCORD_PUBLIC_KEY !== undefined && ctx.http !== undefined ? 'HTTP interactions at POST /discord/interactions' : ''].filter(Boolean);
       return { name, summary: `Discord (${modes.join(', ') || 'delivery only'})`, close: () => a.close() };
     }
