@@ -1,0 +1,166 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import type { ListeningServer } from '@framecast/http-server';
+import { waitFor } from '../../../test/support/e2e.ts';
+import { testRedis } from '../../../test/support/redis.ts';
+import { COLLAB_ACTION, collabButtonValue, parseCollabButtonValue } from './slack-collab.ts';
+import { click, isMp4, jobsOf, signedPost, slackRig, slashCommand, type Rig } from './testing/slack-rig.ts';
+
+let redis: Redis;
+let dataDir: string;
+let r: Rig;
+let server: ListeningServer;
+
+// About 25–40 s on an idle 2-core machine (five one-second draft shots on the tiny model, two steps,
+// then the stitch); the limits leave room for a busy one.
+beforeAll(async () => {
+  redis = testRedis();
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-slack-collab-'));
+  r = await slackRig('http', { redis, dataDir, env: { FRAMECAST_STEPS: '2', FRAMECAST_COLLAB_TRANSITION_SECONDS: '0.25' } });
+  server = r.server as ListeningServer;
+  r.fake.userProfiles.set('UA', { displayName: 'Alice' });
+  r.fake.userProfiles.set('UB', { realName: 'Bob Stone', displayName: 'Bob' });
+  r.fake.userProfiles.set('UC', { displayName: '小明' });
+  r.fake.userLocales.set('UC', 'zh-CN');
+}, 120_000);
+
+afterAll(async () => {
+  await r?.close();
+  await redis.quit();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+let evt = 0;
+/** An Events API callback as Slack posts it (`event_id` fixed, so that a retry is the same event). */
+function eventBody(r: Rig, event: Record<string, unknown>, eventId = `EvC${Date.now()}${++evt}`): string {
+  return JSON.stringify({ token: 'x', team_id: r.fake.teamId, api_app_id: 'A0FAKE', type: 'event_callback', event_id: eventId, event_time: Math.floor(Date.now() / 1000), event });
+}
+
+let tsn = 0;
+function mention(r: Rig, user: string, text: string, threadTs: string): string {
+  const ts = `1700001000.${String(++tsn).padStart(6, '0')}`;
+  return eventBody(r, { type: 'app_mention', user, text: `<@${r.fake.botUserId}> ${text}`, ts, thread_ts: threadTs, channel: 'C1', event_ts: ts });
+}
+
+async function post(body: string, o: { json?: boolean; retryNum?: number } = {}): Promise<void> {
+  const res = await signedPost(server, body, { ...(o.json === true ? { contentType: 'application/json' } : {}), ...(o.retryNum === undefined ? {} : { retryNum: o.retryNum }) });
+  expect(res.status).toBe(200);
+}
+
+const slash = (text: string, user: string) => post(new URLSearchParams(slashCommand(r.fake, text, user, 'C1')).toString());
+
+async function shots(key: string): Promise<number> {
+  return (await r.core.collab.board(key))?.shots.length ?? -1;
+}
+
+async function awaitShots(key: string, n: number): Promise<void> {
+  await waitFor(async () => ((await shots(key)) === n ? true : undefined), 30_000, `${n} shots`);
+}
+
+describe('board buttons', () => {
+  it('carry the board, the shot and the channel key, and nothing else parses', () => {
+    const v = collabButtonValue('mb1x2y3z4a', 3, 'C1:1700000000.000100');
+    expect(parseCollabButtonValue(v)).toEqual({ boardId: 'mb1x2y3z4a', n: 3, channelKey: 'C1:1700000000.000100' });
+    for (const bad of [undefined, '', 'x|1', 'a|b|C1', 'a|1|C 1', `a|1|${'C'.repeat(201)}`]) expect(parseCollabButtonValue(bad)).toBeUndefined();
+  });
+});
+
+describe('Slack storyboard: signed requests to Bolt on the HTTP server, the real Web API client against a fake Slack, the real core and worker', { timeout: 240_000 }, () => {
+  it('three users build a five-shot board in its thread, vote by button and by reaction, render; one video in the thread, charged once', async () => {
+    const t0 = Date.now();
+    const key = 'slack:C1';
+    // With no board open, "/video add …" is a prompt like any other.
+    await slash('add a lighthouse at dusk --draft', 'UB');
+    const prompt = await waitFor(async () => (await jobsOf(r.core, 'UB'))[0], 30_000, 'the prompt\'s job');
+    expect(prompt.spec.prompt).toContain('add a lighthouse at dusk');
+    await r.core.cancel(prompt.jobId, { userKey: 'slack:UADMIN', isAdmin: true });
+    expect(await r.core.collab.board(key)).toBeUndefined();
+
+    // Alice opens the board: its message in the channel, the board's thread is that message's.
+    await slash('collab start a day at the sea --draft --duration 1 --seed 7', 'UA');
+    const board0 = await waitFor(async () => r.core.collab.board(key), 30_000, 'the board');
+    const boardTs = board0.replyTarget.platform === 'slack' ? board0.replyTarget.threadTs ?? '' : '';
+    const boardMsg = () => r.fake.messages.get(`C1:${boardTs}`);
+    await waitFor(async () => (JSON.stringify(boardMsg()?.blocks ?? '').includes('Storyboard') ? true : undefined), 30_000, 'the board message');
+    expect(boardMsg()?.thread_ts).toBeUndefined();
+    expect(board0).toMatchObject({ starterName: 'Alice', theme: 'a day at the sea', seed: 7, replyTarget: { platform: 'slack', channelId: 'C1', threadTs: boardTs } });
+
+    // Bob adds a shot by mentioning the bot in the board's thread; Slack retries the event: one shot.
+    const bobShot = mention(r, 'UB', 'add gulls over the waves', boardTs);
+    await Promise.all([post(bobShot, { json: true }), post(bobShot, { json: true, retryNum: 1 })]);
+    await awaitShots(key, 1);
+    await post(bobShot, { json: true, retryNum: 2 });
+    // Carol's blocked line: refused to her alone (zh-CN), the board unchanged.
+    const before = boardMsg()?.history.length ?? 0;
+    await slash('add 一段屠杀平民的视频', 'UC');
+    await waitFor(async () => r.fake.ephemerals.find((e) => e.user === 'UC' && /未通过内容审核/.test(e.text)), 30_000, 'the refusal to Carol');
+    expect(await shots(key)).toBe(1);
+    await slash('add children build a sandcastle', 'UC');
+    await awaitShots(key, 2);
+    await slash('add a boat sails into the sunset', 'UA');
+    await awaitShots(key, 3);
+    await post(mention(r, 'UB', 'add a lighthouse blinks at dusk', boardTs), { json: true });
+    await awaitShots(key, 4);
+    await post(mention(r, 'UC', 'add stars over the quiet sea', boardTs), { json: true });
+    await awaitShots(key, 5);
+    expect(boardMsg()?.history.length ?? 0).toBeGreaterThan(before);
+
+    // Votes: Bob double-clicks shot 2's button (one vote); Carol reacts :three: on the board message, Slack retries it.
+    const blocks = await waitFor(async () => {
+      const b = boardMsg()?.blocks as Array<{ block_id?: string; accessory?: { action_id: string; value: string } }> | undefined;
+      return b?.filter((x) => x.accessory?.action_id === COLLAB_ACTION.vote).length === 5 ? b : undefined;
+    }, 30_000, 'five vote buttons');
+    const vote2 = blocks.find((b) => b.block_id === 'fc_shot_2')?.accessory;
+    if (vote2 === undefined) throw new Error('no vote button for shot 2');
+    await Promise.all([post(click(r.fake, 'UB', 'C1', boardTs, vote2, 101)), post(click(r.fake, 'UB', 'C1', boardTs, vote2, 102))]);
+    const reaction = eventBody(r, { type: 'reaction_added', user: 'UC', reaction: 'three', item_user: r.fake.botUserId, item: { type: 'message', channel: 'C1', ts: boardTs }, event_ts: `${Date.now() / 1000}` });
+    await Promise.all([post(reaction, { json: true }), post(reaction, { json: true, retryNum: 1 })]);
+    await waitFor(async () => {
+      const b = await r.core.collab.board(key);
+      return b?.shots[1]?.voters.length === 1 && b.shots[2]?.voters.length === 1 ? true : undefined;
+    }, 30_000, 'two votes');
+    await waitFor(async () => (/2\. 小明: children build a sandcastle \(1 votes\)/.test(boardMsg()?.text ?? '') ? true : undefined), 30_000, 'the votes on the board message');
+
+    // Only the starter renders: Carol's click is refused to her; Alice's starts it.
+    const actions = (boardMsg()?.blocks as Array<{ type: string; elements?: Array<{ action_id: string; value: string }> }>).find((b) => b.type === 'actions')?.elements ?? [];
+    const render = actions.find((e) => e.action_id === COLLAB_ACTION.render);
+    if (render === undefined) throw new Error('no render button');
+    await post(click(r.fake, 'UC', 'C1', boardTs, render, 103));
+    await waitFor(async () => r.fake.ephemerals.find((e) => e.user === 'UC' && /发起人/.test(e.text)), 30_000, 'the refusal to Carol');
+    const quotaBefore = await r.core.quota.show('slack:UA');
+    await post(click(r.fake, 'UA', 'C1', boardTs, render, 104));
+    const jobId = await waitFor(async () => (await r.core.collab.board(key))?.jobId, 30_000, 'the render');
+    await waitFor(async () => r.fake.channelMessages('C1').find((m) => m.thread_ts === boardTs && /Rendering 5 shots/.test(m.text)), 30_000, 'the cost and ETA in the thread');
+
+    // The one video, in the board's thread.
+    const video = await waitFor(async () => r.fake.sharedFiles('C1').find((f) => f.name === `framecast-${jobId}.mp4`), 180_000, 'the storyboard video');
+    expect(isMp4(video.bytes)).toBe(true);
+    expect(video.shares).toEqual([expect.objectContaining({ channel: 'C1', thread_ts: boardTs })]);
+    await waitFor(async () => ((await r.core.job(jobId))?.state === 'succeeded' ? true : undefined), 30_000, 'succeeded');
+    await waitFor(async () => (JSON.stringify(boardMsg()?.blocks ?? '').includes('Rendered') ? true : undefined), 30_000, 'the board message says rendered');
+    await new Promise((res) => setTimeout(res, 1500));
+
+    // The board message followed the render shot by shot, and never went back.
+    const edits = r.fake.callsOf('chat.update').filter((c) => c.args.ts === boardTs).map((c) => JSON.stringify(c.args.blocks));
+    expect(edits.some((b) => /rendering|step \d\/\d/.test(b) && /✅ done/.test(b))).toBe(true);
+    expect(edits.some((b) => /joining them/.test(b))).toBe(true);
+    expect(edits.at(-1)).toContain('Rendered');
+    const rendered = edits.findIndex((b) => b.includes('Rendered'));
+    expect(edits.slice(rendered).every((b) => b.includes('Rendered'))).toBe(true);
+
+    // Exactly one video; the refusal never in the channel or thread; charged once, to the starter.
+    expect(r.fake.sharedFiles().filter((f) => f.name.startsWith(`framecast-${jobId}`))).toHaveLength(1);
+    expect(r.fake.channelMessages('C1').some((m) => /未通过内容审核|Only the storyboard/.test(m.text))).toBe(false);
+    const cost = (await r.core.job(jobId))?.cost ?? 0;
+    expect(cost).toBeGreaterThan(0);
+    const quotaAfter = await r.core.quota.show('slack:UA');
+    expect(quotaBefore.available - quotaAfter.available).toBe(cost);
+    const board = await r.core.collab.board(key);
+    expect(board?.state).toBe('done');
+    expect(board?.shots.map((s) => [s.authorName, s.voters.length])).toEqual([['Bob', 0], ['小明', 1], ['Alice', 1], ['Bob', 0], ['小明', 0]]);
+    console.info(JSON.stringify({ slackCollabSeconds: (Date.now() - t0) / 1000, videoBytes: video.bytes.length, boardEdits: edits.length }));
+  });
+});
