@@ -234,6 +234,8 @@ describe('NsfwClassifier sliding windows', () => {
       expect(v.action).toBe(alone && v.blockScore < WINDOW_ALONE_BLOCK_MIN ? 'review' : 'block');
       expect(v.blockScore).toBeGreaterThan(0.6);
       expect(v.decidedBy).toMatch(/^window-/);
+      // Found by the first pass's prior: most windows (the neutral tiles') were never scored.
+      expect(v.windowsSkipped).toBeGreaterThan(v.crops.filter((c) => c.crop.startsWith('window-')).length);
       // The deciding window overlaps the risky tile.
       const win = v.crops.find((c) => c.crop === v.decidedBy)?.rect;
       const tile = { x: (cell[1] * width) / n, y: (cell[0] * height) / n, w: width / n, h: height / n };
@@ -247,25 +249,37 @@ describe('NsfwClassifier sliding windows', () => {
   );
 
   it('allows collages of neutral tiles (3×3 at 4:3, 4×4 square: the smallest windows)', async () => {
+    // Every window scored (exhaustive), for the false-positive side of the windows; the first
+    // pass itself finds no skin there and scores none of them.
+    const exhaustive = classifier.withOptions({ exhaustive: true });
     for (const img of [collage(3, 3, []), collage(4, 4, [], 480, 480)]) {
-      const v = await classifier.moderateRgb(img.data, img.width, img.height);
+      const v = await exhaustive.moderateRgb(img.data, img.width, img.height);
       expect(v.action).toBe('allow');
       expect(v.crops.length).toBeGreaterThan(40);
+      expect(v.windowsSkipped).toBe(0);
       expect(v.blockScore).toBeLessThan(0.25);
       expect(v.reviewScore).toBeLessThan(0.25);
+      const cheap = await classifier.moderateRgb(img.data, img.width, img.height);
+      expect(cheap.action).toBe('allow');
+      expect(cheap.crops.some((c) => c.crop.startsWith('window-'))).toBe(false);
+      expect(cheap.windowsSkipped).toBe(v.crops.length - cheap.crops.length);
     }
+    await exhaustive.release();
   });
 
   it('windows keep busy neutral synthetic images well below the thresholds', async () => {
     // The busiest of the set (measured worst windows: shapes 0.12, checker 0.08, rings 0.05,
-    // radial gradient 0.03, noise 0.03); the flat gradients and black score lower still.
+    // radial gradient 0.03, noise 0.03); the flat gradients and black score lower still. Every
+    // window is scored (exhaustive): rings are skin-toned, the others would get few windows.
+    const exhaustive = classifier.withOptions({ exhaustive: true });
     const neutral = syntheticImages(/^(gradient-radial|checker|shapes|rings|noise-224)/);
     expect(neutral).toHaveLength(5);
     for (const img of neutral) {
-      const v = await classifier.moderateRgb(toRgb(img), img.width, img.height);
+      const v = await exhaustive.moderateRgb(toRgb(img), img.width, img.height);
       expect(v.action, img.name).toBe('allow');
       expect(v.blockScore, img.name).toBeLessThan(0.25);
       expect(v.reviewScore, img.name).toBeLessThan(0.25);
     }
+    await exhaustive.release();
   });
 });

@@ -6,6 +6,8 @@
  * overlapping quadrants or a 3×3 grid) and sliding windows at several scales (nsfw-windows.ts) in
  * batched runs, and takes the worst crop: a wide frame, a collage or a picture-in-picture around
  * an explicit picture lowers the whole-image score a lot, a crop or window that holds it does not.
+ * The windows are scored only where a cheap first pass finds a reason (skin-toned area, or a
+ * suspicious fixed crop: see moderateBatch and nsfw-window-prior.ts), unless `exhaustive`.
  *
  * Rules: a crop whose summed probability of the block classes (default Porn + Hentai) reaches
  * block.min blocks; otherwise one whose summed review classes (default Sexy) reach review.min
@@ -19,6 +21,7 @@ import { ensureNsfwModel } from './ensure-nsfw-model.ts';
 import { ONNX_INPUT_NAME, ONNX_OUTPUT_NAME } from './keras-to-onnx.ts';
 import { findContentBox, resizeBilinearToTensor, type CropRect } from './nsfw-preprocess.ts';
 import { slidingWindows, type NsfwWindowOptions } from './nsfw-windows.ts';
+import { skinFraction, skinMap } from './nsfw-window-prior.ts';
 import { isAcceptedFormat, sniffImageFormat } from '../image/image-format-sniffer.ts';
 
 export const NSFW_CLASSES = ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'] as const;
@@ -48,6 +51,12 @@ export type NsfwCropKind = 'quadrants' | 'grid3' | 'none';
 /** A window's block score that needs no second window to agree. */
 export const WINDOW_ALONE_BLOCK_MIN = 0.8;
 
+/**
+ * The skin-toned share of a window (nsfw-window-prior.ts) from which it is scored. The deciding
+ * windows of the collage and picture-in-picture tests have 0.55 or more; neutral tiles have none.
+ */
+export const NSFW_WINDOW_MIN_SKIN = 0.2;
+
 function isWindow(crop: string): boolean {
   return crop.startsWith('window-');
 }
@@ -72,7 +81,10 @@ export interface NsfwVerdict {
   /** The highest block-rule and review-rule sums over all crops. */
   blockScore: number;
   reviewScore: number;
+  /** Every crop and window scored, the whole image first. */
   crops: NsfwCropScores[];
+  /** Sliding windows planned but left unscored by the first pass (0 when `exhaustive`). */
+  windowsSkipped: number;
 }
 
 export interface NsfwRgbImage {
@@ -97,16 +109,22 @@ export interface NsfwClassifierOptions {
   intraOpNumThreads?: number;
   /** Largest batch handed to one session.run. Default 16. */
   maxBatch?: number;
+  /**
+   * Score every sliding window, not only those the first pass finds a reason for (see
+   * moderateBatch). Default false; true is the exhaustive check the prior is measured against.
+   */
+  exhaustive?: boolean;
 }
 
 /** What `withOptions` may change: everything but the model and how it runs. */
-export type NsfwPolicyOptions = Pick<NsfwClassifierOptions, 'thresholds' | 'crops' | 'windows' | 'maxBatch'>;
+export type NsfwPolicyOptions = Pick<NsfwClassifierOptions, 'thresholds' | 'crops' | 'windows' | 'maxBatch' | 'exhaustive'>;
 
 interface NsfwPolicy {
   thresholds: NsfwThresholds;
   cropKind: NsfwCropKind;
   windows: NsfwWindowOptions | false;
   maxBatch: number;
+  exhaustive: boolean;
 }
 
 /** Checks the options over `base` (the defaults, or the classifier being derived from). */
@@ -121,10 +139,11 @@ function resolvePolicy(opts: NsfwPolicyOptions, base: NsfwPolicy): NsfwPolicy {
     cropKind: opts.crops ?? base.cropKind,
     windows,
     maxBatch: Math.max(1, opts.maxBatch ?? base.maxBatch),
+    exhaustive: opts.exhaustive ?? base.exhaustive,
   };
 }
 
-const DEFAULT_POLICY: NsfwPolicy = { thresholds: DEFAULT_NSFW_THRESHOLDS, cropKind: 'quadrants', windows: {}, maxBatch: 16 };
+const DEFAULT_POLICY: NsfwPolicy = { thresholds: DEFAULT_NSFW_THRESHOLDS, cropKind: 'quadrants', windows: {}, maxBatch: 16, exhaustive: false };
 
 /** One model session and how many classifiers still use it. */
 interface SharedSession {
@@ -207,6 +226,7 @@ export class NsfwClassifier {
   private readonly cropKind: NsfwCropKind;
   private readonly windows: NsfwWindowOptions | false;
   private readonly maxBatch: number;
+  private readonly exhaustive: boolean;
   private readonly session: ort.InferenceSession;
   private released = false;
 
@@ -221,6 +241,7 @@ export class NsfwClassifier {
     this.cropKind = policy.cropKind;
     this.windows = policy.windows;
     this.maxBatch = policy.maxBatch;
+    this.exhaustive = policy.exhaustive;
   }
 
   static async load(opts: NsfwClassifierOptions = {}): Promise<NsfwClassifier> {
@@ -250,7 +271,13 @@ export class NsfwClassifier {
    */
   withOptions(opts: NsfwPolicyOptions): NsfwClassifier {
     if (this.released) throw new Error('this classifier has been released');
-    const base: NsfwPolicy = { thresholds: this.thresholds, cropKind: this.cropKind, windows: this.windows, maxBatch: this.maxBatch };
+    const base: NsfwPolicy = {
+      thresholds: this.thresholds,
+      cropKind: this.cropKind,
+      windows: this.windows,
+      maxBatch: this.maxBatch,
+      exhaustive: this.exhaustive,
+    };
     return new NsfwClassifier(this.shared, this.inputSize, resolvePolicy(opts, base));
   }
 
@@ -282,12 +309,18 @@ export class NsfwClassifier {
   /** Scores several (image, crop) pairs in as few runs as possible. */
   async classifyRegions(regions: { image: NsfwRgbImage; rect?: CropRect }[]): Promise<NsfwScores[]> {
     const per = this.inputSize * this.inputSize * 3;
-    const tensor = new Float32Array(per * regions.length);
-    regions.forEach(({ image, rect }, i) => {
-      checkImage(image);
-      resizeBilinearToTensor(image.data, image.width, image.height, this.inputSize, tensor, i * per, rect);
-    });
-    return this.runTensor(tensor, regions.length);
+    const results: NsfwScores[] = [];
+    // One run's tensor at a time (maxBatch inputs), so many regions never hold many tensors.
+    for (let start = 0; start < regions.length; start += this.maxBatch) {
+      const chunk = regions.slice(start, start + this.maxBatch);
+      const tensor = new Float32Array(per * chunk.length);
+      chunk.forEach(({ image, rect }, i) => {
+        checkImage(image);
+        resizeBilinearToTensor(image.data, image.width, image.height, this.inputSize, tensor, i * per, rect);
+      });
+      results.push(...(await this.runTensor(tensor, chunk.length)));
+    }
+    return results;
   }
 
   /** Scores whole images (several frames go in one run). */
@@ -315,15 +348,65 @@ export class NsfwClassifier {
   }
 
   /**
-   * Whole image plus crops and sliding windows, the worst one decides. All of them go to the
-   * model in batches of maxBatch (default 16): about 4 runs for the 56 inputs of a 640×480 image.
+   * Whole image plus crops and sliding windows, the worst one decides (see moderateBatch).
    */
   async moderateRgb(rgb: Uint8Array, width: number, height: number): Promise<NsfwVerdict> {
-    const image = { data: rgb, width, height };
-    checkImage(image);
-    const crops = this.cropsFor(rgb, width, height);
-    const scores = await this.classifyRegions(crops.map(({ rect }) => ({ image, rect })));
-    const scored: NsfwCropScores[] = crops.map((c, i) => ({ ...c, scores: scores[i] as NsfwScores }));
+    const [v] = await this.moderateBatch([{ data: rgb, width, height }]);
+    if (v === undefined) throw new Error('no verdict');
+    return v;
+  }
+
+  /**
+   * Moderates several images (the frames of a video) together, in two batched passes:
+   * 1. the whole image and the fixed crops of every image;
+   * 2. the sliding windows that have a reason to be scored: those with at least
+   *    NSFW_WINDOW_MIN_SKIN of skin-toned area (nsfw-window-prior.ts), and every window centred
+   *    in a fixed crop that pass 1 found suspicious (half the block or review threshold or more).
+   *    An image that a fixed crop already blocks gets no windows: they could only confirm it.
+   * With `exhaustive: true` every window is scored, in one pass (the behaviour before the prior).
+   * The inputs go to the model in runs of maxBatch (default 16).
+   */
+  async moderateBatch(images: NsfwRgbImage[]): Promise<NsfwVerdict[]> {
+    for (const image of images) checkImage(image);
+    const plans = images.map((img) => this.cropsFor(img.data, img.width, img.height));
+    const firstPass = plans.map((crops) => (this.exhaustive ? crops : crops.filter((c) => !isWindow(c.crop))));
+    const first = await this.scoreCrops(images, firstPass);
+    if (this.exhaustive) return first.map((scored) => this.decide(scored, 0));
+    const { block, review } = this.thresholds;
+    const chosen = plans.map((crops, k) => {
+      const windows = crops.filter((c) => isWindow(c.crop));
+      const fixed = first[k] ?? [];
+      const image = images[k];
+      if (windows.length === 0 || image === undefined || fixed.some((c) => ruleScore(c.scores, block) >= block.min)) return [];
+      const suspects = fixed
+        .filter((c) => ruleScore(c.scores, block) >= block.min / 2 || ruleScore(c.scores, review) >= review.min / 2)
+        .map((c) => c.rect);
+      const map = skinMap(image.data, image.width, image.height);
+      return windows.filter(({ rect }) => {
+        if (skinFraction(map, rect) >= NSFW_WINDOW_MIN_SKIN) return true;
+        const cx = rect.x + rect.width / 2;
+        const cy = rect.y + rect.height / 2;
+        return suspects.some((r) => cx >= r.x && cx < r.x + r.width && cy >= r.y && cy < r.y + r.height);
+      });
+    });
+    const second = await this.scoreCrops(images, chosen);
+    return first.map((scored, k) => {
+      const windows = (plans[k] ?? []).filter((c) => isWindow(c.crop)).length;
+      const extra = second[k] ?? [];
+      return this.decide([...scored, ...extra], windows - extra.length);
+    });
+  }
+
+  /** Scores the crops of each image, all images' crops in shared runs. */
+  private async scoreCrops(images: NsfwRgbImage[], crops: { crop: string; rect: CropRect }[][]): Promise<NsfwCropScores[][]> {
+    const regions = crops.flatMap((list, k) => list.map(({ rect }) => ({ image: images[k] as NsfwRgbImage, rect })));
+    const scores = await this.classifyRegions(regions);
+    let at = 0;
+    return crops.map((list) => list.map((c) => ({ ...c, scores: scores[at++] as NsfwScores })));
+  }
+
+  /** The verdict over the scored crops (the whole image first). */
+  private decide(scored: NsfwCropScores[], windowsSkipped: number): NsfwVerdict {
     let best = { block: -1, review: -1, blockAt: 0, reviewAt: 0 };
     scored.forEach((c, i) => {
       const b = ruleScore(c.scores, this.thresholds.block);
@@ -332,7 +415,7 @@ export class NsfwClassifier {
       if (r > best.review) best = { ...best, review: r, reviewAt: i };
     });
     const whole = scored[0] as NsfwCropScores;
-    const base = { blockScore: best.block, reviewScore: best.review, crops: scored };
+    const base = { blockScore: best.block, reviewScore: best.review, crops: scored, windowsSkipped };
     if (best.block >= this.thresholds.block.min) {
       const c = scored[best.blockAt] as NsfwCropScores;
       // A small window alone sees little context and can be fooled by texture: a block that only

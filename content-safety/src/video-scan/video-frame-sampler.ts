@@ -11,7 +11,8 @@
  *
  * ffmpeg is spawned directly (no shell, arguments as an array) and its stdout is read as raw
  * rgb24 frames: one process for the regular samples (`fps` filter, capped by -frames:v) and one for
- * the last frame (`-sseof`, keeping the final frame decoded). Both are killed after a timeout.
+ * the last frame (`-sseof`, keeping the final frame decoded), run at the same time. Both are killed
+ * after a timeout.
  */
 import { spawn } from 'node:child_process';
 import { FramecastError } from '@framecast/core';
@@ -168,26 +169,32 @@ export async function sampleFrames(file: string, probe: VideoProbe, opts: Sample
     frames.push({ timeSec: frames.length / fps, rgb, width, height });
   });
   // The fps filter's first output is the first decoded frame (t = 0); then one every 1/fps.
-  await run(
+  const regular = run(
     ffmpeg,
     ['-nostdin', '-v', 'error', '-i', file, '-an', '-sn', '-dn', '-vf', `fps=${fps.toFixed(6)},${scale}`, '-frames:v', String(regularBudget), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
     opts.timeoutMs,
     collect,
   );
-  if (frames.length === 0) throw new VideoScanError('decode_failed', 'no frame could be decoded');
 
-  // The last frame: seek close to the end, decode what is left, keep the final frame and its time.
+  // The last frame, in a second process at the same time: seek close to the end, decode what is
+  // left, keep the final frame and its time.
   const tail = Math.min(probe.durationSec, Math.max(1, probe.frameRate > 0 ? 3 / probe.frameRate : 1));
   let last: Uint8Array | undefined;
   const keepLast = frameCollector(frameBytes, (rgb) => {
     last = rgb;
   });
-  const { stderr } = await run(
+  const ending = run(
     ffmpeg,
     ['-nostdin', '-v', 'info', '-sseof', `-${tail.toFixed(3)}`, '-copyts', '-i', file, '-an', '-sn', '-dn', '-vf', `${scale},showinfo`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
     opts.timeoutMs,
     keepLast,
   );
+  // Both settle (each is killed at its timeout) before the first failure, if any, is thrown.
+  const [regularResult, endingResult] = await Promise.allSettled([regular, ending]);
+  if (regularResult.status === 'rejected') throw regularResult.reason;
+  if (frames.length === 0) throw new VideoScanError('decode_failed', 'no frame could be decoded');
+  if (endingResult.status === 'rejected') throw endingResult.reason;
+  const { stderr } = endingResult.value;
   const times = [...stderr.matchAll(/pts_time:\s*(-?[0-9.]+)/g)].map((m) => Number(m[1]) - probe.startSec);
   const lastTime = times.at(-1);
   if (last !== undefined && lastTime !== undefined && Number.isFinite(lastTime)) {

@@ -2,9 +2,13 @@
  * Moderates a video by its frames: the first frame, N a second (default 1) and the last frame.
  * Each frame is decoded at its own aspect ratio (pre-shrunk to ≤ 640 px on the longer side, see
  * video-frame-sampler.ts) and moderated like an image by `classifier.moderateRgb`: the whole
- * frame, the content box (letterbox bars trimmed), the fixed crops and the sliding windows, batched
- * per frame; the worst crop decides the frame. So letterboxed or picture-in-picture video cannot
- * hide a picture by keeping it small.
+ * frame, the content box (letterbox bars trimmed), the fixed crops and the sliding windows (those
+ * the classifier's first pass finds a reason for); the worst crop decides the frame. So letterboxed
+ * or picture-in-picture video cannot hide a picture by keeping it small.
+ *
+ * Frames go to the classifier FRAME_BATCH at a time (`moderateBatch`: their crops share model
+ * runs). A frame whose dHash (frame-dhash.ts) is within DHASH_SAME_MAX_DISTANCE bits of a frame
+ * already scored is not scored again: it takes that frame's verdict and says so in `duplicateOf`.
  *
  * Rules, with the classifier's thresholds:
  * - block when any sampled frame reaches the block rule (decidingFrames: every such frame);
@@ -18,7 +22,11 @@
  * span the whole video); every ffmpeg process is killed after timeoutMs.
  */
 import type { NsfwAction, NsfwClassifier, NsfwScores } from '../nsfw/nsfw-classifier.ts';
-import { probeVideo, sampleFrames, VideoScanError } from './video-frame-sampler.ts';
+import { DHASH_SAME_MAX_DISTANCE, dHashDistance, frameDHash } from './frame-dhash.ts';
+import { probeVideo, sampleFrames, VideoScanError, type SampledFrame } from './video-frame-sampler.ts';
+
+/** Frames moderated together (their crops share model runs); bounds the tensors held at once. */
+export const FRAME_BATCH = 8;
 
 export interface VideoScanOptions {
   /** Regular samples a second. Default 1 (VIDEO_SCAN_DEFAULTS.framesPerSecond). */
@@ -41,6 +49,8 @@ export interface VideoScanOptions {
   timeoutMs?: number;
   ffmpegPath?: string;
   ffprobePath?: string;
+  /** Score a frame that looks the same as one already scored (dHash) only once. Default true. */
+  dedupFrames?: boolean;
 }
 
 export interface VideoFrameScore {
@@ -52,6 +62,8 @@ export interface VideoFrameScore {
   decidedBy?: string | null;
   /** The highest block-rule sum over the frame's crops. */
   blockScore?: number;
+  /** Set when the frame was not scored itself: the time of the same-looking frame whose verdict it took. */
+  duplicateOf?: number;
 }
 
 export interface VideoScanVerdict {
@@ -101,11 +113,37 @@ export async function scanVideo(path: string, classifier: NsfwClassifier, opts: 
     throw new VideoScanError('video_too_large', `frames of ${probe.width}x${probe.height} are larger than allowed`);
   }
   const sampled = await sampleFrames(path, probe, { ...tools, maxSide: o.maxFrameSide, framesPerSecond: o.framesPerSecond, maxFrames: o.maxFrames });
-  const frames: VideoFrameScore[] = [];
-  for (const f of sampled) {
-    // One frame at a time (its crops and windows batched): the frame's pixels can go once scored.
-    const v = await classifier.moderateRgb(f.rgb, f.width, f.height);
-    frames.push({ timeSec: Math.round(f.timeSec * 1000) / 1000, scores: v.scores, action: v.action, decidedBy: v.decidedBy, blockScore: v.blockScore });
-  }
+  const frames = await scoreFrames(sampled, classifier, o.dedupFrames ?? true);
   return { ...decideVideo(frames), frames, durationSec: probe.durationSec };
+}
+
+/** Scores sampled frames (in time order), FRAME_BATCH at a time, each same-looking frame once. */
+async function scoreFrames(sampled: SampledFrame[], classifier: NsfwClassifier, dedup: boolean): Promise<VideoFrameScore[]> {
+  const time = (f: SampledFrame): number => Math.round(f.timeSec * 1000) / 1000;
+  // For each frame, the index of the earlier frame it repeats (or its own index).
+  const hashes: { hash: Uint32Array; index: number }[] = [];
+  const source = sampled.map((f, i) => {
+    if (!dedup) return i;
+    const hash = frameDHash(f.rgb, f.width, f.height);
+    const same = hashes.find((h) => dHashDistance(h.hash, hash) <= DHASH_SAME_MAX_DISTANCE);
+    if (same !== undefined) return same.index;
+    hashes.push({ hash, index: i });
+    return i;
+  });
+  const unique = sampled.filter((_, i) => source[i] === i);
+  const scored = new Map<SampledFrame, VideoFrameScore>();
+  for (let start = 0; start < unique.length; start += FRAME_BATCH) {
+    const batch = unique.slice(start, start + FRAME_BATCH);
+    const verdicts = await classifier.moderateBatch(batch.map((f) => ({ data: f.rgb, width: f.width, height: f.height })));
+    batch.forEach((f, k) => {
+      const v = verdicts[k];
+      if (v !== undefined) scored.set(f, { timeSec: time(f), scores: v.scores, action: v.action, decidedBy: v.decidedBy, blockScore: v.blockScore });
+    });
+  }
+  return sampled.map((f, i) => {
+    const from = sampled[source[i] ?? i] ?? f;
+    const v = scored.get(from);
+    if (v === undefined) throw new Error('a sampled frame was not scored');
+    return from === f ? v : { ...v, timeSec: time(f), duplicateOf: v.timeSec };
+  });
 }
