@@ -193,7 +193,7 @@ describe('Discord storyboards: a thread per board, shots, button and reaction vo
     expect(callbacks().sort()).toEqual([JSON.stringify({ type: 5, data: { flags: 64 } }), JSON.stringify({ type: 6 })]);
     expect(await answered(carolVote.token as string, 'carol\'s vote')).toBe('Vote counted for shot 3 (1 votes).');
     // Four make the cut: the voted 2, 3, 4 and, of the unvoted, the earlier 1; the board message says so.
-    await waitFor(async () => (/`5\.` .*sirens fade.*not in the cut/.test(String(boardMessage()?.json?.content ?? '')) && /`4\.` .*— 1 votes/.test(String(boardMessage()?.json?.content ?? '')) ? true : undefined), 30_000, 'the board message with the cut');
+    await waitFor(async () => (/`5\.` .*sirens fade.*not in the cut/.test(String(boardMessage()?.json?.content ?? '')) && /`4\.` .*— 🗳️ 1/.test(String(boardMessage()?.json?.content ?? '')) ? true : undefined), 30_000, 'the board message with the cut');
 
     // Only the starter renders: Bob's click is refused to him alone; Alice's renders.
     const render = buttons().find((b) => b.label === 'Render')?.custom_id ?? '';

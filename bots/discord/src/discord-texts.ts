@@ -43,7 +43,7 @@ const TEXTS = {
   collabPolicyStarter: { en: 'the starter pays', 'zh-CN': '发起人支付' },
   collabPolicySplit: { en: 'split among the contributors in the cut', 'zh-CN': '入选镜头的作者分摊' },
   collabPolicyPool: { en: 'from the group pool', 'zh-CN': '由群额度池支付' },
-  collabShotLine: { en: '`{n}.` **{author}**: {text} — {votes} votes{cut}{progress}', 'zh-CN': '`{n}.` **{author}**：{text} —— {votes} 票{cut}{progress}' },
+  collabShotLine: { en: '`{n}.` **{author}**: {text} — 🗳️ {votes}{cut}{progress}', 'zh-CN': '`{n}.` **{author}**：{text} —— 🗳️ {votes}{cut}{progress}' },
   collabShotOut: { en: ' · *not in the cut*', 'zh-CN': ' · *未入选*' },
   collabNoShots: { en: '*No shots yet.*', 'zh-CN': '*还没有镜头。*' },
   collabSegWaiting: { en: ' · ⏳ waiting', 'zh-CN': ' · ⏳ 等待中' },
