@@ -81,7 +81,8 @@ function enospcStore(inner: BlobStore): BlobStore {
       return Promise.reject(new BlobStoreError('backend', 'local blob write failed (ENOSPC, simulated)', { key, cause }));
     },
     get: (key) => inner.get(key),
-    stream: (key) => inner.stream(key),
+    stream: (key, range) => inner.stream(key, range),
+    size: (key) => inner.size(key),
     exists: (key) => inner.exists(key),
     delete: (key) => inner.delete(key),
     url: (key, s) => inner.url(key, s),

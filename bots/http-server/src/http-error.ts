@@ -9,14 +9,17 @@ export class HttpError extends Error {
   readonly status: number;
   readonly code: string;
   readonly expose: boolean;
+  /** Headers the error answer carries (`Retry-After`, `Content-Range`), set only when exposed. */
+  readonly headers: Record<string, string>;
 
-  constructor(status: number, code: string, message: string, options: { expose?: boolean; cause?: unknown } = {}) {
+  constructor(status: number, code: string, message: string, options: { expose?: boolean; cause?: unknown; headers?: Record<string, string> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HttpError';
     this.status = status;
     this.code = code;
     // Like http-errors: client errors are meant to be read, server errors are not.
     this.expose = options.expose ?? status < 500;
+    this.headers = options.headers ?? {};
   }
 }
 

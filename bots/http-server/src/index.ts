@@ -6,3 +6,4 @@ export { readinessChecks, type Readiness, type ReadinessCheck, type ReadinessChe
 export { listen, type ListeningServer, type ListenOptions } from './listen.ts';
 export { startHttpServer, type RunningHttpServer, type StartHttpServerOptions } from './start-http-server.ts';
 export { mediaRouter, type MediaRouteOptions } from './media-route.ts';
+export { parseByteRange, sendBlob, type SendBlobOptions } from './send-blob.ts';

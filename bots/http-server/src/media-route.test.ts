@@ -38,6 +38,26 @@ describe('GET /media/<key> (signed links to stored videos)', () => {
     expect(await res.text()).toBe('not really an mp4');
   });
 
+  it('answers a Range with 206 and the bytes asked for, a range past the end with 416, and HEAD with the length only', async () => {
+    const url = await store.url('videos/j1.mp4', 600);
+    const part = await fetch(url, { headers: { Range: 'bytes=4-9' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe('bytes 4-9/17');
+    expect(part.headers.get('content-length')).toBe('6');
+    expect(await part.text()).toBe('really');
+    const tail = await fetch(url, { headers: { Range: 'bytes=-3' } });
+    expect(tail.status).toBe(206);
+    expect(await tail.text()).toBe('mp4');
+    const past = await fetch(url, { headers: { Range: 'bytes=17-' } });
+    expect(past.status).toBe(416);
+    expect(past.headers.get('content-range')).toBe('bytes */17');
+    const head = await fetch(url, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe('17');
+    expect(head.headers.get('accept-ranges')).toBe('bytes');
+    expect(await head.text()).toBe('');
+  });
+
   it('serves a step preview (previews/<name>.jpg) as a JPEG, and nothing else under previews/', async () => {
     const url = await store.url('previews/j1.jpg', 600);
     expect(url.startsWith(`${base}/media/previews/j1.jpg?exp=`)).toBe(true);

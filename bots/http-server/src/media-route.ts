@@ -1,13 +1,14 @@
 import type { Middleware } from 'koa';
 import { BlobStoreError, MEDIA_ROUTE_PREFIX, verifyMediaSignature, type BlobStore } from '@framecast/core';
 import { HttpError } from './http-error.ts';
+import { sendBlob } from './send-blob.ts';
 
 const TYPES: Record<string, string> = { mp4: 'video/mp4', jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
 /** Only what chat users are sent links to: finished videos, their posters, and the step previews shown in status messages. */
 const SERVED = /^(videos\/[A-Za-z0-9._-]{1,200}\.(mp4|jpg)|previews\/[A-Za-z0-9._-]{1,200}\.jpg)$/;
 
 export interface MediaRouteOptions {
-  store: Pick<BlobStore, 'stream' | 'exists'>;
+  store: Pick<BlobStore, 'stream' | 'size'>;
   secret: string;
   now?: () => number;
 }
@@ -15,7 +16,8 @@ export interface MediaRouteOptions {
 /**
  * `GET /media/<key>?exp=…&sig=…`: a stored video, poster or step preview behind a signed, expiring link (the
  * links a local blob store's url() makes when FRAMECAST_PUBLIC_URL is set). Anything else, a
- * tampered or expired link, is refused without saying whether the blob exists.
+ * tampered or expired link, is refused without saying whether the blob exists. Streams the blob
+ * with Range (206) and HEAD, so players can seek and a link checker need not download the video.
  */
 export function mediaRouter(o: MediaRouteOptions): Middleware {
   return async (ctx, next) => {
@@ -32,14 +34,13 @@ export function mediaRouter(o: MediaRouteOptions): Middleware {
     const check = verifyMediaSignature(key, exp, sig, o.secret, Math.floor((o.now ?? Date.now)() / 1000));
     if (check === 'expired') throw new HttpError(410, 'link_expired', 'this link has expired');
     if (check !== 'ok') throw new HttpError(403, 'bad_signature', 'this link is not valid');
+    let sent: 'sent' | 'unsatisfiable';
     try {
-      ctx.body = await o.store.stream(key);
+      sent = await sendBlob(ctx, o.store, key, { contentType: TYPES[key.split('.').pop() ?? ''] ?? 'application/octet-stream', cacheControl: 'private, max-age=3600' });
     } catch (err) {
       if (err instanceof BlobStoreError && err.code === 'not_found') throw new HttpError(404, 'not_found', 'no such media');
       throw err;
     }
-    ctx.type = TYPES[key.split('.').pop() ?? ''] ?? 'application/octet-stream';
-    ctx.set('Cache-Control', 'private, max-age=3600');
-    ctx.set('X-Content-Type-Options', 'nosniff');
+    if (sent === 'unsatisfiable') throw new HttpError(416, 'range_not_satisfiable', 'the range is outside the file', { headers: { 'Content-Range': ctx.response.get('Content-Range') } });
   };
 }

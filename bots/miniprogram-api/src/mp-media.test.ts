@@ -22,6 +22,7 @@ const s3Like: BlobStore = {
   put: async (key, _data, contentType) => ({ key, size: 0, contentType }),
   get: async () => Buffer.alloc(0),
   stream: async () => Readable.from([]),
+  size: async () => 0,
   exists: async () => true,
   delete: async () => undefined,
   url: async (key, ttl) => {

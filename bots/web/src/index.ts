@@ -4,7 +4,6 @@ export { createPlaygroundRouter, progressView, WEB_TENANT, WEB_MAX_IMAGE_BYTES, 
 export { webDeliveryHandler, type WebDeliveryOptions } from './web-delivery.ts';
 export { WebSessions, webUserKey, SESSION_COOKIE, LANG_COOKIE, type WebSession } from './web-session.ts';
 export { jobView, commandTextOf, API_PREFIX, type WebJobView } from './web-jobs.ts';
-export { parseRange, sendBytes, type ByteRange } from './web-range.ts';
 export { renderPlaygroundPage, PAGE_CSP, ASSET_PATHS } from './web-page.ts';
 export { pickLocale, WEB_TEXT } from './web-messages.ts';
 export { WebError, type WebErrorCode } from './web-error.ts';

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/support/e2e.ts';
 import { gradientPng } from './testing/gradient-png.ts';
 import { startPlaygroundRig, type PlaygroundRig } from './testing/playground-rig.ts';
-import { parseRange } from './web-range.ts';
 
 /** One browser, as far as the server can tell: its own session cookie, its language, this page's Origin. */
 class Visitor {
@@ -63,20 +62,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rig?.close();
-});
-
-describe('parseRange', () => {
-  it('reads one range and refuses what cannot be satisfied', () => {
-    expect(parseRange('bytes=0-99', 1000)).toEqual({ start: 0, end: 99 });
-    expect(parseRange('bytes=900-', 1000)).toEqual({ start: 900, end: 999 });
-    expect(parseRange('bytes=-10', 1000)).toEqual({ start: 990, end: 999 });
-    expect(parseRange('bytes=990-5000', 1000)).toEqual({ start: 990, end: 999 });
-    expect(parseRange('bytes=1000-', 1000)).toBe('unsatisfiable');
-    expect(parseRange('bytes=-0', 1000)).toBe('unsatisfiable');
-    expect(parseRange('bytes=0-1,5-6', 1000)).toBeUndefined();
-    expect(parseRange('items=0-1', 1000)).toBeUndefined();
-    expect(parseRange(undefined, 1000)).toBeUndefined();
-  });
 });
 
 describe('playground HTTP API', () => {

@@ -6,7 +6,7 @@ import {
   BlobStoreError, FINAL_STATES, isTerminalEvent, parseCollabCommand,
   type Attachment, type BlobStore, type ChatRequestInput, type CollabContext, type CollabReply, type Core, type FramecastConfig, type IntakeResult, type JobRecord, type Locale, type ProgressEvent,
 } from '@framecast/core';
-import { httpState, readRawBody } from '@framecast/http-server';
+import { httpState, readRawBody, sendBlob as sendStoredBlob } from '@framecast/http-server';
 import type { Redis } from 'ioredis';
 import type { Context, Middleware, Next } from 'koa';
 import type { Logger } from 'pino';
@@ -15,7 +15,6 @@ import { WebError } from './web-error.ts';
 import { API_PREFIX, commandTextOf, JOB_ID, jobView, seedOf, type WebJobView } from './web-jobs.ts';
 import { pickLocale } from './web-messages.ts';
 import { ASSET_PATHS, PAGE_CSP, renderPlaygroundPage } from './web-page.ts';
-import { sendBytes } from './web-range.ts';
 import { LANG_COOKIE, SESSION_COOKIE, SESSION_TTL_SECONDS, WebSessions, webUserKey, type WebSession } from './web-session.ts';
 import { parseSubmitForm } from './web-upload.ts';
 
@@ -375,17 +374,19 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
     });
   }
 
-  /** A blob of the caller's job, with Range support. */
+  /** A blob of the caller's job, streamed with Range support. */
   async function sendBlob(ctx: Context, key: string, type: string): Promise<void> {
-    let bytes: Buffer;
+    let sent: 'sent' | 'unsatisfiable';
     try {
-      bytes = await store.get(key);
+      sent = await sendStoredBlob(ctx, store, key, { contentType: type, cacheControl: 'private, no-cache' });
     } catch (err) {
       if (err instanceof BlobStoreError && err.code === 'not_found') throw new WebError(404, 'not_found');
       throw err;
     }
-    ctx.set('Cache-Control', 'private, no-cache');
-    sendBytes(ctx, bytes, type);
+    if (sent === 'unsatisfiable') {
+      ctx.status = 416;
+      ctx.body = { error: 'range_not_satisfiable' };
+    }
   }
 
   router.get(`${API_PREFIX}/jobs/:id/video`, api, async (ctx) => {

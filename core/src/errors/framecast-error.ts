@@ -17,7 +17,7 @@ export const ERROR_CODES = [
   // Video encoding (VideoError).
   'ffmpeg_missing', 'font_missing', 'encode_failed', 'probe_failed', 'bad_metadata',
   // Configuration and storage (ConfigError, BlobStoreError).
-  'invalid_config', 'not_found', 'invalid_key', 'config', 'backend',
+  'invalid_config', 'not_found', 'invalid_key', 'invalid_range', 'config', 'backend',
   // Content safety: keyword lists, models, video scan (KeywordListError, KerasConversionError,
   // OnnxGraphError, NsfwError, VideoScanError).
   'unreadable', 'invalid_list', 'unknown_category', 'keras_conversion_failed', 'onnx_graph_invalid',

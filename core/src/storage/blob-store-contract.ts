@@ -64,6 +64,20 @@ export function blobStoreContract(getStore: () => BlobStore): void {
       expect((await collect(await store.stream(k))).equals(data)).toBe(true);
     });
 
+    it('tells a blob\'s size and streams a byte range of it (the end clamped to the blob); a range past the end is invalid_range', async () => {
+      const store = getStore();
+      const k = key('ranged.mp4');
+      const data = randomBytes(10_000);
+      await store.put(k, data, 'video/mp4');
+      expect(await store.size(k)).toBe(10_000);
+      expect((await collect(await store.stream(k, { start: 0, end: 1 }))).equals(data.subarray(0, 2))).toBe(true);
+      expect((await collect(await store.stream(k, { start: 1234, end: 5677 }))).equals(data.subarray(1234, 5678))).toBe(true);
+      expect((await collect(await store.stream(k, { start: 9_990, end: 1_000_000 }))).equals(data.subarray(9_990))).toBe(true);
+      await expect(store.stream(k, { start: 10_000, end: 10_010 })).rejects.toMatchObject({ code: 'invalid_range' });
+      await expect(store.stream(k, { start: 5, end: 4 })).rejects.toMatchObject({ code: 'invalid_range' });
+      await expect(store.size(key('missing.bin'))).rejects.toMatchObject({ code: 'not_found' });
+    });
+
     it('overwrites an existing key', async () => {
       const store = getStore();
       const k = key('a.txt');

@@ -7,6 +7,8 @@ export type BlobStoreErrorCode =
   | 'invalid_key'
   /** The store is misconfigured (missing bucket, bad directory). */
   | 'config'
+  /** A byte range that starts past the blob's end, or ends before it starts. */
+  | 'invalid_range'
   /** Anything else the backend reported (disk full, network, permissions). */
   | 'backend';
 

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { assertValidBlobKey } from './blob-key.ts';
 import { signMediaUrl } from './media-links.ts';
 import { BlobStoreError } from './blob-store-error.ts';
-import type { BlobStore, StoredBlob } from './blob-store.ts';
+import type { BlobStore, ByteRange, StoredBlob } from './blob-store.ts';
 
 export interface LocalBlobStoreOptions {
   /** Root directory; created on first write. Default `./data/blobs` (relative to the process cwd). */
@@ -29,6 +29,11 @@ function errno(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
     ? err.code
     : undefined;
+}
+
+/** A range a blob of `size` bytes can answer: whole numbers, start within the blob, end ≥ start. */
+export function validRange(range: ByteRange, size: number): boolean {
+  return Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.start < size && range.end >= range.start;
 }
 
 /**
@@ -102,11 +107,13 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
-  async stream(key: string): Promise<Readable> {
+  async stream(key: string, range?: ByteRange): Promise<Readable> {
     const file = this.pathOf(key);
     // Open first so a missing key fails here, not later on the stream's 'error' event.
+    let fh: Awaited<ReturnType<typeof open>>;
+    let size: number;
     try {
-      const fh = await open(file, 'r');
+      fh = await open(file, 'r');
       const info = await fh.stat().catch(async (err: unknown) => {
         await fh.close();
         throw err;
@@ -115,8 +122,25 @@ export class LocalBlobStore implements BlobStore {
         await fh.close();
         throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
       }
-      return fh.createReadStream({ autoClose: true });
+      size = info.size;
     } catch (err) {
+      throw this.mapReadError(err, key);
+    }
+    if (range === undefined) return fh.createReadStream({ autoClose: true });
+    if (!validRange(range, size)) {
+      await fh.close();
+      throw new BlobStoreError('invalid_range', `byte range ${range.start}-${range.end} is outside the blob (${size} bytes)`, { key });
+    }
+    return fh.createReadStream({ autoClose: true, start: range.start, end: Math.min(range.end, size - 1) });
+  }
+
+  async size(key: string): Promise<number> {
+    try {
+      const info = await stat(this.pathOf(key));
+      if (!info.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+      return info.size;
+    } catch (err) {
+      if (err instanceof BlobStoreError) throw err;
       throw this.mapReadError(err, key);
     }
   }

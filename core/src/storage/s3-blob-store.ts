@@ -2,7 +2,7 @@ import { Readable, Transform } from 'node:stream';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { assertValidBlobKey } from './blob-key.ts';
 import { BlobStoreError } from './blob-store-error.ts';
-import type { BlobStore, StoredBlob } from './blob-store.ts';
+import type { BlobStore, ByteRange, StoredBlob } from './blob-store.ts';
 
 export interface S3BlobStoreOptions {
   bucket: string;
@@ -172,11 +172,14 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async stream(key: string): Promise<Readable> {
+  async stream(key: string, range?: ByteRange): Promise<Readable> {
     const Key = this.objectKey(key);
+    if (range !== undefined && !(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
+      throw new BlobStoreError('invalid_range', `byte range ${range.start}-${range.end} is not a range`, { key });
+    }
     try {
       const { sdk, client } = await this.connect();
-      const out = await client.send(new sdk.s3.GetObjectCommand({ Bucket: this.bucket, Key }));
+      const out = await client.send(new sdk.s3.GetObjectCommand({ Bucket: this.bucket, Key, ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end}` }) }));
       const body = out.Body;
       if (!body) throw new BlobStoreError('backend', 'S3 GetObject returned no body', { key });
       // In Node the body is an http.IncomingMessage (a Readable) mixed with SDK helpers.
@@ -184,6 +187,18 @@ export class S3BlobStore implements BlobStore {
       return Readable.fromWeb(body.transformToWebStream() as Parameters<typeof Readable.fromWeb>[0]);
     } catch (err) {
       throw this.mapError(err, key, 'stream');
+    }
+  }
+
+  async size(key: string): Promise<number> {
+    const Key = this.objectKey(key);
+    try {
+      const { sdk, client } = await this.connect();
+      const out = await client.send(new sdk.s3.HeadObjectCommand({ Bucket: this.bucket, Key }));
+      if (out.ContentLength === undefined) throw new BlobStoreError('backend', 'S3 HeadObject returned no length', { key });
+      return out.ContentLength;
+    } catch (err) {
+      throw this.mapError(err, key, 'size');
     }
   }
 
@@ -229,6 +244,9 @@ export class S3BlobStore implements BlobStore {
       return new BlobStoreError('not_found', `no blob under key ${JSON.stringify(key)}`, { key, cause: err });
     }
     const name = errorName(err);
+    if (name === 'InvalidRange' || httpStatus(err) === 416) {
+      return new BlobStoreError('invalid_range', `byte range outside the blob ${JSON.stringify(key)}`, { key, cause: err });
+    }
     if (name === 'NoSuchBucket') {
       return new BlobStoreError('config', `S3 bucket ${JSON.stringify(this.bucket)} does not exist`, { key, cause: err });
     }

@@ -2,7 +2,7 @@ import { Router } from '@koa/router';
 import {
   BlobStoreError, type BlobStore, type Core, type JobState, JOB_STATES, type Locale, parseScanReport, PLATFORMS, SCAN_REPORT_MAX_FRAMES, scanReportKey, type ScanReport,
 } from '@framecast/core';
-import { readRawBody } from '@framecast/http-server';
+import { readRawBody, sendBlob } from '@framecast/http-server';
 import type { Redis } from 'ioredis';
 import type { Context, Middleware } from 'koa';
 import { pino, type Logger } from 'pino';
@@ -26,7 +26,7 @@ export interface AdminConsoleOptions {
   /** For sessions, the audit log, the login limiter and the WeChat bot's login state. */
   redis: Redis;
   /** Where the held videos are read from (the worker's blob store). */
-  store: Pick<BlobStore, 'stream'>;
+  store: Pick<BlobStore, 'stream' | 'size'>;
   /** Default: the config's FRAMECAST_ADMIN_PASSWORD (required one way or the other). */
   password?: string;
   /** Secure cookies; default: when FRAMECAST_PUBLIC_URL is https. */
@@ -89,23 +89,6 @@ async function readBlob(store: Pick<BlobStore, 'stream'>, key: string, maxBytes:
 
 function one(v: string | string[] | undefined): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
-}
-
-/** A single `bytes=a-b` range, or undefined for the whole body. */
-function rangeOf(header: string | undefined, size: number): { start: number; end: number } | 'bad' | undefined {
-  if (header === undefined || header === '') return undefined;
-  const m = /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim());
-  if (m === null) return undefined;
-  const [, a = '', b = ''] = m;
-  if (a === '' && b === '') return undefined;
-  if (a === '') {
-    const n = Number(b);
-    return n === 0 || size === 0 ? 'bad' : { start: Math.max(0, size - n), end: size - 1 };
-  }
-  const start = Number(a);
-  if (start >= size) return 'bad';
-  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  return end < start ? undefined : { start, end };
 }
 
 /**
@@ -316,12 +299,9 @@ export function createAdminConsole(o: AdminConsoleOptions): AdminConsole {
       ctx.body = 'not found';
       return;
     }
-    let buf: Buffer;
+    let sent: 'sent' | 'unsatisfiable';
     try {
-      const s = await o.store.stream(key);
-      const chunks: Buffer[] = [];
-      for await (const c of s) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array));
-      buf = Buffer.concat(chunks);
+      sent = await sendBlob(ctx, o.store, key, { contentType: kind === 'video' ? 'video/mp4' : 'image/jpeg', cacheControl: 'private, no-store' });
     } catch (err) {
       if (err instanceof BlobStoreError && err.code === 'not_found') {
         ctx.status = 404;
@@ -330,23 +310,7 @@ export function createAdminConsole(o: AdminConsoleOptions): AdminConsole {
       }
       throw err;
     }
-    ctx.set('Cache-Control', 'private, no-store');
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Accept-Ranges', 'bytes');
-    ctx.type = kind === 'video' ? 'video/mp4' : 'image/jpeg';
-    const range = rangeOf(ctx.get('Range'), buf.length);
-    if (range === 'bad') {
-      ctx.status = 416;
-      ctx.set('Content-Range', `bytes */${buf.length}`);
-      return;
-    }
-    if (range !== undefined) {
-      ctx.status = 206;
-      ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${buf.length}`);
-      ctx.body = buf.subarray(range.start, range.end + 1);
-      return;
-    }
-    ctx.body = buf;
+    if (sent === 'unsatisfiable') ctx.status = 416;
   });
 
   router.get('/users', async (ctx) => {
