@@ -21,46 +21,4 @@
       in the wait list, running = jobs active, then the recent run times.
     any other status: reserve.lua's answer as it is (nothing written).
 ]]
-local K = { KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5] }
-local A = {}
-for i = 1, 14 do A[i] = ARGV[i] end
-local r = reserve(K, A)
-if r[1] ~= 'ok' and not (r[1] == 'exists' and r[2] == 'held') then return r end
-
-local jobId = ARGV[1]
-local ttl = tonumber(ARGV[15])
-if redis.call('EXISTS', KEYS[6]) == 0 then
-  for i = 22, #ARGV, 2 do
-    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1])
-  end
-  local allow = redis.call('HGET', KEYS[10], 'allowDowngrade')
-  if allow ~= 'true' and allow ~= 'false' then allow = ARGV[20] end
-  redis.call('HSET', KEYS[6], 'allowDowngrade', allow)
-  redis.call('EXPIRE', KEYS[6], ttl)
-  redis.call('ZADD', KEYS[7], tonumber(ARGV[16]), jobId)
-  redis.call('ZREMRANGEBYRANK', KEYS[7], 0, 0 - tonumber(ARGV[17]) - 1)
-  redis.call('EXPIRE', KEYS[7], ttl)
-  count(KEYS[8], nil, redis.call('HGET', KEYS[6], 'state'))
-end
-
-local rank = redis.call('ZSCORE', KEYS[9], jobId)
-if rank then
-  rank = tonumber(rank)
-else
-  local top = redis.call('ZRANGE', KEYS[9], -1, -1, 'WITHSCORES')
-  rank = 0
-  if top[2] then rank = tonumber(top[2]) + 1 end
-  redis.call('ZADD', KEYS[9], rank, jobId)
-  redis.call('EXPIRE', KEYS[9], tonumber(ARGV[18]))
-end
-
--- The priority the fair queue gives this rank (fairPriority); BullMQ scores a prioritized job
--- priority * 2^32 + an insertion counter, so every job now waiting with a priority at most ours
--- runs before it.
-local priority = 1 + 2 * math.min(math.max(0, rank), 1000000) + tonumber(ARGV[19])
-local ahead = redis.call('ZCOUNT', KEYS[11], '-inf', '(' .. string.format('%.0f', (priority + 1) * 4294967296))
-local out = { r[1], r[2], r[3], rank, ahead, redis.call('LLEN', KEYS[12]), redis.call('LLEN', KEYS[13]) }
-for _, d in ipairs(redis.call('LRANGE', KEYS[14], 0, tonumber(ARGV[21]) - 1)) do
-  out[#out + 1] = d
-end
-return out
+return admit(KEYS, ARGV)

@@ -1,0 +1,50 @@
+--[[
+  admit(K, A): the intake's admission, shared by admit-14.lua (JobLifecycle.admit) and
+  intake-admit-16.lua (the same with the event's claim in front). K and A are admit-14's KEYS and
+  ARGV (listed there); reserve.lua and ledger.lua come first. Returns admit-14's answer.
+]]
+local function admit(K, A)
+  local RK = { K[1], K[2], K[3], K[4], K[5] }
+  local RA = {}
+  for i = 1, 14 do RA[i] = A[i] end
+  local r = reserve(RK, RA)
+  if r[1] ~= 'ok' and not (r[1] == 'exists' and r[2] == 'held') then return r end
+
+  local jobId = A[1]
+  local ttl = tonumber(A[15])
+  if redis.call('EXISTS', K[6]) == 0 then
+    for i = 22, #A, 2 do
+      redis.call('HSET', K[6], A[i], A[i + 1])
+    end
+    local allow = redis.call('HGET', K[10], 'allowDowngrade')
+    if allow ~= 'true' and allow ~= 'false' then allow = A[20] end
+    redis.call('HSET', K[6], 'allowDowngrade', allow)
+    redis.call('EXPIRE', K[6], ttl)
+    redis.call('ZADD', K[7], tonumber(A[16]), jobId)
+    redis.call('ZREMRANGEBYRANK', K[7], 0, 0 - tonumber(A[17]) - 1)
+    redis.call('EXPIRE', K[7], ttl)
+    count(K[8], nil, redis.call('HGET', K[6], 'state'))
+  end
+
+  local rank = redis.call('ZSCORE', K[9], jobId)
+  if rank then
+    rank = tonumber(rank)
+  else
+    local top = redis.call('ZRANGE', K[9], -1, -1, 'WITHSCORES')
+    rank = 0
+    if top[2] then rank = tonumber(top[2]) + 1 end
+    redis.call('ZADD', K[9], rank, jobId)
+    redis.call('EXPIRE', K[9], tonumber(A[18]))
+  end
+
+  -- The priority the fair queue gives this rank (fairPriority); BullMQ scores a prioritized job
+  -- priority * 2^32 + an insertion counter, so every job now waiting with a priority at most ours
+  -- runs before it.
+  local priority = 1 + 2 * math.min(math.max(0, rank), 1000000) + tonumber(A[19])
+  local ahead = redis.call('ZCOUNT', K[11], '-inf', '(' .. string.format('%.0f', (priority + 1) * 4294967296))
+  local out = { r[1], r[2], r[3], rank, ahead, redis.call('LLEN', K[12]), redis.call('LLEN', K[13]) }
+  for _, d in ipairs(redis.call('LRANGE', K[14], 0, tonumber(A[21]) - 1)) do
+    out[#out + 1] = d
+  end
+  return out
+end
