@@ -6,6 +6,7 @@ export { bootstrap, type BootstrapOptions, type Bootstrapped, type PortContext }
 export { createCore, type Core, type CoreOptions, type CoreMetricsSink, type ReadinessReport, type WorkQueue } from './core.ts';
 export { loadConfig, ConfigError, type FramecastConfig, type Env, type Tier, type TierLimits, type LoadConfigOptions } from './config/config.ts';
 export { createLogger } from './util/logger.ts';
+export { dayIn } from './util/day.ts';
 
 // The way in.
 export * from './model/chat-request.schema.ts';

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { dayIn } from '@framecast/core';
 
 const read = (name: string) => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
 
@@ -16,19 +17,8 @@ type RedisWithRoomScripts = Redis & { [K in keyof typeof SCRIPTS]: (...args: Arr
 const DAY_TTL_SECONDS = 2 * 24 * 3600;
 const LINK_TTL_SECONDS = 8 * 24 * 3600;
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
 /** The calendar day (YYYY-MM-DD) in a time zone: room credits roll over at that zone's midnight, like users'. */
-export function dayInZone(timeZone: string, at: number = Date.now()): string {
-  let f = formatters.get(timeZone);
-  if (f === undefined) {
-    f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
-    formatters.set(timeZone, f);
-  }
-  const parts = f.formatToParts(at);
-  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
-  return `${get('year')}-${get('month')}-${get('day')}`;
-}
+export const dayInZone: (timeZone: string, at?: number) => string = dayIn;
 
 export type RoomCharge = { ok: true; spent: number } | { ok: false; spent: number; left: number };
 
