@@ -58,6 +58,8 @@ export class FakeWx {
   readonly modals: string[] = [];
   readonly switchedTo: string[] = [];
   readonly titles: string[] = [];
+  /** Pages opened with wx.navigateTo (not tabs). */
+  readonly navigatedTo: string[] = [];
   readonly tabTexts: string[] = [];
   readonly savedToAlbum: string[] = [];
   readonly downloads: { url: string; authorization: string | undefined }[] = [];
@@ -88,7 +90,7 @@ export class FakeWx {
 
   /** Forgets what was recorded and steered (a new test). */
   reset(): void {
-    for (const list of [this.toasts, this.modals, this.switchedTo, this.titles, this.tabTexts, this.savedToAlbum, this.downloads, this.subscribeAsked, this.compressed]) list.length = 0;
+    for (const list of [this.toasts, this.modals, this.switchedTo, this.navigatedTo, this.titles, this.tabTexts, this.savedToAlbum, this.downloads, this.subscribeAsked, this.compressed]) list.length = 0;
     this.subscribeAnswer = 'accept';
     this.nextPhoto = undefined;
     this.nextActionSheetIndex = undefined;
@@ -245,6 +247,9 @@ export class FakeWx {
       openSetting: () => undefined,
       switchTab: (o: { url: string }) => {
         this.switchedTo.push(o.url);
+      },
+      navigateTo: (o: { url: string }) => {
+        this.navigatedTo.push(o.url);
       },
       setNavigationBarTitle: (o: { title: string }) => {
         this.titles.push(o.title);

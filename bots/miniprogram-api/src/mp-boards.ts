@@ -322,7 +322,7 @@ export function mountBoardRoutes(router: Router, d: MpBoardsDeps): void {
     return n;
   }
 
-  router.patch('/boards/:id/shots/:n', d.auth, async (ctx) => {
+  const editShot: Middleware = async (ctx) => {
     const u = userIn(ctx);
     const locale = localeIn(ctx);
     const id = boardIdOf(ctx);
@@ -334,7 +334,10 @@ export function mountBoardRoutes(router: Router, d: MpBoardsDeps): void {
       if (res === undefined) return { status: 400, code: 'bad_request', text: mtAll('bad_request', { fields: 'text' }) };
       return answerOf(u, id, locale, res);
     });
-  });
+  };
+  router.patch('/boards/:id/shots/:n', d.auth, editShot);
+  // wx.request knows no PATCH: the mini program edits with POST.
+  router.post('/boards/:id/shots/:n', d.auth, editShot);
 
   /** A command with no text: remove, vote, lock, unlock, cancel, reorder, render. */
   async function simple(ctx: Context, op: string, requestId: string | undefined, command: Parameters<Core['collab']['run']>[1]): Promise<void> {

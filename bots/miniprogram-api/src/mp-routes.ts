@@ -34,6 +34,8 @@ export const MP_ROUTES = {
   boardMedia: { method: 'GET', path: '/api/mp/boards/:id/media' },
   addShot: { method: 'POST', path: '/api/mp/boards/:id/shots' },
   editShot: { method: 'PATCH', path: '/api/mp/boards/:id/shots/:n' },
+  /** The same as editShot, for wx.request (which has no PATCH). */
+  editShotPost: { method: 'POST', path: '/api/mp/boards/:id/shots/:n' },
   removeShot: { method: 'DELETE', path: '/api/mp/boards/:id/shots/:n' },
   vote: { method: 'POST', path: '/api/mp/boards/:id/votes' },
   reorder: { method: 'POST', path: '/api/mp/boards/:id/reorder' },

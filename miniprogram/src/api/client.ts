@@ -7,6 +7,9 @@ import {
   parseError,
   parseGallery,
   parseGalleryItem,
+  parseBoard,
+  parseBoardAnswer,
+  parseBoardEvent,
   parseImageId,
   parseJob,
   parseJobs,
@@ -14,6 +17,10 @@ import {
   parseProgressEvent,
   parseQuota,
   parseSession,
+  type Board,
+  type BoardAnswer,
+  type BoardEvent,
+  type CreateBoardInput,
   type CreateJobInput,
   type GalleryItem,
   type GalleryPage,
@@ -44,7 +51,19 @@ export const ROUTES = {
   gallery: (sort: GallerySort, cursor?: string) => `/api/mp/gallery?sort=${sort}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
   like: (id: string) => `/api/mp/gallery/${encodeURIComponent(id)}/like`,
   report: (id: string) => `/api/mp/gallery/${encodeURIComponent(id)}/report`,
+  nickname: '/api/mp/me/nickname',
+  boards: '/api/mp/boards',
+  board: (id: string) => `/api/mp/boards/${encodeURIComponent(id)}`,
+  boardShots: (id: string) => `/api/mp/boards/${encodeURIComponent(id)}/shots`,
+  boardShot: (id: string, n: number) => `/api/mp/boards/${encodeURIComponent(id)}/shots/${n}`,
+  boardVotes: (id: string) => `/api/mp/boards/${encodeURIComponent(id)}/votes`,
+  boardAction: (id: string, action: BoardAction) => `/api/mp/boards/${encodeURIComponent(id)}/${action}`,
+  boardEvents: (id: string) => `/api/mp/boards/${encodeURIComponent(id)}/events`,
+  boardMedia: (id: string) => `/api/mp/boards/${encodeURIComponent(id)}/media`,
 } as const;
+
+/** What the starter does to a whole board. */
+export type BoardAction = 'render' | 'lock' | 'unlock' | 'cancel';
 
 /** A link the API gave (`/api/…` on its server, or absolute) as a full URL. */
 export function absoluteUrl(link: string): string {
@@ -274,7 +293,22 @@ export class ApiClient {
    * `wx.request({enableChunked})`, since a mini program has no EventSource). `onEnd` runs once,
    * when the stream ends (the job finished, the connection dropped, or `close()`).
    */
-  async watchJob(id: string, onEvent: (event: ProgressEvent) => void, onEnd: () => void): Promise<JobWatch> {
+  watchJob(id: string, onEvent: (event: ProgressEvent) => void, onEnd: () => void): Promise<JobWatch> {
+    return this.stream(ROUTES.events(id), (event, data) => {
+      const parsed = parseProgressEvent(event, data);
+      if (parsed) onEvent(parsed);
+    }, onEnd);
+  }
+
+  /** Follows a storyboard (`GET /api/mp/boards/:id/events`): the board as it changes, and each shot's render progress. */
+  watchBoard(id: string, onEvent: (event: BoardEvent) => void, onEnd: () => void): Promise<JobWatch> {
+    return this.stream(ROUTES.boardEvents(id), (event, data) => {
+      const parsed = parseBoardEvent(event, data);
+      if (parsed) onEvent(parsed);
+    }, onEnd);
+  }
+
+  private async stream(path: string, onFrame: (event: string, data: string) => void, onEnd: () => void): Promise<JobWatch> {
     const token = await this.token();
     const decoder = new Utf8Stream();
     const parser = new SseParser();
@@ -286,7 +320,7 @@ export class ApiClient {
       onEnd();
     };
     const task = wx.request({
-      url: apiBaseUrl() + ROUTES.events(id),
+      url: apiBaseUrl() + path,
       method: 'GET',
       header: { ...this.headers(token), Accept: 'text/event-stream' },
       enableChunked: true,
@@ -301,10 +335,7 @@ export class ApiClient {
     task.onChunkReceived((res) => {
       if (ended) return;
       lastActivity = Date.now();
-      for (const frame of parser.push(decoder.push(res.data))) {
-        const event = parseProgressEvent(frame.event, frame.data);
-        if (event) onEvent(event);
-      }
+      for (const frame of parser.push(decoder.push(res.data))) onFrame(frame.event, frame.data);
     });
     return {
       close: () => {
@@ -314,6 +345,55 @@ export class ApiClient {
       },
       lastActivity: () => lastActivity,
     };
+  }
+
+  // ---- storyboards ----
+
+  /** The nickname the storyboards' credits show (set once, moderated by the server). */
+  setNickname(nickname: string): Promise<string> {
+    return this.call('PUT', ROUTES.nickname, { nickname }, (data) => {
+      const value = (data as { nickname?: unknown } | null)?.nickname;
+      return typeof value === 'string' ? value : nickname;
+    });
+  }
+
+  /** Opens a board; its `requestId` (one per tap) makes a retry answer the same board. */
+  createBoard(input: CreateBoardInput): Promise<BoardAnswer> {
+    return this.call('POST', ROUTES.boards, { ...input, requestId: input.requestId ?? newRequestId() }, parseBoardAnswer);
+  }
+
+  getBoard(id: string): Promise<Board> {
+    return this.call('GET', ROUTES.board(id), undefined, parseBoard);
+  }
+
+  addShot(id: string, text: string, imageId: string | undefined, requestId: string): Promise<BoardAnswer> {
+    return this.call('POST', ROUTES.boardShots(id), imageId === undefined ? { text, requestId } : { text, imageId, requestId }, parseBoardAnswer);
+  }
+
+  /** Edits one's own shot (POST: wx.request has no PATCH). */
+  editShot(id: string, n: number, text: string): Promise<BoardAnswer> {
+    return this.call('POST', ROUTES.boardShot(id, n), { text, requestId: newRequestId() }, parseBoardAnswer);
+  }
+
+  removeShot(id: string, n: number): Promise<BoardAnswer> {
+    return this.call('DELETE', ROUTES.boardShot(id, n), { requestId: newRequestId() }, parseBoardAnswer);
+  }
+
+  vote(id: string, n: number): Promise<BoardAnswer> {
+    return this.call('POST', ROUTES.boardVotes(id), { n, requestId: newRequestId() }, parseBoardAnswer);
+  }
+
+  /** Render, lock, unlock or cancel (the starter); `requestId` one per tap. */
+  boardAction(id: string, action: BoardAction, requestId: string): Promise<BoardAnswer> {
+    return this.call('POST', ROUTES.boardAction(id, action), { requestId }, parseBoardAnswer);
+  }
+
+  /** Signed links to the board's finished video (its contributors). */
+  async boardMedia(id: string): Promise<Media> {
+    const media = await this.call('GET', ROUTES.boardMedia(id), undefined, parseMedia);
+    const out: Media = { videoUrl: absoluteUrl(media.videoUrl), expiresAt: media.expiresAt };
+    if (media.posterUrl !== undefined) out.posterUrl = absoluteUrl(media.posterUrl);
+    return out;
   }
 }
 

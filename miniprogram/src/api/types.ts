@@ -320,3 +320,126 @@ export function estimateCost(durationSeconds: number, draft: boolean): number {
   const pixels = draft ? REFERENCE : 1280 * 720;
   return Math.max(1, Math.ceil((durationSeconds * pixels) / REFERENCE * (draft ? 1 : 2) - 1e-9));
 }
+
+/** A shot of a storyboard (`GET /api/mp/boards/:id`): the author's display name, never an id. */
+export interface BoardShot {
+  n: number;
+  authorName: string;
+  text: string;
+  votes: number;
+  voted: boolean;
+  mine: boolean;
+  hasImage: boolean;
+  inCut: boolean;
+}
+
+export const BOARD_STATES = ['collecting', 'locked', 'rendering', 'done', 'expired', 'cancelled'] as const;
+export type BoardState = (typeof BOARD_STATES)[number];
+
+/** A collaborative storyboard as the API shows it to the caller. */
+export interface Board {
+  id: string;
+  theme: string;
+  state: BoardState;
+  starterName: string;
+  style?: string;
+  aspect?: string;
+  mode?: 'draft' | 'final';
+  shots: BoardShot[];
+  maxShots: number;
+  cost: number;
+  /** What the caller pays of `cost`. */
+  yourCost: number;
+  etaSeconds: number;
+  jobId?: string;
+  render?: { state: JobState; videoReady: boolean };
+  you: { name: string; starter: boolean; contributor: boolean };
+}
+
+/** `POST /api/mp/boards`. */
+export interface CreateBoardInput {
+  theme: string;
+  style?: string;
+  aspect?: Aspect;
+  duration?: number;
+  draft?: boolean;
+  seed?: number;
+  requestId?: string;
+}
+
+/** The answer to a change of a board: its message and the board as it now is. */
+export interface BoardAnswer {
+  boardId: string;
+  message?: string;
+  board?: Board;
+  jobId?: string;
+}
+
+/** One event of `GET /api/mp/boards/:id/events`: the board again, or a shot's render progress. */
+export interface BoardEvent {
+  type: string;
+  board?: Board;
+  /** The shot's number on the board (segment events). */
+  n?: number;
+  phase?: string;
+  step?: number;
+  totalSteps?: number;
+  message?: string;
+}
+
+function parseBoardShot(value: unknown): BoardShot {
+  if (!isObject(value)) throw invalid('shot');
+  const n = num(value.n);
+  const text = str(value.text, 4000);
+  if (n === undefined || text === undefined) throw invalid('shot');
+  return {
+    n, text, authorName: str(value.authorName, 200) ?? '?', votes: Math.max(0, num(value.votes) ?? 0), voted: value.voted === true,
+    mine: value.mine === true, hasImage: value.hasImage === true, inCut: value.inCut !== false,
+  };
+}
+
+export function parseBoard(value: unknown): Board {
+  if (!isObject(value)) throw invalid('board');
+  const id = str(value.id, 128);
+  const state = value.state;
+  if (id === undefined || typeof state !== 'string' || !(BOARD_STATES as readonly string[]).includes(state) || !Array.isArray(value.shots)) throw invalid('board');
+  const you = isObject(value.you) ? value.you : {};
+  const render = isObject(value.render) && isState(value.render.state) ? { state: value.render.state, videoReady: value.render.videoReady === true } : undefined;
+  return defined<Board>({
+    id, state: state as BoardState, theme: str(value.theme, 4000) ?? '', starterName: str(value.starterName, 200) ?? '?',
+    style: str(value.style, 64), aspect: str(value.aspect, 16), mode: value.mode === 'final' ? 'final' : value.mode === 'draft' ? 'draft' : undefined,
+    shots: value.shots.map(parseBoardShot), maxShots: num(value.maxShots) ?? 0, cost: num(value.cost) ?? 0, yourCost: num(value.yourCost) ?? 0,
+    etaSeconds: num(value.etaSeconds) ?? 0, jobId: str(value.jobId, 128), render,
+    you: { name: str(you.name, 200) ?? '', starter: you.starter === true, contributor: you.contributor === true },
+  });
+}
+
+export function parseBoardAnswer(value: unknown): BoardAnswer {
+  if (!isObject(value)) throw invalid('board answer');
+  const boardId = str(value.boardId, 128);
+  if (boardId === undefined) throw invalid('board answer');
+  return defined<BoardAnswer>({
+    boardId, message: str(value.message, 2000), board: value.board === undefined ? undefined : parseBoard(value.board), jobId: str(value.jobId, 128),
+  });
+}
+
+/** One SSE frame of a board's events; undefined when it is not one we understand. */
+export function parseBoardEvent(event: string, data: string): BoardEvent | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(body)) return undefined;
+  if (event === 'board') {
+    try {
+      return { type: 'board', board: parseBoard(body) };
+    } catch {
+      return undefined;
+    }
+  }
+  return defined<BoardEvent>({
+    type: str(body.type, 64) ?? event, n: num(body.n), phase: str(body.phase, 32), step: num(body.step), totalSteps: num(body.totalSteps), message: str(body.message, 2000),
+  });
+}

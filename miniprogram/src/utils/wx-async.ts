@@ -5,7 +5,8 @@ export interface HttpAnswer {
   data: unknown;
 }
 
-export type Method = 'GET' | 'POST';
+/** wx.request has no PATCH: the API takes POST where it takes PATCH. */
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export function request(url: string, method: Method, header: Record<string, string>, data: object | undefined, timeout: number): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {

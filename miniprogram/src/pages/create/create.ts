@@ -155,6 +155,10 @@ Component({
       this.setData({ errorText: message });
       toast(message);
     },
+    /** A storyboard written with friends (pages/board/board). */
+    onBoardEntry() {
+      wx.navigateTo({ url: '/pages/board/board' });
+    },
     async onSubmit() {
       const d = this.data;
       if (d.submitting) return;
