@@ -12,7 +12,17 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NsfwClassifier, VideoScanError, decideVideo, ensureNsfwModel, frameSize, scanVideo } from '@framecast/content-safety';
+import {
+  DHASH_SAME_MAX_DISTANCE,
+  NsfwClassifier,
+  VideoScanError,
+  dHashDistance,
+  decideVideo,
+  ensureNsfwModel,
+  frameDHash,
+  frameSize,
+  scanVideo,
+} from '@framecast/content-safety';
 import { highRiskImage, neutralScene } from './fixtures/nsfw/risk-images.ts';
 
 let dir: string;
@@ -84,7 +94,7 @@ describe('scanVideo', () => {
   it('allows lavfi testsrc and samples the first frame, one a second and the last frame', async () => {
     const file = path.join(dir, 'testsrc.mp4');
     await ffmpeg(['-f', 'lavfi', '-i', 'testsrc=duration=2:size=320x240:rate=25', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', file]);
-    const v = await scanVideo(file, classifier); // 56 crops and windows a frame
+    const v = await scanVideo(file, classifier); // the product policy: windows where the first pass finds skin
     expect(v.action).toBe('allow');
     expect(v.decidingFrames).toEqual([]);
     expect(v.frames.map((f) => f.timeSec)).toEqual([0, 1, 1.96]);
@@ -123,6 +133,33 @@ describe('scanVideo', () => {
     expect(v.decidingFrames).toEqual([1]);
     for (const f of v.frames.filter((x) => x.action === 'block')) expect(f.decidedBy).toMatch(/^window-|^cell-/);
     for (const f of v.frames.filter((x) => x.action !== 'block')) expect(f.blockScore ?? 1).toBeLessThan(0.25);
+  });
+
+  it('scores a still picture once (dHash), but not a frame where a small inset appears', async () => {
+    const PW = 640;
+    const PH = 360;
+    const still = neutralScene(PW, PH).data;
+    const inset = highRiskImage(160, 120);
+    const withInset = Uint8Array.from(still);
+    for (let y = 0; y < 120; y++) withInset.set(inset.data.subarray(y * 160 * 3, (y + 1) * 160 * 3), ((220 + y) * PW + 460) * 3);
+    expect(dHashDistance(frameDHash(still, PW, PH), frameDHash(Uint8Array.from(still), PW, PH))).toBe(0);
+    expect(dHashDistance(frameDHash(still, PW, PH), frameDHash(withInset, PW, PH))).toBeGreaterThan(DHASH_SAME_MAX_DISTANCE);
+
+    // 3 s at 10 fps of one still frame, the inset from 2 s on.
+    const frames = 30;
+    const raw = Buffer.alloc(frames * PW * PH * 3);
+    for (let i = 0; i < frames; i++) raw.set(i >= 20 ? withInset : still, i * PW * PH * 3);
+    const file = path.join(dir, 'still.mp4');
+    await ffmpeg(['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${PW}x${PH}`, '-r', String(FPS), '-i', 'pipe:0', '-c:v', 'libx264', '-crf', '18', '-pix_fmt', 'yuv420p', file], raw);
+    const v = await scanVideo(file, classifier, { framesPerSecond: 1 });
+    expect(v.frames.map((f) => f.timeSec)).toEqual([0, 1, 2, 2.9]);
+    expect(v.frames.map((f) => f.duplicateOf)).toEqual([undefined, 0, undefined, 2]);
+    expect(v.action).toBe('block');
+    expect(v.decidingFrames).toEqual([2, 2.9]);
+    // Without deduplication every frame is scored, with the same verdicts.
+    const all = await scanVideo(file, classifier, { framesPerSecond: 1, dedupFrames: false });
+    expect(all.frames.map((f) => f.duplicateOf)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(all.frames.map((f) => f.action)).toEqual(v.frames.map((f) => f.action));
   });
 
   it('decodes frames at their own aspect ratio, pre-shrunk to maxFrameSide on the longer side', () => {
