@@ -1,9 +1,14 @@
 /**
- * An Aho–Corasick automaton over normalised code points, compiled into flat typed arrays.
+ * An Aho–Corasick automaton over normalised code points, compiled into one double array.
  *
- * - The alphabet is only the code points that occur in some pattern; any other character sends
- *   the automaton back to the root at once (no pattern can cross it).
- * - The root has a dense transition row; other states keep their edges sorted by symbol.
+ * - The alphabet is only the code points that occur in some pattern, numbered from 1 by how often
+ *   they occur (frequent symbols get small numbers, which packs the array tighter); any other
+ *   character sends the automaton back to the root at once (no pattern can cross it).
+ * - States are slots of a double array: the child of state s on symbol c is slot base(s) + c when
+ *   that slot's check is s. A slot's check, base, failure link (with an output bit) and a 32-bit
+ *   mask of its children's symbols share one record of `node` (NODE_STRIDE Int32 values), so a
+ *   transition costs at most one memory access however many siblings a state has (homophone
+ *   expansions give a character dozens), and none when the mask rules the symbol out.
  * - Each state knows the pattern that ends there (if any) and the nearest state on its failure
  *   chain that ends a pattern (the dictionary suffix link), so every occurrence of every pattern
  *   is reported, overlapping and nested ones included ("abc"/"bcd" in "abcd", "屠杀"/"杀人" in
@@ -13,136 +18,213 @@
  * The automaton is immutable once built, so a filter can swap it atomically on reload.
  */
 
+/** Int32 values per slot of `Automaton.node`. */
+export const NODE_STRIDE = 4;
+/** Offsets inside a slot's record. */
+export const CHECK = 0;
+export const BASE = 1;
+/** The failure link shifted left by one; bit 0 is set when some pattern ends here or on its chain. */
+export const FAIL = 2;
+/**
+ * Bit (symbol & 31) is set for the symbol of each child: most lookups of a symbol a state has no
+ * child for stop here, without touching the slot where that child would be (a cache miss).
+ */
+export const MASK = 3;
+
+const FREE = -1;
+
 export class Automaton {
   /** Code point → symbol (1-based; 0 = not in any pattern) for the BMP. */
   readonly symBmp: Int32Array;
   /** Code point → symbol for astral code points. */
   readonly symAstral: Map<number, number>;
-  /** Dense root row: symbol → state (0 = stay at root). */
-  readonly rootNext: Int32Array;
-  /** CSR edges for non-root states: edges of state s are [edgeStart[s], edgeStart[s + 1]). */
-  readonly edgeStart: Int32Array;
-  readonly edgeSym: Int32Array;
-  readonly edgeTo: Int32Array;
-  readonly fail: Int32Array;
-  /** Pattern index that ends at this state, or -1. */
+  /** The double array: per slot [check, base, fail << 1 | output bit, child mask]; the root is slot 0. */
+  readonly node: Int32Array;
+  /** Pattern index that ends at this slot, or -1. */
   readonly terminal: Int32Array;
-  /** Nearest state on the failure chain (excluding itself) with a terminal, or 0. */
+  /** Nearest slot on the failure chain (excluding itself) with a terminal, or 0. */
   readonly dictLink: Int32Array;
   /** Pattern index → length in code points. */
   readonly patternLength: Int32Array;
+  /** Number of trie states (the root included); slots that are holes do not count. */
   readonly stateCount: number;
 
   constructor(patterns: readonly (readonly number[])[]) {
-    // 1. Alphabet.
+    // 1. Alphabet, by frequency.
+    const freq = new Map<number, number>();
+    for (const pattern of patterns) for (const cp of pattern) freq.set(cp, (freq.get(cp) ?? 0) + 1);
+    const byFreq = [...freq].sort((x, y) => y[1] - x[1] || x[0] - y[0]);
     const symBmp = new Int32Array(0x10000);
     const symAstral = new Map<number, number>();
-    let symbols = 0;
-    const symOf = (cp: number): number => {
-      if (cp < 0x10000) {
-        let s = symBmp[cp] ?? 0;
-        if (s === 0) {
-          s = ++symbols;
-          symBmp[cp] = s;
-        }
-        return s;
-      }
-      let s = symAstral.get(cp);
-      if (s === undefined) {
-        s = ++symbols;
-        symAstral.set(cp, s);
-      }
-      return s;
-    };
-
-    // 2. Trie with Map children during construction.
-    const children: Map<number, number>[] = [new Map()];
-    const terminalList: number[] = [-1];
-    const depth: number[] = [0];
-    const patternLength = new Int32Array(patterns.length);
-    patterns.forEach((pattern, index) => {
-      let state = 0;
-      for (const cp of pattern) {
-        const sym = symOf(cp);
-        const node = children[state] ?? new Map<number, number>();
-        let next = node.get(sym);
-        if (next === undefined) {
-          next = children.length;
-          children.push(new Map());
-          terminalList.push(-1);
-          depth.push((depth[state] ?? 0) + 1);
-          node.set(sym, next);
-        }
-        state = next;
-      }
-      if (pattern.length > 0 && terminalList[state] === -1) terminalList[state] = index;
-      patternLength[index] = pattern.length;
+    byFreq.forEach(([cp], i) => {
+      if (cp < 0x10000) symBmp[cp] = i + 1;
+      else symAstral.set(cp, i + 1);
     });
+    const maxSym = byFreq.length;
+    const symOf = (cp: number): number => (cp < 0x10000 ? (symBmp[cp] ?? 0) : (symAstral.get(cp) ?? 0));
+    const symbolic = patterns.map((p) => Int32Array.from(p, symOf));
 
-    const n = children.length;
-    const fail = new Int32Array(n);
-    const dictLink = new Int32Array(n);
-    const terminal = Int32Array.from(terminalList);
-    const rootNext = new Int32Array(symbols + 1);
-    for (const [sym, to] of children[0] ?? new Map<number, number>()) rootNext[sym] = to;
-
-    const step = (state: number, sym: number): number => {
-      let s = state;
-      for (;;) {
-        if (s === 0) return rootNext[sym] ?? 0;
-        const to = children[s]?.get(sym);
-        if (to !== undefined) return to;
-        s = fail[s] ?? 0;
+    // 2. Trie from the patterns in lexicographic order: each new pattern shares the path of its
+    //    common prefix with the previous one, and children come in ascending symbol order.
+    const order = symbolic.map((_, i) => i);
+    order.sort((x, y) => compareSymbols(symbolic[x] ?? EMPTY, symbolic[y] ?? EMPTY) || x - y);
+    let capacity = 1024;
+    let trieSym = new Int32Array(capacity);
+    let firstChild = new Int32Array(capacity);
+    let nextSibling = new Int32Array(capacity);
+    let lastChild = new Int32Array(capacity);
+    let trieTerminal = new Int32Array(capacity).fill(-1);
+    let states = 1;
+    const path: number[] = [0];
+    let previous: Int32Array = EMPTY;
+    const patternLength = new Int32Array(patterns.length);
+    for (const index of order) {
+      const p = symbolic[index] ?? EMPTY;
+      patternLength[index] = p.length;
+      let common = 0;
+      while (common < p.length && common < previous.length && p[common] === previous[common]) common++;
+      for (let d = common; d < p.length; d++) {
+        if (states === capacity) {
+          capacity *= 2;
+          trieSym = grow(trieSym, capacity, 0);
+          firstChild = grow(firstChild, capacity, 0);
+          nextSibling = grow(nextSibling, capacity, 0);
+          lastChild = grow(lastChild, capacity, 0);
+          trieTerminal = grow(trieTerminal, capacity, -1);
+        }
+        const parent = path[d] ?? 0;
+        const child = states++;
+        trieSym[child] = p[d] ?? 0;
+        if (firstChild[parent] === 0) firstChild[parent] = child;
+        else nextSibling[lastChild[parent] ?? 0] = child;
+        lastChild[parent] = child;
+        path[d + 1] = child;
       }
+      const end = path[p.length] ?? 0;
+      if (p.length > 0 && trieTerminal[end] === -1) trieTerminal[end] = index;
+      previous = p;
+    }
+
+    // 3. Double array, parents placed in breadth-first order; each parent's children go at the
+    //    first base where all their slots are free (free slots found through a union-find
+    //    "next free slot" array, so full stretches are skipped in one step).
+    let size = Math.max(1024, (states + maxSym + 1) * 2);
+    let check = new Int32Array(size).fill(FREE);
+    let base = new Int32Array(size);
+    let nextFree = Int32Array.from({ length: size + 1 }, (_, i) => i);
+    const slotOf = new Int32Array(states);
+    const childMask = new Map<number, number>();
+    const ensure = (needed: number): void => {
+      if (needed < size) return;
+      const old = size;
+      while (size <= needed) size *= 2;
+      check = grow(check, size, FREE);
+      base = grow(base, size, 0);
+      const nf = new Int32Array(size + 1);
+      nf.set(nextFree.subarray(0, old));
+      for (let i = old; i <= size; i++) nf[i] = i;
+      nextFree = nf;
     };
-
-    // 3. Breadth-first failure and dictionary links.
-    const queue: number[] = [];
-    for (const to of (children[0] ?? new Map<number, number>()).values()) {
-      fail[to] = 0;
-      queue.push(to);
-    }
-    for (let head = 0; head < queue.length; head++) {
-      const s = queue[head] ?? 0;
-      for (const [sym, to] of children[s] ?? new Map<number, number>()) {
-        const f = step(fail[s] ?? 0, sym);
-        fail[to] = f;
-        dictLink[to] = (terminal[f] ?? -1) >= 0 ? f : (dictLink[f] ?? 0);
-        queue.push(to);
+    const findFree = (from: number): number => {
+      ensure(from + 1);
+      let root = from;
+      while ((nextFree[root] ?? root) !== root) root = nextFree[root] ?? root;
+      let i = from;
+      while (i !== root) {
+        const up = nextFree[i] ?? root;
+        nextFree[i] = root;
+        i = up;
+      }
+      return root;
+    };
+    const occupy = (slot: number, parent: number): void => {
+      check[slot] = parent;
+      nextFree[slot] = slot + 1;
+    };
+    occupy(0, FREE); // the root's slot: no state's child can land on it (symbols start at 1)
+    const bfs = new Int32Array(states);
+    let tail = 1; // bfs[0] = 0, the root
+    const kids: number[] = [];
+    let maxSlot = 0;
+    for (let head = 0; head < tail; head++) {
+      const t = bfs[head] ?? 0;
+      const slot = slotOf[t] ?? 0;
+      kids.length = 0;
+      for (let c = firstChild[t] ?? 0; c !== 0; c = nextSibling[c] ?? 0) kids.push(c);
+      if (kids.length === 0) continue; // a leaf keeps base 0: base + symbol is some other state's slot
+      const first = trieSym[kids[0] ?? 0] ?? 0;
+      let b: number;
+      for (let f = findFree(first); ; f = findFree(f + 1)) {
+        b = f - first;
+        ensure(b + maxSym + 1);
+        let fits = true;
+        for (let k = 1; k < kids.length; k++) {
+          if (check[b + (trieSym[kids[k] ?? 0] ?? 0)] !== FREE) {
+            fits = false;
+            break;
+          }
+        }
+        if (fits) break;
+      }
+      base[slot] = b;
+      let mask = 0;
+      for (const c of kids) mask |= 1 << ((trieSym[c] ?? 0) & 31);
+      childMask.set(slot, mask);
+      for (const c of kids) {
+        const childSlot = b + (trieSym[c] ?? 0);
+        occupy(childSlot, slot);
+        slotOf[c] = childSlot;
+        if (childSlot > maxSlot) maxSlot = childSlot;
+        bfs[tail++] = c;
       }
     }
 
-    // 4. Compile edges (sorted by symbol) into CSR arrays.
-    const edgeStart = new Int32Array(n + 1);
-    let edges = 0;
-    for (let s = 0; s < n; s++) {
-      edgeStart[s] = edges;
-      if (s !== 0) edges += children[s]?.size ?? 0;
+    // 4. Records, failure and dictionary links (breadth first, so a state's failure target is done).
+    const slots = maxSlot + maxSym + 1;
+    const node = new Int32Array(slots * NODE_STRIDE);
+    const terminal = new Int32Array(slots).fill(-1);
+    const dictLink = new Int32Array(slots);
+    for (let s = 0; s < slots; s++) {
+      node[s * NODE_STRIDE + CHECK] = s < size ? (check[s] ?? FREE) : FREE;
+      node[s * NODE_STRIDE + BASE] = s < size ? (base[s] ?? 0) : 0;
     }
-    edgeStart[n] = edges;
-    const edgeSym = new Int32Array(edges);
-    const edgeTo = new Int32Array(edges);
-    for (let s = 1; s < n; s++) {
-      const sorted = [...(children[s] ?? new Map<number, number>())].sort((a, b) => a[0] - b[0]);
-      let at = edgeStart[s] ?? 0;
-      for (const [sym, to] of sorted) {
-        edgeSym[at] = sym;
-        edgeTo[at] = to;
-        at++;
+    for (const [s, mask] of childMask) node[s * NODE_STRIDE + MASK] = mask;
+    node[CHECK] = FREE;
+    const child = (s: number, sym: number): number => {
+      const to = (node[s * NODE_STRIDE + BASE] ?? 0) + sym;
+      return node[to * NODE_STRIDE + CHECK] === s ? to : 0;
+    };
+    for (let head = 1; head < states; head++) {
+      const t = bfs[head] ?? 0;
+      const slot = slotOf[t] ?? 0;
+      const parent = node[slot * NODE_STRIDE + CHECK] ?? 0;
+      const sym = trieSym[t] ?? 0;
+      let f = 0;
+      if (parent !== 0) {
+        let s = (node[parent * NODE_STRIDE + FAIL] ?? 0) >> 1;
+        for (;;) {
+          const to = child(s, sym);
+          if (to !== 0) {
+            f = to;
+            break;
+          }
+          if (s === 0) break;
+          s = (node[s * NODE_STRIDE + FAIL] ?? 0) >> 1;
+        }
       }
+      terminal[slot] = trieTerminal[t] ?? -1;
+      dictLink[slot] = (terminal[f] ?? -1) >= 0 ? f : (dictLink[f] ?? 0);
+      const output = (terminal[slot] ?? -1) >= 0 || dictLink[slot] !== 0 ? 1 : 0;
+      node[slot * NODE_STRIDE + FAIL] = (f << 1) | output;
     }
 
     this.symBmp = symBmp;
     this.symAstral = symAstral;
-    this.rootNext = rootNext;
-    this.edgeStart = edgeStart;
-    this.edgeSym = edgeSym;
-    this.edgeTo = edgeTo;
-    this.fail = fail;
+    this.node = node;
     this.terminal = terminal;
     this.dictLink = dictLink;
     this.patternLength = patternLength;
-    this.stateCount = n;
+    this.stateCount = states;
   }
 
   /** The symbol of a normalised code point, 0 when no pattern uses it. */
@@ -150,30 +232,51 @@ export class Automaton {
     return cp < 0x10000 ? (this.symBmp[cp] ?? 0) : (this.symAstral.get(cp) ?? 0);
   }
 
-  /** One transition with failure fallback. */
-  next(state: number, sym: number): number {
-    const { edgeStart, edgeSym, edgeTo, fail, rootNext } = this;
-    let s = state;
-    while (s !== 0) {
-      const lo = edgeStart[s] ?? 0;
-      const hi = edgeStart[s + 1] ?? 0;
-      if (hi - lo <= 8) {
-        for (let e = lo; e < hi; e++) {
-          if (edgeSym[e] === sym) return edgeTo[e] ?? 0;
-        }
-      } else {
-        let a = lo;
-        let b = hi - 1;
-        while (a <= b) {
-          const mid = (a + b) >> 1;
-          const v = edgeSym[mid] ?? 0;
-          if (v === sym) return edgeTo[mid] ?? 0;
-          if (v < sym) a = mid + 1;
-          else b = mid - 1;
-        }
-      }
-      s = fail[s] ?? 0;
-    }
-    return rootNext[sym] ?? 0;
+  /** Whether `state` has its own edge (not through a failure link) for `sym`. */
+  hasEdge(state: number, sym: number): boolean {
+    if (sym === 0) return false;
+    const to = (this.node[state * NODE_STRIDE + BASE] ?? 0) + sym;
+    return this.node[to * NODE_STRIDE + CHECK] === state;
   }
+
+  /** One transition with failure fallback (the scan inlines this). */
+  next(state: number, sym: number): number {
+    const node = this.node;
+    let s = state;
+    for (;;) {
+      if (((node[s * NODE_STRIDE + MASK] ?? 0) & (1 << (sym & 31))) !== 0) {
+        const to = (node[s * NODE_STRIDE + BASE] ?? 0) + sym;
+        if (node[to * NODE_STRIDE + CHECK] === s) return to;
+      }
+      if (s === 0) return 0;
+      s = (node[s * NODE_STRIDE + FAIL] ?? 0) >> 1;
+    }
+  }
+
+  /** The patterns that end at `state`, appended to `found` as pairs (pattern index, `at`). */
+  outputs(state: number, at: number, found: number[]): void {
+    let o = (this.terminal[state] ?? -1) >= 0 ? state : (this.dictLink[state] ?? 0);
+    while (o !== 0) {
+      found.push(this.terminal[o] ?? 0, at);
+      o = this.dictLink[o] ?? 0;
+    }
+  }
+}
+
+const EMPTY = new Int32Array(0);
+
+function compareSymbols(a: Int32Array, b: Int32Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+function grow(a: Int32Array, size: number, fill: number): Int32Array<ArrayBuffer> {
+  const out = new Int32Array(size);
+  out.set(a.subarray(0, Math.min(a.length, size)));
+  if (fill !== 0) out.fill(fill, a.length);
+  return out;
 }

@@ -3,7 +3,7 @@
  * rules checked on each candidate match (whole-word boundaries for Latin words, how separators
  * inside a match may look, allow-list precedence). Immutable once built.
  */
-import { Automaton } from './automaton.ts';
+import { Automaton, BASE, CHECK, FAIL, MASK, NODE_STRIDE } from './automaton.ts';
 import { KeywordListError } from './keyword-list-error.ts';
 import type { KeywordAction, KeywordFlags, KeywordList } from './keyword-list-format.ts';
 import { parseEntry, parseVariantLine } from './keyword-list-format.ts';
@@ -372,7 +372,7 @@ export class KeywordMatcher {
   }
 
   private scanOnce(text: string, maxHits: number, a: Automaton = this.automaton, table: readonly (readonly Entry[])[] = this.entries): KeywordHit[] {
-    const { symBmp, symAstral, rootNext, edgeStart, edgeSym, edgeTo, fail, terminal, dictLink, patternLength } = a;
+    const { symBmp, symAstral, node, patternLength } = a;
     const needed = text.length + 8;
     if (this.starts.length < needed) {
       const size = Math.max(needed, this.starts.length * 2);
@@ -427,7 +427,7 @@ export class KeywordMatcher {
         // Third and later copies of a repeated character (fuuuck, kiiill) are skipped when the
         // automaton has no edge for them, so a run matches like a double; repeatVariants() lets
         // a double match a single letter of the entry.
-        if (++run >= 2 && state !== 0 && !hasEdge(a, state, code)) continue;
+        if (++run >= 2 && state !== 0 && !a.hasEdge(state, a.symbolOf(code))) continue;
       } else {
         prevCode = code;
         run = 0;
@@ -441,46 +441,26 @@ export class KeywordMatcher {
         n++;
         continue;
       }
-      // Inlined Automaton.next.
+      // Inlined Automaton.next: slot base(s) + sym is the child when its check is s.
+      // The child mask rules most missing children out without reading their slot.
+      const bit = 1 << (sym & 31);
       let s = state;
-      let to = -1;
-      while (s !== 0) {
-        let lo = edgeStart[s] ?? 0;
-        let hi = edgeStart[s + 1] ?? 0;
-        if (hi - lo > 8) {
-          // Wide states (homophone expansions give a character dozens of siblings): binary search.
-          hi--;
-          while (lo <= hi) {
-            const mid = (lo + hi) >> 1;
-            const v = edgeSym[mid] ?? 0;
-            if (v === sym) {
-              to = edgeTo[mid] ?? 0;
-              break;
-            }
-            if (v < sym) lo = mid + 1;
-            else hi = mid - 1;
-          }
-        } else {
-          for (let e = lo; e < hi; e++) {
-            const v = edgeSym[e] ?? 0;
-            if (v === sym) {
-              to = edgeTo[e] ?? 0;
-              break;
-            }
-            if (v > sym) break;
+      for (;;) {
+        const at = s * NODE_STRIDE;
+        if (((node[at + MASK] ?? 0) & bit) !== 0) {
+          const to = (node[at + BASE] ?? 0) + sym;
+          if (node[to * NODE_STRIDE + CHECK] === s) {
+            state = to;
+            break;
           }
         }
-        if (to >= 0) break;
-        s = fail[s] ?? 0;
-      }
-      state = to >= 0 ? to : (rootNext[sym] ?? 0);
-      if (state !== 0) {
-        let o = (terminal[state] ?? -1) >= 0 ? state : (dictLink[state] ?? 0);
-        while (o !== 0) {
-          found.push(terminal[o] ?? 0, n);
-          o = dictLink[o] ?? 0;
+        if (s === 0) {
+          state = 0;
+          break;
         }
+        s = (node[at + FAIL] ?? 0) >> 1;
       }
+      if (((node[state * NODE_STRIDE + FAIL] ?? 0) & 1) !== 0) a.outputs(state, n, found);
       n++;
     }
     if (found.length === 0) return [];
@@ -644,14 +624,6 @@ export class KeywordMatcher {
     const innerTo = this.starts[inner + 1] ?? 0;
     return text.slice(from, to) !== text.slice(innerFrom, innerTo);
   }
-}
-
-/** Whether `state` has its own edge (not through a failure link) for code point `code`. */
-function hasEdge(a: Automaton, state: number, code: number): boolean {
-  const sym = a.symbolOf(code);
-  if (sym === 0) return false;
-  for (let e = a.edgeStart[state] ?? 0, hi = a.edgeStart[state + 1] ?? 0; e < hi; e++) if (a.edgeSym[e] === sym) return true;
-  return false;
 }
 
 /** Patterns being collected for one automaton, and the entries behind each. */
