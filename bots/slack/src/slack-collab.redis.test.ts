@@ -6,7 +6,9 @@ import type { Redis } from 'ioredis';
 import type { ListeningServer } from '@framecast/http-server';
 import { waitFor } from '../../../test/support/e2e.ts';
 import { testRedis } from '../../../test/support/redis.ts';
-import { COLLAB_ACTION, collabButtonValue, parseCollabButtonValue } from './slack-collab.ts';
+import type { BoardView } from '@framecast/core';
+import { boardBlocks, COLLAB_ACTION, collabButtonValue, parseCollabButtonValue, type BoardProgress } from './slack-collab.ts';
+import { solidPng } from './testing/tiny-png.ts';
 import { click, isMp4, jobsOf, signedPost, slackRig, slashCommand, type Rig } from './testing/slack-rig.ts';
 
 let redis: Redis;
@@ -35,14 +37,26 @@ afterAll(async () => {
 
 let evt = 0;
 /** An Events API callback as Slack posts it (`event_id` fixed, so that a retry is the same event). */
-function eventBody(r: Rig, event: Record<string, unknown>, eventId = `EvC${Date.now()}${++evt}`): string {
-  return JSON.stringify({ token: 'x', team_id: r.fake.teamId, api_app_id: 'A0FAKE', type: 'event_callback', event_id: eventId, event_time: Math.floor(Date.now() / 1000), event });
+function eventCallback(r: Rig, event: Record<string, unknown>, eventId = `EvC${Date.now()}${++evt}`): Record<string, unknown> {
+  return { token: 'x', team_id: r.fake.teamId, api_app_id: 'A0FAKE', type: 'event_callback', event_id: eventId, event_time: Math.floor(Date.now() / 1000), event };
+}
+
+function eventBody(r: Rig, event: Record<string, unknown>): string {
+  return JSON.stringify(eventCallback(r, event));
 }
 
 let tsn = 0;
-function mention(r: Rig, user: string, text: string, threadTs: string): string {
+function mentionEvent(r: Rig, user: string, text: string, threadTs: string, channel = 'C1'): Record<string, unknown> {
   const ts = `1700001000.${String(++tsn).padStart(6, '0')}`;
-  return eventBody(r, { type: 'app_mention', user, text: `<@${r.fake.botUserId}> ${text}`, ts, thread_ts: threadTs, channel: 'C1', event_ts: ts });
+  return { type: 'app_mention', user, text: `<@${r.fake.botUserId}> ${text}`, ts, thread_ts: threadTs, channel, event_ts: ts };
+}
+
+function mention(r: Rig, user: string, text: string, threadTs: string): string {
+  return eventBody(r, mentionEvent(r, user, text, threadTs));
+}
+
+function reactionEvent(r: Rig, user: string, reaction: string, channel: string, ts: string): Record<string, unknown> {
+  return { type: 'reaction_added', user, reaction, item_user: r.fake.botUserId, item: { type: 'message', channel, ts }, event_ts: `${Date.now() / 1000}` };
 }
 
 async function post(body: string, o: { json?: boolean; retryNum?: number } = {}): Promise<void> {
@@ -59,6 +73,48 @@ async function shots(key: string): Promise<number> {
 async function awaitShots(key: string, n: number): Promise<void> {
   await waitFor(async () => ((await shots(key)) === n ? true : undefined), 30_000, `${n} shots`);
 }
+
+function view(state: BoardView['state'], shots = 3): BoardView {
+  return {
+    key: 'slack:C9', theme: 'a <day> at sea', state, starterName: 'Alice', seed: 7, aspect: '16:9', maxShots: 2, cost: 6, policy: 'split', charges: [], etaSeconds: 90,
+    shots: Array.from({ length: shots }, (_, i) => ({ n: i + 1, id: `s${i}`, author: `slack:U${i}`, authorName: i === 1 ? '小明' : `U${i}`, text: `shot & ${i + 1}`, votes: i, hasImage: false, inCut: i > 0 })),
+    text: { en: '', 'zh-CN': '' },
+  };
+}
+
+function progress(p: Partial<BoardProgress> = {}): BoardProgress {
+  return { segments: new Map(), stitching: false, ...p };
+}
+
+describe('the board message', () => {
+  it('collecting: a section per shot with its vote button, escaped text, the cut, cost and policy, Show and Render', () => {
+    const blocks = boardBlocks(view('collecting'), progress(), 'en', 'b1', 'C9');
+    const json = JSON.stringify(blocks);
+    expect(json).toContain('Storyboard “a &lt;day&gt; at sea”');
+    expect(json).toContain('shot &amp; 1');
+    expect(json).toContain('_not in the cut_');
+    expect(json).toContain('*6 credits* (split among the authors in the cut)');
+    const votes = blocks.flatMap((b) => ('accessory' in b && b.accessory?.type === 'button' ? [b.accessory.value] : []));
+    expect(votes).toEqual(['b1|1|C9', 'b1|2|C9', 'b1|3|C9']);
+    expect(json).toContain(COLLAB_ACTION.render);
+  });
+
+  it('rendering: each shot of the cut with its progress, no buttons; then stitching, a failure\'s refund note, the expiry, in zh-CN too', () => {
+    const segments: BoardProgress['segments'] = new Map([[0, { phase: 'done' }], [1, { phase: 'step', step: 1, totalSteps: 2 }]]);
+    const rendering = JSON.stringify(boardBlocks(view('rendering'), progress({ segments }), 'en', 'b1', 'C9'));
+    expect(rendering).toContain('shot &amp; 2\\n1 vote(s) · ✅ done');
+    expect(rendering).toContain('shot &amp; 3\\n2 vote(s) · 🎬 step 1/2');
+    expect(rendering).toContain('Rendering: 1/2 shots done');
+    expect(rendering).not.toContain(COLLAB_ACTION.vote);
+    expect(rendering).not.toContain(COLLAB_ACTION.render);
+    expect(JSON.stringify(boardBlocks(view('rendering'), progress({ segments, stitching: true }), 'zh-CN', 'b1', 'C9'))).toContain('正在拼接');
+    const failed = JSON.stringify(boardBlocks(view('collecting'), progress({ note: { kind: 'failed', message: { en: 'Refunded <all>.', 'zh-CN': '额度已全部退回。' } } }), 'zh-CN', 'b1', 'C9'));
+    expect(failed).toContain('❌ 额度已全部退回。');
+    expect(failed).toContain('投第 1 个');
+    expect(JSON.stringify(boardBlocks(view('expired'), progress({ note: { kind: 'expired', message: { en: 'Closed after 24 hours.', 'zh-CN': '' } } }), 'en', 'b1', 'C9'))).toContain('⌛ Closed after 24 hours.');
+    expect(JSON.stringify(boardBlocks(view('done'), progress(), 'en', 'b1', 'C9'))).toContain('the video is in this thread');
+  });
+});
 
 describe('board buttons', () => {
   it('carry the board, the shot and the channel key, and nothing else parses', () => {
@@ -100,7 +156,9 @@ describe('Slack storyboard: signed requests to Bolt on the HTTP server, the real
     expect(await shots(key)).toBe(1);
     await slash('add children build a sandcastle', 'UC');
     await awaitShots(key, 2);
-    await slash('add a boat sails into the sunset', 'UA');
+    // Alice's shot with a pasted Slack file link: the picture is the shot's reference image (the usual file intake).
+    const sunset = r.fake.addUserFile(solidPng(320, 180, [240, 140, 60]), 'image/png', 'sunset.png');
+    await slash(`add a boat sails into the sunset <${sunset.url_private}|sunset.png>`, 'UA');
     await awaitShots(key, 3);
     await post(mention(r, 'UB', 'add a lighthouse blinks at dusk', boardTs), { json: true });
     await awaitShots(key, 4);
@@ -116,7 +174,7 @@ describe('Slack storyboard: signed requests to Bolt on the HTTP server, the real
     const vote2 = blocks.find((b) => b.block_id === 'fc_shot_2')?.accessory;
     if (vote2 === undefined) throw new Error('no vote button for shot 2');
     await Promise.all([post(click(r.fake, 'UB', 'C1', boardTs, vote2, 101)), post(click(r.fake, 'UB', 'C1', boardTs, vote2, 102))]);
-    const reaction = eventBody(r, { type: 'reaction_added', user: 'UC', reaction: 'three', item_user: r.fake.botUserId, item: { type: 'message', channel: 'C1', ts: boardTs }, event_ts: `${Date.now() / 1000}` });
+    const reaction = eventBody(r, reactionEvent(r, 'UC', 'three', 'C1', boardTs));
     await Promise.all([post(reaction, { json: true }), post(reaction, { json: true, retryNum: 1 })]);
     await waitFor(async () => {
       const b = await r.core.collab.board(key);
@@ -160,7 +218,50 @@ describe('Slack storyboard: signed requests to Bolt on the HTTP server, the real
     expect(quotaBefore.available - quotaAfter.available).toBe(cost);
     const board = await r.core.collab.board(key);
     expect(board?.state).toBe('done');
-    expect(board?.shots.map((s) => [s.authorName, s.voters.length])).toEqual([['Bob', 0], ['小明', 1], ['Alice', 1], ['Bob', 0], ['小明', 0]]);
+    expect(board?.shots.map((s) => [s.authorName, s.voters.length, s.image !== undefined])).toEqual([['Bob', 0, false], ['小明', 1, false], ['Alice', 1, true], ['Bob', 0, false], ['小明', 0, false]]);
+    expect(board?.shots[2]?.text).toBe('a boat sails into the sunset');
     console.info(JSON.stringify({ slackCollabSeconds: (Date.now() - t0) / 1000, videoBytes: video.bytes.length, boardEdits: edits.length }));
+  });
+});
+
+// About 5–10 s on an idle machine: no render, a second rig in Socket Mode.
+describe('Slack storyboard over Socket Mode: envelopes from the fake Slack over a real WebSocket', { timeout: 120_000 }, () => {
+  it('a board started by a mention in a thread lives there; a slash command in the channel does not see it; a shot, a retried reaction = one vote, an admin closes it', async () => {
+    // The worker shares this process: on a loaded machine an ack can wait for it.
+    const long = { timeoutMs: 30_000 };
+    const s = await slackRig('socket', { redis, dataDir, env: { FRAMECAST_STEPS: '2' } });
+    try {
+      await waitFor(async () => (s.fake.socketConnected ? true : undefined), 30_000, 'the socket');
+      s.fake.userProfiles.set('UA', { displayName: 'Alice' });
+      s.fake.userProfiles.set('UB', { displayName: 'Bob', isAdmin: true });
+      // A board started from a mention in a thread lives in that thread; its message is a reply there.
+      const thread = '1700002000.000001';
+      await s.fake.sendEnvelope('events_api', eventCallback(s, mentionEvent(s, 'UA', 'collab start a night market --draft --duration 1', thread, 'C7')), long);
+      const key = `slack:C7:${thread}`;
+      const board = await waitFor(async () => s.core.collab.board(key), 30_000, 'the thread\'s board');
+      expect(board.replyTarget).toMatchObject({ platform: 'slack', channelId: 'C7', threadTs: thread });
+      const boardMsg = await waitFor(async () => s.fake.channelMessages('C7').find((m) => m.thread_ts === thread && JSON.stringify(m.blocks ?? '').includes('Storyboard')), 30_000, 'the board message in the thread');
+      // A slash command in the channel is not the thread's: the channel has no board of its own.
+      await s.fake.sendEnvelope('slash_commands', slashCommand(s.fake, 'collab show', 'UB', 'C7'), long);
+      await waitFor(async () => s.fake.ephemerals.find((e) => e.user === 'UB' && e.channel === 'C7' && /No storyboard is open here/.test(e.text)), 30_000, 'no board in the channel');
+      await s.fake.sendEnvelope('events_api', eventCallback(s, mentionEvent(s, 'UB', 'add lanterns swing in the wind', thread, 'C7')), long);
+      await waitFor(async () => ((await s.core.collab.board(key))?.shots.length === 1 ? true : undefined), 30_000, 'the shot');
+      const reaction = eventCallback(s, reactionEvent(s, 'UA', 'one', 'C7', boardMsg.ts));
+      await s.fake.sendEnvelope('events_api', reaction, long);
+      await s.fake.sendEnvelope('events_api', reaction, { ...long, retryAttempt: 1 });
+      await waitFor(async () => ((await s.core.collab.board(key))?.shots[0]?.voters.length === 1 ? true : undefined), 30_000, 'the vote');
+      await new Promise((res) => setTimeout(res, 500));
+      expect((await s.core.collab.board(key))?.shots[0]?.voters).toEqual(['slack:UA']);
+      expect(s.fake.ephemerals.filter((e) => e.user === 'UA')).toHaveLength(0);
+      // Bob, a workspace admin, may close Alice's board; the message says so and loses its buttons.
+      await s.fake.sendEnvelope('events_api', eventCallback(s, mentionEvent(s, 'UB', 'collab cancel', thread, 'C7')), long);
+      await waitFor(async () => ((await s.core.collab.board(key))?.state === 'cancelled' ? true : undefined), 30_000, 'the board closed');
+      await waitFor(async () => {
+        const m = s.fake.messages.get(`C7:${boardMsg.ts}`);
+        return JSON.stringify(m?.blocks ?? '').includes('was closed') && !JSON.stringify(m?.blocks ?? '').includes(COLLAB_ACTION.vote) ? true : undefined;
+      }, 30_000, 'the closed board message');
+    } finally {
+      await s.close();
+    }
   });
 });
