@@ -206,7 +206,7 @@ Component({
         await this.saveNickname();
         const answer = await api.createBoard(input);
         l.createKey = '';
-        this.setData({ creating: false, boardId: answer.boardId, nickname: '' });
+        this.setData({ creating: false, boardId: answer.boardId, nickname: '', loaded: true });
         this.applyAnswer(answer);
         if (l.shown) this.startWatching();
       } catch (error) {
@@ -261,7 +261,7 @@ Component({
         starterText: t('board_starter', { name: board.starterName }),
         nicknameHint: t('board_nickname_placeholder', { name: board.you.name }),
         cards,
-        costText: OPEN_STATES.includes(board.state) ? t('board_cost', { cost: board.cost, eta: Math.round(board.etaSeconds) }) : '',
+        costText: OPEN_STATES.includes(board.state) && board.shots.length > 0 ? t('board_cost', { cost: board.cost, eta: Math.round(board.etaSeconds) }) : '',
         yourCostText: board.yourCost > 0 && board.yourCost !== board.cost ? t('board_your_cost', { n: board.yourCost }) : '',
         cutRuleText: board.shots.length > board.maxShots ? t('board_cut_rule', { max: board.maxShots }) : '',
         collecting,
