@@ -53,7 +53,6 @@ beforeAll(async () => {
     DISCORD_PUBLIC_KEY: pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex'),
   });
   ({ core, worker } = await productCoreAndWorker(config, redis));
-  void worker.run();
   const http = createHttpApp({ metrics: createFramecastMetrics(), readiness: async () => ({ ok: true, checks: {} }) });
   adapter = await startDiscordAdapter({
     core, store: blobStoreFromConfig(config), logger: silentLogger, config, http, redis,
@@ -120,6 +119,9 @@ describe('Discord storyboards: a thread per board, shots, button and reaction vo
     }, 30_000, 'the prompt\'s job');
     expect(job?.spec.prompt).toContain('add a lighthouse at dusk');
     await core.cancel(job?.jobId ?? '', { userKey: 'discord:admin', isAdmin: true });
+    expect((await core.job(job?.jobId ?? ''))?.state).toBe('cancelled');
+    // The worker starts now: the board's render has it to itself.
+    void worker.run();
 
     // Alice starts a board in the text channel (over HTTP): a public thread, the board keyed on it.
     const start = videoCommandInteraction({ ...inChannel, ...member(ALICE), prompt: 'collab start a bank heist', draft: true, duration: 1, seed: 7 });
@@ -204,12 +206,14 @@ describe('Discord storyboards: a thread per board, shots, button and reaction vo
     const aliceRender = buttonInteraction({ ...inThread, ...member(ALICE), customId: render, messageId: loc.messageId });
     fake.dispatch('INTERACTION_CREATE', aliceRender);
     expect(await answered(aliceRender.token as string, 'the render')).toMatch(/^Rendering 4 shots as one video: \d+ credits/);
+    const renderAt = Date.now();
     const jobId = (await core.collab.board(boardKey))?.jobId ?? '';
     expect(jobId).not.toBe('');
 
     // The video: posted in the thread with the bot token, once.
     const isVideo = (c: FakeCall) => c.method === 'POST' && c.path === `/channels/${thread}/messages` && c.files.some((f) => f.contentType === 'video/mp4');
     const video = await waitFor(async () => fake.calls.find(isVideo), 150_000, 'the storyboard video in the thread');
+    const videoAt = Date.now();
     expect(video.files[0]?.filename).toBe(`framecast-${jobId}.mp4`);
     expect(String(video.json?.content)).toContain(`<@${ALICE}>`);
     await waitFor(async () => ((await core.collab.board(boardKey))?.state === 'done' ? true : undefined), 30_000, 'the board done');
@@ -240,6 +244,53 @@ describe('Discord storyboards: a thread per board, shots, button and reaction vo
     const rec = await core.job(jobId);
     expect(rec).toMatchObject({ state: 'succeeded', userKey: `discord:${ALICE}` });
     expect(await core.quota.show(`discord:${ALICE}`, { tier: 'free' })).toMatchObject({ spent: rec?.cost, held: 0, active: 0 });
-    console.info(JSON.stringify({ discordCollabSeconds: (Date.now() - t0) / 1000, videoBytes: video.files[0]?.size, boardEdits: contents.length }));
+    console.info(JSON.stringify({ discordCollabSeconds: (Date.now() - t0) / 1000, renderToVideoSeconds: (videoAt - renderAt) / 1000, videoBytes: video.files[0]?.size, boardEdits: contents.length }));
+  });
+
+  it('a board started in a thread or a DM stays there; a blocked theme leaves no thread behind; a channel manager may lock', async () => {
+    const THREAD = '1400000000000000079';
+    const DM = '1400000000000000089';
+    fake.channels.set(THREAD, { type: 11, parentId: CHANNEL });
+    fake.channels.set(DM, { type: 1 });
+    const threadsMade = () => fake.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/threads')).length;
+    const before = threadsMade();
+
+    const inThread = { applicationId: fake.applicationId, guildId: GUILD, channelId: THREAD, channelType: 11 as const, parentId: CHANNEL };
+    const start = videoCommandInteraction({ ...inThread, ...member(BOB), prompt: 'collab start', locale: 'zh-CN' });
+    fake.dispatch('INTERACTION_CREATE', start);
+    expect(await answered(start.token as string, 'the board in the thread')).toMatch(/^分镜板已开启。.*\n添加镜头：/s);
+    expect(threadsMade()).toBe(before);
+    expect(await core.collab.board(`discord:${THREAD}`)).toMatchObject({ state: 'collecting', starterName: 'Bob', locale: 'zh-CN', replyTarget: { channelId: THREAD } });
+    await waitFor(async () => (fake.calls.some((c) => c.method === 'POST' && c.path === `/channels/${THREAD}/messages` && String(c.json?.content).includes('分镜板')) ? true : undefined), 10_000, 'the board message in the thread');
+
+    // Not the starter: Carol, with Manage Channels, may lock; Alice, without, may not unlock.
+    const lock = videoCommandInteraction({ ...inThread, ...member(CAROL), prompt: 'collab lock', permissions: String(1n << 4n) });
+    expect((await post(lock)).status).toBe(200);
+    expect(await answered(lock.token as string, 'the lock')).toBe('Storyboard locked.');
+    expect(answers(lock.token as string).ephemeral).toHaveLength(0);
+    const unlock = videoCommandInteraction({ ...inThread, ...member(ALICE), prompt: 'collab unlock' });
+    fake.dispatch('INTERACTION_CREATE', unlock);
+    expect(await answered(unlock.token as string, 'the refused unlock')).toMatch(/Only the storyboard's starter/);
+    expect(answers(unlock.token as string).ephemeral).toHaveLength(1);
+    expect((await core.collab.board(`discord:${THREAD}`))?.state).toBe('locked');
+
+    // A blocked theme in a text channel: the thread made for it is deleted, the refusal is Alice's alone.
+    const blocked = videoCommandInteraction({ applicationId: fake.applicationId, guildId: GUILD, channelId: CHANNEL, ...member(ALICE), prompt: 'collab start 一段屠杀平民的视频' });
+    fake.dispatch('INTERACTION_CREATE', blocked);
+    expect(await answered(blocked.token as string, 'the refused theme')).toMatch(/not accepted/);
+    expect(threadsMade()).toBe(before + 1);
+    const made = fake.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/threads')).at(-1);
+    expect(made?.json?.name).toBe('Storyboard · Alice');
+    await waitFor(async () => (fake.calls.some((c) => c.method === 'DELETE' && /^\/channels\/\d+$/.test(c.path)) ? true : undefined), 10_000, 'the unused thread deleted');
+    const deleted = fake.calls.filter((c) => c.method === 'DELETE' && /^\/channels\/\d+$/.test(c.path)).map((c) => c.path.slice('/channels/'.length));
+    expect(deleted).toHaveLength(1);
+    expect(await core.collab.board(`discord:${deleted[0] ?? ''}`)).toBeUndefined();
+
+    // A DM: the board is the DM's (no guild, no thread).
+    const dm = videoCommandInteraction({ applicationId: fake.applicationId, channelId: DM, channelType: 1, ...member(CAROL), prompt: 'collab start --draft' });
+    expect((await post(dm)).status).toBe(200);
+    expect(await answered(dm.token as string, 'the DM board')).toMatch(/^Storyboard open\./);
+    expect(await core.collab.board(`discord:${DM}`)).toMatchObject({ state: 'collecting', starterName: 'carol', tenantKey: expect.stringContaining(`dm:${DM}`) });
+    expect(threadsMade()).toBe(before + 1);
   });
 });
