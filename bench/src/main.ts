@@ -9,6 +9,7 @@ const BENCHES: Record<string, string[]> = {
   intake: ['./intake.ts'],
   load: ['./load.ts'],
   moderation: ['./moderation-keywords.ts', './moderation-nsfw.ts'],
+  queue: ['./queue-throughput.ts'],
   worker: ['./worker.ts'],
 };
 
@@ -18,8 +19,14 @@ interface BenchModule {
 
 async function main(): Promise<void> {
   const name = process.argv[2];
+  if (name === 'report') {
+    // Every bench above (or those named after `report`), each in its own process, into bench/RESULTS.md.
+    const { report } = await import('./report.ts');
+    console.log(JSON.stringify(await report(Object.keys(BENCHES), process.argv.slice(3)), null, 2));
+    process.exit(0);
+  }
   if (name === undefined || !(name in BENCHES)) {
-    console.error(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}>`);
+    console.error(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}|report [name ...]>`);
     process.exitCode = 2;
     return;
   }
