@@ -5,7 +5,8 @@ import { FairQueue, type QueuePosition } from '../queue/fair-queue.ts';
 import { DeliveryQueues } from '../queue/delivery-queues.ts';
 import type { GenerateJobDataInput } from '../queue/job-payloads.schema.ts';
 import { Intake } from './intake.ts';
-import type { AdmitInput, JobLifecycle } from '../jobs/job-lifecycle.ts';
+import type { AdmitInput, IntakeClaim, JobLifecycle } from '../jobs/job-lifecycle.ts';
+import type { RedisClient } from 'bullmq';
 import { QuotaService } from '../quota/quota-service.ts';
 import type { ContentModerator } from '../moderation/content-moderator.ts';
 import type { ChatRequestInput } from '../model/chat-request.schema.ts';
@@ -327,9 +328,15 @@ describe('intake failures', () => {
   it('an admission whose reply is lost (it ran) is released: nothing held, the job failed, and the retry makes one job', async () => {
     await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
       let lost = '';
+      // A text-only request is claimed and admitted in one call (intakeAdmit); admit is the path of a takeover or an image.
       const lifecycle = Object.assign(Object.create(core.lifecycle) as JobLifecycle, {
         admit: async (input: AdmitInput) => {
           await core.lifecycle.admit(input);
+          lost = input.record.jobId;
+          throw new Error('connection reset');
+        },
+        intakeAdmit: async (input: AdmitInput, claim: IntakeClaim) => {
+          await core.lifecycle.intakeAdmit(input, claim);
           lost = input.record.jobId;
           throw new Error('connection reset');
         },
@@ -346,28 +353,37 @@ describe('intake failures', () => {
     });
   });
 
-  it('many intakes in one tick share one bulk enqueue; if it fails, each job is enqueued on its own', async () => {
+  it('many intakes in one tick share one pipeline for their adds and answers; if it fails, each job is enqueued and answered on its own', async () => {
     await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '50', FRAMECAST_FREE_DAILY_CREDITS: '1000' }, async (core) => {
-      class BulkBroken extends FairQueue {
-        bulks = 0;
-        constructor() {
-          super(redis, core.config.keyPrefix);
-          const addBulk = this.queue.addBulk.bind(this.queue);
-          this.queue.addBulk = async (jobs) => {
-            this.bulks += 1;
-            if (this.bulks === 1) throw new Error('connection reset');
-            return addBulk(jobs);
-          };
+      class PipelineBroken extends FairQueue {
+        pipelines = 0;
+        override async client(): Promise<RedisClient> {
+          const c = await super.client();
+          return new Proxy(c, {
+            get: (target, prop, receiver) => {
+              if (prop !== 'pipeline') return Reflect.get(target, prop, receiver) as unknown;
+              return () => {
+                const p = target.pipeline();
+                this.pipelines += 1;
+                if (this.pipelines === 1) p.exec = () => Promise.reject(new Error('connection reset'));
+                return p;
+              };
+            },
+          });
         }
       }
-      const queue = new BulkBroken();
+      const queue = new PipelineBroken(redis, core.config.keyPrefix);
       const intake = new Intake({ config: core.config, redis, moderator: listModerator, queue, lifecycle: core.lifecycle, quota: new QuotaService(redis, core.config), random: () => 0.5 });
-      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => intake.intake(req(`/video wave ${i} --draft`))));
+      const many = Array.from({ length: 12 }, (_, i) => req(`/video wave ${i} --draft`));
+      const results = await Promise.all(many.map((r) => intake.intake(r)));
       expect(results.map((r) => (r.status === 'refused' ? r.reason : r.status))).toEqual(Array.from({ length: 12 }, () => 'accepted'));
-      expect(queue.bulks).toBeGreaterThanOrEqual(1);
-      expect(queue.bulks).toBeLessThan(12);
+      expect(queue.pipelines).toBeGreaterThanOrEqual(1);
+      expect(queue.pipelines).toBeLessThan(12);
       expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(12);
       expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 36, active: 12 });
+      // Each answer was recorded all the same: a retry of any event repeats it.
+      const again = await Promise.all(many.map((r) => intake.intake({ ...r })));
+      expect(again.map((r, i) => r.status === 'accepted' && r.duplicate && r.jobId === (results[i] as { jobId: string }).jobId)).toEqual(Array.from({ length: 12 }, () => true));
       await queue.close();
     });
   });

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { FramecastConfig } from '../config/config.ts';
-import { parseVideoCommand, formatSpecSummary } from '../grammar/index.ts';
+import { parseVideoCommand, formatSpecSummary, type GrammarError } from '../grammar/index.ts';
 import { formatEta, t, tAll, type LocalizedText, type MessageId } from '../i18n/messages.ts';
-import type { JobLifecycle } from '../jobs/job-lifecycle.ts';
-import { ChatRequestSchema, type ChatRequestInput, type Locale } from '../model/chat-request.schema.ts';
+import type { AdmitInput, AdmitResult, IntakeAnswerWrite, IntakeClaim, JobLifecycle } from '../jobs/job-lifecycle.ts';
+import { ChatRequestSchema, type ChatRequest, type ChatRequestInput, type Locale } from '../model/chat-request.schema.ts';
 import type { GenerationSpec } from '../model/generation-spec.schema.ts';
-import type { ContentModerator, ModerationVerdict } from '../moderation/content-moderator.ts';
+import type { ContentModerator, ModerationContext, ModerationVerdict } from '../moderation/content-moderator.ts';
 import { FairQueue } from '../queue/fair-queue.ts';
 import { costOf } from '../quota/cost.ts';
 import { QuotaService } from '../quota/quota-service.ts';
@@ -16,7 +16,7 @@ import { TickBatcher } from '../redis/tick-batcher.ts';
 import { UserBlocks } from '../users/user-blocks.ts';
 import type { ReferenceImageIntake } from './reference-image-intake.ts';
 import type { RuntimeCapabilitiesRegistry } from '../runtime/runtime-capabilities-registry.ts';
-import { fitSpecToCapabilities, imageInputRefusal, type FitRefusalCode } from '../model/runtime-capabilities.schema.ts';
+import { fitSpecToCapabilities, imageInputRefusal, type FitRefusalCode, type RuntimeCapabilities } from '../model/runtime-capabilities.schema.ts';
 import { tierOf } from './tiers.ts';
 
 export type RefusalReason =
@@ -81,8 +81,13 @@ interface IntakeProgress {
   reserved: boolean;
   recorded: boolean;
   enqueued: boolean;
+  /** The answer is written over the claim (in the enqueue's round trip). */
+  answered: boolean;
   spec?: GenerationSpec;
 }
+
+/** What a request without an image comes to before any Redis call: a spec to admit, or a refusal. */
+type Prepared = { ok: true; spec: GenerationSpec; reviewRequired: boolean } | { ok: false; result: IntakeResult };
 
 // Deletes the claim only if it is still ours.
 const CAS_DEL_SCRIPT = `
@@ -108,6 +113,11 @@ function refusal(reason: RefusalReason, id: MessageId, vars: Record<string, stri
   return detail === undefined
     ? { status: 'refused', reason, message: tAll(id, vars), duplicate: false }
     : { status: 'refused', reason, message: tAll(id, vars), detail, duplicate: false };
+}
+
+/** Who is asking, for the moderator. A mini program user's id is their openid, which WeChat's own checks need. */
+function moderationContext(req: ChatRequest): ModerationContext {
+  return { platform: req.platform, userId: req.userId, ...(req.platform === 'miniprogram' ? { openid: req.userId } : {}) };
 }
 
 /** The hit that decided a block, with its category's name for users in each language. */
@@ -154,17 +164,34 @@ export class Intake {
     const req = parsed.data;
     const idemKey = this.keys.idempotency(req.platform, req.eventId);
 
+    // A text-only request needs Redis for nothing before its admission: it is parsed and moderated
+    // first, then claimed and admitted in one call, then enqueued and answered in one round trip.
+    let prepared: Prepared | undefined;
+    let claimedBefore = false;
+    if (req.attachments.length === 0) {
+      prepared = await this.prepare(req);
+      if (prepared.ok) {
+        const fast = await this.intakeTextOnly(req, idemKey, prepared);
+        if (fast !== 'claimed') return fast;
+        claimedBefore = true;
+      }
+    }
+
     // Claim the event, or wait for whoever claimed it first and repeat its answer.
     let jobId = newJobId();
     let claimRaw = JSON.stringify({ state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS } satisfies IdemRecord);
-    // The block list is read with the claim (one round trip); it decides only once the claim is ours.
-    const userKey = userKeyOf(req.platform, req.userId);
-    const [claimed, blockedNow] = await Promise.all([
-      this.batch.run<string | null>((p) => p.set(idemKey, claimRaw, 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX')),
-      this.batch.run<number>((p) => p.hexists(this.keys.blockedUsers(), userKey)),
-    ]);
-    let blocked: boolean | undefined = blockedNow === 1;
-    if (claimed === null) {
+    let blocked: boolean | undefined;
+    if (!claimedBefore) {
+      // The block list is read with the claim (one round trip); it decides only once the claim is ours.
+      const userKey = userKeyOf(req.platform, req.userId);
+      const [claimed, blockedNow] = await Promise.all([
+        this.batch.run<string | null>((p) => p.set(idemKey, claimRaw, 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX')),
+        this.batch.run<number>((p) => p.hexists(this.keys.blockedUsers(), userKey)),
+      ]);
+      blocked = blockedNow === 1;
+      claimedBefore = claimed === null;
+    }
+    if (claimedBefore) {
       blocked = undefined;
       const outcome = await this.awaitOrTakeOver(idemKey);
       if (outcome.kind === 'done') return { ...outcome.result, duplicate: true };
@@ -184,35 +211,63 @@ export class Intake {
       );
     }, LEASE_MS / 3);
 
-    const progress: IntakeProgress = { reserved: false, recorded: false, enqueued: false };
+    const progress: IntakeProgress = { reserved: false, recorded: false, enqueued: false, answered: false };
     let result: IntakeResult;
     try {
-      result = await this.process(req, jobId, progress, blocked);
+      result = await this.process(req, jobId, progress, blocked, prepared);
     } catch (err) {
       clearInterval(renew);
-      this.deps.logger?.error({ err, jobId, platform: req.platform }, 'intake failed');
-      if (progress.enqueued) {
-        // Accepted for real: the job will run. Never refund it or let a retry make a second one.
-        result = { status: 'accepted', jobId, position: 0, etaSeconds: 0, cost: 0, creditsLeft: 0, reviewRequired: false, spec: progress.spec as GenerationSpec, message: tAll('intake.accepted_short', { jobId }), duplicate: false };
-      } else {
-        if (progress.reserved || progress.recorded) {
-          await this.deps.lifecycle.abandon(jobId, 'intake failed before the job was queued').catch((e: unknown) => this.deps.logger?.error({ err: e, jobId }, 'could not release an abandoned intake'));
-        }
-        // Forget the claim so that the platform's retry of this event can try again.
-        await this.deps.redis.eval(CAS_DEL_SCRIPT, 1, idemKey, claimRaw).catch(() => undefined);
-        return refusal('internal', 'refusal.internal');
-      }
+      return this.failed(err, req, idemKey, jobId, claimRaw, progress);
     }
     clearInterval(renew);
+    return this.answer(idemKey, jobId, claimRaw, progress, result);
+  }
+
+  /**
+   * The text-only path: one call claims the event, reads the user's block and admits the job; the
+   * enqueue and the answer share the next round trip. 'claimed' when the event was claimed before
+   * (nothing written: the caller waits for that intake's answer, or takes it over).
+   */
+  private async intakeTextOnly(req: ChatRequest, idemKey: string, prepared: Prepared & { ok: true }): Promise<IntakeResult | 'claimed'> {
+    const jobId = newJobId();
+    const claimRaw = JSON.stringify({ state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS } satisfies IdemRecord);
+    const progress: IntakeProgress = { reserved: false, recorded: false, enqueued: false, answered: false };
+    let result: IntakeResult | 'claimed';
+    try {
+      result = await this.admitAndQueue(req, jobId, prepared.spec, prepared.reviewRequired, progress, { key: idemKey, value: claimRaw, ttlSeconds: IDEMPOTENCY_TTL_SECONDS });
+    } catch (err) {
+      return this.failed(err, req, idemKey, jobId, claimRaw, progress);
+    }
+    if (result === 'claimed') return result;
+    return this.answer(idemKey, jobId, claimRaw, progress, result);
+  }
+
+  /** An intake that threw: accepted all the same once queued; otherwise released, and the event's claim with it. */
+  private async failed(err: unknown, req: ChatRequest, idemKey: string, jobId: string, claimRaw: string, progress: IntakeProgress): Promise<IntakeResult> {
+    this.deps.logger?.error({ err, jobId, platform: req.platform }, 'intake failed');
+    if (progress.enqueued) {
+      // Accepted for real: the job will run. Never refund it or let a retry make a second one.
+      const result: IntakeResult = { status: 'accepted', jobId, position: 0, etaSeconds: 0, cost: 0, creditsLeft: 0, reviewRequired: false, spec: progress.spec as GenerationSpec, message: tAll('intake.accepted_short', { jobId }), duplicate: false };
+      return this.answer(idemKey, jobId, claimRaw, progress, result);
+    }
+    if (progress.reserved || progress.recorded) {
+      await this.deps.lifecycle.abandon(jobId, 'intake failed before the job was queued').catch((e: unknown) => this.deps.logger?.error({ err: e, jobId }, 'could not release an abandoned intake'));
+    }
+    // Forget the claim so that the platform's retry of this event can try again.
+    await this.deps.redis.eval(CAS_DEL_SCRIPT, 1, idemKey, claimRaw).catch(() => undefined);
+    return refusal('internal', 'refusal.internal');
+  }
+
+  /** Records the answer over this intake's claim (unless the enqueue's round trip did), and gives it. */
+  private async answer(idemKey: string, jobId: string, claimRaw: string, progress: IntakeProgress, result: IntakeResult): Promise<IntakeResult> {
+    if (progress.answered) return result;
     const done: IdemRecord = { state: 'done', jobId, result };
     if (progress.enqueued && result.status === 'accepted' && !result.duplicate) {
       // The 'queued' event and the answer in one call. Should it fail, the job is queued all the
       // same: the claim stays pending and a retry of the event takes it over once the lease ends
       // (same job id: the reservation is found held, the record and the queue entry are kept).
       const how = await this.deps.lifecycle
-        .queuedAnswer(jobId, { type: 'queued', position: result.position, etaSeconds: result.etaSeconds }, {
-          key: idemKey, claim: claimRaw, answer: JSON.stringify(done), ttlSeconds: IDEMPOTENCY_TTL_SECONDS, queuedJobKey: this.deps.queue.jobKey(jobId),
-        })
+        .queuedAnswer(jobId, { type: 'queued', position: result.position, etaSeconds: result.etaSeconds }, this.answerWrite(idemKey, jobId, claimRaw, done))
         .catch((err: unknown) => {
           this.deps.logger?.warn({ err, jobId }, 'queued, but the answer was not recorded: a retry of the event will take it over');
           return 'failed' as const;
@@ -223,6 +278,10 @@ export class Intake {
     // Only over our own claim: a takeover (same job id) writes its own, equivalent answer.
     await this.deps.redis.eval(CAS_SCRIPT, 1, idemKey, claimRaw, JSON.stringify(done), IDEMPOTENCY_TTL_SECONDS);
     return result;
+  }
+
+  private answerWrite(idemKey: string, jobId: string, claimRaw: string, done: IdemRecord): IntakeAnswerWrite {
+    return { key: idemKey, claim: claimRaw, answer: JSON.stringify(done), ttlSeconds: IDEMPOTENCY_TTL_SECONDS, queuedJobKey: this.deps.queue.jobKey(jobId) };
   }
 
   private async awaitOrTakeOver(idemKey: string): Promise<{ kind: 'done'; result: IntakeResult } | { kind: 'takeover'; jobId: string; claimRaw: string }> {
@@ -255,48 +314,84 @@ export class Intake {
     return refusal('runtime_unsupported', id, {}, { code });
   }
 
-  private async process(req: ReturnType<typeof ChatRequestSchema.parse>, jobId: string, progress: IntakeProgress, blockedAtClaim: boolean | undefined): Promise<IntakeResult> {
-    const { config, moderator, quota, queue, lifecycle } = this.deps;
-    const locale = req.locale ?? config.defaultLocale;
+  /**
+   * Parse, what the runtimes take, text moderation and the spec fitted: all that needs no Redis
+   * (the runtimes' capabilities are cached) for a request without an image.
+   */
+  private async prepare(req: ChatRequest): Promise<Prepared> {
+    const log = this.deps.logger?.child({ platform: req.platform });
+    const parsedSpec = parseVideoCommand(req.text, this.deps.random === undefined ? {} : { random: this.deps.random });
+    if (!parsedSpec.ok) return { ok: false, result: this.badCommand(parsedSpec.error) };
+    let spec = parsedSpec.spec;
+    const caps = await this.capabilities(log);
+    if (caps !== undefined) {
+      const early = imageInputRefusal(caps, false);
+      if (early !== undefined) return { ok: false, result: this.runtimeRefusal(early.code, early.detail, log) };
+    }
+    const textVerdict = await this.deps.moderator.moderateText(req.text, moderationContext(req));
+    if (textVerdict.action === 'block') return { ok: false, result: this.textBlocked(textVerdict, log) };
+    if (caps !== undefined) {
+      const fit = fitSpecToCapabilities(spec, caps);
+      if (!fit.ok) return { ok: false, result: this.runtimeRefusal(fit.code, fit.detail, log) };
+      spec = fit.spec;
+    }
+    return { ok: true, spec, reviewRequired: textVerdict.action === 'review' };
+  }
+
+  private capabilities(log: Logger | undefined): Promise<RuntimeCapabilities | undefined> {
+    return this.deps.capabilities?.current().catch((err: unknown) => {
+      log?.warn({ err }, 'runtime capabilities unreadable: spec left as parsed');
+      return undefined;
+    }) ?? Promise.resolve(undefined);
+  }
+
+  private badCommand(e: GrammarError): IntakeResult {
+    return { status: 'refused', reason: 'bad_command', message: e.message, detail: { code: e.code, param: e.param, allowed: e.allowed }, duplicate: false };
+  }
+
+  private textBlocked(textVerdict: ModerationVerdict, log: Logger | undefined): IntakeResult {
+    const hit = firstHit(textVerdict);
+    log?.info({ category: hit.category, source: textVerdict.source }, 'prompt blocked');
+    return {
+      status: 'refused',
+      reason: 'moderation_blocked',
+      message: tAll('refusal.moderation_blocked', (l) => ({ category: hit.label[l] })),
+      detail: { category: hit.category, hits: textVerdict.hits },
+      duplicate: false,
+    };
+  }
+
+  private async process(req: ChatRequest, jobId: string, progress: IntakeProgress, blockedAtClaim: boolean | undefined, prepared: Prepared | undefined): Promise<IntakeResult> {
+    const { moderator } = this.deps;
     const log = this.deps.logger?.child({ jobId, platform: req.platform });
     const userKey = userKeyOf(req.platform, req.userId);
 
     // 0. A user an operator blocked is refused before anything is parsed, moderated or charged
-    // (read with the claim; a takeover reads it now).
+    // (read with the claim; a takeover reads it now). A text-only request was parsed and moderated
+    // before its claim: only its answer waits for the block check.
     if (blockedAtClaim ?? (await this.blocks.isBlocked(userKey))) return refusal('user_blocked', 'refusal.user_blocked');
+    if (prepared !== undefined) {
+      if (!prepared.ok) return prepared.result;
+      const r = await this.admitAndQueue(req, jobId, prepared.spec, prepared.reviewRequired, progress);
+      if (r === 'claimed') throw new Error('unexpected: no claim was asked for');
+      return r;
+    }
 
     // 1. Parse.
     const parsedSpec = parseVideoCommand(req.text, this.deps.random === undefined ? {} : { random: this.deps.random });
-    if (!parsedSpec.ok) {
-      const e = parsedSpec.error;
-      return { status: 'refused', reason: 'bad_command', message: e.message, detail: { code: e.code, param: e.param, allowed: e.allowed }, duplicate: false };
-    }
+    if (!parsedSpec.ok) return this.badCommand(parsedSpec.error);
     let spec = parsedSpec.spec;
     // What the runtimes can make decides before anything is fetched or charged.
-    const caps = await this.deps.capabilities?.current().catch((err: unknown) => {
-      log?.warn({ err }, 'runtime capabilities unreadable: spec left as parsed');
-      return undefined;
-    });
+    const caps = await this.capabilities(log);
     if (caps !== undefined) {
       const early = imageInputRefusal(caps, req.attachments.length > 0);
       if (early !== undefined) return this.runtimeRefusal(early.code, early.detail, log);
     }
 
     // 2. Moderate the text.
-    // A mini program user's id is their openid, which WeChat's own checks need.
-    const ctx = { platform: req.platform, userId: req.userId, ...(req.platform === 'miniprogram' ? { openid: req.userId } : {}) };
+    const ctx = moderationContext(req);
     const textVerdict = await moderator.moderateText(req.text, ctx);
-    if (textVerdict.action === 'block') {
-      const hit = firstHit(textVerdict);
-      log?.info({ category: hit.category, source: textVerdict.source }, 'prompt blocked');
-      return {
-        status: 'refused',
-        reason: 'moderation_blocked',
-        message: tAll('refusal.moderation_blocked', (l) => ({ category: hit.label[l] })),
-        detail: { category: hit.category, hits: textVerdict.hits },
-        duplicate: false,
-      };
-    }
+    if (textVerdict.action === 'block') return this.textBlocked(textVerdict, log);
     let reviewRequired = textVerdict.action === 'review';
 
     // 3. The reference image: fetched safely, decoded, stored, moderated.
@@ -333,7 +428,20 @@ export class Intake {
       spec = fit.spec;
     }
 
-    // 4. Reserve credits, record the job and rank it in its user's line: one call (JobLifecycle.admit).
+    const r = await this.admitAndQueue(req, jobId, spec, reviewRequired, progress);
+    if (r === 'claimed') throw new Error('unexpected: no claim was asked for');
+    return r;
+  }
+
+  /**
+   * 4. Reserve credits, record the job and rank it in its user's line: one call (JobLifecycle.admit,
+   * or intakeAdmit with the event's `claim` and the block check in front). 5. Enqueue, and with a
+   * `claim`, write the answer over it in the same round trip.
+   */
+  private async admitAndQueue(req: ChatRequest, jobId: string, spec: GenerationSpec, reviewRequired: boolean, progress: IntakeProgress, claim?: IntakeClaim): Promise<IntakeResult | 'claimed'> {
+    const { config, quota, queue, lifecycle } = this.deps;
+    const locale = req.locale ?? config.defaultLocale;
+    const userKey = userKeyOf(req.platform, req.userId);
     const tenantKey = tenantKeyOf(req.platform, req.tenantId);
     const tier = tierOf(config, userKey, req.roles);
     const cost = costOf(spec);
@@ -342,7 +450,7 @@ export class Intake {
     // and recorded is released (abandon is a no-op for a job never admitted).
     progress.reserved = true;
     progress.recorded = true;
-    const admitted = await lifecycle.admit({
+    const input: AdmitInput = {
       record: {
         version: 2, jobId, platform: req.platform, userKey, tenantKey, channelId: req.channelId,
         eventId: req.eventId, cost, spec, createdAt, reviewRequired, replyTarget: req.replyTarget, locale, tier,
@@ -352,7 +460,24 @@ export class Intake {
       settingsKey: this.keys.userSettings(userKey),
       defaultAllowDowngrade: config.env.FRAMECAST_OOM_DOWNGRADE,
       fairQueue: queue.admissionKeys(userKey, spec.mode),
-    });
+    };
+    let admitted: AdmitResult;
+    if (claim === undefined) {
+      admitted = await lifecycle.admit(input);
+    } else {
+      const out = await lifecycle.intakeAdmit(input, claim);
+      if (out.outcome === 'claimed') {
+        progress.reserved = false;
+        progress.recorded = false;
+        return 'claimed';
+      }
+      if (out.outcome === 'blocked') {
+        progress.reserved = false;
+        progress.recorded = false;
+        return refusal('user_blocked', 'refusal.user_blocked');
+      }
+      admitted = out.admit;
+    }
     const decision = quota.decide(tier, admitted.reserve);
     if (!decision.ok) {
       switch (decision.reason) {
@@ -376,18 +501,12 @@ export class Intake {
     // Reserved and recorded (a takeover of a crashed intake owns what it finds held): a failure
     // from here until the job is queued releases both (progress says so since before admit).
 
-    // 5. Enqueue (the record is written, so a worker always finds it).
-    await queue.add({ version: 2, jobId, userKey, enqueuedAt: createdAt }, spec.mode, admitted.rank);
-    progress.enqueued = true;
-    progress.spec = spec;
-    // From here on the request is accepted whatever happens; the place in line is best effort
-    // (read before the enqueue: jobs enqueued meanwhile by others are not counted).
+    // The place in line from what admit read (jobs enqueued meanwhile by others are not counted).
     const pos = await queue.positionFrom(admitted, spec.mode).catch(() => ({ position: 0, state: 'unknown' as const, etaSeconds: 0 }));
     const creditsLeft = decision.alreadyReserved
       ? await quota.show(userKey, tier, this.now()).then((q) => q.available, () => 0)
       : decision.dailyLeft + decision.bonusLeft;
-    log?.info({ cost, tier, position: pos.position }, 'job accepted');
-
+    this.deps.logger?.info({ jobId, platform: req.platform, cost, tier, position: pos.position }, 'job accepted');
     const vars = (l: Locale) => ({
       summary: formatSpecSummary(spec, l),
       jobId,
@@ -395,8 +514,7 @@ export class Intake {
       eta: formatEta(pos.etaSeconds, l),
       credits: creditsLeft,
     });
-    const id: MessageId = reviewRequired ? 'intake.accepted_review' : 'intake.accepted';
-    return {
+    const result: IntakeResult = {
       status: 'accepted',
       jobId,
       position: pos.position,
@@ -405,8 +523,42 @@ export class Intake {
       creditsLeft,
       reviewRequired,
       spec,
-      message: tAll(id, vars),
+      message: tAll(reviewRequired ? 'intake.accepted_review' : 'intake.accepted', vars),
       duplicate: false,
     };
+
+    // 5. Enqueue (the record is written, so a worker always finds it).
+    const payload = { version: 2 as const, jobId, userKey, enqueuedAt: createdAt };
+    if (claim === undefined) {
+      await queue.add(payload, spec.mode, admitted.rank);
+    } else {
+      // The add and the answer in one pipeline on the queue's connection: the answer's script finds
+      // the job queued (it runs after the add), else writes nothing and the answer is written after.
+      const on = await this.queuePipeline();
+      const added = queue.add(payload, spec.mode, admitted.rank, on);
+      const write = this.answerWrite(claim.key, jobId, claim.value, { state: 'done', jobId, result });
+      const answered = lifecycle.queuedAnswer(jobId, { type: 'queued', position: result.position, etaSeconds: result.etaSeconds }, write, on).catch(() => 'failed' as const);
+      await added;
+      progress.answered = (await answered) === 'written';
+    }
+    progress.enqueued = true;
+    progress.spec = spec;
+    return result;
   }
+
+  private queueConnection: Promise<TickBatcher> | undefined;
+
+  /** Turns' pipelines on the generate queue's own connection, with the job scripts defined there. */
+  private queuePipeline(): Promise<TickBatcher> {
+    this.queueConnection ??= this.deps.queue.client().then(
+      // BullMQ's client is ioredis behind its adapter: its pipelines take ioredis' commands and BullMQ's.
+      (client) => this.deps.lifecycle.pipelineOn(client as unknown as Redis),
+      (err: unknown) => {
+        this.queueConnection = undefined;
+        throw err;
+      },
+    );
+    return this.queueConnection;
+  }
+
 }

@@ -226,6 +226,14 @@ export class JobLifecycle {
     return r === 1 ? 'written' : r === 0 ? 'claim-changed' : 'not-queued';
   }
 
+  /**
+   * Turns' pipelines on another connection to the same Redis (the generate queue's own), with the
+   * job scripts defined there: queuedAnswer's `on`, to answer in the same round trip as the add.
+   */
+  pipelineOn(connection: Redis): TickBatcher {
+    return new TickBatcher(withJobScripts(connection));
+  }
+
   /** A worker took the job: queued → active. False when it is no longer queued or active. */
   async start(jobId: string, attempt: number): Promise<boolean> {
     return this.transition(jobId, RUNNING, 'active', { type: 'started', data: { attempt } }, { startedAt: this.now(), attempts: attempt });

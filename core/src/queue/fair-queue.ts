@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { Job, Queue, type ConnectionOptions, type RedisClient } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Keys } from '../redis/keys.ts';
+import type { TickBatcher } from '../redis/tick-batcher.ts';
 import { GENERATE_QUEUE, GenerateJobDataSchema, type GenerateJobData, type GenerateJobDataInput } from './job-payloads.schema.ts';
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
@@ -86,14 +87,16 @@ export class FairQueue {
   /**
    * Enqueues once per job id (a repeated call is a no-op) and returns the job's rank. `rank`: the
    * rank JobLifecycle.admit already gave the job (its user's waiting set written), else one is given here.
+   * `on`: a pipeline on this queue's own connection (`client()`) to send the add in, so that what
+   * the caller puts in it next, in the same turn, runs right after the add in the same round trip.
    */
-  async add(input: GenerateJobDataInput, mode: 'draft' | 'final', rank?: number): Promise<{ rank: number; priority: number }> {
+  async add(input: GenerateJobDataInput, mode: 'draft' | 'final', rank?: number, on?: TickBatcher): Promise<{ rank: number; priority: number }> {
     const data: GenerateJobData = GenerateJobDataSchema.parse(input);
     const setKey = this.keys.waitingCount(data.userKey);
     if (rank === undefined) rank = Math.max(0, await this.r.fcEnqueueRank(setKey, data.jobId, WAITING_SET_TTL_SECONDS));
     const priority = fairPriority(rank, mode);
     try {
-      await this.enqueue(data, priority);
+      await (on === undefined ? this.enqueue(data, priority) : this.enqueueOn(on, data, priority));
     } catch (err) {
       // Not queued: it must not hold a place in its user's line.
       await this.redis.zrem(setKey, data.jobId).catch(() => undefined);
@@ -116,10 +119,37 @@ export class FairQueue {
     });
   }
 
+  /** BullMQ's name, data and options of one generate job. */
+  private job(data: GenerateJobData, priority: number) {
+    return { name: 'generate', data, opts: { ...JOB_OPTIONS, backoff: this.backoff, jobId: data.jobId, priority } };
+  }
+
+  /**
+   * BullMQ's add of one job in the caller's pipeline (Job.addJob, as Queue.addBulk does in its own).
+   * Should it fail there, the job is added again on its own (an add is idempotent per job id).
+   */
+  private async enqueueOn(on: TickBatcher, data: GenerateJobData, priority: number): Promise<void> {
+    const j = this.job(data, priority);
+    try {
+      const reply = await on.run<unknown>((p) => new Job(this.queue, j.name, j.data, j.opts, j.opts.jobId).addJob(p as unknown as RedisClient));
+      if (typeof reply === 'number' && reply < 0) throw new Error(`BullMQ refused the add (${reply})`);
+    } catch {
+      await this.queue.add(j.name, j.data, j.opts);
+    }
+  }
+
+  /**
+   * This queue's own connection once it is ready (BullMQ's client): where a pipeline for `add`'s
+   * `on` is made, and where scripts run in it must be defined.
+   */
+  client(): Promise<RedisClient> {
+    return this.queue.client;
+  }
+
   private async flush(): Promise<void> {
     const batch = this.batch;
     this.batch = [];
-    const job = (b: (typeof batch)[number]) => ({ name: 'generate', data: b.data, opts: { ...JOB_OPTIONS, backoff: this.backoff, jobId: b.data.jobId, priority: b.priority } });
+    const job = (b: (typeof batch)[number]) => this.job(b.data, b.priority);
     try {
       await this.queue.addBulk(batch.map(job));
       for (const b of batch) b.done();
