@@ -226,7 +226,7 @@ describe('Slack storyboard: signed requests to Bolt on the HTTP server, the real
 
 // About 5–10 s on an idle machine: no render, a second rig in Socket Mode.
 describe('Slack storyboard over Socket Mode: envelopes from the fake Slack over a real WebSocket', { timeout: 120_000 }, () => {
-  it('a board started by a mention in a thread lives there; a slash command in the channel does not see it; a shot, a retried reaction = one vote, an admin closes it', async () => {
+  it('a board started by a mention in a thread lives there; a slash command in the channel does not see it; a shot, a retried reaction = one vote, a failure\'s refund note, an admin closes it', async () => {
     // The worker shares this process: on a loaded machine an ack can wait for it.
     const long = { timeoutMs: 30_000 };
     const s = await slackRig('socket', { redis, dataDir, env: { FRAMECAST_STEPS: '2' } });
@@ -253,6 +253,12 @@ describe('Slack storyboard over Socket Mode: envelopes from the fake Slack over 
       await new Promise((res) => setTimeout(res, 500));
       expect((await s.core.collab.board(key))?.shots[0]?.voters).toEqual(['slack:UA']);
       expect(s.fake.ephemerals.filter((e) => e.user === 'UA')).toHaveLength(0);
+      // A failed render's event (as the stitch worker publishes it): the refund note on the board message, its buttons back.
+      await s.core.collab.events.publish({ boardKey: key, type: 'failed', message: { en: 'Not made; all credits were refunded.', 'zh-CN': '生成失败，额度已全部退回。' } });
+      await waitFor(async () => {
+        const m = JSON.stringify(s.fake.messages.get(`C7:${boardMsg.ts}`)?.blocks ?? '');
+        return m.includes('❌ Not made; all credits were refunded.') && m.includes(COLLAB_ACTION.vote) ? true : undefined;
+      }, 30_000, 'the refund note');
       // Bob, a workspace admin, may close Alice's board; the message says so and loses its buttons.
       await s.fake.sendEnvelope('events_api', eventCallback(s, mentionEvent(s, 'UB', 'collab cancel', thread, 'C7')), long);
       await waitFor(async () => ((await s.core.collab.board(key))?.state === 'cancelled' ? true : undefined), 30_000, 'the board closed');
