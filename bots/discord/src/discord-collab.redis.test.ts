@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { startDiscordAdapter, type DiscordAdapter } from './discord-adapter.ts';
 import type { BoardMessageLocation } from './discord-collab-board.ts';
 import { FakeDiscord, type FakeCall } from './testing/fake-discord.ts';
 import { buttonInteraction, reactionAddEvent, videoCommandInteraction, type InteractionBase } from './testing/fake-interactions.ts';
+import { interactionKeys, postSignedInteraction } from './testing/signed-interactions.ts';
 
 // Storyboards in Discord: one adapter on the gateway (discord.js against the fake gateway: commands
 // and reactions) and on HTTP interactions (signed POSTs) at once, the product's core (real
@@ -44,13 +45,13 @@ beforeAll(async () => {
   fake = await new FakeDiscord().start();
   fake.channels.set(CHANNEL, { type: 0 });
   fake.strictChannels = true;
-  const pair = generateKeyPairSync('ed25519');
-  privateKey = pair.privateKey;
+  const keys = interactionKeys();
+  privateKey = keys.privateKey;
   config = testConfig({
     REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '2', FRAMECAST_FREE_MAX_CONCURRENT: '5', FRAMECAST_FREE_DAILY_CREDITS: '1000',
     FRAMECAST_COLLAB_MAX_SHOTS: '4', FRAMECAST_COLLAB_TRANSITION_SECONDS: '0.5',
     DISCORD_TOKEN: 'test-token-collab', DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE_URL: fake.apiBaseUrl,
-    DISCORD_PUBLIC_KEY: pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex'),
+    DISCORD_PUBLIC_KEY: keys.publicKeyHex,
   });
   ({ core, worker } = await productCoreAndWorker(config, redis));
   const http = createHttpApp({ metrics: createFramecastMetrics(), readiness: async () => ({ ok: true, checks: {} }) });
@@ -72,14 +73,7 @@ afterAll(async () => {
 });
 
 /** An interaction through the HTTP endpoint, signed as Discord signs it. */
-async function post(body: unknown): Promise<Response> {
-  const raw = JSON.stringify(body);
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const signature = sign(null, Buffer.from(timestamp + raw), privateKey).toString('hex');
-  return fetch(`http://127.0.0.1:${server.port}/discord/interactions`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': timestamp }, body: raw,
-  });
-}
+const post = (body: unknown): Promise<Response> => postSignedInteraction(server.port, body, privateKey);
 
 const member = (userId: string): Partial<InteractionBase> => (userId === ALICE
   ? { userId, username: 'alice', globalName: 'Alice' }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
 import { startDiscordAdapter, type DiscordAdapter } from './discord-adapter.ts';
 import { FakeDiscord, type FakeCall } from './testing/fake-discord.ts';
 import { videoCommandInteraction } from './testing/fake-interactions.ts';
+import { interactionKeys, postSignedInteraction } from './testing/signed-interactions.ts';
 import { solidPng } from './testing/solid-png.ts';
 
 // HTTP interactions only (DISCORD_GATEWAY=off), from the signed POST to the delivered mp4: the
@@ -36,9 +37,9 @@ beforeAll(async () => {
   redis = testRedis();
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-discord-http-walk-'));
   fake = await new FakeDiscord().start();
-  const pair = generateKeyPairSync('ed25519');
-  privateKey = pair.privateKey;
-  const publicHex = pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+  const keys = interactionKeys();
+  privateKey = keys.privateKey;
+  const publicHex = keys.publicKeyHex;
   config = testConfig({
     REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '4',
     DISCORD_TOKEN: 'test-token-3', DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE_URL: fake.apiBaseUrl,
@@ -64,16 +65,7 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-async function post(body: unknown): Promise<Response> {
-  const raw = JSON.stringify(body);
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const signature = sign(null, Buffer.from(timestamp + raw), privateKey).toString('hex');
-  return fetch(`http://127.0.0.1:${server.port}/discord/interactions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': timestamp },
-    body: raw,
-  });
-}
+const post = (body: unknown): Promise<Response> => postSignedInteraction(server.port, body, privateKey);
 
 describe('Discord HTTP interactions: a prompt with an image from the signed POST to the delivered mp4', () => {
   it('defers in the HTTP answer, shows the place in line and the steps, and edits the reply with a multipart mp4 that ffprobe reads', { timeout: 120_000 }, async () => {

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { startDiscordAdapter, type DiscordAdapter } from './discord-adapter.ts';
 import { FakeDiscord } from './testing/fake-discord.ts';
 import { actionCustomId } from './discord-actions.ts';
 import { buttonInteraction, modalSubmitInteraction, pingInteraction, plainCommandInteraction, videoCommandInteraction } from './testing/fake-interactions.ts';
+import { interactionKeys, postSignedInteraction } from './testing/signed-interactions.ts';
 
 // HTTP interactions only (DISCORD_GATEWAY=off): requests signed with a test Ed25519 key reach
 // POST /discord/interactions on the one HTTP server; follow-ups go to the fake REST API.
@@ -30,11 +31,11 @@ beforeAll(async () => {
   redis = testRedis();
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-discord-http-'));
   fake = await new FakeDiscord().start();
-  const pair = generateKeyPairSync('ed25519');
-  privateKey = pair.privateKey;
-  otherKey = generateKeyPairSync('ed25519').privateKey;
   // The raw 32-byte key is the last 32 bytes of its SPKI DER, as the developer portal shows it in hex.
-  const publicHex = pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+  const keys = interactionKeys();
+  privateKey = keys.privateKey;
+  otherKey = interactionKeys().privateKey;
+  const publicHex = keys.publicKeyHex;
   config = testConfig({
     REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir,
     DISCORD_TOKEN: 'test-token-2', DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE_URL: fake.apiBaseUrl,
@@ -55,16 +56,7 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-async function post(body: unknown, key: KeyObject = privateKey, tamper?: (raw: string) => string): Promise<Response> {
-  const raw = JSON.stringify(body);
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const signature = sign(null, Buffer.from(timestamp + raw), key).toString('hex');
-  return fetch(`http://127.0.0.1:${server.port}/discord/interactions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-signature-ed25519': signature, 'x-signature-timestamp': timestamp },
-    body: tamper === undefined ? raw : tamper(raw),
-  });
-}
+const post = (body: unknown, key: KeyObject = privateKey, tamper?: (raw: string) => string): Promise<Response> => postSignedInteraction(server.port, body, key, tamper);
 
 describe('Discord HTTP interactions (POST /discord/interactions, Ed25519)', () => {
   it('answers a signed PING with PONG', async () => {
