@@ -17,6 +17,7 @@ import { loadConditioningImage } from '../worker/conditioning-image.ts';
 import { classifyFailure, runtimeRequestOf } from '../worker/generate-worker.ts';
 import { GpuGate } from '../worker/gpu-gate.ts';
 import type { OutputScanner } from '../worker/output-scanner.ts';
+import { writeScanReport } from '../worker/scan-report.ts';
 
 export interface CollabWorkerOptions {
   core: Core;
@@ -40,7 +41,17 @@ export interface CollabWorkerOptions {
   progressEveryMs?: number;
   /** How often the boards are swept (idle expiry, ended renders settled); default 60 s. */
   sweepEveryMs?: number;
+  /** How often a running segment checks that its render still runs (a `collab cancel`); default 500 ms. */
+  cancelPollMs?: number;
+  /**
+   * When the stitched video's output scan report (`scans/<jobId>/…`) is written, as for ordinary
+   * jobs: for a video held for review or blocked (default), for every scanned video, or never.
+   */
+  scanReports?: 'review' | 'always' | 'never';
 }
+
+/** Thrown inside a segment when its render ended before the runtime started (a cancel). */
+class RenderOver extends Error {}
 
 /**
  * Renders storyboards: segment jobs (one shot each, with the board's seed, style and aspect; the
@@ -89,6 +100,13 @@ export class CollabWorker {
     if (await this.isOver(d.jobId)) return { skipped: true };
     const collab = this.o.core.collab;
     const dir = path.join(this.o.workDir, `${d.jobId}-seg-${d.index}`);
+    // A render cancelled (or failed) meanwhile stops this segment at its next step.
+    const abort = new AbortController();
+    const poll = setInterval(() => {
+      void this.isOver(d.jobId).then((over) => {
+        if (over) abort.abort();
+      }, () => undefined);
+    }, this.o.cancelPollMs ?? 500);
     try {
       await mkdir(dir, { recursive: true });
       const below = await this.childClips(job);
@@ -108,7 +126,8 @@ export class CollabWorker {
       };
       const result = await this.gate.run(async () => {
         await collab.reportSegment({ jobId: d.jobId, boardKey: d.boardKey, index: d.index, count: d.count, phase: 'started' });
-        return this.o.runtime.generate(request, { onStep });
+        if (abort.signal.aborted || (await this.isOver(d.jobId))) throw new RenderOver();
+        return this.o.runtime.generate(request, { onStep, signal: abort.signal });
       });
       await reports;
       const clip = path.join(dir, 'clip.mp4');
@@ -136,11 +155,24 @@ export class CollabWorker {
       log.info('segment rendered');
       return { clips: [...below.clips, { index: d.index, ref, frames, fps }], lastFrameRef };
     } catch (err) {
+      if (err instanceof RenderOver || abort.signal.aborted || (await this.isOver(d.jobId).catch(() => false))) {
+        // The render ended meanwhile (a cancel): nothing to retry, nothing to report; the flow drains.
+        log.info('segment stopped: its render is over');
+        return { skipped: true };
+      }
       await this.onError(job, d.jobId, d.boardKey, err, log, async () => collab.reportSegment({ jobId: d.jobId, boardKey: d.boardKey, index: d.index, count: d.count, phase: 'retrying' }));
       throw err;
     } finally {
+      clearInterval(poll);
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
+  }
+
+  /** The render ended while the stitch worked (a cancel): settled by whoever ended it; the stitch stops. */
+  private async stitchOver(jobId: string, boardKey: string): Promise<boolean> {
+    if (!(await this.isOver(jobId))) return false;
+    await this.o.core.collab.afterRender(boardKey).catch(() => undefined);
+    return true;
   }
 
   /** The clips of the segments below this job in the flow (a chain's earlier shots, or all for the stitch). */
@@ -209,12 +241,14 @@ export class CollabWorker {
         ...(d.endCardSeconds > 0 ? { endCard: { title: d.creditsTitle, names: d.credits, seconds: d.endCardSeconds } } : {}),
       });
       this.o.onStitched?.(d.jobId, plan);
+      if (await this.stitchOver(d.jobId, d.boardKey)) return { skipped: true };
       const encoded = await encodeVideo({ kind: 'file', path: stitched }, {
         outputPath: path.join(dir, `${d.jobId}.mp4`),
         aigc: { contentProducer: this.o.core.config.env.FRAMECAST_CONTENT_PRODUCER, produceId: d.jobId },
         preset: this.o.x264Preset ?? 'veryfast',
         fps,
       });
+      let reviewRequired = rec.reviewRequired;
       const budget = rec.replyTarget?.maxUploadBytes ?? null;
       let video = encoded;
       let needsLink = false;
@@ -223,10 +257,17 @@ export class CollabWorker {
         video = fit.video;
         needsLink = !fit.fits;
       }
+      if (await this.stitchOver(d.jobId, d.boardKey)) return { skipped: true };
       if (this.o.scanner !== undefined) {
         await collab.reportStitch(d.jobId, d.boardKey, 'scanning');
         const verdict = await this.o.scanner.scan(video.path);
         this.o.core.observeModeration('video', verdict.action);
+        const reports = this.o.scanReports ?? 'review';
+        if (reports === 'always' || (reports === 'review' && verdict.action !== 'allow')) {
+          // A report that cannot be written costs the operator the scores, not the group its video.
+          await writeScanReport(this.o.store, d.jobId, video.path, verdict).catch((err: unknown) => log.warn({ err }, 'could not write the scan report'));
+        }
+        if (verdict.action === 'review') reviewRequired = true;
         if (verdict.action === 'block') {
           await this.o.core.lifecycle.finish(d.jobId, { kind: 'blocked', code: 'output_blocked', message: tAll('outcome.output_blocked') }, { code: 'output_blocked', message: 'output scan' });
           await collab.afterRender(d.boardKey);
@@ -241,6 +282,12 @@ export class CollabWorker {
         videoRef, posterRef, bytes: video.bytes, width: video.width, height: video.height, frames: video.frames, fps: video.fps,
         durationSec: video.durationSec, sha256: video.sha256, needsLink, downgraded: false,
       };
+      if (reviewRequired) {
+        // Held for a moderator like any job's video: the shares stay held; the decision settles them and the sweep ends the board.
+        const held = await this.o.core.lifecycle.hold(d.jobId, vr);
+        log.info({ outcome: held.kind }, 'storyboard held for review');
+        return { outcome: String(held.kind), durationSec: video.durationSec };
+      }
       const done = await this.o.core.lifecycle.finish(d.jobId, { kind: 'video', result: vr });
       await collab.renderDone(d.jobId, d.boardKey);
       log.info({ outcome: done.kind }, 'storyboard rendered');

@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { atRenderScale, blobStoreFromConfig, createCore, type BlobStore, type CollabContext, type Core, type FramecastConfig } from '@framecast/core';
+import { COLLAB_SEGMENT_QUEUE, atRenderScale, scanReportKey, blobStoreFromConfig, createCore, type BlobStore, type CollabContext, type Core, type FramecastConfig } from '@framecast/core';
 import { createProductImageIntake, createProductModerator } from '@framecast/content-safety';
+import { Queue } from 'bullmq';
 import sharp from 'sharp';
 import { RuntimeError, type RuntimeRequest, type VideoRuntime } from '../runtime/video-runtime.ts';
 import { probeVideo } from '../video/ffprobe.ts';
@@ -39,8 +40,17 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-/** The real runtime, counting calls per prompt, failing chosen prompts' first call (a transient fault). */
-function flaky(inner: VideoRuntime, failOnce: RegExp | undefined, calls: string[], failAlways?: RegExp, images?: Map<string, boolean>): VideoRuntime {
+/** A shot the runtime keeps rendering (the real model, over and over) until its worker aborts it; when it stopped. */
+interface Hold {
+  prompt: RegExp;
+  stoppedAt?: number;
+}
+
+/**
+ * The real runtime, counting calls per prompt, failing chosen prompts' first call (a transient fault),
+ * and holding a chosen prompt (see Hold).
+ */
+function flaky(inner: VideoRuntime, failOnce: RegExp | undefined, calls: string[], failAlways?: RegExp, images?: Map<string, boolean>, hold?: Hold): VideoRuntime {
   const failed = new Set<string>();
   return {
     name: inner.name,
@@ -55,12 +65,21 @@ function flaky(inner: VideoRuntime, failOnce: RegExp | undefined, calls: string[
         failed.add(req.prompt);
         throw new RuntimeError('transient', 'injected fault');
       }
+      if (hold?.prompt.test(req.prompt) === true) {
+        const until = Date.now() + 120_000;
+        try {
+          // The real model checks the worker's signal between its steps and throws 'cancelled'.
+          while (Date.now() < until) await inner.generate(req, hooks);
+        } finally {
+          hold.stoppedAt = performance.now();
+        }
+      }
       return inner.generate(req, hooks);
     },
   };
 }
 
-async function setup(failOnce?: RegExp, o: { config?: FramecastConfig; failAlways?: RegExp; scan?: boolean } = {}): Promise<{ core: Core; worker: CollabWorker; calls: string[]; images: Map<string, boolean>; plans: Map<string, StitchPlan>; stop(): Promise<void> }> {
+async function setup(failOnce?: RegExp, o: { config?: FramecastConfig; failAlways?: RegExp; scan?: boolean; hold?: Hold } = {}): Promise<{ core: Core; worker: CollabWorker; calls: string[]; images: Map<string, boolean>; plans: Map<string, StitchPlan>; stop(): Promise<void> }> {
   const config = o.config ?? baseConfig;
   const { moderator } = await createProductModerator(config);
   const core = createCore({ config, redis, moderator, imageIntake: createProductImageIntake(store), logger: silentLogger, connection: { url: testRedisUrl(), maxRetriesPerRequest: null } });
@@ -70,7 +89,7 @@ async function setup(failOnce?: RegExp, o: { config?: FramecastConfig; failAlway
   // What a generate worker publishes: the tiny model at a quarter scale (it takes a first frame).
   const publication = await core.runtimes.startPublishing(`collab-test-${process.pid}`, atRenderScale(await runtime.capabilities(), 0.25), { ttlSec: 30 });
   const worker = new CollabWorker({
-    core, runtime: flaky(runtime, failOnce, calls, o.failAlways, images), store, ...(o.scan === false ? {} : { scanner: await outputScannerFromConfig(config) }), logger: silentLogger,
+    core, runtime: flaky(runtime, failOnce, calls, o.failAlways, images, o.hold), store, ...(o.scan === false ? {} : { scanner: await outputScannerFromConfig(config), scanReports: 'always' as const }), logger: silentLogger,
     workDir: path.join(dataDir, 'work', String(process.pid)), renderScale: 0.25, steps: 2, x264Preset: 'ultrafast',
     onStitched: (jobId, plan) => plans.set(jobId, plan),
   });
@@ -132,6 +151,8 @@ describe('collaborative storyboard → one stitched video (real Redis, ONNX Runt
       expect(plan?.filterGraph).toContain('text=shot three\\, sand castle');
       expect(plan?.filterGraph).not.toContain('shot six');
       expect(await readAigcMetadata(file)).toMatchObject({ Label: '1', ProduceID: jobId });
+      // The output scan's report, as an ordinary job's (scanReports 'always' here; by default only for a held or blocked video).
+      expect(JSON.parse((await store.get(scanReportKey(jobId))).toString('utf8'))).toMatchObject({ version: 1, jobId, verdict: 'allow' });
       // The failing shot was rendered twice, every other once (the tiny model takes a first frame: a chain).
       expect(s.calls.filter((p) => p.includes('shot three'))).toHaveLength(2);
       expect(s.calls).toHaveLength(6);
@@ -191,6 +212,70 @@ describe('collaborative storyboard → one stitched video (real Redis, ONNX Runt
       expect(s.images.get('a blue kite')).toBe(true);
       expect(s.images.get('a red kite')).toBe(false);
       expect(deliveryCount(rb?.jobId ?? '')).toBe(1);
+    } finally {
+      await s.stop();
+    }
+  }, 300_000);
+  it('collab cancel while segment 2 of 4 runs: it stops at its next step, the rest never start, no video, every share refunded once, the board open again, the worker free at once', async () => {
+    const config = testConfig(env({ FRAMECAST_COLLAB_QUOTA_POLICY: 'split' }));
+    const hold: Hold = { prompt: /held shot/ };
+    const s = await setup(undefined, { config, scan: false, hold });
+    const a = (u: string, n: string) => ctx(u, n, 'cancel-a');
+    const b = ctx('dan', 'Dan', 'cancel-b');
+    try {
+      await s.core.collab.command(a('alice', 'Alice'), 'collab start --draft --duration 1 --seed 5');
+      for (const [who, text] of [['alice', 'first shot'], ['bob', 'held shot'], ['carol', 'third shot'], ['alice', 'fourth shot']] as const) {
+        expect((await s.core.collab.command(a(who, who), `add ${text}`))?.ok).toBe(true);
+      }
+      await s.core.collab.command(b, 'collab start --draft --duration 1');
+      await s.core.collab.command(b, 'add after the cancel');
+      const r = await s.core.collab.command(a('alice', 'Alice'), 'collab render');
+      expect(r).toMatchObject({ ok: true, code: 'rendering' });
+      const jobId = r?.jobId ?? '';
+      const segmentStarted = (id: string, index: number) => async () => ((await s.core.collab.events.read()).some((e) => e.jobId === id && e.type === 'segment' && e.phase === 'started' && e.index === index) ? true : undefined);
+      await waitFor(segmentStarted(jobId, 1), 120_000, 'segment 2 of 4 to run');
+      // Someone else cannot stop it; the starter can.
+      expect((await s.core.collab.command(a('bob', 'Bob'), 'collab cancel'))?.code).toBe('not_starter');
+      const cancelledAt = performance.now();
+      const c = await s.core.collab.command(a('alice', 'Alice'), 'collab cancel');
+      expect(c).toMatchObject({ ok: true, code: 'render_cancelled', audience: 'channel', jobId });
+      expect(c?.board?.state).toBe('collecting');
+      expect(await s.core.job(jobId)).toMatchObject({ state: 'cancelled' });
+      // Every share back at once (split: one credit each), once.
+      for (const u of ['alice', 'bob', 'carol']) expect(await s.core.quota.show(`discord:${u}`, { tier: 'free' })).toMatchObject({ held: 0, spent: 0 });
+      // The running segment stops at its next step.
+      await waitFor(async () => hold.stoppedAt, 20_000, 'the held segment to stop');
+      const stopMs = (hold.stoppedAt ?? 0) - cancelledAt;
+      // The worker is free: the next board's first segment starts within a few seconds.
+      const rb = await s.core.collab.command(b, 'collab render');
+      expect(rb?.ok).toBe(true);
+      await waitFor(segmentStarted(rb?.jobId ?? '', 0), 20_000, 'the next render to start');
+      const freeMs = performance.now() - cancelledAt;
+      console.info(`collab cancel: the running segment stopped after ${Math.round(stopMs)} ms; the next render started after ${Math.round(freeMs)} ms`);
+      // The user hears "cancelled" once; no video is made.
+      const d = await awaitDelivery(s.core, 'discord', jobId, 30_000);
+      expect(d.outcome.kind).toBe('cancelled');
+      expect(d.replyTarget).toMatchObject({ channelId: 'cancel-a' });
+      const db = await awaitDelivery(s.core, 'discord', rb?.jobId ?? '', 240_000);
+      expect(db.outcome.kind).toBe('video');
+      expect(s.plans.has(jobId)).toBe(false);
+      expect(s.calls.some((p) => p.includes('third shot') || p.includes('fourth shot'))).toBe(false);
+      const events = (await s.core.collab.events.read()).filter((e) => e.jobId === jobId);
+      expect(events.filter((e) => e.type === 'failed')).toMatchObject([{ reason: 'cancelled' }]);
+      expect(events.some((e) => e.type === 'rendered' || e.type === 'stitching')).toBe(false);
+      await s.core.collab.sweep();
+      for (const u of ['alice', 'bob', 'carol']) expect(await s.core.quota.show(`discord:${u}`, { tier: 'free' })).toMatchObject({ held: 0, spent: 0 });
+      expect(deliveryCount(jobId)).toBe(1);
+      // The cancelled render's flow has drained: nothing of it is left to run.
+      const queue = new Queue(COLLAB_SEGMENT_QUEUE, { connection: { url: testRedisUrl(), maxRetriesPerRequest: null }, prefix: s.core.workQueue.bullPrefix });
+      try {
+        const states = await Promise.all([0, 1, 2, 3].map(async (i) => (await queue.getJob(`${jobId}-seg-${i}`))?.getState() ?? 'removed'));
+        expect(states.filter((st) => st === 'active' || st === 'waiting' || st === 'waiting-children' || st === 'delayed')).toEqual([]);
+      } finally {
+        await queue.close();
+      }
+      // A second cancel closes the board.
+      expect((await s.core.collab.command(a('alice', 'Alice'), 'collab cancel'))?.code).toBe('cancelled');
     } finally {
       await s.stop();
     }
