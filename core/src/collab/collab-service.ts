@@ -207,6 +207,8 @@ export class CollabService {
         return this.cancel(ctx);
       case 'render':
         return this.render(ctx);
+      case 'pool':
+        return this.grantPool(ctx, c.credits);
     }
   }
 
@@ -449,19 +451,22 @@ export class CollabService {
     if (jobId === '') return reply(false, 'already_rendering', 'collab.already_rendering');
     // A video finishing at this moment turns into a cancel too (the finish script reads the flag).
     await this.d.lifecycle.requestCancel(jobId, by);
-    const res = await this.d.lifecycle.finish(jobId, { kind: 'cancelled', message: tAll('outcome.cancelled') }, { code: 'cancelled', message: 'storyboard render cancelled' });
+    let res = await this.d.lifecycle.finish(jobId, { kind: 'cancelled', message: tAll('outcome.cancelled') }, { code: 'cancelled', message: 'storyboard render cancelled' });
+    // The stitched video waits for a moderator: cancelled as any held video is.
+    if (res.status === 'conflict' && res.kind === 'review') res = await this.d.lifecycle.cancelNow(jobId);
     if (res.status === 'missing') {
       // The render is still starting (no record yet): its first segment reads the flag and cancels it.
       return { ...reply(true, 'cancel_requested', 'job.cancel_requested', { jobId }), jobId };
     }
+    // Settled, reopened and told (or already by a worker that saw the job over first).
+    await this.afterRender(boardKey);
     await this.removeWaitingSegments(jobId).catch((err: unknown) => this.d.logger?.warn({ err, jobId }, 'collab segments not removed; the workers skip them'));
-    const after = await this.afterRender(boardKey);
     const rec = await this.jobs.get(jobId);
     if (rec?.state !== 'cancelled') return { ...reply(false, 'already_finished', 'job.already_finished', { jobId, state: rec?.state ?? 'unknown' }), jobId };
     const board = await this.store.get(boardKey);
     return {
       ok: true, code: 'render_cancelled', message: tAll('collab.render_cancelled'), audience: 'channel', jobId,
-      ...(after === 'reopened' && board !== undefined ? { board: await this.view(board) } : {}),
+      ...(board !== undefined && this.isOpen(board.state) ? { board: await this.view(board) } : {}),
     };
   }
 
@@ -482,7 +487,7 @@ export class CollabService {
     let removed = 0;
     for (let i = 0; i < BOARD_SHOTS_HARD_MAX; i++) {
       const job = await segments.getJob(`${jobId}-seg-${i}`);
-      if (job === undefined) continue;
+      if (job === undefined) break;
       const state = await job.getState();
       if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') continue;
       removed += await segments.remove(job.id ?? '', { removeChildren: true }).catch(() => 0);
@@ -666,8 +671,10 @@ export class CollabService {
   }
 
   /**
-   * After the render's job ended (the stitch worker calls this; the sweep repeats it): the policy's
-   * extra reservations settle by the job's state, and the board is done — or open again after a failure.
+   * After the render's job ended (the stitch worker calls this; a cancel and the sweep repeat it): the
+   * board is done (a `rendered` event) or open again (a `failed` event; reason `cancelled` after a
+   * cancel), told once by the call that moved it; 'none' for every other call. The shares were
+   * settled by the job's finish.
    */
   async afterRender(boardKey: string): Promise<'done' | 'reopened' | 'pending' | 'none'> {
     const b = await this.store.get(boardKey);
@@ -685,18 +692,22 @@ export class CollabService {
     await this.d.ledger.settleByJob(b.jobId, b.charges ?? []);
     const ok = rec.state === 'succeeded';
     const jobId = b.jobId;
-    await this.store.update(boardKey, (cur) => {
+    const res = await this.store.update(boardKey, (cur) => {
       if (cur?.jobId !== jobId || cur.state !== 'rendering') return { value: false };
       if (ok) return { write: { ...cur, state: 'done' as const }, value: true };
       const { jobId: _j, charges: _c, ...rest } = cur;
       return { write: { ...rest, state: 'collecting' as const, lastActivityAt: this.now() }, value: true };
     });
     await this.store.markRendering(boardKey, false);
-    if (!ok) {
-      const cancelled = rec.state === 'cancelled';
-      await this.events.publish({ boardKey, type: 'failed', jobId, ...(cancelled ? { reason: 'cancelled' as const } : {}), message: tAll(cancelled ? 'collab.render_cancelled' : 'collab.failed') });
+    // Told once: only the call that moved the board (a worker, a cancel and the sweep may race here).
+    if (!res.value) return 'none';
+    if (ok) {
+      await this.events.publish({ boardKey, type: 'rendered', jobId });
+      return 'done';
     }
-    return ok ? 'done' : 'reopened';
+    const cancelled = rec.state === 'cancelled';
+    await this.events.publish({ boardKey, type: 'failed', jobId, ...(cancelled ? { reason: 'cancelled' as const } : {}), message: tAll(cancelled ? 'collab.render_cancelled' : 'collab.failed') });
+    return 'reopened';
   }
 
   /** A worker reports a segment's progress: an event for the board's message; a finished one also moves the render's step count. */
@@ -726,8 +737,8 @@ export class CollabService {
 
   /** The render ended with its video delivered (the worker finished the job): the board is done. */
   async renderDone(jobId: string, boardKey: string): Promise<void> {
-    const state = await this.afterRender(boardKey);
-    if (state === 'done') await this.events.publish({ boardKey, type: 'rendered', jobId });
+    void jobId;
+    await this.afterRender(boardKey);
   }
 
   /** A render that cannot be made (a segment out of retries, the stitch failed): refunded by the policy, told once, the board open again. */

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createCore, type Core } from '../core.ts';
 import { CollabLedger } from '../jobs/collab-ledger.ts';
@@ -6,6 +7,7 @@ import type { ContentModerator } from '../moderation/content-moderator.ts';
 import type { DeliveryOutcome } from '../queue/job-payloads.schema.ts';
 import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
 import { testConfig } from '../../../test/support/config.ts';
+import { COLLAB_SEGMENT_QUEUE, COLLAB_STITCH_QUEUE } from './collab-payloads.ts';
 import type { CollabContext } from './collab-service.ts';
 
 let redis: Redis;
@@ -36,7 +38,11 @@ async function rendered(policy: Policy, room: string): Promise<{ core: Core; led
   const core = createCore({ config, redis, moderator, connection: { url: testRedisUrl(), maxRetriesPerRequest: null } });
   await core.collab.command(ctx('alice', room), 'collab start --draft --duration 2');
   for (const u of USERS) expect((await core.collab.command(ctx(u, room), `add a shot by ${u}`))?.ok).toBe(true);
-  if (policy === 'pool') await core.collab.grantPool(ctx('admin', room), 10);
+  if (policy === 'pool') {
+    // The chat command for the group pool: an admin's only.
+    expect(await core.collab.command(ctx('bob', room), 'collab pool 10')).toMatchObject({ ok: false, code: 'not_starter' });
+    expect(await core.collab.command(ctx('admin', room), '/video collab pool 10')).toMatchObject({ ok: true, code: 'pool_granted', audience: 'author' });
+  }
   const r = await core.collab.command(ctx('alice', room), 'collab render');
   expect(r).toMatchObject({ ok: true, code: 'rendering' });
   const jobId = r?.jobId ?? '';
@@ -48,7 +54,7 @@ async function rendered(policy: Policy, room: string): Promise<{ core: Core; led
 async function books(core: Core, room: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const u of USERS) {
-    const q = await core.quota.show(`discord:${u}`, 'free');
+    const q = await core.quota.show(`discord:${u}`, { tier: 'free' });
     out[`${u}.held`] = q.held;
     out[`${u}.spent`] = q.spent;
   }
@@ -125,6 +131,64 @@ describe('storyboard shares settle in the render job\'s own finish (real Redis)'
         expect(results.filter((r) => r.status === 'ok')).toHaveLength(1);
         const state = (await core.job(jobId))?.state;
         expect(await books(core, room)).toEqual(expected(policy, state === 'succeeded'));
+      } finally {
+        await core.close();
+      }
+    }
+  });
+
+  it('collab cancel of a render nobody runs yet: the job cancelled, every share refunded in that step, its flow gone from the queues, the board open again, one failed event with reason cancelled', async () => {
+    for (const policy of ['split', 'pool'] as const) {
+      const room = `cancel-${policy}`;
+      const { core, jobId } = await rendered(policy, room);
+      try {
+        expect((await core.collab.command(ctx('bob', room), 'collab cancel'))?.code).toBe('not_starter');
+        const c = await core.collab.command(ctx('alice', room), 'collab cancel');
+        expect(c).toMatchObject({ ok: true, code: 'render_cancelled', audience: 'channel', jobId, board: { state: 'collecting' } });
+        expect((await core.job(jobId))?.state).toBe('cancelled');
+        expect(await books(core, room)).toEqual(expected(policy, false));
+        const stitch = new Queue(COLLAB_STITCH_QUEUE, { connection: { url: testRedisUrl(), maxRetriesPerRequest: null }, prefix: core.workQueue.bullPrefix });
+        const segment = new Queue(COLLAB_SEGMENT_QUEUE, { connection: { url: testRedisUrl(), maxRetriesPerRequest: null }, prefix: core.workQueue.bullPrefix });
+        try {
+          expect(await stitch.getJob(jobId)).toBeUndefined();
+          expect(await segment.getJob(`${jobId}-seg-0`)).toBeUndefined();
+        } finally {
+          await Promise.all([stitch.close(), segment.close()]);
+        }
+        const events = (await core.collab.events.read()).filter((e) => e.jobId === jobId);
+        expect(events.map((e) => [e.type, e.reason])).toEqual([['failed', 'cancelled']]);
+        // Twice, or the sweep after it: nothing more moves; a second cancel closes the board.
+        await core.collab.sweep();
+        expect(await books(core, room)).toEqual(expected(policy, false));
+        expect((await core.collab.command(ctx('alice', room), 'collab cancel'))?.code).toBe('cancelled');
+        expect((await core.collab.board(`discord:${room}`))?.state).toBe('cancelled');
+      } finally {
+        await core.close();
+      }
+    }
+  });
+
+  it('a stitched video held for review keeps every share held; approval commits them in its step, a cancel refunds them', async () => {
+    for (const decision of ['approve', 'cancel'] as const) {
+      const room = `review-${decision}`;
+      const { core, jobId } = await rendered('split', room);
+      try {
+        if (VIDEO.kind !== 'video') return;
+        expect((await core.lifecycle.hold(jobId, VIDEO.result)).kind).toBe('review');
+        for (const u of USERS) expect((await books(core, room))[`${u}.held`]).toBe(2);
+        await core.collab.sweep();
+        expect((await core.collab.board(`discord:${room}`))?.state).toBe('rendering');
+        if (decision === 'approve') {
+          expect((await core.lifecycle.decide(jobId, 'approve', 'discord:admin')).kind).toBe('video');
+          expect(await books(core, room)).toEqual(expected('split', true));
+          await core.collab.sweep();
+          expect((await core.collab.board(`discord:${room}`))?.state).toBe('done');
+          expect((await core.collab.events.read()).filter((e) => e.jobId === jobId).map((e) => e.type)).toEqual(['rendered']);
+        } else {
+          expect(await core.collab.command(ctx('alice', room), 'collab cancel')).toMatchObject({ ok: true, code: 'render_cancelled' });
+          expect((await core.job(jobId))?.state).toBe('cancelled');
+          expect(await books(core, room)).toEqual(expected('split', false));
+        }
       } finally {
         await core.close();
       }

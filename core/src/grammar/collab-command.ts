@@ -4,6 +4,7 @@
  *   collab start [theme] [--style S] [--seed N] [--aspect A] [--draft] [--duration S]
  *   collab show | render | lock | unlock | cancel
  *   collab reorder 2,1,3
+ *   collab pool <credits>   (an admin adds credits to the room's group pool)
  *   add <text>        (also `+ <text>`, `加：<text>`)
  *   edit N <text>     (also `改 N <text>`)
  *   remove N          (also `删 N`)
@@ -22,6 +23,8 @@ import { normalisePromptText, toWellFormed, unwrapQuotes } from './text-normalis
 export const COLLAB_TEXT_MAX = 500;
 /** Highest shot number a command may name. */
 export const COLLAB_SHOT_NUMBER_MAX = 99;
+/** Most credits one `collab pool` adds. */
+export const COLLAB_POOL_GRANT_MAX = 1_000_000;
 
 export interface CollabStartOptions {
   theme: string;
@@ -36,6 +39,7 @@ export type CollabCommand =
   | { kind: 'start'; options: CollabStartOptions }
   | { kind: 'show' | 'render' | 'lock' | 'unlock' | 'cancel' }
   | { kind: 'reorder'; order: number[] }
+  | { kind: 'pool'; credits: number }
   | { kind: 'add'; text: string }
   | { kind: 'edit'; n: number; text: string }
   | { kind: 'remove'; n: number }
@@ -154,6 +158,10 @@ export function parseCollabCommand(input: unknown, o: CollabParseOptions = {}): 
       const order = parts.map(shotNumber);
       if (order.length === 0 || order.some((n) => n === undefined) || new Set(order).size !== order.length) return { kind: 'error', code: 'bad_order' };
       return { kind: 'ok', command: { kind: 'reorder', order: order as number[] } };
+    }
+    case 'pool': {
+      const credits = /^\d{1,7}$/u.test(args) ? Number(args) : 0;
+      return credits >= 1 && credits <= COLLAB_POOL_GRANT_MAX ? { kind: 'ok', command: { kind: 'pool', credits } } : { kind: 'error', code: 'bad_number' };
     }
     default:
       return { kind: 'error', code: 'unknown_subcommand' };
