@@ -189,7 +189,8 @@ describe('Slack storyboard: signed requests to Bolt on the HTTP server, the real
     await post(click(r.fake, 'UC', 'C1', boardTs, render, 103));
     await waitFor(async () => r.fake.ephemerals.find((e) => e.user === 'UC' && /发起人/.test(e.text)), 30_000, 'the refusal to Carol');
     const quotaBefore = await r.core.quota.show('slack:UA');
-    await post(click(r.fake, 'UA', 'C1', boardTs, render, 104));
+    // Alice double-clicks Render: one render, one answer.
+    await Promise.all([post(click(r.fake, 'UA', 'C1', boardTs, render, 104)), post(click(r.fake, 'UA', 'C1', boardTs, render, 105))]);
     const jobId = await waitFor(async () => (await r.core.collab.board(key))?.jobId, 30_000, 'the render');
     await waitFor(async () => r.fake.channelMessages('C1').find((m) => m.thread_ts === boardTs && /Rendering 5 shots/.test(m.text)), 30_000, 'the cost and ETA in the thread');
 
@@ -212,6 +213,8 @@ describe('Slack storyboard: signed requests to Bolt on the HTTP server, the real
     // Exactly one video; the refusal never in the channel or thread; charged once, to the starter.
     expect(r.fake.sharedFiles().filter((f) => f.name.startsWith(`framecast-${jobId}`))).toHaveLength(1);
     expect(r.fake.channelMessages('C1').some((m) => /未通过内容审核|Only the storyboard/.test(m.text))).toBe(false);
+    expect(r.fake.channelMessages('C1').filter((m) => /Rendering 5 shots/.test(m.text))).toHaveLength(1);
+    expect(r.fake.ephemerals.some((e) => /already rendering|already voted/.test(e.text))).toBe(false);
     const cost = (await r.core.job(jobId))?.cost ?? 0;
     expect(cost).toBeGreaterThan(0);
     const quotaAfter = await r.core.quota.show('slack:UA');
