@@ -206,12 +206,14 @@ export class SlackCollab {
     const shotCommand = c !== undefined && (c.kind === 'add' || c.kind === 'edit' || c.kind === 'remove' || c.kind === 'vote');
     if (shotCommand && !SlackCollab.isOpen(board)) return false;
     await origin.accepted?.();
-    const seen = `${this.prefix}:seen:${inv.eventId}`;
-    if ((await redis.set(seen, '1', 'EX', SEEN_SECONDS, 'NX')) !== 'OK') return true;
-    const user = await this.deps.commands.userInfo(inv.userId);
-    const locale = user.locale;
+    // From here on the command is the storyboard's, whatever happens.
     const tellAuthor = (t: string) => this.ephemeral(inv.channelId, inv.userId, t, inv.threadTs);
+    let locale = core.config.defaultLocale;
     try {
+      const seen = `${this.prefix}:seen:${inv.eventId}`;
+      if ((await redis.set(seen, '1', 'EX', SEEN_SECONDS, 'NX')) !== 'OK') return true;
+      const user = await this.deps.commands.userInfo(inv.userId);
+      locale = user.locale;
       if (c?.kind === 'start') {
         await this.start(inv, origin, channelKey, text, user);
         return true;
