@@ -162,13 +162,14 @@ export function parseVideoCommand(text: string, options: ParseOptions = {}): Par
   if (options.requireCommand === true && !scan.commandFound) return { ok: false, error: notACommand() };
   const { flags } = scan;
 
-  // Defaults come from config (typed, but maybe not validated): anything unknown falls back.
-  const defaultMode = ModeSchema.safeParse(defaults.mode);
-  const defaultAspect = AspectSchema.safeParse(defaults.aspect);
-  const mode: Mode = flags.has('draft') ? 'draft' : defaultMode.success ? defaultMode.data : 'final';
+  // Defaults come from config (typed, but maybe not validated): anything unknown falls back. None
+  // given is not checked (a failed zod parse builds an error: the parser's costliest step).
+  const defaultMode = defaults.mode === undefined ? undefined : ModeSchema.safeParse(defaults.mode);
+  const defaultAspect = defaults.aspect === undefined ? undefined : AspectSchema.safeParse(defaults.aspect);
+  const mode: Mode = flags.has('draft') ? 'draft' : defaultMode?.success === true ? defaultMode.data : 'final';
   const seed = parseSeed(flags.get('seed'), options.random ?? Math.random);
   if (!seed.ok) return seed;
-  const aspect = parseAspect(flags.get('ar'), defaultAspect.success ? defaultAspect.data : '16:9');
+  const aspect = parseAspect(flags.get('ar'), defaultAspect?.success === true ? defaultAspect.data : '16:9');
   if (!aspect.ok) return aspect;
   const duration = parseDuration(flags.get('duration'), mode, defaults);
   if (!duration.ok) return duration;

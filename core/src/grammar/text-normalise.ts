@@ -53,9 +53,23 @@ export function isAssign(ch: string | undefined): boolean {
   return ch === '=' || ch === '\uFF1D' || ch === ':' || ch === '\uFF1A';
 }
 
+/** Folded code points other than ASCII, remembered (normalize is the parser's costliest call); bounded. */
+const FOLDED = new Map<string, string>();
+const FOLDED_MAX = 4096;
+
 /** One code point folded for matching flag names and values: NFKC (ｓｅｅｄ → seed, １６ → 16), lower case. */
 export function fold(ch: string): string {
-  return ch.normalize('NFKC').toLowerCase();
+  if (ch.length === 1) {
+    const c = ch.charCodeAt(0);
+    // ASCII is its own NFKC form.
+    if (c < 0x80) return c >= 0x41 && c <= 0x5a ? String.fromCharCode(c + 0x20) : ch;
+  }
+  let f = FOLDED.get(ch);
+  if (f === undefined) {
+    f = ch.normalize('NFKC').toLowerCase();
+    if (FOLDED.size < FOLDED_MAX) FOLDED.set(ch, f);
+  }
+  return f;
 }
 
 /** Folds a whole value: NFKC, lower case, every dash to `-`, ratio signs to `:`, whitespace collapsed. */
