@@ -28,6 +28,67 @@ const shotTexts = (page: SimPage): string[] => page.all('.shot-text').map((n) =>
 
 // About 20–40 s on an idle 2-core machine (two one-second draft shots, the stitch and its checks).
 describe('the storyboard page against the real API', () => {
+  it('in English: own shots edited and removed, the starter alone locks, unlocks and closes, an unknown link says so, each shot\'s progress', async () => {
+    const { h, waitFor } = rig;
+    h.newUser('unused');
+    h.i18n().setLang('en');
+    as('erin');
+    const e = h.page('board');
+    await e.fire('.theme-input', 'input', { value: 'Night market' });
+    await e.tap('.create');
+    await waitFor(() => e.data.boardId !== '' || e.exists('.error'), 'the board', 30_000);
+    const boardId = String(e.data.boardId);
+    for (const text of ['steam rises from the grill', 'lanterns sway']) {
+      await e.fire('.shot-input', 'input', { value: text });
+      await e.tap('.add-shot');
+      await waitFor(() => shotTexts(e).includes(text), text);
+    }
+    expect(e.text('.board-state')).toBe('Collecting shots');
+    expect(e.text('.cost')).toMatch(/^Rendering costs about \d+ credits and takes about \d+ s$/);
+    await e.tap('.edit', 1);
+    await e.fire('.edit-input', 'input', { value: 'red lanterns sway' });
+    await e.tap('.save-edit');
+    await waitFor(() => shotTexts(e).includes('red lanterns sway'), 'the edit');
+    await e.tap('.remove', 0);
+    await waitFor(() => shotTexts(e).length === 1, 'the removal');
+    e.lifecycle('onHide');
+
+    // Frank, by the link: no edit, remove or starter controls on Erin's shot.
+    as('frank');
+    const f = h.page('board', { id: boardId });
+    await waitFor(() => shotTexts(f).length === 1, 'the board at frank\'s');
+    expect([f.exists('.edit'), f.exists('.remove'), f.exists('.starter-actions'), f.exists('.vote')]).toEqual([false, false, false, true]);
+    // Segment events name the shot: its line shows the progress.
+    f.call('onBoardEvent', { type: 'board', board: { id: boardId, theme: 'Night market', state: 'rendering', starterName: 'x', shots: [{ n: 1, authorName: 'x', text: 'red lanterns sway', votes: 0, voted: false, mine: false, hasImage: false, inCut: true }], maxShots: 6, cost: 1, yourCost: 0, etaSeconds: 5, you: { name: 'frank', starter: false, contributor: false } } });
+    expect(f.text('.shot-progress')).toBe('Waiting');
+    f.call('onBoardEvent', { type: 'segment', n: 1, phase: 'step', step: 1, totalSteps: 2 });
+    expect(f.text('.shot-progress')).toBe('Rendering 1/2');
+    f.call('onBoardEvent', { type: 'segment', n: 1, phase: 'done' });
+    expect(f.text('.shot-progress')).toBe('Done');
+    f.call('onBoardEvent', { type: 'stitching' });
+    expect(f.text('.stitching')).toBe('Joining the shots…');
+    f.detach();
+
+    as('erin');
+    e.lifecycle('onShow');
+    await waitFor(() => e.exists('.lock'), 'the starter\'s controls');
+    await e.tap('.lock');
+    await waitFor(() => e.text('.board-state') === 'Locked', 'locked');
+    expect(e.exists('.add-form')).toBe(false);
+    await e.tap('.unlock');
+    await waitFor(() => e.text('.board-state') === 'Collecting shots', 'unlocked');
+    await e.tap('.close-board');
+    await waitFor(() => e.text('.board-state') === 'Closed', 'closed');
+    expect(e.exists('.render')).toBe(false);
+    e.detach();
+
+    const missing = h.page('board', { id: 'b_AAAAAAAAAAAAAAAAAAAAAA' });
+    await waitFor(() => missing.exists('.error'), 'the unknown board');
+    expect(missing.text('.error')).toBe('No such storyboard: check the link you were sent.');
+    missing.detach();
+    h.i18n().setLang('zh-CN');
+  }, 120_000);
+
   it('opens a board, a friend joins by the shared link and adds a shot with a photo, votes; the starter renders, sees per-shot progress and plays the video', async () => {
     const { h, worker, waitFor } = rig;
     h.newUser('unused');

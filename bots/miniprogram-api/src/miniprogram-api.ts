@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import {
   mediaSecret,
   type BlobStore, type ConsumeOptions, type ContentModerator, type Core, type DeliveryConsumer, type DeliveryHandler,
@@ -20,7 +19,7 @@ import { MpGallery, GALLERY_PAGE_MAX, type GalleryItem } from './mp-gallery.ts';
 import { CreateJobBodySchema, MP_API_PREFIX, commandTextOf, jobView, mpStateOf, type MpJobView } from './mp-jobs.ts';
 import { MediaSigner, serveBlob, type MediaKind } from './mp-media.ts';
 import { MpError, mpErrors, mpState } from './mp-error.ts';
-import { jsonBody, paramOf, parseWith } from './mp-http.ts';
+import { jsonBody, openEventStream, paramOf, parseWith } from './mp-http.ts';
 import { mt, mtAll } from './mp-messages.ts';
 import { DEFAULT_RATE_LIMITS, MpRateLimiter, type RateLimits } from './mp-rate-limit.ts';
 import { MpSessions, tokenTag, userTag } from './mp-sessions.ts';
@@ -314,18 +313,7 @@ export async function startMiniProgramApi(opts: MiniProgramApiOptions): Promise<
     const u = userIn(ctx);
     const locale = localeIn(ctx);
     const rec = await ownJob(ctx, u);
-    const stream = new PassThrough();
-    ctx.req.socket.setTimeout(0);
-    ctx.req.socket.setNoDelay(true);
-    ctx.set('Content-Type', 'text/event-stream; charset=utf-8');
-    ctx.set('Cache-Control', 'no-cache, no-transform');
-    ctx.set('X-Accel-Buffering', 'no');
-    ctx.status = 200;
-    ctx.body = stream;
-    const send = (event: string, data: unknown, id?: string): void => {
-      if (stream.writableEnded) return;
-      stream.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
+    const { stream, send } = openEventStream(ctx);
     send('job', await viewOf(rec, locale));
     if (mpStateOf(rec.state) !== 'queued' && mpStateOf(rec.state) !== 'running' && mpStateOf(rec.state) !== 'held') {
       stream.end();

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import {
   COLLAB_SHOT_NUMBER_MAX, COLLAB_TEXT_MAX,
   type Board, type CollabContext, type CollabEvent, type CollabReply, type ContentModerator, type Core, type JobRecord, type Locale, type LocalizedText,
@@ -10,7 +9,7 @@ import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { MpError, mpState } from './mp-error.ts';
-import { jsonBody, paramOf, parseWith } from './mp-http.ts';
+import { jsonBody, openEventStream, paramOf, parseWith } from './mp-http.ts';
 import { mtAll } from './mp-messages.ts';
 import { CreateJobBodySchema, mpStateOf, type MpJobState } from './mp-jobs.ts';
 import type { MpRateLimiter, RateLimits } from './mp-rate-limit.ts';
@@ -389,18 +388,7 @@ export function mountBoardRoutes(router: Router, d: MpBoardsDeps): void {
     const locale = localeIn(ctx);
     const { id, board } = await boardOf(ctx);
     const key = keyOf(id);
-    const stream = new PassThrough();
-    ctx.req.socket.setTimeout(0);
-    ctx.req.socket.setNoDelay(true);
-    ctx.set('Content-Type', 'text/event-stream; charset=utf-8');
-    ctx.set('Cache-Control', 'no-cache, no-transform');
-    ctx.set('X-Accel-Buffering', 'no');
-    ctx.status = 200;
-    ctx.body = stream;
-    const send = (event: string, data: unknown, eventId?: string): void => {
-      if (stream.writableEnded) return;
-      stream.write(`${eventId === undefined ? '' : `id: ${eventId}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
+    const { stream, send } = openEventStream(ctx);
     let current = board;
     const first = await viewOf(u, current, locale);
     send('board', first);

@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { readRawBody } from '@framecast/http-server';
 import type { Context } from 'koa';
 import type { z } from 'zod';
@@ -32,4 +33,29 @@ export async function jsonBody(ctx: Context): Promise<unknown> {
 /** A route parameter (`:id`, `:n`). */
 export function paramOf(ctx: Context, name = 'id'): string | undefined {
   return (ctx as Context & { params?: Record<string, string | undefined> }).params?.[name];
+}
+
+/** A server-sent event stream opened as the answer: `send` writes one event (nothing once it ended). */
+export interface EventStream {
+  stream: PassThrough;
+  send(event: string, data: unknown, id?: string): void;
+}
+
+/** Answers `text/event-stream` (no timeout, no buffering by proxies) and returns the stream to write. */
+export function openEventStream(ctx: Context): EventStream {
+  const stream = new PassThrough();
+  ctx.req.socket.setTimeout(0);
+  ctx.req.socket.setNoDelay(true);
+  ctx.set('Content-Type', 'text/event-stream; charset=utf-8');
+  ctx.set('Cache-Control', 'no-cache, no-transform');
+  ctx.set('X-Accel-Buffering', 'no');
+  ctx.status = 200;
+  ctx.body = stream;
+  return {
+    stream,
+    send(event, data, id) {
+      if (stream.writableEnded) return;
+      stream.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+  };
 }

@@ -218,15 +218,20 @@ function isState(value: unknown): value is JobState {
   return typeof value === 'string' && (JOB_STATES as readonly string[]).includes(value);
 }
 
-/** One SSE frame: its event name and its JSON data; undefined when it is not one we understand. */
-export function parseProgressEvent(event: string, data: string): ProgressEvent | undefined {
-  let body: unknown;
+/** An SSE frame's data as a JSON object; undefined when it is none. */
+function jsonObject(data: string): Json | undefined {
   try {
-    body = JSON.parse(data);
+    const body: unknown = JSON.parse(data);
+    return isObject(body) ? body : undefined;
   } catch {
     return undefined;
   }
-  if (!isObject(body)) return undefined;
+}
+
+/** One SSE frame: its event name and its JSON data; undefined when it is not one we understand. */
+export function parseProgressEvent(event: string, data: string): ProgressEvent | undefined {
+  const body = jsonObject(data);
+  if (body === undefined) return undefined;
   if (event === 'job') {
     try {
       const job = parseJob(body);
@@ -425,13 +430,8 @@ export function parseBoardAnswer(value: unknown): BoardAnswer {
 
 /** One SSE frame of a board's events; undefined when it is not one we understand. */
 export function parseBoardEvent(event: string, data: string): BoardEvent | undefined {
-  let body: unknown;
-  try {
-    body = JSON.parse(data);
-  } catch {
-    return undefined;
-  }
-  if (!isObject(body)) return undefined;
+  const body = jsonObject(data);
+  if (body === undefined) return undefined;
   if (event === 'board') {
     try {
       return { type: 'board', board: parseBoard(body) };

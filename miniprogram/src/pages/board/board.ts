@@ -3,7 +3,8 @@ import { ApiError, DURATION_LIMITS, type Aspect, type Board, type BoardAnswer, t
 import { getSettings } from '../../config';
 import { applyChrome, getLang, messages, t, type MessageKey } from '../../i18n/index';
 import { ASPECT_LABELS, STYLES } from '../../presets';
-import { chooseImage, compressImage, toast } from '../../utils/wx-async';
+import { choosePhotoFor } from '../../utils/photo';
+import { toast } from '../../utils/wx-async';
 
 interface Chip {
   id: string;
@@ -325,28 +326,7 @@ Component({
       this.setData({ shotText: String(e.detail.value ?? ''), errorText: '' });
     },
     async onChoosePhoto() {
-      let chosen;
-      try {
-        chosen = await chooseImage();
-      } catch (error) {
-        toast(messageOf(error));
-        return;
-      }
-      if (!chosen) return;
-      if (chosen.fileType !== 'image') return this.showError(t('create_error_photo_type'));
-      const maxBytes = getSettings().maxPhotoBytes;
-      if (chosen.size > maxBytes) return this.showError(t('create_error_photo_too_large', { max: Math.floor(maxBytes / (1024 * 1024)) }));
-      const path = chosen.tempFilePath;
-      this.setData({ photoPath: path, imageId: '', uploading: true, errorText: '' });
-      try {
-        const upload = chosen.size > getSettings().compressAboveBytes ? await compressImage(path, 70) : path;
-        const imageId = await api.uploadImage(upload);
-        if (this.data.photoPath === path) this.setData({ imageId, uploading: false });
-      } catch (error) {
-        if (this.data.photoPath !== path) return;
-        this.setData({ photoPath: '', imageId: '', uploading: false });
-        this.showError(messageOf(error));
-      }
+      await choosePhotoFor(this);
     },
     onRemovePhoto() {
       this.setData({ photoPath: '', imageId: '', uploading: false });

@@ -3,7 +3,8 @@ import { ApiError, DURATION_LIMITS, PROMPT_MAX_CHARS, estimateCost, type Aspect,
 import { getSettings } from '../../config';
 import { applyChrome, getLang, messages, t } from '../../i18n/index';
 import { ASPECT_LABELS, STYLES, TEMPLATES } from '../../presets';
-import { chooseImage, compressImage, requestSubscribe, toast } from '../../utils/wx-async';
+import { choosePhotoFor } from '../../utils/photo';
+import { requestSubscribe, toast } from '../../utils/wx-async';
 
 interface Chip {
   id: string;
@@ -119,34 +120,7 @@ Component({
       this.render();
     },
     async onChoosePhoto() {
-      let chosen;
-      try {
-        chosen = await chooseImage();
-      } catch (error) {
-        toast(messageOf(error));
-        return;
-      }
-      if (!chosen) return;
-      if (chosen.fileType !== 'image') {
-        this.showError(t('create_error_photo_type'));
-        return;
-      }
-      const maxBytes = getSettings().maxPhotoBytes;
-      if (chosen.size > maxBytes) {
-        this.showError(t('create_error_photo_too_large', { max: Math.floor(maxBytes / (1024 * 1024)) }));
-        return;
-      }
-      const path = chosen.tempFilePath;
-      this.setData({ photoPath: path, imageId: '', uploading: true, errorText: '' });
-      try {
-        const upload = chosen.size > getSettings().compressAboveBytes ? await compressImage(path, 70) : path;
-        const imageId = await api.uploadImage(upload);
-        if (this.data.photoPath === path) this.setData({ imageId, uploading: false });
-      } catch (error) {
-        if (this.data.photoPath !== path) return;
-        this.setData({ photoPath: '', imageId: '', uploading: false });
-        this.showError(messageOf(error));
-      }
+      await choosePhotoFor(this);
     },
     onRemovePhoto() {
       this.setData({ photoPath: '', imageId: '', uploading: false });
