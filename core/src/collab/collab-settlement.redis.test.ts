@@ -195,6 +195,40 @@ describe('storyboard shares settle in the render job\'s own finish (real Redis)'
     }
   });
 
+  it('collab cancel while the render is still starting (no job yet): asked, then done when its first segment starts', async () => {
+    const config = testConfig({ FRAMECAST_COLLAB_QUOTA_POLICY: 'split', FRAMECAST_FREE_DAILY_CREDITS: '100', FRAMECAST_FREE_MAX_CONCURRENT: '20' });
+    const core = createCore({ config, redis, moderator, connection: { url: testRedisUrl(), maxRetriesPerRequest: null } });
+    const room = 'cancel-early';
+    try {
+      await core.collab.command(ctx('alice', room), 'collab start --draft --duration 2');
+      for (const u of USERS) await core.collab.command(ctx(u, room), `add a shot by ${u}`);
+      // The render's job is written only once the test lets it.
+      const lifecycle = core.lifecycle as unknown as { create: (...a: unknown[]) => Promise<boolean> };
+      const create = lifecycle.create.bind(core.lifecycle);
+      let go: () => void = () => undefined;
+      const gate = new Promise<void>((r) => {
+        go = r;
+      });
+      lifecycle.create = async (...a: unknown[]) => {
+        await gate;
+        return create(...a);
+      };
+      const rendering = core.collab.command(ctx('alice', room), 'collab render');
+      for (let i = 0; i < 200 && (await core.collab.board(`discord:${room}`))?.charges?.length !== 3; i++) await new Promise((r) => setTimeout(r, 50));
+      const jobId = (await core.collab.board(`discord:${room}`))?.jobId ?? '';
+      expect(await core.collab.command(ctx('alice', room), 'collab cancel')).toMatchObject({ ok: true, code: 'cancel_requested', jobId });
+      go();
+      expect(await rendering).toMatchObject({ ok: true, jobId });
+      // A worker takes the first segment: it reports the start, which ends the render.
+      await core.collab.reportSegment({ jobId, boardKey: `discord:${room}`, index: 0, count: 3, phase: 'started' });
+      expect((await core.job(jobId))?.state).toBe('cancelled');
+      expect(await books(core, room)).toEqual(expected('split', false));
+      expect((await core.collab.board(`discord:${room}`))?.state).toBe('collecting');
+    } finally {
+      await core.close();
+    }
+  });
+
   it('a render whose process died before writing its job gives its shares back at the sweep, after a grace period', async () => {
     const config = testConfig({ FRAMECAST_COLLAB_QUOTA_POLICY: 'split', FRAMECAST_FREE_DAILY_CREDITS: '100', FRAMECAST_FREE_MAX_CONCURRENT: '20' });
     const core = createCore({ config, redis, moderator, connection: { url: testRedisUrl(), maxRetriesPerRequest: null } });
