@@ -228,8 +228,22 @@ export const MESSAGES = {
 
 export type MessageId = keyof typeof MESSAGES;
 
+/** Templates split at their `{name}` placeholders (text, name, text, …), remembered: bounded. */
+const SPLIT = new Map<string, readonly string[]>();
+const SPLIT_MAX = 2048;
+
 export function format(template: string, vars: Record<string, string | number> = {}): string {
-  return template.replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
+  let parts = SPLIT.get(template);
+  if (parts === undefined) {
+    parts = template.split(/\{(\w+)\}/);
+    if (SPLIT.size < SPLIT_MAX) SPLIT.set(template, parts);
+  }
+  let out = parts[0] ?? '';
+  for (let i = 1; i < parts.length; i += 2) {
+    const name = parts[i] ?? '';
+    out += (name in vars ? String(vars[name]) : `{${name}}`) + (parts[i + 1] ?? '');
+  }
+  return out;
 }
 
 /** The message in one language. */
