@@ -45,11 +45,14 @@ function button(action: DiscordAction, jobId: string, nonce: string, label: stri
   return { type: ComponentType.Button, style, label, custom_id: actionCustomId(action, jobId, nonce) } as APIButtonComponent;
 }
 
-/** Buttons under a finished video: reroll, vary, upscale (drafts), info, delete. */
-export function resultButtons(jobId: string, spec: GenerationSpec | undefined, locale: Locale): APIActionRowComponent<APIButtonComponent>[] {
+/**
+ * Buttons under a finished video: reroll, vary, upscale (drafts), info, delete. A storyboard's video
+ * (`storyboard`) has info and delete only: its spec is a summary of many shots, no prompt to rerun.
+ */
+export function resultButtons(jobId: string, spec: GenerationSpec | undefined, locale: Locale, storyboard = false): APIActionRowComponent<APIButtonComponent>[] {
   const nonce = randomBytes(6).toString('base64url');
-  const row: APIButtonComponent[] = [button('reroll', jobId, nonce, dt('buttonReroll', locale), ButtonStyle.Primary), button('vary', jobId, nonce, dt('buttonVary', locale), ButtonStyle.Primary)];
-  if (spec?.mode === 'draft') row.push(button('upscale', jobId, nonce, dt('buttonUpscale', locale), ButtonStyle.Success));
+  const row: APIButtonComponent[] = storyboard ? [] : [button('reroll', jobId, nonce, dt('buttonReroll', locale), ButtonStyle.Primary), button('vary', jobId, nonce, dt('buttonVary', locale), ButtonStyle.Primary)];
+  if (spec?.mode === 'draft' && !storyboard) row.push(button('upscale', jobId, nonce, dt('buttonUpscale', locale), ButtonStyle.Success));
   row.push(button('info', jobId, nonce, dt('buttonInfo', locale), ButtonStyle.Secondary), button('delete', jobId, nonce, dt('buttonDelete', locale), ButtonStyle.Danger));
   return [{ type: ComponentType.ActionRow, components: row }];
 }

@@ -1,5 +1,5 @@
 import { Client, GatewayDispatchEvents, GatewayIntentBits, Routes, type APIInteraction, type GatewayMessageReactionAddDispatchData, type REST } from 'discord.js';
-import { ConfigError, type BlobStore, type ConsumeOptions, type Core, type FramecastConfig } from '@framecast/core';
+import { ConfigError, type BlobStore, type ConsumeOptions, type Core, type DeliveryJobData, type FramecastConfig } from '@framecast/core';
 import { Redis } from 'ioredis';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
@@ -75,7 +75,9 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
 
   // One board for the progress edits and the delivery: the video's edit of a reply is the last one.
   const board = new DiscordReplyBoard();
-  const consumer = o.core.deliveries.consume('discord', createDiscordDeliveryHandler({ rest, store: o.store, logger, now, board }), o.delivery ?? {});
+  // A storyboard's render: the job its board (in the target's channel or thread) is rendering or has rendered.
+  const isStoryboard = async (d: DeliveryJobData) => d.replyTarget.platform === 'discord' && (await o.core.collab.board(`discord:${d.replyTarget.channelId}`))?.jobId === d.jobId;
+  const consumer = o.core.deliveries.consume('discord', createDiscordDeliveryHandler({ rest, store: o.store, logger, now, board, isStoryboard }), o.delivery ?? {});
   const unsubscribe = await startDiscordProgress(ctx, { ...o.progress, board });
 
   if (env.DISCORD_PUBLIC_KEY !== undefined) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BoardView } from '@framecast/core';
+import { resultButtons } from './discord-actions.ts';
 import { boardComponents, boardMessageContent, collabCustomId, parseCollabCustomId, shotOfEmoji, VOTE_EMOJI, type BoardProgress } from './discord-collab-board.ts';
 import { displayNameOf, isDiscordAdmin } from './discord-collab.ts';
 
@@ -39,6 +40,12 @@ describe('board message buttons and reactions', () => {
     expect(many.at(-1)?.components.map((c) => c.label)).toEqual(['查看', '生成视频']);
     expect(boardComponents(view({ state: 'rendering' }), 'b1', '1', 'en').flatMap((r) => r.components)).toHaveLength(1);
     expect(boardComponents(view({ state: 'done' }), 'b1', '1', 'en')).toEqual([]);
+  });
+
+  it('a storyboard\'s video has Info and Delete only', () => {
+    const actions = (storyboard: boolean) => resultButtons('cjob', undefined, 'en', storyboard).flatMap((r) => r.components).map((b) => ('custom_id' in b ? b.custom_id.split(':')[1] : ''));
+    expect(actions(true)).toEqual(['info', 'delete']);
+    expect(actions(false)).toEqual(['reroll', 'vary', 'info', 'delete']);
   });
 });
 

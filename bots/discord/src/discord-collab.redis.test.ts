@@ -210,6 +210,8 @@ describe('Discord storyboards: a thread per board, shots, button and reaction vo
     const videoAt = Date.now();
     expect(video.files[0]?.filename).toBe(`framecast-${jobId}.mp4`);
     expect(String(video.json?.content)).toContain(`<@${ALICE}>`);
+    // A storyboard's video: Info and Delete (no reroll or vary of a many-shot summary).
+    expect(((video.json?.components ?? []) as Row[]).flatMap((r) => r.components).map((b) => b.custom_id.split(':')[1])).toEqual(['info', 'delete']);
     await waitFor(async () => ((await core.collab.board(boardKey))?.state === 'done' ? true : undefined), 30_000, 'the board done');
     await waitFor(async () => (String(boardMessage()?.json?.content ?? '').includes('Rendered: the video is posted below') ? true : undefined), 30_000, 'the board message\'s last word');
     await new Promise((r) => setTimeout(r, 1500));

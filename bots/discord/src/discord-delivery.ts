@@ -21,6 +21,8 @@ export interface DiscordDeliveryOptions {
   now?: () => number;
   /** Shared with the progress renderer: its edits stop (the one in flight finishes) before the video's. */
   board?: DiscordReplyBoard;
+  /** Whether a delivery is a storyboard's video (its buttons are Info and Delete only). */
+  isStoryboard?: (d: DeliveryJobData) => Promise<boolean>;
 }
 
 /** Whether a reply target's interaction token can still edit the original response. */
@@ -35,13 +37,13 @@ interface Rendered {
   userId: string | undefined;
 }
 
-async function render(d: DeliveryJobData, store: BlobStore, budget: number | null, forceLink: boolean): Promise<Rendered> {
+async function render(d: DeliveryJobData, store: BlobStore, budget: number | null, forceLink: boolean, storyboard: boolean): Promise<Rendered> {
   const userId = d.userKey.startsWith('discord:') ? d.userKey.slice('discord:'.length) : undefined;
   const mention = userId === undefined ? '' : `<@${userId}>`;
   const o = d.outcome;
   if (o.kind !== 'video') return { content: `${mention} ${o.message[d.locale]}`.trim(), components: [], userId };
   const summary = d.spec === undefined ? `${o.result.width}×${o.result.height}` : formatSpecSummary(d.spec, d.locale);
-  const components = resultButtons(d.jobId, d.spec, d.locale);
+  const components = resultButtons(d.jobId, d.spec, d.locale, storyboard);
   const fits = !o.result.needsLink && !forceLink && (budget === null ? false : o.result.bytes <= budget);
   if (!fits) {
     const url = await store.url(o.result.videoRef, LINK_TTL_SECONDS);
@@ -76,9 +78,10 @@ export function createDiscordDeliveryHandler(o: DiscordDeliveryOptions): Deliver
     if (t.platform !== 'discord') return { status: 'failed', reason: `not a Discord reply target (${t.platform})` };
     const log = o.logger?.child({ jobId: d.jobId, platform: 'discord' });
     await o.board?.settle(d.jobId);
+    const storyboard = d.outcome.kind === 'video' && o.isStoryboard !== undefined && await o.isStoryboard(d).catch(() => false);
     let forceLink = false;
     for (let round = 0; round < 2; round += 1) {
-      const r = await render(d, o.store, t.maxUploadBytes, forceLink);
+      const r = await render(d, o.store, t.maxUploadBytes, forceLink, storyboard);
       const files = r.file === undefined ? [] : [r.file];
       try {
         if (tokenIsFresh(t, now()) && t.interactionToken !== undefined) {
