@@ -555,7 +555,8 @@ export class CollabService {
       if (denied !== undefined) return denied;
       if (b.state === 'rendering') return { value: { ...reply(false, 'already_rendering', 'collab.already_rendering'), ...(b.jobId === undefined ? {} : { jobId: b.jobId }) } };
       if (b.shots.length === 0) return { value: reply(false, 'empty', 'collab.empty') };
-      return { write: { ...b, state: 'rendering' as const, jobId: `c${b.id}`, lastActivityAt: this.now() }, value: 'go' as const };
+      // A job id per render (the board's id and revision): a board opened again after a failure or a cancel renders anew.
+      return { write: { ...b, state: 'rendering' as const, jobId: `c${b.id}-${b.rev}`, lastActivityAt: this.now() }, value: 'go' as const };
     });
     if (claim.value !== 'go') return claim.value;
     const board = claim.board as Board;
@@ -569,8 +570,6 @@ export class CollabService {
       const reserved = await this.reserve(ctx, board, plan.shots, plan.cost, jobId);
       if (!reserved.ok) return await this.reopen(key, jobId, reserved.reply);
       charges = reserved.charges;
-      // Listed with the job before its record exists: the job's finish settles every share in its own step.
-      await this.d.ledger.attach(jobId, charges);
       await this.store.update(key, (b) => (b?.jobId === jobId ? { write: { ...b, charges }, value: true } : { value: false }));
       const summary: GenerationSpec = {
         ...(plan.specs[0] as GenerationSpec),
@@ -608,9 +607,13 @@ export class CollabService {
 
   private async reserve(ctx: Ctx, b: Board, shots: readonly Shot[], cost: number, jobId: string): Promise<{ ok: true; charges: CollabCharge[] } | { ok: false; reply: CollabReply }> {
     const parts = chargesFor(this.policy, b, shots, cost);
+    const idOf = (i: number) => (this.policy === 'starter' ? jobId : `${jobId}-p${i}`);
+    // Listed with the job before any is reserved (and before its record exists): the job's finish
+    // settles every share in its own step, and a render that dies half-way is released by the sweep.
+    await this.d.ledger.attach(jobId, parts.map((p, i) => ({ payer: p.payer, credits: p.credits, reservationId: idOf(i) })));
     const charges: CollabCharge[] = [];
     for (const [i, p] of parts.entries()) {
-      const reservationId = this.policy === 'starter' ? jobId : `${jobId}-p${i}`;
+      const reservationId = idOf(i);
       if (p.payer.startsWith('pool:')) {
         const r = await this.d.ledger.reservePool(b.key, reservationId, p.credits, this.now());
         if (!r.ok) {
@@ -681,7 +684,7 @@ export class CollabService {
     if (b?.jobId === undefined || b.state !== 'rendering') return 'none';
     const rec = await this.jobs.get(b.jobId);
     if (rec === undefined && b.lastActivityAt < this.now() - ORPHAN_RENDER_MS) {
-      // A render whose process died after reserving and before writing its job: its shares go back.
+      // A render whose process died after reserving (some or all) and before writing its job: its shares go back.
       const charges = [...(b.charges ?? []), ...(await this.d.ledger.attached(b.jobId))];
       await this.d.ledger.release(charges);
       await this.reopen(boardKey, b.jobId, reply(false, 'internal', 'refusal.internal'));

@@ -157,9 +157,19 @@ describe('storyboard shares settle in the render job\'s own finish (real Redis)'
         }
         const events = (await core.collab.events.read()).filter((e) => e.jobId === jobId);
         expect(events.map((e) => [e.type, e.reason])).toEqual([['failed', 'cancelled']]);
-        // Twice, or the sweep after it: nothing more moves; a second cancel closes the board.
+        // Twice, or the sweep after it: nothing more moves.
         await core.collab.sweep();
         expect(await books(core, room)).toEqual(expected(policy, false));
+        // The board open again renders anew: another job, the shares reserved again; stopped again, refunded again.
+        const again = await core.collab.command(ctx('alice', room), 'collab render');
+        expect(again).toMatchObject({ ok: true, code: 'rendering' });
+        expect(again?.jobId).not.toBe(jobId);
+        expect((await core.job(again?.jobId ?? ''))?.state).toBe('queued');
+        if (policy === 'split') for (const u of USERS) expect((await books(core, room))[`${u}.held`]).toBe(2);
+        else expect((await books(core, room)).pool).toBe(4);
+        expect((await core.collab.command(ctx('alice', room), 'collab cancel'))?.code).toBe('render_cancelled');
+        expect(await books(core, room)).toEqual(expected(policy, false));
+        // Now a cancel closes the board.
         expect((await core.collab.command(ctx('alice', room), 'collab cancel'))?.code).toBe('cancelled');
         expect((await core.collab.board(`discord:${room}`))?.state).toBe('cancelled');
       } finally {
