@@ -3,6 +3,7 @@ import {
   COLLAB_SHOT_NUMBER_MAX, COLLAB_TEXT_MAX,
   type Board, type CollabContext, type CollabEvent, type CollabReply, type ContentModerator, type Core, type JobRecord, type Locale, type LocalizedText,
 } from '@framecast/core';
+import { WeChatApiError } from '@framecast/content-safety';
 import type { Router } from '@koa/router';
 import type { Redis } from 'ioredis';
 import type { Context, Middleware } from 'koa';
@@ -11,7 +12,7 @@ import { z } from 'zod';
 import { MpError, mpState } from './mp-error.ts';
 import { jsonBody, openEventStream, paramOf, parseWith } from './mp-http.ts';
 import { mtAll } from './mp-messages.ts';
-import { CreateJobBodySchema, mpStateOf, type MpJobState } from './mp-jobs.ts';
+import { CreateJobBodySchema, commandTextOf, mpStateOf, type MpJobState } from './mp-jobs.ts';
 import type { MpRateLimiter, RateLimits } from './mp-rate-limit.ts';
 import { tokenTag } from './mp-sessions.ts';
 import type { MpUploads } from './mp-uploads.ts';
@@ -257,7 +258,14 @@ export function mountBoardRoutes(router: Router, d: MpBoardsDeps): void {
     const body = parseWith(NicknameBodySchema, await jsonBody(ctx));
     await writeLimit(ctx);
     const nickname = body.nickname.replace(/\s+/g, ' ');
-    const verdict = await d.textModerator.moderateText(nickname, { platform: 'miniprogram', userId: u.openid, openid: u.openid });
+    let verdict;
+    try {
+      verdict = await d.textModerator.moderateText(nickname, { platform: 'miniprogram', userId: u.openid, openid: u.openid });
+    } catch (err) {
+      if (!(err instanceof WeChatApiError)) throw err;
+      d.logger.warn({ code: err.code, errcode: err.errcode }, 'msgSecCheck failed for a nickname');
+      throw new MpError(503, 'wechat_unavailable', err.userMessage, { 'Retry-After': '5' });
+    }
     if (verdict.action !== 'allow') throw MpError.of(403, 'nickname_blocked', 'nickname_blocked');
     await nicknames.set(u.tag, nickname);
     ctx.body = { nickname };
@@ -277,16 +285,9 @@ export function mountBoardRoutes(router: Router, d: MpBoardsDeps): void {
     // The id is made before the request is claimed, and kept with the answer: a retry answers the same board.
     const boardId = `b_${randomBytes(16).toString('base64url')}`;
     await once(ctx, 'create', '-', body.requestId, async () => {
-      const options = {
-        theme: body.theme, seed: body.seed, aspect: body.aspect, draft: body.draft, duration: body.duration, style: body.style,
-      };
-      const flags = [
-        options.seed === undefined ? '' : ` --seed ${options.seed}`, options.aspect === undefined ? '' : ` --ar ${options.aspect}`,
-        options.duration === undefined ? '' : ` --duration ${options.duration}`, options.style === undefined ? '' : ` --style ${options.style}`,
-        options.draft === true ? ' --draft' : '',
-      ].join('');
-      const theme = body.theme.replace(/\s+/g, ' ').replace(/["“”「」]/g, "'");
-      const res = await core.collab.command(collabContext(u, boardId, locale, await nicknames.nameOf(u.tag)), `collab start “${theme}”${flags}`);
+      // The /video grammar's flags, as POST /api/mp/jobs writes them, after `collab start`.
+      const text = commandTextOf({ prompt: body.theme, ...body }).replace(/^\/video /, 'collab start ');
+      const res = await core.collab.command(collabContext(u, boardId, locale, await nicknames.nameOf(u.tag)), text);
       if (res === undefined) return { status: 400, code: 'bad_request', text: mtAll('bad_request', { fields: 'theme' }) };
       const a = await answerOf(u, boardId, locale, res, 201);
       if (!('code' in a)) d.logger.info({ boardId, user: u.tag }, 'storyboard started');
