@@ -38,12 +38,16 @@ export async function run(): Promise<Record<string, unknown>> {
       const field = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
       return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
     };
-    const cpuOf = async <T>(f: () => Promise<T>): Promise<T & { nodeCpuUs: number; redisCpuUs: number }> => {
+    // Commands Redis ran (total_commands_processed: those a script calls count too).
+    const redisCommands = async (): Promise<number> => Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1] ?? 0);
+    const cpuOf = async <T>(f: () => Promise<T>): Promise<T & { nodeCpuUs: number; redisCpuUs: number; commands: number }> => {
+      const n0 = await redisCommands();
       const r0 = await redisCpu();
       const c0 = process.cpuUsage();
       const res = await f();
       const c = process.cpuUsage(c0);
-      return { ...res, nodeCpuUs: (c.user + c.system) / N, redisCpuUs: ((await redisCpu()) - r0) / N };
+      const redisCpuUs = ((await redisCpu()) - r0) / N;
+      return { ...res, nodeCpuUs: (c.user + c.system) / N, redisCpuUs, commands: ((await redisCommands()) - n0 - 3) / N };
     };
     const intake = await cpuOf(() => runConcurrent(N, CONCURRENCY, async (i) => {
       const r = await core.submit({
@@ -66,12 +70,13 @@ export async function run(): Promise<Record<string, unknown>> {
     await bare.close();
     await core.close();
 
-    const figures = (r: { latencies: number[]; wallMs: number; nodeCpuUs: number; redisCpuUs: number }) => ({
+    const figures = (r: { latencies: number[]; wallMs: number; nodeCpuUs: number; redisCpuUs: number; commands: number }) => ({
       perSecond: round((N / r.wallMs) * 1000, 1),
       p50Ms: round(percentile(r.latencies, 50)),
       p99Ms: round(percentile(r.latencies, 99)),
       nodeCpuMicrosPerRequest: round(r.nodeCpuUs, 1),
       redisCpuMicrosPerRequest: round(r.redisCpuUs, 1),
+      redisCommandsPerRequest: round(r.commands, 2),
     });
     const a = figures(intake);
     const b = figures(baseline);
@@ -88,7 +93,7 @@ export async function run(): Promise<Record<string, unknown>> {
           /** Bare CPU over intake CPU (Node + Redis) per request: the throughput ratio a machine with CPU to spare for nothing else would see. */
           cpuBareOverIntake: round((b.nodeCpuMicrosPerRequest + b.redisCpuMicrosPerRequest) / (a.nodeCpuMicrosPerRequest + a.redisCpuMicrosPerRequest)),
         },
-        note: 'core.submit = request schema + grammar + keyword moderation, then 4 Redis round trips, each shared by the intakes of one event-loop turn (a pipeline): idempotency claim with the block check; JobLifecycle.admit (quota reserve + job record + fair rank + place in line, one Lua script); the BullMQ add (addBulk); the queued event with the answer (one Lua script). The baseline is one BullMQ queue.add of the same payload (a pointer to the record: version, jobId, userKey, enqueuedAt), same connection, same concurrency. CPU figures are per request, this process and the Redis server.',
+        note: 'core.submit of a text-only request = request schema + grammar + keyword moderation (no Redis), then 2 Redis round trips, each shared by the intakes of one event-loop turn (a pipeline): JobLifecycle.intakeAdmit (idempotency claim + block check + quota reserve + job record + fair rank + place in line, one Lua script); then the BullMQ add (Job.addJob) and the queued event with the answer (one Lua script) in one pipeline. 3 commands sent per request. The baseline is one BullMQ queue.add of the same payload (a pointer to the record: version, jobId, userKey, enqueuedAt), same connection, same concurrency. CPU figures are per request, this process and the Redis server; redisCommandsPerRequest counts the commands Redis ran, those inside scripts included.',
       },
     };
   } finally {
