@@ -253,6 +253,31 @@ export class Automaton {
     }
   }
 
+  /**
+   * The patterns read back from the double array (pattern index → code points; [] for an empty
+   * pattern or a duplicate of an earlier one), by walking each terminal slot up its checks: for
+   * tests that hold the array against a plain trie, and for debugging. Not used by the scan.
+   */
+  patterns(): number[][] {
+    const cpOf = new Map<number, number>();
+    this.symBmp.forEach((sym, cp) => {
+      if (sym !== 0) cpOf.set(sym, cp);
+    });
+    for (const [cp, sym] of this.symAstral) cpOf.set(sym, cp);
+    const out: number[][] = Array.from({ length: this.patternLength.length }, () => []);
+    this.terminal.forEach((p, slot) => {
+      if (p < 0) return;
+      const cps: number[] = [];
+      for (let s = slot; s !== 0; ) {
+        const parent = this.node[s * NODE_STRIDE + CHECK] ?? 0;
+        cps.push(cpOf.get(s - (this.node[parent * NODE_STRIDE + BASE] ?? 0)) ?? -1);
+        s = parent;
+      }
+      out[p] = cps.reverse();
+    });
+    return out;
+  }
+
   /** The patterns that end at `state`, appended to `found` as pairs (pattern index, `at`). */
   outputs(state: number, at: number, found: number[]): void {
     let o = (this.terminal[state] ?? -1) >= 0 ? state : (this.dictLink[state] ?? 0);

@@ -213,19 +213,26 @@ export function maskedVariants(cps: readonly number[], breaks: readonly number[]
  */
 export function maskedCopy(text: string): string | undefined {
   if (!MASK_RE.test(text)) return undefined;
-  const out = text.split('');
-  let changed = false;
-  for (let i = 1; i < out.length - 1; i++) {
-    if (!MASK_SYMBOLS.includes(out[i] ?? '')) continue;
+  // Slices of the text between the replaced runs: no per-character array for a long text.
+  let out = '';
+  let copied = 0;
+  for (let i = 1; i < text.length - 1; i++) {
+    if (!isMaskSymbol(text.charCodeAt(i))) continue;
     let j = i;
-    while (j < out.length && MASK_SYMBOLS.includes(out[j] ?? '')) j++;
-    if (j - i <= MASK_MAX && isAsciiLetter(text.charCodeAt(i - 1)) && j < out.length && isAsciiLetter(text.charCodeAt(j))) {
-      for (let k = i; k < j; k++) out[k] = String.fromCharCode(MASK_CP);
-      changed = true;
+    while (j < text.length && isMaskSymbol(text.charCodeAt(j))) j++;
+    if (j - i <= MASK_MAX && isAsciiLetter(text.charCodeAt(i - 1)) && j < text.length && isAsciiLetter(text.charCodeAt(j))) {
+      out += text.slice(copied, i) + MASK_RUNS[j - i];
+      copied = j;
     }
     i = j - 1;
   }
-  return changed ? out.join('') : undefined;
+  return copied === 0 ? undefined : out + text.slice(copied);
+}
+
+const MASK_RUNS = ['', String.fromCharCode(MASK_CP), String.fromCharCode(MASK_CP, MASK_CP)];
+
+function isMaskSymbol(c: number): boolean {
+  return c === 0x2a || c === 0x23 || c === 0x5f || c === 0x2e; // * # _ .
 }
 
 function isAsciiLetter(c: number): boolean {

@@ -372,7 +372,29 @@ export class KeywordMatcher {
   }
 
   private scanOnce(text: string, maxHits: number, a: Automaton = this.automaton, table: readonly (readonly Entry[])[] = this.entries): KeywordHit[] {
-    const { symBmp, symAstral, node, patternLength } = a;
+    const found: number[] = []; // pairs: pattern index, last stream index
+    const n = this.collect(text, a, found);
+    if (found.length === 0) return [];
+    return this.resolve(text, found, a.patternLength, n, maxHits, table);
+  }
+
+  /**
+   * The stream and the candidates of one scan, copied out, for tests that hold the scan against a
+   * plain reference: for each stream character its original range and normalised code, and the
+   * pairs (pattern index, last stream index) of every pattern occurrence, in the order found.
+   */
+  candidates(text: string, which: 'main' | 'masked' = 'main'): { starts: number[]; ends: number[]; codes: number[]; found: number[] } {
+    const found: number[] = [];
+    const n = this.collect(text, which === 'main' ? this.automaton : this.maskAutomaton, found);
+    return { starts: [...this.starts.subarray(0, n)], ends: [...this.ends.subarray(0, n)], codes: [...this.codes.subarray(0, n)], found };
+  }
+
+  /**
+   * One pass that normalises and walks the automaton together: fills this.starts/ends/codes with
+   * the stream (no intermediate string) and `found` with the candidates; returns the stream length.
+   */
+  private collect(text: string, a: Automaton, found: number[]): number {
+    const { symBmp, symAstral, node } = a;
     const needed = text.length + 8;
     if (this.starts.length < needed) {
       const size = Math.max(needed, this.starts.length * 2);
@@ -383,7 +405,6 @@ export class KeywordMatcher {
     const starts = this.starts;
     const ends = this.ends;
     const codes = this.codes;
-    const found: number[] = []; // pairs: pattern index, last stream index
     let n = 0;
     let state = 0;
     const len = text.length;
@@ -463,8 +484,7 @@ export class KeywordMatcher {
       if (((node[state * NODE_STRIDE + FAIL] ?? 0) & 1) !== 0) a.outputs(state, n, found);
       n++;
     }
-    if (found.length === 0) return [];
-    return this.resolve(text, found, patternLength, n, maxHits, table);
+    return n;
   }
 
   private resolve(text: string, found: number[], patternLength: Int32Array, n: number, maxHits: number, table: readonly (readonly Entry[])[]): KeywordHit[] {
@@ -661,8 +681,10 @@ function isAsciiLetter(c: number): boolean {
  * them must be followed by a letter (r@pe, $hit, @ss), or, for '$' and '|', follow one (a$$, ki||).
  * '!' and '@' after a word are punctuation and handles, and stay separators.
  */
-function symbolsAsLetters(text: string, pipe: number): string | undefined {
-  let out: string[] | undefined;
+export function symbolsAsLetters(text: string, pipe: number): string | undefined {
+  // Slices of the text between the replaced symbols: no per-character array for a long text.
+  let out = '';
+  let copied = 0;
   const len = text.length;
   for (let i = 0; i < len; i++) {
     const c = text.charCodeAt(i);
@@ -679,13 +701,13 @@ function symbolsAsLetters(text: string, pipe: number): string | undefined {
       for (let k = i; k < j; k++) {
         const d = text.charCodeAt(k);
         if (!after && d !== 0x24 && d !== 0x7c) continue;
-        out ??= text.split('');
-        out[k] = String.fromCharCode(d === 0x7c ? pipe : (SYMBOL_LETTER[d] ?? d));
+        out += text.slice(copied, k) + String.fromCharCode(d === 0x7c ? pipe : (SYMBOL_LETTER[d] ?? d));
+        copied = k + 1;
       }
     }
     i = j - 1;
   }
-  return out?.join('');
+  return copied === 0 ? undefined : out + text.slice(copied);
 }
 
 function isAsciiLower(c: number): boolean {
