@@ -6,4 +6,4 @@ export { startSlackProgress, statusText, statusBlocks, statusRankOf, SlackStatus
 export { slackDeliveryHandler, classifySlackError, PERMANENT_SLACK_ERRORS, UPLOAD_REFUSED_ERRORS, LINK_AFTER_ATTEMPTS, type SlackDeliveryOptions } from './slack-delivery.ts';
 export { registerSlackActions, commandTextOf, seedOf } from './slack-actions.ts';
 export { homeView, publishHome } from './slack-home.ts';
-export { SlackCollab, boardBlocks, collabButtonValue, parseCollabButtonValue, COLLAB_ACTION, VOTE_REACTIONS, type SlackCollabDeps, type SlackCollabOrigin, type BoardProgress } from './slack-collab.ts';
+export { SlackCollab, boardBlocks, applyRenderEvent, progressFrom, collabButtonValue, parseCollabButtonValue, COLLAB_ACTION, VOTE_REACTIONS, type SlackCollabDeps, type SlackCollabOrigin, type BoardProgress } from './slack-collab.ts';

@@ -6,8 +6,8 @@ import type { Redis } from 'ioredis';
 import type { ListeningServer } from '@framecast/http-server';
 import { waitFor } from '../../../test/support/e2e.ts';
 import { testRedis } from '../../../test/support/redis.ts';
-import type { BoardView } from '@framecast/core';
-import { boardBlocks, COLLAB_ACTION, collabButtonValue, parseCollabButtonValue, type BoardProgress } from './slack-collab.ts';
+import type { BoardView, CollabEvent } from '@framecast/core';
+import { boardBlocks, progressFrom, COLLAB_ACTION, collabButtonValue, parseCollabButtonValue, type BoardProgress } from './slack-collab.ts';
 import { solidPng } from './testing/tiny-png.ts';
 import { click, isMp4, jobsOf, signedPost, slackRig, slashCommand, type Rig } from './testing/slack-rig.ts';
 
@@ -113,6 +113,25 @@ describe('the board message', () => {
     expect(failed).toContain('投第 1 个');
     expect(JSON.stringify(boardBlocks(view('expired'), progress({ note: { kind: 'expired', message: { en: 'Closed after 24 hours.', 'zh-CN': '' } } }), 'en', 'b1', 'C9'))).toContain('⌛ Closed after 24 hours.');
     expect(JSON.stringify(boardBlocks(view('done'), progress(), 'en', 'b1', 'C9'))).toContain('the video is in this thread');
+  });
+});
+
+describe('a render\'s progress read back from the event stream (a process that joins mid-render)', () => {
+  it('takes the render\'s own events only, starts over after a failure, and keeps the stitching', () => {
+    const ev = (o: Partial<CollabEvent>): CollabEvent => ({ id: '1-0', boardKey: 'slack:C9', type: 'segment', jobId: 'cb1', ...o });
+    const p = progressFrom([
+      ev({ index: 0, phase: 'done' }),
+      ev({ type: 'failed', message: { en: 'Refunded.', 'zh-CN': '已退回。' } }),
+      ev({ index: 0, phase: 'started' }),
+      ev({ index: 0, phase: 'done' }),
+      ev({ index: 1, phase: 'step', step: 1, totalSteps: 2 }),
+      ev({ boardKey: 'slack:C8', index: 2, phase: 'done' }),
+      ev({ jobId: 'cOther', index: 3, phase: 'done' }),
+      ev({ type: 'stitching' }),
+    ], 'slack:C9', 'cb1');
+    expect([...p.segments.entries()]).toEqual([[0, { phase: 'done' }], [1, { phase: 'step', step: 1, totalSteps: 2 }]]);
+    expect(p.stitching).toBe(true);
+    expect(p.note).toBeUndefined();
   });
 });
 

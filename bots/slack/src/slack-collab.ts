@@ -45,6 +45,27 @@ export interface BoardProgress {
   note?: { kind: 'failed' | 'expired'; message: LocalizedText };
 }
 
+/** One render event into a board's progress: a segment's phase, the stitching, a failure (the progress starts over, with its refund note). */
+export function applyRenderEvent(p: BoardProgress, e: CollabEvent): void {
+  if (e.type === 'segment' && e.index !== undefined && e.phase !== undefined) {
+    delete p.note;
+    p.segments.set(e.index, { phase: e.phase, ...(e.step === undefined ? {} : { step: e.step }), ...(e.totalSteps === undefined ? {} : { totalSteps: e.totalSteps }) });
+  } else if (e.type === 'stitching') {
+    p.stitching = true;
+  } else if (e.type === 'failed') {
+    p.segments.clear();
+    p.stitching = false;
+    p.note = { kind: 'failed', message: e.message ?? { en: '', 'zh-CN': '' } };
+  }
+}
+
+/** The progress of the render `jobId` of `boardKey` from the event stream, oldest first (a process that joins mid-render). */
+export function progressFrom(events: readonly CollabEvent[], boardKey: string, jobId: string): BoardProgress {
+  const p: BoardProgress = { segments: new Map(), stitching: false };
+  for (const e of events) if (e.boardKey === boardKey && e.jobId === jobId) applyRenderEvent(p, e);
+  return p;
+}
+
 function themeOf(theme: string, locale: Locale): string {
   if (theme === '') return '';
   return locale === 'zh-CN' ? `「${escapeMrkdwn(theme)}」` : ` “${escapeMrkdwn(theme)}”`;
@@ -252,8 +273,8 @@ export class SlackCollab {
     else await this.inThread(key, text);
     if (!res.ok) return;
     if (res.code === 'rendering') {
-      const msg = await this.messageOf(key);
-      if (msg !== undefined) delete this.stateOf(msg.boardId).note;
+      const b = await this.deps.core.collab.board(key);
+      if (b !== undefined) delete (await this.stateFor(b)).note;
     }
     await this.refresh(key);
   }
@@ -328,14 +349,36 @@ export class SlackCollab {
     return parsed.success ? parsed.data : undefined;
   }
 
-  private stateOf(boardId: string): BoardProgress & { epoch: number; seq: number } {
-    let s = this.progress.get(boardId);
-    if (s === undefined) {
-      s = { segments: new Map(), stitching: false, epoch: 1, seq: 0 };
-      this.progress.set(boardId, s);
-      if (this.progress.size > 1000) this.progress.delete(this.progress.keys().next().value as string);
-    }
+  /**
+   * What this process knows of a board's render. First seen while it renders (a restart, a second
+   * replica), the render's events so far are read back from the stream, so that the next edit does
+   * not show finished shots as waiting.
+   */
+  private async stateFor(b: Board): Promise<BoardProgress & { epoch: number; seq: number }> {
+    const known = this.progress.get(b.id);
+    if (known !== undefined) return known;
+    const events = b.state === 'rendering' && b.jobId !== undefined ? await this.renderEvents().catch(() => []) : [];
+    const s = { ...progressFrom(events, b.key, b.jobId ?? ''), epoch: 1, seq: 0 };
+    // Another call may have filled it meanwhile: the first one stays.
+    const again = this.progress.get(b.id);
+    if (again !== undefined) return again;
+    this.progress.set(b.id, s);
+    if (this.progress.size > 1000) this.progress.delete(this.progress.keys().next().value as string);
     return s;
+  }
+
+  /** The storyboards' event stream from its start (it keeps about the last 10,000 events), in pages. */
+  private async renderEvents(): Promise<CollabEvent[]> {
+    const out: CollabEvent[] = [];
+    let after = '0-0';
+    for (let page = 0; page < 25; page++) {
+      const events = await this.deps.core.collab.events.read(after, 500);
+      out.push(...events);
+      const last = events.at(-1);
+      if (last === undefined || events.length < 500) break;
+      after = last.id;
+    }
+    return out;
   }
 
   /**
@@ -349,7 +392,7 @@ export class SlackCollab {
     if (msg === undefined) return;
     const b = await core.collab.board(key);
     if (b === undefined || b.id !== msg.boardId) return;
-    const s = this.stateOf(msg.boardId);
+    const s = await this.stateFor(b);
     const position: StatusPosition = at ?? (b.state === 'collecting' || b.state === 'locked'
       ? { rank: STATUS_RANK.queued, step: b.rev }
       : b.state === 'rendering' ? { rank: STATUS_RANK.started, step: 0 } : { rank: STATUS_RANK.final });
@@ -374,26 +417,19 @@ export class SlackCollab {
     if (msg === undefined) return;
     const b = await this.deps.core.collab.board(e.boardKey);
     if (b === undefined || b.id !== msg.boardId) return;
-    const s = this.stateOf(b.id);
+    const s = await this.stateFor(b);
+    applyRenderEvent(s, e);
     switch (e.type) {
-      case 'segment': {
-        if (e.index === undefined || e.phase === undefined) return;
-        delete s.note;
-        s.segments.set(e.index, { phase: e.phase, ...(e.step === undefined ? {} : { step: e.step }), ...(e.totalSteps === undefined ? {} : { totalSteps: e.totalSteps }) });
+      case 'segment':
         s.seq += 1;
         return this.refresh(e.boardKey, { rank: STATUS_RANK.step, step: s.seq });
-      }
       case 'stitching':
-        s.stitching = true;
         return this.refresh(e.boardKey, { rank: STATUS_RANK.encoding, step: 0 });
       case 'rendered':
         return this.refresh(e.boardKey, { rank: STATUS_RANK.final });
       case 'failed':
         // The board is open again: a new round of edits, the refund note shown until the next render.
         s.epoch += 1;
-        s.segments.clear();
-        s.stitching = false;
-        s.note = { kind: 'failed', message: e.message ?? { en: '', 'zh-CN': '' } };
         return this.refresh(e.boardKey, { rank: STATUS_RANK.queued, step: 0 });
       case 'expired':
         s.note = { kind: 'expired', message: e.message ?? { en: '', 'zh-CN': '' } };
