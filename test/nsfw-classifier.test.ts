@@ -88,11 +88,13 @@ describe('NsfwClassifier', () => {
 
   it('batches crops and frames: one batch gives the same scores as one image at a time', async () => {
     const imgs = [highRiskImage(), neutralScene(), neutralScene(200, 300, 20)];
-    const batch = await classifier.classifyBatch(imgs.map((i) => ({ data: i.data, width: i.width, height: i.height })));
+    const batched = classifier.withOptions({ maxBatch: 16 }); // the default is one input a run
+    const batch = await batched.classifyBatch(imgs.map((i) => ({ data: i.data, width: i.width, height: i.height })));
     for (const [k, img] of imgs.entries()) {
       const single = await classifier.classifyRgb(img.data, img.width, img.height);
       for (const c of ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'] as const) expect(batch[k]?.[c]).toBeCloseTo(single[c], 5);
     }
+    await batched.release();
   });
 
   it('applies configured thresholds (review rule, then allow)', async () => {

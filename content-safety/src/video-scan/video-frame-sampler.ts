@@ -9,10 +9,12 @@
  * are NOT squashed to the model's square here (that would hide a letterboxed or small
  * picture-in-picture from the crops).
  *
- * ffmpeg is spawned directly (no shell, arguments as an array) and its stdout is read as raw
- * rgb24 frames: one process for the regular samples (`fps` filter, capped by -frames:v) and one for
- * the last frame (`-sseof`, keeping the final frame decoded), run at the same time. Both are killed
- * after a timeout.
+ * ffmpeg is spawned directly (no shell, arguments as an array), one process that decodes the video
+ * once: its filter graph splits the decoded frames into the regular samples (`fps` filter, capped
+ * by -frames:v), read as raw rgb24 frames from stdout, and the frames of the last second (`select`
+ * from the probed duration, with `showinfo` for their times), read from a third pipe, of which the
+ * final one is kept. Frames are scaled to the decoded size by ffmpeg before they reach us. The
+ * process is killed after a timeout.
  */
 import { spawn } from 'node:child_process';
 import { FramecastError } from '@framecast/core';
@@ -68,9 +70,12 @@ interface RunResult {
   stderr: string;
 }
 
-function run(cmd: string, args: string[], timeoutMs: number, onStdout?: (chunk: Buffer) => void): Promise<RunResult> {
+/** Runs `cmd`; `onStdout` takes stdout (else it is collected), `onFd3` what the child writes to pipe:3. */
+function run(cmd: string, args: string[], timeoutMs: number, onStdout?: (chunk: Buffer) => void, onFd3?: (chunk: Buffer) => void): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A fourth stdio entry makes the child untyped: stdout and stderr are pipes all the same.
+    const child = spawn(cmd, args, { stdio: onFd3 ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'] });
+    child.stdio[3]?.on('data', (chunk: Buffer) => onFd3?.(chunk));
     const out: Buffer[] = [];
     let err = '';
     let timedOut = false;
@@ -78,8 +83,8 @@ function run(cmd: string, args: string[], timeoutMs: number, onStdout?: (chunk: 
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
-    child.stdout.on('data', (chunk: Buffer) => (onStdout ? onStdout(chunk) : out.push(chunk)));
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stdout?.on('data', (chunk: Buffer) => (onStdout ? onStdout(chunk) : out.push(chunk)));
+    child.stderr?.on('data', (chunk: Buffer) => {
       // Keep the tail only: ffmpeg can be chatty.
       err = (err + chunk.toString('utf8')).slice(-16_384);
     });
@@ -168,34 +173,33 @@ export async function sampleFrames(file: string, probe: VideoProbe, opts: Sample
   const collect = frameCollector(frameBytes, (rgb) => {
     frames.push({ timeSec: frames.length / fps, rgb, width, height });
   });
-  // The fps filter's first output is the first decoded frame (t = 0); then one every 1/fps.
-  const regular = run(
-    ffmpeg,
-    ['-nostdin', '-v', 'error', '-i', file, '-an', '-sn', '-dn', '-vf', `fps=${fps.toFixed(6)},${scale}`, '-frames:v', String(regularBudget), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
-    opts.timeoutMs,
-    collect,
-  );
-
-  // The last frame, in a second process at the same time: seek close to the end, decode what is
-  // left, keep the final frame and its time.
+  // The last frame: of the frames in the last second or so (timestamps start at 0: no -copyts),
+  // the final one is kept, with its time from showinfo.
   const tail = Math.min(probe.durationSec, Math.max(1, probe.frameRate > 0 ? 3 / probe.frameRate : 1));
+  const tailFrom = Math.max(0, probe.durationSec - tail);
   let last: Uint8Array | undefined;
   const keepLast = frameCollector(frameBytes, (rgb) => {
     last = rgb;
   });
-  const ending = run(
+  // The fps filter's first output is the first decoded frame (t = 0); then one every 1/fps.
+  const graph = [
+    `[0:v:0]split=2[a][b]`,
+    `[a]fps=${fps.toFixed(6)},${scale}[regular]`,
+    `[b]select='gte(t,${tailFrom.toFixed(3)})',${scale},showinfo[last]`,
+  ].join(';');
+  const { stderr } = await run(
     ffmpeg,
-    ['-nostdin', '-v', 'info', '-sseof', `-${tail.toFixed(3)}`, '-copyts', '-i', file, '-an', '-sn', '-dn', '-vf', `${scale},showinfo`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+    [
+      ...['-nostdin', '-v', 'info', '-i', file, '-filter_complex', graph],
+      ...['-map', '[regular]', '-frames:v', String(regularBudget), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+      ...['-map', '[last]', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:3'],
+    ],
     opts.timeoutMs,
+    collect,
     keepLast,
   );
-  // Both settle (each is killed at its timeout) before the first failure, if any, is thrown.
-  const [regularResult, endingResult] = await Promise.allSettled([regular, ending]);
-  if (regularResult.status === 'rejected') throw regularResult.reason;
   if (frames.length === 0) throw new VideoScanError('decode_failed', 'no frame could be decoded');
-  if (endingResult.status === 'rejected') throw endingResult.reason;
-  const { stderr } = endingResult.value;
-  const times = [...stderr.matchAll(/pts_time:\s*(-?[0-9.]+)/g)].map((m) => Number(m[1]) - probe.startSec);
+  const times = [...stderr.matchAll(/pts_time:\s*(-?[0-9.]+)/g)].map((m) => Number(m[1]));
   const lastTime = times.at(-1);
   if (last !== undefined && lastTime !== undefined && Number.isFinite(lastTime)) {
     const prev = frames.at(-1);
