@@ -246,8 +246,9 @@ export class DiscordCollabBoards {
     let p = this.progress.get(e.boardKey);
     const fresh = (): BoardProgress => ({ ...(e.jobId === undefined ? {} : { jobId: e.jobId }), segments: new Map(), stage: 'rendering' });
     if (e.type === 'segment') {
-      // A segment of a new render (after a failure) starts the story over.
-      if (p === undefined || p.jobId !== e.jobId || p.stage === 'failed' || p.stage === 'expired') p = fresh();
+      // A new render starts the story over (after a failure the board renders again under the same job
+      // id: its first 'started' does; a late step of the failed render does not).
+      if (p === undefined || p.jobId !== e.jobId || ((p.stage === 'failed' || p.stage === 'expired') && e.phase === 'started')) p = fresh();
       if (p.stage !== 'rendering' || e.index === undefined) return;
       const s = p.segments.get(e.index) ?? { started: false, step: 0, total: e.totalSteps ?? 1, retrying: false, done: false };
       if (e.phase === 'started') s.started = true;

@@ -109,7 +109,8 @@ export class DiscordCollab {
       content = thread === undefined ? `${content}\n${dt('collabHelp', locale)}` : dt('collabThreadOpened', locale, { message: content, thread: `<#${thread}>` });
     } else if (res.ok && res.code === 'rendering') {
       this.o.boards.renderStarted(boardKey, res.jobId);
-    } else if (res.ok && res.board !== undefined && res.code !== 'show') {
+    } else if (res.ok && res.code !== 'show') {
+      // Every change (a shot, a vote, lock, reorder, cancel…) shows on the board's message.
       this.o.boards.refresh(boardKey);
     }
     await editOriginal(ctx, i, { content: content.slice(0, 2000), allowed_mentions: { parse: [] } });
