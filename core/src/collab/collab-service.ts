@@ -26,7 +26,7 @@ import { tenantKeyOf, userKeyOf } from '../redis/keys.ts';
 import type { RuntimeCapabilitiesRegistry } from '../runtime/runtime-capabilities-registry.ts';
 import { BoardSchema, chargesFor, clampName, contributors, selectShots, BOARD_SHOTS_HARD_MAX, type Board, type BoardState, type Shot } from './collab-board.ts';
 import { CollabEvents } from './collab-events.ts';
-import { COLLAB_SEGMENT_QUEUE, COLLAB_STITCH_QUEUE, type CollabEvent, type SegmentJobData, type StitchJobData } from './collab-payloads.ts';
+import { COLLAB_SEGMENT_QUEUE, COLLAB_STITCH_QUEUE, StitchJobDataSchema, type CollabEvent, type SegmentJobData, type StitchJobData } from './collab-payloads.ts';
 import { CollabStore } from './collab-store.ts';
 
 /** Who speaks, where: what every collab command needs from the adapter (validated). */
@@ -483,11 +483,14 @@ export class CollabService {
       stitches: new Queue(COLLAB_STITCH_QUEUE, { connection: this.d.connection, prefix: this.d.bullPrefix }),
     };
     const { segments, stitches } = this.queues;
+    const stitch = await stitches.getJob(jobId);
+    if (stitch === undefined) return 0;
+    const count = StitchJobDataSchema.safeParse(stitch.data).data?.count ?? 0;
     if ((await stitches.remove(jobId, { removeChildren: true }).catch(() => 0)) === 1) return 1;
     let removed = 0;
-    for (let i = 0; i < BOARD_SHOTS_HARD_MAX; i++) {
+    for (let i = 0; i < count; i++) {
       const job = await segments.getJob(`${jobId}-seg-${i}`);
-      if (job === undefined) break;
+      if (job === undefined) continue;
       const state = await job.getState();
       if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') continue;
       removed += await segments.remove(job.id ?? '', { removeChildren: true }).catch(() => 0);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createCore, type Core } from '../core.ts';
 import { CollabLedger } from '../jobs/collab-ledger.ts';
@@ -235,6 +235,43 @@ describe('storyboard shares settle in the render job\'s own finish (real Redis)'
       expect(await books(core, room)).toEqual(expected('split', false));
       expect((await core.collab.board(`discord:${room}`))?.state).toBe('collecting');
     } finally {
+      await core.close();
+    }
+  });
+
+  it('collab cancel while a segment runs (text-only runtime: segments side by side): the waiting ones leave the queue, the running one is not touched', async () => {
+    const room = 'cancel-running';
+    const { core, jobId } = await rendered('split', room);
+    const connection = { url: testRedisUrl(), maxRetriesPerRequest: null };
+    const prefix = core.workQueue.bullPrefix;
+    let taken = '';
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    // A stand-in for a GPU worker: takes one segment and holds it (locked) until the test lets go.
+    const worker = new Worker(COLLAB_SEGMENT_QUEUE, async (job) => {
+      taken = job.id ?? '';
+      await Promise.race([released, new Promise((r) => setTimeout(r, 30_000))]);
+      return { skipped: true };
+    }, { connection, prefix, concurrency: 1 });
+    const segments = new Queue(COLLAB_SEGMENT_QUEUE, { connection, prefix });
+    const stitches = new Queue(COLLAB_STITCH_QUEUE, { connection, prefix });
+    try {
+      for (let i = 0; i < 200 && taken === ''; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(taken).toMatch(new RegExp(`^${jobId}-seg-\\d$`));
+      expect(await core.collab.command(ctx('alice', room), 'collab cancel')).toMatchObject({ ok: true, code: 'render_cancelled' });
+      const left = await Promise.all([0, 1, 2].map(async (i) => [`${jobId}-seg-${i}`, (await segments.getJob(`${jobId}-seg-${i}`))?.id]));
+      expect(left.filter(([, id]) => id !== undefined).map(([id]) => id)).toEqual([taken]);
+      expect(await books(core, room)).toEqual(expected('split', false));
+      // The running one ends (skipped); the stitch then comes up only to be skipped by its worker.
+      release();
+      for (let i = 0; i < 200 && (await stitches.getJob(jobId).then((j) => j?.getState())) === 'waiting-children'; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await stitches.getJob(jobId).then((j) => j?.getState())).toBe('waiting');
+    } finally {
+      release();
+      await worker.close();
+      await Promise.all([segments.close(), stitches.close()]);
       await core.close();
     }
   });
