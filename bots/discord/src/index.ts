@@ -6,3 +6,5 @@ export { startDiscordProgress, progressText, DiscordReplyBoard, type DiscordProg
 export { actionCustomId, parseActionCustomId, resultButtons, queuedButtons, DISCORD_ACTIONS, type DiscordAction } from './discord-actions.ts';
 export { discordInteractionsEndpoint, discordPublicKey, verifyDiscordSignature, DISCORD_INTERACTIONS_PATH } from './discord-interactions-endpoint.ts';
 export { createDiscordRest, classifyDiscordError, type DiscordFailure } from './discord-rest.ts';
+export { DiscordCollab, isDiscordAdmin, displayNameOf, type DiscordCollabOptions } from './discord-collab.ts';
+export { DiscordCollabBoards, boardMessageContent, boardComponents, collabCustomId, parseCollabCustomId, shotOfEmoji, VOTE_EMOJI, COLLAB_BUTTON_PREFIX, type BoardProgress, type BoardMessageLocation, type CollabButtonAction } from './discord-collab-board.ts';
