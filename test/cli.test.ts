@@ -100,7 +100,7 @@ describe('the framecast CLI (real binary, test Redis)', () => {
     expect(Object.keys(a.scores).sort()).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
     expect(a.worst.blockScore).toBe(a.blockScore); // for allow: the crop closest to the block rule
     expect(a.worst.blockScore).toBeLessThan(0.5);
-    expect(a.cropsScored).toBeGreaterThan(10);
+    expect(a.cropsScored).toBeGreaterThanOrEqual(6); // the whole image and fixed crops; no window (no skin-toned area)
     expect(a.crops).toBeUndefined();
     expect(allowed.out.split('\n').length).toBeLessThan(30);
 
