@@ -65,6 +65,9 @@ describe('the storyboard page against the real API', () => {
     expect(f.text('.shot-progress')).toBe('Rendering 1/2');
     f.call('onBoardEvent', { type: 'segment', n: 1, phase: 'done' });
     expect(f.text('.shot-progress')).toBe('Done');
+    // A late step event of the same shot does not undo it.
+    f.call('onBoardEvent', { type: 'segment', n: 1, phase: 'step', step: 2, totalSteps: 2 });
+    expect(f.text('.shot-progress')).toBe('Done');
     f.call('onBoardEvent', { type: 'stitching' });
     expect(f.text('.stitching')).toBe('Joining the shots…');
     f.detach();

@@ -170,6 +170,8 @@ describe('storyboards in the mini program API: real Redis, core and worker, a fa
     const events = await stream;
     const renderSeconds = (Date.now() - t0) / 1000;
     expect(events[0]?.event).toBe('board');
+    // The board again as it changed (rendering), before the per-shot events.
+    expect(events.some((e) => e.event === 'board' && e.data.state === 'rendering')).toBe(true);
     const segments = events.filter((e) => e.event === 'segment');
     const done = segments.filter((e) => e.data.phase === 'done');
     expect(done.map((e) => e.data.index).sort()).toEqual([0, 1, 2, 3, 4]);
@@ -208,5 +210,26 @@ describe('storyboards in the mini program API: real Redis, core and worker, a fa
     const closed = await readSse(await fetch(`${r.base}${b('/events')}`, { headers: { Authorization: `Bearer ${carol}` } }), 10_000);
     expect(closed.map((e) => e.event)).toEqual(['board']);
     console.info(JSON.stringify({ mpBoardRenderSeconds: renderSeconds, shots: 5, videoBytes: Number(video.headers.get('content-length')) }));
+  });
+});
+
+describe('storyboard changes are rate-limited per session', { timeout: 120_000 }, () => {
+  it('answers 429 rate_limited with Retry-After past the limit (counted across creates, shots and votes)', async () => {
+    const small = await rig({ redis, dataDir, runWorker: false, rateLimits: { boards: { max: 3, windowSeconds: 60 } } });
+    try {
+      const token = await login(small, 'o_kim');
+      const created = await call(small, 'POST', '/api/mp/boards', { token, body: { theme: 'rain on the window', draft: true } });
+      expect(created.status).toBe(201);
+      const route = `/api/mp/boards/${String(created.body.boardId)}`;
+      expect((await call(small, 'POST', `${route}/shots`, { token, body: { text: 'drops race down the glass' } })).status).toBe(201);
+      expect((await call(small, 'POST', `${route}/votes`, { token, body: { n: 1 } })).status).toBe(200);
+      const limited = await call(small, 'POST', `${route}/shots`, { token, body: { text: 'a cat watches' }, lang: 'en' });
+      expect(limited).toMatchObject({ status: 429, body: { code: 'rate_limited' } });
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      // Reading is not a change: the board still answers.
+      expect((await call(small, 'GET', route, { token })).status).toBe(200);
+    } finally {
+      await small.close();
+    }
   });
 });

@@ -310,7 +310,8 @@ Component({
         const text = key !== undefined ? t(key) : e.step !== undefined && e.totalSteps !== undefined ? t('board_progress_step', { step: e.step, total: e.totalSteps }) : t('board_progress_started');
         // A shot that is done stays done (a late step event of a retry does not undo it).
         if (l.progress[e.n] !== t('board_progress_done') || e.phase === 'retrying') l.progress[e.n] = text;
-        this.setData({ cards: this.data.cards.map((c) => (c.n === e.n ? { ...c, progressText: text } : c)) });
+        const shown = l.progress[e.n] ?? text;
+        this.setData({ cards: this.data.cards.map((c) => (c.n === e.n ? { ...c, progressText: shown } : c)) });
         return;
       }
       if (e.type === 'stitching') this.setData({ stitching: true });
