@@ -328,20 +328,21 @@ export class Intake {
    * (the runtimes' capabilities are cached) for a request without an image.
    */
   private async prepare(req: ChatRequest): Promise<Prepared> {
-    const log = this.deps.logger?.child({ platform: req.platform });
+    // Only refusals log: no child logger for the others.
+    const log = (): Logger | undefined => this.deps.logger?.child({ platform: req.platform });
     const parsedSpec = parseVideoCommand(req.text, this.deps.random === undefined ? {} : { random: this.deps.random });
     if (!parsedSpec.ok) return { ok: false, result: this.badCommand(parsedSpec.error) };
     let spec = parsedSpec.spec;
-    const caps = await this.capabilities(log);
+    const caps = await this.capabilities(this.deps.logger);
     if (caps !== undefined) {
       const early = imageInputRefusal(caps, false);
-      if (early !== undefined) return { ok: false, result: this.runtimeRefusal(early.code, early.detail, log) };
+      if (early !== undefined) return { ok: false, result: this.runtimeRefusal(early.code, early.detail, log()) };
     }
     const textVerdict = await this.deps.moderator.moderateText(req.text, moderationContext(req));
-    if (textVerdict.action === 'block') return { ok: false, result: this.textBlocked(textVerdict, log) };
+    if (textVerdict.action === 'block') return { ok: false, result: this.textBlocked(textVerdict, log()) };
     if (caps !== undefined) {
       const fit = fitSpecToCapabilities(spec, caps);
-      if (!fit.ok) return { ok: false, result: this.runtimeRefusal(fit.code, fit.detail, log) };
+      if (!fit.ok) return { ok: false, result: this.runtimeRefusal(fit.code, fit.detail, log()) };
       spec = fit.spec;
     }
     return { ok: true, spec, reviewRequired: textVerdict.action === 'review' };
@@ -474,7 +475,9 @@ export class Intake {
     if (claim === undefined) {
       admitted = await lifecycle.admit(input);
     } else {
-      const out = await lifecycle.intakeAdmit(input, claim);
+      // Both round trips go through the queue connection's pipeline: the admissions and the enqueues
+      // of one turn leave in one write.
+      const out = await lifecycle.intakeAdmit(input, claim, await this.queuePipeline());
       if (out.outcome === 'claimed') {
         progress.reserved = false;
         progress.recorded = false;

@@ -163,11 +163,12 @@ export class JobLifecycle {
    * A text-only intake's claim of its platform event and its admission in one Redis call (its
    * parse and moderation need none): the claim is written unless the event was claimed before
    * ('claimed', with what holds it; nothing written), the user's block is read ('blocked': the
-   * claim written, nothing else), then as admit.
+   * claim written, nothing else), then as admit. `on`: as queuedAnswer's (one pipeline per turn
+   * for both steps of every intake: one socket write instead of two).
    */
-  async intakeAdmit(input: AdmitInput, claim: IntakeClaim): Promise<IntakeAdmitResult> {
+  async intakeAdmit(input: AdmitInput, claim: IntakeClaim, on?: TickBatcher): Promise<IntakeAdmitResult> {
     const call = this.admitCall(input);
-    const out = await this.batch.run<(string | number)[]>((p) => (p as unknown as RedisWithJobScripts).fcIntakeAdmit(
+    const out = await (on ?? this.batch).run<(string | number)[]>((p) => (p as unknown as RedisWithJobScripts).fcIntakeAdmit(
       claim.key, this.keys.blockedUsers(), ...call.keys, claim.value, claim.ttlSeconds, input.record.userKey, ...call.args,
     ));
     if (out[0] === 'claimed') return { outcome: 'claimed', record: String(out[1] ?? '') };
