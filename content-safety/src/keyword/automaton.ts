@@ -62,7 +62,11 @@ export class Automaton {
     });
     const maxSym = byFreq.length;
     const symOf = (cp: number): number => (cp < 0x10000 ? (symBmp[cp] ?? 0) : (symAstral.get(cp) ?? 0));
-    const symbolic = patterns.map((p) => Int32Array.from(p, symOf));
+    const symbolic = patterns.map((p) => {
+      const out = new Int32Array(p.length);
+      for (let k = 0; k < p.length; k++) out[k] = symOf(p[k] ?? 0);
+      return out;
+    });
 
     // 2. Trie from the patterns in lexicographic order: each new pattern shares the path of its
     //    common prefix with the previous one, and children come in ascending symbol order.
@@ -111,15 +115,17 @@ export class Automaton {
     let size = Math.max(1024, (states + maxSym + 1) * 2);
     let check = new Int32Array(size).fill(FREE);
     let base = new Int32Array(size);
-    let nextFree = Int32Array.from({ length: size + 1 }, (_, i) => i);
+    let nextFree = new Int32Array(size + 1);
+    for (let i = 0; i <= size; i++) nextFree[i] = i;
     const slotOf = new Int32Array(states);
-    const childMask = new Map<number, number>();
+    let childMask = new Int32Array(size);
     const ensure = (needed: number): void => {
       if (needed < size) return;
       const old = size;
       while (size <= needed) size *= 2;
       check = grow(check, size, FREE);
       base = grow(base, size, 0);
+      childMask = grow(childMask, size, 0);
       const nf = new Int32Array(size + 1);
       nf.set(nextFree.subarray(0, old));
       for (let i = old; i <= size; i++) nf[i] = i;
@@ -169,7 +175,7 @@ export class Automaton {
       base[slot] = b;
       let mask = 0;
       for (const c of kids) mask |= 1 << ((trieSym[c] ?? 0) & 31);
-      childMask.set(slot, mask);
+      childMask[slot] = mask;
       for (const c of kids) {
         const childSlot = b + (trieSym[c] ?? 0);
         occupy(childSlot, slot);
@@ -187,8 +193,8 @@ export class Automaton {
     for (let s = 0; s < slots; s++) {
       node[s * NODE_STRIDE + CHECK] = s < size ? (check[s] ?? FREE) : FREE;
       node[s * NODE_STRIDE + BASE] = s < size ? (base[s] ?? 0) : 0;
+      node[s * NODE_STRIDE + MASK] = s < size ? (childMask[s] ?? 0) : 0;
     }
-    for (const [s, mask] of childMask) node[s * NODE_STRIDE + MASK] = mask;
     node[CHECK] = FREE;
     const child = (s: number, sym: number): number => {
       const to = (node[s * NODE_STRIDE + BASE] ?? 0) + sym;
