@@ -101,12 +101,7 @@ export class CollabWorker {
     const collab = this.o.core.collab;
     const dir = path.join(this.o.workDir, `${d.jobId}-seg-${d.index}`);
     // A render cancelled (or failed) meanwhile stops this segment at its next step.
-    const abort = new AbortController();
-    const poll = setInterval(() => {
-      void this.isOver(d.jobId).then((over) => {
-        if (over) abort.abort();
-      }, () => undefined);
-    }, this.o.cancelPollMs ?? 500);
+    const { abort, stop } = this.watch(d.jobId);
     try {
       await mkdir(dir, { recursive: true });
       const below = await this.childClips(job);
@@ -163,9 +158,20 @@ export class CollabWorker {
       await this.onError(job, d.jobId, d.boardKey, err, log, async () => collab.reportSegment({ jobId: d.jobId, boardKey: d.boardKey, index: d.index, count: d.count, phase: 'retrying' }));
       throw err;
     } finally {
-      clearInterval(poll);
+      stop();
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
+  }
+
+  /** Aborts when the render's job is over (a `collab cancel`), checked every cancelPollMs until stopped. */
+  private watch(jobId: string): { abort: AbortController; stop(): void } {
+    const abort = new AbortController();
+    const poll = setInterval(() => {
+      void this.isOver(jobId).then((over) => {
+        if (over) abort.abort();
+      }, () => undefined);
+    }, this.o.cancelPollMs ?? 500);
+    return { abort, stop: () => clearInterval(poll) };
   }
 
   /** The render ended while the stitch worked (a cancel): settled by whoever ended it; the stitch stops. */
@@ -221,6 +227,8 @@ export class CollabWorker {
     }
     const collab = this.o.core.collab;
     const dir = path.join(this.o.workDir, `${d.jobId}-stitch`);
+    // A cancel while stitching stops ffmpeg at once.
+    const { abort, stop } = this.watch(d.jobId);
     try {
       await mkdir(dir, { recursive: true });
       const { clips } = await this.childClips(job);
@@ -237,7 +245,7 @@ export class CollabWorker {
       const font = await findCjkFontFile(this.o.fontFile);
       const stitched = path.join(dir, 'stitched.mp4');
       const plan = await stitchVideo({
-        clips: files, width, height, fps, transitionSeconds: d.transitionSeconds, fontFile: font, outputPath: stitched,
+        clips: files, width, height, fps, transitionSeconds: d.transitionSeconds, fontFile: font, outputPath: stitched, signal: abort.signal,
         ...(d.endCardSeconds > 0 ? { endCard: { title: d.creditsTitle, names: d.credits, seconds: d.endCardSeconds } } : {}),
       });
       this.o.onStitched?.(d.jobId, plan);
@@ -247,6 +255,7 @@ export class CollabWorker {
         aigc: { contentProducer: this.o.core.config.env.FRAMECAST_CONTENT_PRODUCER, produceId: d.jobId },
         preset: this.o.x264Preset ?? 'veryfast',
         fps,
+        signal: abort.signal,
       });
       let reviewRequired = rec.reviewRequired;
       const budget = rec.replyTarget?.maxUploadBytes ?? null;
@@ -293,6 +302,10 @@ export class CollabWorker {
       log.info({ outcome: done.kind }, 'storyboard rendered');
       return { outcome: String(done.kind), durationSec: video.durationSec };
     } catch (err) {
+      if (abort.signal.aborted && (await this.stitchOver(d.jobId, d.boardKey).catch(() => false))) {
+        log.info('stitch stopped: its render is over');
+        return { skipped: true };
+      }
       if (err instanceof UnrecoverableError) {
         await collab.renderFailed(d.jobId, d.boardKey, { code: 'failed', message: err.message }).catch(() => undefined);
         throw err;
@@ -300,6 +313,7 @@ export class CollabWorker {
       await this.onError(job, d.jobId, d.boardKey, err, log, async () => undefined);
       throw err;
     } finally {
+      stop();
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
   }
