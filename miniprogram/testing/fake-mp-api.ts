@@ -67,6 +67,9 @@ const MESSAGES: Record<string, { 'zh-CN': string; en: string }> = {
   bad_signature: { 'zh-CN': '链接无效', en: 'Invalid link' },
   cancelled: { 'zh-CN': '已取消，点数已退回', en: 'Cancelled, credits refunded' },
   not_owner: { 'zh-CN': '只有作者可以撤下', en: 'Only the author can unpublish it' },
+  board_not_found: { 'zh-CN': '找不到该分镜板', en: 'No such storyboard' },
+  not_starter: { 'zh-CN': '只有发起人可以这样做', en: 'Only the starter can do that' },
+  not_author: { 'zh-CN': '只有作者可以修改', en: 'Only the author can change it' },
 };
 
 class HttpError extends Error {
@@ -128,6 +131,8 @@ function isImage(bytes: Buffer): boolean {
 
 export class FakeMpApi {
   readonly requests: RecordedRequest[] = [];
+  /** Storyboards (`/api/mp/boards…`); tests push render events with `boards.push()`. */
+  readonly boards = new FakeBoards();
   readonly jobs = new Map<string, FakeJob>();
   readonly gallery = new Map<string, GalleryEntry>();
   /** Daily credits per user (default 100). */
@@ -164,6 +169,7 @@ export class FakeMpApi {
     const server = this.server;
     if (!server) return;
     for (const set of this.streams.values()) for (const res of set) res.end();
+    this.boards.endStreams();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -338,6 +344,7 @@ export class FakeMpApi {
       return;
     }
     const user = this.user(req);
+    if (path.startsWith('/api/mp/boards') || path === '/api/mp/me/nickname') return this.boards.route(method, path, user, json, res, (status, body) => this.send(res, status, body));
     if (method === 'POST' && path === '/api/mp/uploads') {
       if (raw.length > this.maxUploadBytes) throw new HttpError(413, 'too_large');
       const file = multipartFile(raw, String(req.headers['content-type'] ?? ''), 'file');
@@ -480,5 +487,146 @@ export class FakeMpApi {
       return;
     }
     this.send(res, 201, { ...this.jobJson(job), creditsLeft: this.available(user), message: `queued #${job.position}` });
+  }
+}
+
+interface FakeShot {
+  author: string;
+  authorName: string;
+  text: string;
+  voters: Set<string>;
+  hasImage: boolean;
+}
+
+export interface FakeBoard {
+  id: string;
+  theme: string;
+  starter: string;
+  state: 'collecting' | 'locked' | 'rendering' | 'done' | 'cancelled';
+  shots: FakeShot[];
+  /** What POST /api/mp/boards was sent. */
+  body: Record<string, unknown>;
+  jobId?: string;
+}
+
+/**
+ * The storyboard routes of the fake API, as the README states them: a board per unguessable id,
+ * shots (blocked words refused), votes, the starter's actions, the board's event stream (the board,
+ * then what a test pushes) and the video's signed links once `finish()` is called. No cut by votes
+ * and no cost model: the real API's tests cover those.
+ */
+export class FakeBoards {
+  readonly boards = new Map<string, FakeBoard>();
+  readonly nicknames = new Map<string, string>();
+  private readonly created = new Map<string, string>();
+  private readonly streams = new Map<string, Set<ServerResponse>>();
+
+  private nameOf(user: string): string {
+    return this.nicknames.get(user) ?? `mp-${user.slice(0, 4)}`;
+  }
+
+  json(b: FakeBoard, user: string): Record<string, unknown> {
+    return {
+      id: b.id, theme: b.theme, state: b.state, starterName: this.nameOf(b.starter), seed: 1, aspect: b.body.aspect ?? '9:16', mode: b.body.draft === false ? 'final' : 'draft',
+      shots: b.shots.map((s, i) => ({ n: i + 1, authorName: s.authorName, text: s.text, votes: s.voters.size, voted: s.voters.has(user), mine: s.author === user, hasImage: s.hasImage, inCut: true })),
+      maxShots: 6, cost: b.shots.length, policy: 'starter', yourCost: b.starter === user ? b.shots.length : 0, etaSeconds: 30 * b.shots.length,
+      ...(b.jobId === undefined ? {} : { jobId: b.jobId, render: { state: b.state === 'done' ? 'succeeded' : 'running', videoReady: b.state === 'done' } }),
+      you: { name: this.nameOf(user), starter: b.starter === user, contributor: b.starter === user || b.shots.some((s) => s.author === user) },
+      sharePath: `pages/board/board?id=${b.id}`, text: b.theme,
+    };
+  }
+
+  /** Sends an event to the board's open streams (a `board` event when none is given: the board as it is). */
+  push(id: string, event: string, data?: Record<string, unknown>): void {
+    const b = this.boards.get(id);
+    for (const res of this.streams.get(id) ?? []) {
+      const body = data ?? (b === undefined ? {} : this.json(b, String((res as ServerResponse & { user?: string }).user)));
+      res.write(`event: ${event}\ndata: ${JSON.stringify(body)}\n\n`);
+    }
+  }
+
+  /** The render finished: the board is done, its streams get the board and end. */
+  finish(id: string): void {
+    const b = this.boards.get(id);
+    if (b === undefined) return;
+    b.state = 'done';
+    this.push(id, 'rendered', { type: 'rendered', jobId: b.jobId });
+    this.push(id, 'board');
+    for (const res of this.streams.get(id) ?? []) res.end();
+  }
+
+  streamCount(id: string): number {
+    return this.streams.get(id)?.size ?? 0;
+  }
+
+  endStreams(): void {
+    for (const set of this.streams.values()) for (const res of set) res.end();
+  }
+
+  route(method: string, path: string, user: string, json: Record<string, unknown>, res: ServerResponse, send: (status: number, body: unknown) => void): void {
+    if (path === '/api/mp/me/nickname' && method === 'PUT') {
+      if (typeof json.nickname !== 'string' || json.nickname.trim() === '') throw new HttpError(400, 'invalid_body');
+      this.nicknames.set(user, json.nickname.trim());
+      return send(200, { nickname: json.nickname.trim() });
+    }
+    const answer = (b: FakeBoard, status = 200, extra: Record<string, unknown> = {}): void => send(status, { ok: true, code: 'ok', boardId: b.id, board: this.json(b, user), ...extra });
+    if (path === '/api/mp/boards' && method === 'POST') {
+      if (typeof json.theme !== 'string' || json.theme.trim() === '') throw new HttpError(400, 'invalid_body');
+      const key = `${user}:${String(json.requestId)}`;
+      const prior = this.created.get(key);
+      const existing = prior === undefined ? undefined : this.boards.get(prior);
+      if (existing) return answer(existing);
+      const b: FakeBoard = { id: `b_${randomUUID().replace(/-/g, '').slice(0, 22)}`, theme: json.theme, starter: user, state: 'collecting', shots: [], body: json };
+      this.boards.set(b.id, b);
+      this.created.set(key, b.id);
+      return answer(b, 201, { message: 'started' });
+    }
+    const m = /^\/api\/mp\/boards\/([\w-]+)(?:\/(shots|votes|render|lock|unlock|cancel|events|media)(?:\/(\d+))?)?$/.exec(path);
+    const b = m === null ? undefined : this.boards.get(m[1] ?? '');
+    if (m === null || b === undefined) throw new HttpError(404, 'board_not_found');
+    const what = m[2];
+    const n = Number(m[3] ?? json.n);
+    const shot = b.shots[n - 1];
+    if (what === undefined && method === 'GET') return send(200, this.json(b, user));
+    if (what === 'events' && method === 'GET') {
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      res.write(`event: board\ndata: ${JSON.stringify(this.json(b, user))}\n\n`);
+      if (b.state === 'done' || b.state === 'cancelled') return void res.end();
+      const set = this.streams.get(b.id) ?? new Set<ServerResponse>();
+      this.streams.set(b.id, set);
+      Object.assign(res, { user });
+      set.add(res);
+      res.on('close', () => set.delete(res));
+      return;
+    }
+    if (what === 'media' && method === 'GET') {
+      if (b.state !== 'done' || b.jobId === undefined) throw new HttpError(404, 'not_finished');
+      const exp = Date.now() + 600_000;
+      return send(200, { jobId: b.jobId, videoUrl: `/api/mp/jobs/${b.jobId}/video?exp=${exp}&sig=ok`, expiresAt: exp });
+    }
+    if (what === 'shots' && method === 'POST' && m[3] === undefined) {
+      const text = typeof json.text === 'string' ? json.text : '';
+      if (text.trim() === '') throw new HttpError(400, 'invalid_body');
+      if (BLOCKED_WORDS.some((w) => text.includes(w))) throw new HttpError(403, 'moderation_blocked');
+      b.shots.push({ author: user, authorName: this.nameOf(user), text, voters: new Set(), hasImage: typeof json.imageId === 'string' });
+      return answer(b, 201, { message: `shot ${b.shots.length} added` });
+    }
+    if (what === 'shots' && shot !== undefined && (method === 'POST' || method === 'DELETE')) {
+      if (shot.author !== user && !(method === 'DELETE' && b.starter === user)) throw new HttpError(403, 'not_author');
+      if (method === 'DELETE') b.shots.splice(n - 1, 1);
+      else shot.text = String(json.text);
+      return answer(b);
+    }
+    if (what === 'votes' && method === 'POST' && shot !== undefined) {
+      shot.voters.add(user);
+      return answer(b);
+    }
+    if ((what === 'render' || what === 'lock' || what === 'unlock' || what === 'cancel') && method === 'POST') {
+      if (b.starter !== user) throw new HttpError(403, 'not_starter');
+      b.state = what === 'render' ? 'rendering' : what === 'lock' ? 'locked' : what === 'unlock' ? 'collecting' : 'cancelled';
+      if (what === 'render') b.jobId = `c${b.id}`;
+      return answer(b, 200, what === 'render' ? { jobId: b.jobId } : {});
+    }
+    throw new HttpError(404, 'board_not_found');
   }
 }
