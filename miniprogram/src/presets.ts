@@ -40,3 +40,15 @@ export const ASPECT_LABELS: readonly { aspect: Aspect; label: MessageKey }[] = [
   { aspect: '16:9', label: 'aspect_16_9' },
   { aspect: '1:1', label: 'aspect_1_1' },
 ];
+
+/** The style after a tap on a style chip (`data-id`): that style, or none when it was already chosen. */
+export function styleAfterTap(current: string, e: WechatMiniprogram.CustomEvent<Record<string, never>, Record<string, never>, { id: string }>): string {
+  const name = e.currentTarget.dataset.id;
+  return current === name ? '' : name;
+}
+
+/** The aspect picker's chosen index (of ASPECT_LABELS), or undefined when the event holds none. */
+export function aspectIndexOf(e: WechatMiniprogram.CustomEvent<{ value: string | number }>): number | undefined {
+  const index = Number(e.detail.value);
+  return Number.isInteger(index) && index >= 0 && index < ASPECT_LABELS.length ? index : undefined;
+}

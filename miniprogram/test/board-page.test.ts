@@ -1,21 +1,12 @@
 // @vitest-environment jsdom
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PNG_1X1 } from '../testing/fixtures.ts';
-import { MiniprogramHarness, waitFor, type SimPage } from '../testing/simulate-harness.ts';
+import { useHarness, waitFor, type MiniprogramHarness, type SimPage } from '../testing/simulate-harness.ts';
 
+const rig = useHarness('starter');
 let h: MiniprogramHarness;
-
-beforeAll(async () => {
-  h = await MiniprogramHarness.start();
-});
-afterAll(async () => {
-  await h?.stop();
-});
-beforeEach(() => {
-  h.newUser('starter');
-});
-afterEach(() => {
-  h.closePages();
+beforeAll(() => {
+  h = rig.h;
 });
 
 const bodiesOf = (method: string, path: RegExp): Record<string, unknown>[] =>

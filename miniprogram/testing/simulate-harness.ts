@@ -5,6 +5,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import simulate from 'miniprogram-simulate';
 import ts from 'typescript';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { FakeMpApi } from './fake-mp-api.ts';
 import { FakeWx } from './fake-wx.ts';
 
@@ -207,3 +208,29 @@ export class MiniprogramHarness {
 }
 
 
+
+/**
+ * A test file's harness: started before its tests, a fresh user `user` before each test (no
+ * session, zh-CN), its pages closed after each, stopped at the end.
+ */
+export function useHarness(user: string): { readonly h: MiniprogramHarness } {
+  const ref: { h?: MiniprogramHarness } = {};
+  beforeAll(async () => {
+    ref.h = await MiniprogramHarness.start();
+  });
+  afterAll(async () => {
+    await ref.h?.stop();
+  });
+  beforeEach(() => {
+    ref.h?.newUser(user);
+  });
+  afterEach(() => {
+    ref.h?.closePages();
+  });
+  return {
+    get h(): MiniprogramHarness {
+      if (!ref.h) throw new Error('the harness is not started');
+      return ref.h;
+    },
+  };
+}

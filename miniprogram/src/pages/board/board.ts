@@ -2,7 +2,7 @@ import { api, messageOf, newRequestId, type BoardAction, type JobWatch } from '.
 import { ApiError, DURATION_LIMITS, type Aspect, type Board, type BoardAnswer, type BoardEvent, type CreateBoardInput } from '../../api/types';
 import { getSettings } from '../../config';
 import { applyChrome, getLang, messages, t, type MessageKey } from '../../i18n/index';
-import { ASPECT_LABELS, STYLES } from '../../presets';
+import { ASPECT_LABELS, STYLES, aspectIndexOf, styleAfterTap } from '../../presets';
 import { choosePhotoFor } from '../../utils/photo';
 import { toast } from '../../utils/wx-async';
 
@@ -167,12 +167,11 @@ Component({
       this.setData({ nickname: String(e.detail.value ?? '').slice(0, NICKNAME_MAX) });
     },
     onStyleTap(e: WechatMiniprogram.CustomEvent<Record<string, never>, Record<string, never>, { id: string }>) {
-      const name = e.currentTarget.dataset.id;
-      this.setData({ style: this.data.style === name ? '' : name });
+      this.setData({ style: styleAfterTap(this.data.style, e) });
     },
     onAspectChange(e: WechatMiniprogram.CustomEvent<{ value: string | number }>) {
-      const index = Number(e.detail.value);
-      if (Number.isInteger(index) && index >= 0 && index < ASPECT_LABELS.length) this.setData({ aspectIndex: index });
+      const index = aspectIndexOf(e);
+      if (index !== undefined) this.setData({ aspectIndex: index });
     },
     onModeTap(e: WechatMiniprogram.CustomEvent<Record<string, never>, Record<string, never>, { mode: string }>) {
       const draft = e.currentTarget.dataset.mode !== 'final';

@@ -2,7 +2,7 @@ import { api, messageOf, newRequestId } from '../../api/client';
 import { ApiError, DURATION_LIMITS, PROMPT_MAX_CHARS, estimateCost, type Aspect, type CreateJobInput } from '../../api/types';
 import { getSettings } from '../../config';
 import { applyChrome, getLang, messages, t } from '../../i18n/index';
-import { ASPECT_LABELS, STYLES, TEMPLATES } from '../../presets';
+import { ASPECT_LABELS, STYLES, TEMPLATES, aspectIndexOf, styleAfterTap } from '../../presets';
 import { choosePhotoFor } from '../../utils/photo';
 import { requestSubscribe, toast } from '../../utils/wx-async';
 
@@ -95,12 +95,11 @@ Component({
       this.render();
     },
     onStyleTap(e: WechatMiniprogram.CustomEvent<Record<string, never>, Record<string, never>, { id: string }>) {
-      const name = e.currentTarget.dataset.id;
-      this.setData({ style: this.data.style === name ? '' : name });
+      this.setData({ style: styleAfterTap(this.data.style, e) });
     },
     onAspectChange(e: WechatMiniprogram.CustomEvent<{ value: string | number }>) {
-      const index = Number(e.detail.value);
-      if (Number.isInteger(index) && index >= 0 && index < ASPECT_LABELS.length) this.setData({ aspectIndex: index });
+      const index = aspectIndexOf(e);
+      if (index !== undefined) this.setData({ aspectIndex: index });
     },
     onDurationChange(e: WechatMiniprogram.CustomEvent<{ value: number }>) {
       const value = Math.round(Number(e.detail.value));
