@@ -351,7 +351,9 @@ describe('Discord through the gateway (discord.js against a fake gateway and RES
     expect(fake.callsTo(new RegExp(`^POST /channels/${CHANNEL}/messages$`)).filter((c) => String(c.json?.content ?? '').includes(`<@${fresh}>`))).toHaveLength(0);
     for (const [user, job] of [[fresh, jobA], [old, jobB]] as const) {
       expect(await core.deliveries.record(job.jobId)).toMatchObject({ state: 'delivered' });
-      expect(Number((await core.deliveries.record(job.jobId))?.attempts)).toBeGreaterThanOrEqual(4);
+      // Retried through the outage (≥ 3 counted before it ended); the attempt that got through may be
+      // the one in flight when Discord came back (discord.js retries a dropped request itself).
+      expect(Number((await core.deliveries.record(job.jobId))?.attempts)).toBeGreaterThanOrEqual(3);
       // Charged once: the job's cost spent, nothing held, nothing refunded.
       expect(await core.quota.show(`discord:${user}`, { tier: 'free' })).toMatchObject({ spent: job.cost, held: 0 });
       expect((await core.job(job.jobId))?.state).toBe('succeeded');
