@@ -109,6 +109,8 @@ describe('the storyboard page against the real API', () => {
     await a.fire('.theme-input', 'input', { value: '海边的一天' });
     await a.fire('.nickname-input', 'input', { value: 'Alice' });
     await a.fire('.seconds-slider', 'change', { value: 1 });
+    // Square draft frames (480×480), the smallest, for a quicker render.
+    await a.fire('.aspect', 'change', { value: 2 });
     await a.tap('.style', 0);
     await a.tap('.create');
     await waitFor(() => a.data.boardId !== '' || a.exists('.error'), 'the board', 30_000);

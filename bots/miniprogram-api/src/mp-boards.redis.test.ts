@@ -50,12 +50,13 @@ describe('storyboards in the mini program API: real Redis, core and worker, a fa
 
   it('three users build a board: a retried create is one board, a blocked shot is refused to its author alone, own shots only are edited', async () => {
     const requestId = randomUUID();
-    const body = { theme: 'a day at the sea', draft: true, duration: 1, seed: 7, aspect: '16:9', requestId };
+    // Square draft frames (480×480): the smallest the grammar makes, for a quicker stitch and scan.
+    const body = { theme: 'a day at the sea', draft: true, duration: 1, seed: 7, aspect: '1:1', requestId };
     const created = await call(r, 'POST', '/api/mp/boards', { token: alice, body });
     expect(created.status).toBe(201);
     boardId = created.body.boardId as string;
     expect(boardId).toMatch(BOARD_ID);
-    expect(created.body.board).toMatchObject({ id: boardId, theme: 'a day at the sea', state: 'collecting', seed: 7, aspect: '16:9', mode: 'draft', starterName: 'Alice', sharePath: `pages/board/board?id=${boardId}`, you: { starter: true } });
+    expect(created.body.board).toMatchObject({ id: boardId, theme: 'a day at the sea', state: 'collecting', seed: 7, aspect: '1:1', mode: 'draft', starterName: 'Alice', sharePath: `pages/board/board?id=${boardId}`, you: { starter: true } });
     const again = await call(r, 'POST', '/api/mp/boards', { token: alice, body });
     expect(again).toMatchObject({ status: 200, body: { boardId, duplicate: true } });
 
