@@ -191,6 +191,12 @@ const textArb = (lists: readonly KeywordList[]): fc.Arbitrary<string> => {
       cs.splice(at % (cs.length + 1), 0, x);
       return cs.join('');
     }),
+    // A list word with an inner letter masked (f*ck, p.rn), maybe with a character before it.
+    fc.tuple(fc.constantFrom(...words), fc.constantFrom('*', '#', '_', '.', '**'), fc.nat(), fc.constantFrom('', '', ' ', '门', 'x')).map(([w, mask, at, before]) => {
+      const cs = [...w];
+      if (cs.length >= 3) cs[1 + (at % (cs.length - 2))] = mask;
+      return before + cs.join('');
+    }),
     fc.constantFrom(...CJK, ...LATIN, ...NOISE),
     fc.tuple(fc.constantFrom(...LATIN, ...CJK), fc.integer({ min: 2, max: 5 })).map(([c, k]) => c.repeat(k)),
   );
