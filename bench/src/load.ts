@@ -39,8 +39,23 @@ export async function run(): Promise<Record<string, unknown>> {
     }
     const queuedBefore = await rig.queueDepth();
     const loadBefore = os.loadavg();
-    const baseline = await runBaseline(rig, { commands: COMMANDS, windowMs: WINDOW_MS });
-    const load = await runCommands(rig, { commands: COMMANDS, users: USERS, windowMs: WINDOW_MS, settleMs: 30_000 }, (i) => PROMPTS[i % PROMPTS.length] ?? '', tokens);
+    // CPU per command (this process: server, adapters, core, generator and fakes; and Redis): steadier than latency on a busy machine.
+    const redisCpu = async (): Promise<number> => {
+      const info = await rig.redis.info('cpu');
+      const field = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+      return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+    };
+    const cpuOf = async <T>(f: () => Promise<T>): Promise<{ result: T; nodeCpuMicrosPerCommand: number; redisCpuMicrosPerCommand: number }> => {
+      const r0 = await redisCpu();
+      const c0 = process.cpuUsage();
+      const result = await f();
+      const c = process.cpuUsage(c0);
+      return { result, nodeCpuMicrosPerCommand: round((c.user + c.system) / COMMANDS, 0), redisCpuMicrosPerCommand: round(((await redisCpu()) - r0) / COMMANDS, 0) };
+    };
+    const baselineRun = await cpuOf(() => runBaseline(rig, { commands: COMMANDS, windowMs: WINDOW_MS }));
+    const loadRun = await cpuOf(() => runCommands(rig, { commands: COMMANDS, users: USERS, windowMs: WINDOW_MS, settleMs: 30_000 }, (i) => PROMPTS[i % PROMPTS.length] ?? '', tokens));
+    const baseline = baselineRun.result;
+    const load = loadRun.result;
     const loadAfter = os.loadavg();
     const perUser = Math.ceil(COMMANDS / USERS);
     await settle(rig, USERS, 0, 60_000);
@@ -65,6 +80,10 @@ export async function run(): Promise<Record<string, unknown>> {
         sendWallMs: round(load.wallMs, 0),
         statuses,
         latency: { all: { ...all, p50OverBaseline: round(all.p50Ms / b.p50Ms, 2), p99OverBaseline: round(all.p99Ms / b.p99Ms, 2) }, ...byPlatform },
+        cpu: {
+          commands: { nodeCpuMicrosPerCommand: loadRun.nodeCpuMicrosPerCommand, redisCpuMicrosPerCommand: loadRun.redisCpuMicrosPerCommand },
+          baseline: { nodeCpuMicrosPerCommand: baselineRun.nodeCpuMicrosPerCommand, redisCpuMicrosPerCommand: baselineRun.redisCpuMicrosPerCommand },
+        },
         baseline: { what: 'the same schedule of POSTs to a plain koa route answering 200 on the same server', ...b, failures: baseline.failures.length },
         quota: {
           costPerDraft: ledger.costs,
