@@ -444,6 +444,11 @@ export function mountBoardRoutes(router: Router, d: MpBoardsDeps): void {
     }
     replaying = false;
     for (const e of buffered.splice(0)) await emit(e);
+    // The client left (or the render ended) while the history was read: nothing more to follow.
+    if (ended) {
+      sub.off();
+      return;
+    }
     const heartbeat = setInterval(() => stream.write(': ping\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
     timers.push(heartbeat);
