@@ -10,9 +10,9 @@ import {
 } from '@framecast/core';
 import type { StepProgress, VideoRuntime } from '../runtime/video-runtime.ts';
 import { findCjkFontFile } from '../video/cjk-font.ts';
-import { encodeVideo, type X264Preset } from '../video/encode-video.ts';
+import type { X264Preset } from '../video/encode-video.ts';
 import { fitToBudget } from '../video/fit-to-budget.ts';
-import { normaliseClip, stitchVideo, writeClip, type StitchPlan } from '../video/stitch-video.ts';
+import { normaliseClip, stitchLabelledVideo, writeClip, type StitchPlan } from '../video/stitch-video.ts';
 import { loadConditioningImage } from '../worker/conditioning-image.ts';
 import { classifyFailure, runtimeRequestOf } from '../worker/generate-worker.ts';
 import { GpuGate } from '../worker/gpu-gate.ts';
@@ -243,20 +243,16 @@ export class CollabWorker {
       const { width, height } = renderSizeAt(rec.spec, scale);
       const fps = clips[0]?.fps ?? rec.spec.fps;
       const font = await findCjkFontFile(this.o.fontFile);
-      const stitched = path.join(dir, 'stitched.mp4');
-      const plan = await stitchVideo({
-        clips: files, width, height, fps, transitionSeconds: d.transitionSeconds, fontFile: font, outputPath: stitched, signal: abort.signal,
+      // One ffmpeg pass: cross-fades, subtitles and end card, then the AIGC labels, metadata and poster.
+      const { plan, video: encoded } = await stitchLabelledVideo({
+        clips: files, width, height, fps, transitionSeconds: d.transitionSeconds, fontFile: font, outputPath: path.join(dir, `${d.jobId}.mp4`), signal: abort.signal,
         ...(d.endCardSeconds > 0 ? { endCard: { title: d.creditsTitle, names: d.credits, seconds: d.endCardSeconds } } : {}),
+      }, {
+        aigc: { contentProducer: this.o.core.config.env.FRAMECAST_CONTENT_PRODUCER, produceId: d.jobId },
+        preset: this.o.x264Preset ?? 'veryfast',
       });
       this.o.onStitched?.(d.jobId, plan);
       if (await this.stitchOver(d.jobId, d.boardKey)) return { skipped: true };
-      const encoded = await encodeVideo({ kind: 'file', path: stitched }, {
-        outputPath: path.join(dir, `${d.jobId}.mp4`),
-        aigc: { contentProducer: this.o.core.config.env.FRAMECAST_CONTENT_PRODUCER, produceId: d.jobId },
-        preset: this.o.x264Preset ?? 'veryfast',
-        fps,
-        signal: abort.signal,
-      });
       let reviewRequired = rec.reviewRequired;
       const budget = rec.replyTarget?.maxUploadBytes ?? null;
       let video = encoded;

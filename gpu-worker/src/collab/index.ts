@@ -1,2 +1,4 @@
 export * from './collab-worker.ts';
-export { planStitch, stitchVideo, writeClip, type StitchClip, type StitchOptions, type StitchPlan } from '../video/stitch-video.ts';
+export {
+  planStitch, stitchLabelledVideo, stitchVideo, writeClip, type StitchClip, type StitchLabels, type StitchOptions, type StitchPlan,
+} from '../video/stitch-video.ts';

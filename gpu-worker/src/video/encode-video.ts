@@ -96,7 +96,8 @@ export function labelGeometry(width: number, height: number, labelText = DEFAULT
   return { labelFontSize, cornerFontSize, margin };
 }
 
-interface LabelFilterParams {
+/** What the visible labels draw, and where (see labelChains). */
+export interface LabelFilterParams {
   font: string;
   width: number;
   height: number;
@@ -140,6 +141,58 @@ function openingLabelFilter(p: LabelFilterParams): string {
     `y=${esc(`h-text_h-${g.margin + pad}`)}`,
     `enable=${esc(`lt(t,${p.labelSeconds})`)}`,
   ].join(':');
+}
+
+/**
+ * The filter chains that draw the labels and take the poster: `head` (a chain ending in the frames
+ * to label, e.g. `[0:v]setpts=…`) is split into `[v]` (corner mark + opening label, yuv420p: the
+ * video) and `[p]` (frame `posterFrame` with the corner mark only: the poster).
+ */
+export function labelChains(head: string, p: LabelFilterParams, posterFrame: number): string[] {
+  return [
+    `${head},split=2[main][still]`,
+    `[main]${cornerFilter(p)},${openingLabelFilter(p)},format=yuv420p[v]`,
+    `[still]select=${esc(`gte(n,${posterFrame})`)},${cornerFilter(p)}[p]`,
+  ];
+}
+
+/** Output options of the poster JPEG taken from `[p]`. */
+export const POSTER_OUTPUT_OPTIONS: readonly string[] = ['-map', '[p]', '-frames:v', '1', '-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg'];
+
+/** The labels' settings with their defaults (labelSeconds at least MIN_LABEL_SECONDS). */
+export function labelSettings(o: Pick<EncodeOptions, 'labelSeconds' | 'labelText' | 'cornerText'>): { labelSeconds: number; labelText: string; cornerText: string } {
+  return {
+    labelSeconds: Math.max(MIN_LABEL_SECONDS, o.labelSeconds ?? MIN_LABEL_SECONDS),
+    labelText: o.labelText ?? DEFAULT_LABEL_TEXT,
+    cornerText: o.cornerText ?? DEFAULT_CORNER_TEXT,
+  };
+}
+
+/** Where the poster goes by default: the video's path with `.jpg`. */
+export function defaultPosterPath(outputPath: string): string {
+  return outputPath.replace(/\.[^./]*$/, '') + '.jpg';
+}
+
+/**
+ * Runs `write(tmpVideo, tmpPoster)` and moves both temp files into place; on any failure removes
+ * them and rethrows. A missing poster is 'encode_failed'.
+ */
+export async function writeVideoAndPoster(outputPath: string, posterPath: string, write: (tmpVideo: string, tmpPoster: string) => Promise<void>): Promise<void> {
+  await mkdir(path.dirname(outputPath), { recursive: true });
+  await mkdir(path.dirname(posterPath), { recursive: true });
+  const tmpVideo = `${outputPath}.${process.pid}.part`;
+  const tmpPoster = `${posterPath}.${process.pid}.part`;
+  try {
+    await write(tmpVideo, tmpPoster);
+    await stat(tmpPoster).catch((err: unknown) => {
+      throw new VideoError('encode_failed', 'ffmpeg wrote no poster frame', { cause: err });
+    });
+    await rename(tmpVideo, outputPath);
+    await rename(tmpPoster, posterPath);
+  } catch (err) {
+    await Promise.all([rm(tmpVideo, { force: true }), rm(tmpPoster, { force: true })]);
+    throw err;
+  }
 }
 
 function checkFrames(input: Extract<EncodeInput, { kind: 'frames' }>): void {
@@ -234,13 +287,11 @@ export function h264OutputOptions(p: {
  */
 export async function encodeVideo(input: EncodeInput, options: EncodeOptions): Promise<EncodedVideo> {
   const font = await findCjkFontFile(options.fontFile);
-  const labelSeconds = Math.max(MIN_LABEL_SECONDS, options.labelSeconds ?? MIN_LABEL_SECONDS);
-  const labelText = options.labelText ?? DEFAULT_LABEL_TEXT;
-  const cornerText = options.cornerText ?? DEFAULT_CORNER_TEXT;
+  const { labelSeconds, labelText, cornerText } = labelSettings(options);
   const preset = options.preset ?? 'medium';
   const crf = options.crf ?? 20;
   const outputPath = path.resolve(options.outputPath);
-  const posterPath = path.resolve(options.posterPath ?? outputPath.replace(/\.[^./]*$/, '') + '.jpg');
+  const posterPath = path.resolve(options.posterPath ?? defaultPosterPath(outputPath));
   const aigcJson = aigcMetadataValue(buildAigcLabel(options.aigc));
 
   let srcWidth: number;
@@ -284,32 +335,21 @@ export async function encodeVideo(input: EncodeInput, options: EncodeOptions): P
     `crop=${width}:${height}:0:0`,
     'setsar=1',
   ].join(',');
-  const graph = [
-    `[0:v]${head},split=2[main][still]`,
-    `[main]${cornerFilter(labels)},${openingLabelFilter(labels)},format=yuv420p[v]`,
-    `[still]select=${esc(`gte(n,${posterFrame})`)},${cornerFilter(labels)}[p]`,
-  ].join(';');
-  command.complexFilter(graph);
-
-  await mkdir(path.dirname(outputPath), { recursive: true });
-  await mkdir(path.dirname(posterPath), { recursive: true });
-  const tmpVideo = `${outputPath}.${process.pid}.part`;
-  const tmpPoster = `${posterPath}.${process.pid}.part`;
+  command.complexFilter(labelChains(`[0:v]${head}`, labels, posterFrame).join(';'));
 
   if (options.silentAudio === true) {
     command.input('anullsrc=channel_layout=stereo:sample_rate=48000').inputOptions('-f', 'lavfi');
   }
-  command
-    .output(tmpVideo)
-    .outputOptions(
-      '-map', '[v]',
-      ...(options.silentAudio === true ? ['-map', '1:a', '-c:a', 'aac', '-b:a', '32k', '-shortest'] : ['-an']),
-      ...h264OutputOptions({ width, height, fps: srcFps, preset, aigcJson, rate: { crf } }),
-    )
-    .output(tmpPoster)
-    .outputOptions('-map', '[p]', '-frames:v', '1', '-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg');
-
-  try {
+  await writeVideoAndPoster(outputPath, posterPath, async (tmpVideo, tmpPoster) => {
+    command
+      .output(tmpVideo)
+      .outputOptions(
+        '-map', '[v]',
+        ...(options.silentAudio === true ? ['-map', '1:a', '-c:a', 'aac', '-b:a', '32k', '-shortest'] : ['-an']),
+        ...h264OutputOptions({ width, height, fps: srcFps, preset, aigcJson, rate: { crf } }),
+      )
+      .output(tmpPoster)
+      .outputOptions(...POSTER_OUTPUT_OPTIONS);
     await runFfmpeg(command, { inputIsForeign: input.kind === 'file', ...(options.signal ? { signal: options.signal } : {}) });
     if (input.kind === 'file') {
       // ffmpeg skips undecodable packets and exits 0: a truncated file's index promises frames it lacks.
@@ -321,14 +361,6 @@ export async function encodeVideo(input: EncodeInput, options: EncodeOptions): P
         );
       }
     }
-    await stat(tmpPoster).catch((err: unknown) => {
-      throw new VideoError('encode_failed', 'ffmpeg wrote no poster frame', { cause: err });
-    });
-    await rename(tmpVideo, outputPath);
-    await rename(tmpPoster, posterPath);
-  } catch (err) {
-    await Promise.all([rm(tmpVideo, { force: true }), rm(tmpPoster, { force: true })]);
-    throw err;
-  }
+  });
   return describeEncoded(outputPath, posterPath, posterFrame);
 }

@@ -2,9 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readAigcMetadata } from './aigc-label.ts';
 import { findCjkFontFile } from './cjk-font.ts';
 import { probeVideo } from './ffprobe.ts';
-import { planStitch, stitchVideo, writeClip } from './stitch-video.ts';
+import { planStitch, stitchLabelledVideo, stitchVideo, writeClip } from './stitch-video.ts';
+import { extractFrameRgb, meanAbsDiff } from './video-test-support.ts';
 
 const clip = (d: number, subtitle = '') => ({ path: `/x/${d}.mp4`, durationSec: d, subtitle });
 
@@ -47,4 +49,43 @@ describe('stitchVideo (real ffmpeg)', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('stitches and labels in one pass: the same length and frames as stitch-then-encode, the AIGC labels drawn, metadata and poster written', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'stitch-'));
+    try {
+      const W = 160;
+      const H = 96;
+      const frame = (v: number) => new Uint8Array(W * H * 3).fill(v);
+      await writeClip(Array.from({ length: 17 }, (_, i) => frame(60 + i * 4)), W, H, 16, path.join(dir, 'a.mp4'));
+      await writeClip(Array.from({ length: 17 }, (_, i) => frame(200 - i * 4)), W, H, 16, path.join(dir, 'b.mp4'));
+      const options = {
+        clips: [{ path: path.join(dir, 'a.mp4'), durationSec: 17 / 16 }, { path: path.join(dir, 'b.mp4'), durationSec: 17 / 16 }],
+        width: W, height: H, fps: 16, transitionSeconds: 0.5, fontFile: await findCjkFontFile(),
+        endCard: { title: '共同创作', names: ['小明', 'Alice'], seconds: 1 },
+      };
+      const bare = path.join(dir, 'bare.mp4');
+      await stitchVideo({ ...options, outputPath: bare });
+      const out = path.join(dir, 'out.mp4');
+      const { plan, video } = await stitchLabelledVideo({ ...options, outputPath: out }, { aigc: { contentProducer: 'Framecast', produceId: 'job-stitch-1' } });
+
+      const [probe, bareProbe] = await Promise.all([probeVideo(out), probeVideo(bare)]);
+      expect(video).toMatchObject({ path: out, width: W, height: H, fps: 16, codec: 'h264', profile: 'High', hasAudio: false, frames: bareProbe.frames });
+      expect([probe.pixFmt, probe.codecTag, probe.frames]).toEqual(['yuv420p', 'avc1', bareProbe.frames]);
+      expect(Math.abs(probe.durationSec - plan.durationSec)).toBeLessThanOrEqual(1 / 16 + 1e-6);
+      expect(await readAigcMetadata(out)).toMatchObject({ Label: '1', ContentProducer: 'Framecast', ProduceID: 'job-stitch-1' });
+      const poster = await probeVideo(video.posterPath);
+      expect([poster.codec, poster.width, poster.height]).toEqual(['mjpeg', W, H]);
+      expect(Math.abs(video.posterFrame - bareProbe.frames / 2)).toBeLessThanOrEqual(1);
+
+      // The opening label (bottom centre) is on the first frame and gone after 2 s; the middle of the frame is untouched.
+      const [first, bareFirst] = await Promise.all([extractFrameRgb(out, 0), extractFrameRgb(bare, 0)]);
+      expect(meanAbsDiff(first, bareFirst, W, { x: 40, y: H - 16, w: 80, h: 8 })).toBeGreaterThan(20);
+      expect(meanAbsDiff(first, bareFirst, W, { x: 40, y: 36, w: 80, h: 20 })).toBeLessThan(4);
+      const late = Math.round(2.5 * 16);
+      const [lateFrame, bareLate] = await Promise.all([extractFrameRgb(out, late), extractFrameRgb(bare, late)]);
+      expect(meanAbsDiff(lateFrame, bareLate, W, { x: 40, y: H - 16, w: 80, h: 8 })).toBeLessThan(6);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

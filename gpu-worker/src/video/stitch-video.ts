@@ -1,7 +1,11 @@
 import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { labelGeometry } from './encode-video.ts';
+import { aigcMetadataValue, buildAigcLabel, type AigcLabelInput } from './aigc-label.ts';
+import {
+  defaultPosterPath, describeEncoded, h264OutputOptions, labelChains, labelGeometry, labelSettings, POSTER_OUTPUT_OPTIONS, writeVideoAndPoster,
+  type EncodedVideo, type EncodeOptions, type X264Preset,
+} from './encode-video.ts';
 import { escapeFilterOptionValue as esc } from './drawtext-escape.ts';
 import { VideoError, tailLines } from './video-error.ts';
 
@@ -105,19 +109,65 @@ export function planStitch(o: Omit<StitchOptions, 'outputPath' | 'signal'>): Sti
 
 /**
  * Joins shot clips into one video: cross-fades (xfade), per-shot subtitles, and an end card
- * crediting the contributors, written as H.264 (the AIGC labels are the encoder's next step).
+ * crediting the contributors, written as H.264 (the AIGC labels are the encoder's next step; see
+ * stitchLabelledVideo for both in one pass).
  */
 export async function stitchVideo(o: StitchOptions): Promise<StitchPlan> {
   const plan = planStitch(o);
   await mkdir(path.dirname(o.outputPath), { recursive: true });
-  const args = ['-hide_banner', '-y', '-v', 'error'];
+  const args = ['-hide_banner', '-y', '-v', 'error', ...stitchInputArgs(o)];
+  args.push('-filter_complex', plan.filterGraph, '-map', '[out]', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '16', '-pix_fmt', 'yuv420p', '-r', String(o.fps), '-an', o.outputPath);
+  await runFfmpegArgs(args, o.signal);
+  return plan;
+}
+
+/** The AIGC labels a stitch draws in its own pass (what encodeVideo would add in a second one). */
+export interface StitchLabels extends Pick<EncodeOptions, 'labelSeconds' | 'labelText' | 'cornerText'> {
+  /** The implicit AIGC label (metadata): producer and job id. */
+  aigc: AigcLabelInput;
+  /** Where the poster JPEG goes; default: outputPath with `.jpg`. */
+  posterPath?: string;
+  /** x264 preset, default 'veryfast'. */
+  preset?: X264Preset;
+  /** x264 constant rate factor, default 20 (encodeVideo's). */
+  crf?: number;
+}
+
+/**
+ * Stitches and labels in one ffmpeg pass: the stitch's graph, then the visible AIGC labels (corner
+ * mark, opening label) drawn on the joined video, the AIGC metadata, the poster of the middle frame —
+ * the same file contract as `stitchVideo` followed by `encodeVideo` (H.264 High yuv420p mp4 with
+ * faststart), with one decode and one encode instead of two of each.
+ */
+export async function stitchLabelledVideo(o: StitchOptions, labels: StitchLabels): Promise<{ plan: StitchPlan; video: EncodedVideo }> {
+  const plan = planStitch(o);
+  const width = o.width - (o.width % 2);
+  const height = o.height - (o.height % 2);
+  if (width < 2 || height < 2) throw new VideoError('bad_input', `video size ${o.width}x${o.height} is too small`);
+  const outputPath = path.resolve(o.outputPath);
+  const posterPath = path.resolve(labels.posterPath ?? defaultPosterPath(outputPath));
+  const frames = Math.max(1, Math.round(plan.durationSec * o.fps));
+  const posterFrame = Math.floor(frames / 2);
+  const head = ['[out]setpts=PTS-STARTPTS', ...(width !== o.width || height !== o.height ? [`crop=${width}:${height}:0:0`] : []), 'setsar=1'].join(',');
+  const graph = [plan.filterGraph, ...labelChains(head, { font: o.fontFile, width, height, ...labelSettings(labels) }, posterFrame)].join(';');
+  const aigcJson = aigcMetadataValue(buildAigcLabel(labels.aigc));
+  await writeVideoAndPoster(outputPath, posterPath, async (tmpVideo, tmpPoster) => {
+    const args = ['-hide_banner', '-y', '-v', 'error', ...stitchInputArgs(o), '-filter_complex', graph,
+      '-map', '[v]', '-an', '-r', String(o.fps),
+      ...h264OutputOptions({ width, height, fps: o.fps, preset: labels.preset ?? 'veryfast', aigcJson, rate: { crf: labels.crf ?? 20 } }), tmpVideo,
+      ...POSTER_OUTPUT_OPTIONS, tmpPoster];
+    await runFfmpegArgs(args, o.signal);
+  });
+  return { plan, video: await describeEncoded(outputPath, posterPath, posterFrame) };
+}
+
+function stitchInputArgs(o: StitchOptions): string[] {
+  const args: string[] = [];
   for (const c of o.clips) args.push('-i', c.path);
   if (o.endCard !== undefined && o.endCard.seconds > 0) {
     args.push('-f', 'lavfi', '-i', `color=c=0x101018:s=${o.width}x${o.height}:r=${o.fps}:d=${o.endCard.seconds}`);
   }
-  args.push('-filter_complex', plan.filterGraph, '-map', '[out]', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '16', '-pix_fmt', 'yuv420p', '-r', String(o.fps), '-an', o.outputPath);
-  await runFfmpegArgs(args, o.signal);
-  return plan;
+  return args;
 }
 
 /** Runs ffmpeg with arguments; a VideoError with the log's tail when it fails. */
