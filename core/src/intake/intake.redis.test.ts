@@ -202,6 +202,43 @@ describe('core.intake on a real Redis', () => {
   });
 });
 
+describe('round trips', () => {
+  it('a text-only request costs 3 commands in 2 round trips: claim + admission, then the add and the answer in one pipeline', async () => {
+    // Its own connection, so that only this core's commands are counted.
+    const conn = testRedis();
+    const config = testConfig({ FRAMECAST_FREE_MAX_CONCURRENT: '5' });
+    const core = createCore({ config, redis: conn, moderator: listModerator, random: () => 0.5 });
+    const queue = new FairQueue(conn, config.keyPrefix);
+    try {
+      // Scripts loaded, the queue's client ready, the runtimes and the worker count cached.
+      expect((await core.submit(req('/video a warm-up --draft'))).status).toBe('accepted');
+      const sent: string[] = [];
+      let writes = 0;
+      const send = conn.sendCommand.bind(conn);
+      conn.sendCommand = (command, stream) => {
+        sent.push(command.name);
+        return send(command, stream);
+      };
+      const write = conn.stream.write.bind(conn.stream) as (...a: unknown[]) => boolean;
+      conn.stream.write = ((...a: unknown[]) => {
+        writes += 1;
+        return write(...a);
+      }) as typeof conn.stream.write;
+      const r = await core.submit(req('/video a counted one --draft'));
+      expect(r.status).toBe('accepted');
+      // Caches that lapsed on a slow machine are read again (the worker count, the runtimes): not the intake's own.
+      const rereads = new Set(['client', 'zremrangebyscore', 'zrange', 'mget']);
+      expect(sent.filter((n) => !rereads.has(n))).toEqual(['evalsha', 'evalsha', 'evalsha']);
+      if (sent.every((n) => !rereads.has(n))) expect(writes).toBe(2);
+    } finally {
+      await queue.queue.obliterate({ force: true });
+      await queue.close();
+      await core.close();
+      await conn.quit();
+    }
+  });
+});
+
 describe('human review before delivery', () => {
   it('an admin approves (delivered, charged) or rejects (told, refunded); others cannot', async () => {
     await withCore({ FRAMECAST_ADMINS: 'discord:boss', FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
