@@ -102,32 +102,56 @@ function ratioCell(a: Json | undefined, b: Json | undefined): string {
   return String(round(b / a, 3));
 }
 
+/** A name that says what a figure measures (a unit or a rate), not whose figure it is. */
+function isMetricName(k: string): boolean {
+  return /(?:Ms|Us|Mb|MB|Bytes|Rate|PerS|PerSecond|Fraction|Recall|P\d\d|_s|_ms)$|^(?:ms|us|bytes|recall|rate|fraction|p\d\d)$|[a-z]Per[A-Z]|_per_/.test(k);
+}
+
+/** A ratio the bench worked out itself (`ratio`, `fairOverFifo`): a figure, not a peer. */
+function isRatioName(k: string): boolean {
+  return /^ratios?$|[a-z]Over[A-Z]|Ratio$/.test(k);
+}
+
 /**
- * Markdown for one bench's figures. Objects side by side that share at least two numeric figures
- * (a run and its baseline, or peers) become one table with a ratio column per peer (÷ the first);
- * every other figure is a row of its own; long strings are notes.
+ * Markdown for one bench's figures. Objects side by side that share a numeric figure (a run and
+ * its baseline, or peers) become one table with a ratio column per peer (÷ the first); when the
+ * objects are figures and their keys the peers (`{mbPerS: {ours, mintFilter}}`), the table is
+ * turned so that peers are still the columns. Every other figure is a row of its own; long strings
+ * are notes.
  */
 export function renderFigures(root: JsonObject): string {
   const rows: string[] = [];
   const tables: string[] = [];
   const notes: string[] = [];
+  const table = (title: string, rowNames: string[], colNames: string[], value: (r: string, c: string) => Json | undefined) => {
+    const [first, ...peers] = colNames as [string, ...string[]];
+    const head = ['figure', ...colNames, ...peers.map((c) => `${c} ÷ ${first}`)];
+    const lines = [`**${title || 'figures'}**`, '', `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
+    for (const r of rowNames) lines.push(`| ${[r, ...colNames.map((c) => cell(value(r, c))), ...peers.map((c) => ratioCell(value(r, first), value(r, c)))].join(' | ')} |`);
+    tables.push(lines.join('\n'));
+  };
   const walk = (o: JsonObject, at: string) => {
-    const children = Object.entries(o).filter((e): e is [string, JsonObject] => isObject(e[1]) && numericKeys(e[1]).length >= 2);
+    const children = Object.entries(o).filter((e): e is [string, JsonObject] => isObject(e[1]) && !isRatioName(e[0]) && numericKeys(e[1]).length >= 1);
     const groups: [string, JsonObject][][] = [];
     for (const c of children) {
+      // Peers share two figures with the group's first member (one, when either has at most two).
       const keys = new Set(numericKeys(c[1]));
-      const g = groups.find((gr) => numericKeys(gr[0]![1]).filter((k) => keys.has(k)).length >= 2);
+      const g = groups.find((gr) => {
+        const firstKeys = numericKeys(gr[0]![1]);
+        const shared = firstKeys.filter((k) => keys.has(k)).length;
+        return shared >= (Math.min(keys.size, firstKeys.length) <= 2 ? 1 : 2);
+      });
       if (g === undefined) groups.push([c]);
       else g.push(c);
     }
     const tabled = new Set<string>();
     for (const g of groups.filter((gr) => gr.length >= 2)) {
-      const [first, ...peers] = g as [[string, JsonObject], ...[string, JsonObject][]];
+      const members = g.map(([k]) => k);
       const keys = [...new Set(g.flatMap(([, v]) => numericKeys(v)))];
-      const head = ['figure', ...g.map(([k]) => k), ...peers.map(([k]) => `${k} ÷ ${first[0]}`)];
-      const lines = [`**${at || 'figures'}**`, '', `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
-      for (const k of keys) lines.push(`| ${[k, ...g.map(([, v]) => cell(v[k])), ...peers.map(([, v]) => ratioCell(first[1][k], v[k]))].join(' | ')} |`);
-      tables.push(lines.join('\n'));
+      const byName = new Map(g);
+      const share = (names: string[]) => names.filter(isMetricName).length / names.length;
+      if (share(members) > share(keys)) table(at, members, keys, (r, c) => byName.get(r)?.[c]);
+      else table(at, keys, members, (r, c) => byName.get(c)?.[r]);
       for (const [name, v] of g) {
         tabled.add(name);
         // What the table did not show (strings, flags, nested objects) still appears below.

@@ -32,6 +32,22 @@ describe('bench report', () => {
     expect(md).toContain(`- *note*: ${'n'.repeat(120)}`);
   });
 
+  it('keeps peers as columns when the figures are the objects, and leaves a bench’s own ratios out of the peers', () => {
+    const md = renderFigures({
+      mbPerS: { ours: 10, mintFilter: 2 },
+      buildMs: { ours: 100, mintFilter: 50 },
+      fifo: { jobsPerSecond: 1, waitMs: 8 },
+      fair: { jobsPerSecond: 1, waitMs: 2 },
+      fairOverFifo: { jobsPerSecond: 1, waitMs: 0.25 },
+    });
+    expect(md).toContain('| figure | ours | mintFilter | mintFilter ÷ ours |');
+    expect(md).toContain('| mbPerS | 10 | 2 | 0.2 |');
+    expect(md).toContain('| buildMs | 100 | 50 | 0.5 |');
+    expect(md).toContain('| figure | fifo | fair | fair ÷ fifo |');
+    expect(md).toContain('| waitMs | 8 | 2 | 0.25 |');
+    expect(md).toContain('| fairOverFifo.waitMs | 0.25 |');
+  });
+
   it('writes the machine, each bench with its load average, and says when the machine was busy', () => {
     const run: BenchRun = {
       name: 'queue', exitCode: 0, timedOut: false, wallMs: 1500, loadavgBefore: [999, 1, 1], loadavgAfter: [2, 1, 1],
