@@ -81,6 +81,23 @@ describe('the first pass of moderateRgb', () => {
     }
   });
 
+  it('sends a greyscale inset to the windows too (no skin tone in it, but mid-tone grey)', async () => {
+    const inset = highRiskImage(160, 120);
+    const grey = Uint8Array.from(inset.data);
+    for (let i = 0; i < grey.length; i += 3) grey.fill(Math.round(0.299 * (grey[i] ?? 0) + 0.587 * (grey[i + 1] ?? 0) + 0.114 * (grey[i + 2] ?? 0)), i, i + 3);
+    // Precondition: the model sees it whole (0.98 measured) but not among the fixed crops.
+    const alone = await classifier.classifyRgb(grey, 160, 120);
+    expect(alone.Porn + alone.Hentai).toBeGreaterThan(0.9);
+    const image = withInset(neutralScene(640, 360), { ...inset, name: 'grey', data: grey }, 460, 220);
+    expect((await fixedOnly.moderateRgb(image.data, 640, 360)).action).toBe('allow');
+    const v = await classifier.moderateRgb(image.data, 640, 360);
+    expect(v.action).toBe('block');
+    expect(v.decidedBy).toMatch(/^window-/);
+    expect(v.windowsSkipped).toBeGreaterThan(0);
+    const win = v.crops.find((c) => c.crop === v.decidedBy)?.rect;
+    expect(win && overlapShare(win, { x: 460, y: 220, width: 160, height: 120 })).toBeGreaterThan(0.5);
+  });
+
   it('scores no window of a benign picture with no skin-toned area, and skips windows once a fixed crop blocks', async () => {
     const calm = neutralScene(640, 480, 3);
     const v = await classifier.moderateRgb(calm.data, 640, 480);

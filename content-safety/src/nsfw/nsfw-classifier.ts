@@ -52,8 +52,9 @@ export type NsfwCropKind = 'quadrants' | 'grid3' | 'none';
 export const WINDOW_ALONE_BLOCK_MIN = 0.8;
 
 /**
- * The skin-toned share of a window (nsfw-window-prior.ts) from which it is scored. The deciding
- * windows of the collage and picture-in-picture tests have 0.55 or more; neutral tiles have none.
+ * The skin-toned (or mid-tone grey) share of a window (nsfw-window-prior.ts) from which it is
+ * scored. The deciding windows of the collage and picture-in-picture tests have 0.55 or more;
+ * neutral tiles have none.
  */
 export const NSFW_WINDOW_MIN_SKIN = 0.2;
 
@@ -365,7 +366,7 @@ export class NsfwClassifier {
    * Moderates several images (the frames of a video) together, in two batched passes:
    * 1. the whole image and the fixed crops of every image;
    * 2. the sliding windows that have a reason to be scored: those with at least
-   *    NSFW_WINDOW_MIN_SKIN of skin-toned area (nsfw-window-prior.ts), and every window centred
+   *    NSFW_WINDOW_MIN_SKIN of skin-toned or mid-tone grey area (nsfw-window-prior.ts), and every window centred
    *    in a fixed crop that pass 1 found suspicious (half the block or review threshold or more).
    *    An image that a fixed crop already blocks gets no windows: they could only confirm it.
    * With `exhaustive: true` every window is scored, in one pass (the behaviour before the prior).

@@ -13,7 +13,12 @@
  * summed-area table, so planning costs one pass over the image (about 3 ms at 640×480) however
  * many windows there are.
  *
- * Its blind spot: explicit pictures with no skin-toned area at all (greyscale, strongly tinted).
+ * Colour is no help in a greyscale picture, and the model sees skin in one all the same (the
+ * high-risk test picture turned grey still scores 0.98 whole, and an inset of it is missed by the
+ * fixed crops): so a mid-tone grey block (chroma within ±10 of neutral, luma 50–220, most of its
+ * pixels too) counts like a skin block. White or black backgrounds, paper and gutters stay out.
+ *
+ * Its remaining blind spot: strongly tinted pictures (a red or blue filter over the whole scene).
  * The classifier also scores the windows inside any fixed crop that the model itself found
  * suspicious (see NsfwClassifier.moderateRgb), and `exhaustive: true` scores every window.
  */
@@ -33,11 +38,16 @@ export interface SkinMap {
   sums: Uint32Array;
 }
 
-/** Whether a colour lies in the YCbCr skin range (integer arithmetic, BT.601 coefficients ×2^16). */
+/**
+ * Whether a colour lies in the YCbCr skin range, or is a mid-tone grey (BT.601 coefficients
+ * ×2^16).
+ */
 function isSkin(r: number, g: number, b: number): boolean {
   const cb = (-11056 * r - 21712 * g + 32768 * b) / 65536 + 128;
   const cr = (32768 * r - 27440 * g - 5328 * b) / 65536 + 128;
-  return cb >= 77 && cb <= 127 && cr >= 133 && cr <= 173;
+  if (cb >= 77 && cb <= 127 && cr >= 133 && cr <= 173) return true;
+  const y = (19595 * r + 38470 * g + 7471 * b) / 65536;
+  return y >= 50 && y <= 220 && Math.abs(cb - 128) <= 10 && Math.abs(cr - 128) <= 10;
 }
 
 /** Builds the skin map of a packed RGB image. */
