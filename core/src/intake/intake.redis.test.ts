@@ -445,6 +445,21 @@ describe('intake failures', () => {
     });
   });
 
+  it('a moderator that fails gives an internal refusal, holds nothing, and lets the retry run', async () => {
+    await withCore({}, async (core) => {
+      let fail = true;
+      const flaky: ContentModerator = {
+        moderateText: (text, ctx) => (fail ? Promise.reject(new Error('moderation service down')) : listModerator.moderateText(text, ctx)),
+      };
+      const intake = new Intake({ config: core.config, redis, moderator: flaky, queue: core.queue, lifecycle: core.lifecycle, quota: new QuotaService(redis, core.config), random: () => 0.5 });
+      const one = req('/video a moderator down --draft');
+      expect(await intake.intake(one)).toMatchObject({ status: 'refused', reason: 'internal' });
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 0, active: 0 });
+      fail = false;
+      expect(await intake.intake({ ...one })).toMatchObject({ status: 'accepted', duplicate: false });
+    });
+  });
+
   it('uses the configured default language when the platform gives none', async () => {
     await withCore({ FRAMECAST_DEFAULT_LOCALE: 'zh-CN' }, async (core) => {
       const { locale: _drop, ...noLocale } = req('/video 一只猫 --draft');

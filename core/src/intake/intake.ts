@@ -178,7 +178,13 @@ export class Intake {
     let prepared: Prepared | undefined;
     let claimedBefore = false;
     if (req.attachments.length === 0) {
-      prepared = await this.prepare(req);
+      try {
+        prepared = await this.prepare(req);
+      } catch (err) {
+        // A moderator that failed (a remote check down): nothing claimed or held, the event's retry runs again.
+        this.deps.logger?.error({ err, platform: req.platform }, 'intake failed');
+        return refusal('internal', 'refusal.internal');
+      }
       if (prepared.ok) {
         const fast = await this.intakeTextOnly(req, idemKey, prepared);
         if (fast !== 'claimed') return fast;
