@@ -23,7 +23,10 @@ beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-mp-boards-'));
   // Five shots make the cut of six; two diffusion steps keep the tiny model's segments short.
   r = await rig({ redis, dataDir, env: { FRAMECAST_STEPS: '2', FRAMECAST_COLLAB_MAX_SHOTS: '5' } });
-  [alice, bob, carol, dave] = await Promise.all(['o_alice', 'o_bob', 'o_carol', 'o_dave'].map((o) => login(r, o)));
+  alice = await login(r, 'o_alice');
+  bob = await login(r, 'o_bob');
+  carol = await login(r, 'o_carol');
+  dave = await login(r, 'o_dave');
 }, 120_000);
 afterAll(async () => {
   await r?.close();
