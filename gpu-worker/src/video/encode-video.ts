@@ -10,6 +10,7 @@ import { escapeFilterOptionValue as esc } from './drawtext-escape.ts';
 import { runFfmpeg } from './ffmpeg-run.ts';
 import { probeVideo, type VideoProbe } from './ffprobe.ts';
 import { h264LevelFor } from './h264-level.ts';
+import { readMp4Summary, type Mp4Summary } from './mp4-summary.ts';
 import { VideoError } from './video-error.ts';
 
 export type EncodeInput =
@@ -218,18 +219,26 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Probes a file we wrote and checks it is what every platform plays. */
-export async function describeEncoded(file: string, posterPath: string, posterFrame: number): Promise<EncodedVideo> {
-  let probe: VideoProbe;
+/**
+ * What a file we wrote holds: read from its mp4 header in this process, or (a layout that reader does
+ * not follow, or not H.264/yuv420p) by ffprobe.
+ */
+async function inspectEncoded(file: string): Promise<Mp4Summary | VideoProbe> {
+  const summary = await readMp4Summary(file).catch(() => undefined);
+  if (summary !== undefined && summary.codec === 'h264' && summary.pixFmt === 'yuv420p') return summary;
   try {
-    probe = await probeVideo(file);
+    return await probeVideo(file);
   } catch (err) {
     throw new VideoError('probe_failed', 'ffprobe cannot read the video just encoded', { cause: err });
   }
+}
+
+/** Reads a file we wrote (its mp4 header, ffprobe as the fallback) and checks it is what every platform plays. */
+export async function describeEncoded(file: string, posterPath: string, posterFrame: number): Promise<EncodedVideo> {
+  const [probe, { size }, sha256] = await Promise.all([inspectEncoded(file), stat(file), sha256File(file)]);
   if (probe.codec !== 'h264' || probe.pixFmt !== 'yuv420p') {
     throw new VideoError('probe_failed', `encoded video is ${probe.codec}/${probe.pixFmt}, expected h264/yuv420p`);
   }
-  const [{ size }, sha256] = await Promise.all([stat(file), sha256File(file)]);
   return {
     path: file,
     posterPath,
@@ -353,7 +362,7 @@ export async function encodeVideo(input: EncodeInput, options: EncodeOptions): P
     await runFfmpeg(command, { inputIsForeign: input.kind === 'file', ...(options.signal ? { signal: options.signal } : {}) });
     if (input.kind === 'file') {
       // ffmpeg skips undecodable packets and exits 0: a truncated file's index promises frames it lacks.
-      const got = await probeVideo(tmpVideo).catch(() => undefined);
+      const got = await inspectEncoded(tmpVideo).catch(() => undefined);
       if (!got || got.frames < Math.floor(srcFrames * 0.9)) {
         throw new VideoError(
           'bad_input',

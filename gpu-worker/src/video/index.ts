@@ -6,3 +6,4 @@ export * from './ffprobe.ts';
 export * from './h264-level.ts';
 export * from './encode-video.ts';
 export * from './fit-to-budget.ts';
+export * from './mp4-summary.ts';
