@@ -80,6 +80,8 @@ describe('playground storyboards over the HTTP API (real Redis, core and worker)
     // Anyone with the id reads the board: shots, authors, votes, cost and ETA.
     const shown = (await (await bob.fetch(`/api/web/boards/${board}`)).json()) as { board: NonNullable<CollabBody['board']> };
     expect(shown.board.shots.map((s) => [s.n, s.authorName, s.text, s.votes])).toEqual([[1, 'Bob', 'gulls over the waves', 0], [2, 'Alice', '孩子们在沙滩上堆沙堡', 1]]);
+    // Display names only: no user key of an author or a payer is given to whoever holds the link.
+    expect(JSON.stringify(shown)).not.toMatch(/web:[a-f0-9]{24}/);
     expect(shown.board.cost).toBeGreaterThan(0);
     expect(shown.board.etaSeconds).toBeGreaterThan(0);
     expect(((await (await bob.fetch('/api/web/boards/nope-board')).json()) as { board: unknown }).board).toBeNull();

@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { Router } from '@koa/router';
 import {
   BlobStoreError, FINAL_STATES, isTerminalEvent, parseCollabCommand,
-  type Attachment, type BlobStore, type ChatRequestInput, type CollabContext, type CollabReply, type Core, type FramecastConfig, type IntakeResult, type JobRecord, type Locale, type ProgressEvent,
+  type Attachment, type BlobStore, type BoardView, type ChatRequestInput, type CollabContext, type CollabReply, type Core, type FramecastConfig, type IntakeResult, type JobRecord, type Locale, type ProgressEvent,
 } from '@framecast/core';
 import { httpState, readRawBody, sendBlob as sendStoredBlob } from '@framecast/http-server';
 import type { Redis } from 'ioredis';
@@ -236,10 +236,24 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
     };
   }
 
+  /**
+   * The board as anyone holding its link may see it: display names, never the user keys behind them
+   * (`author`, who pays), and the caller's own share of the cost.
+   */
+  function publicBoard(w: WebState, board: BoardView): Record<string, unknown> {
+    const { shots, charges, key: _key, ...rest } = board;
+    const me = w.userKey;
+    return {
+      ...rest,
+      shots: shots.map(({ author, ...shot }) => ({ ...shot, mine: author === me })),
+      yourCost: charges.filter((c) => c.payer === me).reduce((sum, c) => sum + c.credits, 0),
+    };
+  }
+
   function collabBody(w: WebState, board: string, res: CollabReply, duplicate: boolean): Record<string, unknown> {
     return {
       status: 'collab', duplicate, ok: res.ok, code: res.code, audience: res.audience, boardId: board, message: res.message[w.locale], messages: res.message,
-      ...(res.board === undefined ? {} : { board: res.board }), ...(res.jobId === undefined ? {} : { jobId: res.jobId }),
+      ...(res.board === undefined ? {} : { board: publicBoard(w, res.board) }), ...(res.jobId === undefined ? {} : { jobId: res.jobId }),
     };
   }
 
@@ -299,7 +313,7 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
     const id = String((ctx as Context & { params?: Record<string, string> }).params?.id ?? '');
     if (!BOARD_ID.test(id)) throw new WebError(404, 'not_found');
     const res = await core.collab.show(collabContext(w, id, ''));
-    ctx.body = { boardId: id, ...(res.board === undefined ? { board: null } : { board: res.board }) };
+    ctx.body = { boardId: id, board: res.board === undefined ? null : publicBoard(w, res.board) };
   });
 
   router.get(`${API_PREFIX}/me`, api, async (ctx) => {
