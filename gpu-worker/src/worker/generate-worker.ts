@@ -27,7 +27,22 @@ export interface JobTiming {
   pipelineMs: number;
   /** Last step reported → delivery enqueued (encode, budget, scan, store, bookkeeping). */
   afterLastStepMs: number;
+  /** Where afterLastStepMs went, phase by phase (wall ms; a phase that did not run is absent). */
+  postPhasesMs: PostPhases;
   totalMs: number;
+}
+
+/**
+ * Post-processing phases, wall ms: encode (frames → labelled H.264 mp4 + poster in one ffmpeg pass),
+ * fit (re-encode to the reply target's byte budget), scan (output moderation), store (video and
+ * poster to the blob store), settle (scan report, hold or finish).
+ */
+export interface PostPhases {
+  encode?: number;
+  fit?: number;
+  scan?: number;
+  store?: number;
+  settle?: number;
 }
 
 export interface GenerateWorkerOptions {
@@ -222,7 +237,8 @@ export class GenerateWorker {
       if (lastStepAt === 0) lastStepAt = performance.now();
       await reports;
       stage = 'post';
-      const outcome = await this.postProcess(rec, result, dir, abort.signal);
+      const postPhasesMs: PostPhases = {};
+      const outcome = await this.postProcess(rec, result, dir, abort.signal, postPhasesMs);
       const t1 = performance.now();
       this.o.onTiming?.({
         jobId,
@@ -230,8 +246,10 @@ export class GenerateWorker {
         gateWaitMs: pipelineStart - gateAsked,
         pipelineMs,
         afterLastStepMs: t1 - lastStepAt,
+        postPhasesMs,
         totalMs: t1 - t0,
       });
+      log.debug({ postPhasesMs }, 'post-processing timings');
       await this.o.core.workQueue.recordDuration(spec.mode, t1 - t0);
       log.info({ outcome, ms: Math.round(t1 - t0) }, 'job done');
       return { outcome };
@@ -256,8 +274,14 @@ export class GenerateWorker {
   }
 
   /** Encode with labels, fit the reply target's byte budget, scan, store, then deliver or hold for review. */
-  private async postProcess(rec: JobRecord, result: RuntimeResult, dir: string, signal: AbortSignal): Promise<string> {
+  private async postProcess(rec: JobRecord, result: RuntimeResult, dir: string, signal: AbortSignal, phases: PostPhases): Promise<string> {
     const { jobId, spec } = rec;
+    let mark = performance.now();
+    const phaseDone = (phase: keyof PostPhases) => {
+      const now = performance.now();
+      phases[phase] = Math.round((now - mark) * 10) / 10;
+      mark = now;
+    };
     await this.lifecycle.progress(jobId, { type: 'encoding', phase: 'encoding' }).catch(() => undefined);
     const encoded: EncodedVideo = await encodeVideo(
       result.kind === 'frames' ? { kind: 'frames', frames: result.frames, width: result.width, height: result.height, fps: result.fps } : { kind: 'file', path: result.path },
@@ -269,6 +293,7 @@ export class GenerateWorker {
         ...(result.kind === 'file' ? { fps: spec.fps } : {}),
       },
     );
+    phaseDone('encode');
     // The reply target says how many bytes its platform takes (null: played from a URL).
     const budget = rec.replyTarget?.maxUploadBytes ?? null;
     let video = encoded;
@@ -277,6 +302,7 @@ export class GenerateWorker {
       const fit = await fitToBudget(encoded, budget, { preset: this.o.x264Preset ?? 'veryfast' });
       video = fit.video;
       needsLink = !fit.fits;
+      phaseDone('fit');
     }
 
     let reviewRequired = rec.reviewRequired;
@@ -284,6 +310,7 @@ export class GenerateWorker {
     if (this.o.scanner !== undefined) {
       await this.lifecycle.progress(jobId, { type: 'encoding', phase: 'scanning' }).catch(() => undefined);
       verdict = await this.o.scanner.scan(video.path);
+      phaseDone('scan');
       if (verdict.action === 'block') {
         await this.finishWithoutVideo(jobId, { kind: 'blocked', code: 'output_blocked', message: tAll('outcome.output_blocked') }, { code: 'output_blocked', message: `blocked at ${verdict.decidingFrames.join(',')} s` });
         return 'blocked';
@@ -294,8 +321,11 @@ export class GenerateWorker {
 
     const videoRef = `videos/${jobId}.mp4`;
     const posterRef = `videos/${jobId}.jpg`;
-    await this.o.store.put(videoRef, createReadStream(video.path), 'video/mp4');
-    await this.o.store.put(posterRef, createReadStream(video.posterPath), 'image/jpeg');
+    await Promise.all([
+      this.o.store.put(videoRef, createReadStream(video.path), 'video/mp4'),
+      this.o.store.put(posterRef, createReadStream(video.posterPath), 'image/jpeg'),
+    ]);
+    phaseDone('store');
     const vr: VideoResult = {
       videoRef, posterRef, bytes: video.bytes, width: video.width, height: video.height, frames: video.frames, fps: video.fps,
       durationSec: video.durationSec, sha256: video.sha256, needsLink, downgraded: rec.downgradedFrom !== undefined,
@@ -310,11 +340,13 @@ export class GenerateWorker {
     }
     if (reviewRequired) {
       const held = await this.lifecycle.hold(jobId, vr);
+      phaseDone('settle');
       return held.kind === 'review' ? 'review' : String(held.kind);
     }
     // One step: the outcome is written for delivery, the credits are charged, the record says
     // succeeded — unless a cancel request or an earlier attempt's promise decides otherwise.
     const done = await this.lifecycle.finish(jobId, { kind: 'video', result: vr });
+    phaseDone('settle');
     return done.kind === 'video' ? 'delivered' : String(done.kind);
   }
 
