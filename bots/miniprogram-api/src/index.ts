@@ -8,6 +8,6 @@ export { MpRateLimiter, DEFAULT_RATE_LIMITS, type RateLimit, type RateLimits } f
 export { MpUploads, readMultipartFile, MP_UPLOAD_MAX_BYTES, MP_UPLOAD_TTL_SECONDS, MP_UPLOAD_PATH, MULTIPART_ALLOWANCE_BYTES } from './mp-uploads.ts';
 export { MpMediaChecks, outputScanAllows, decide as decideMediaCheck, MEDIA_CHECK_ACTOR, MEDIA_CHECK_TIMEOUT_MS, type MpMediaChecksOptions, type PushResult } from './mp-media-checks.ts';
 export { MpGallery, GalleryItemSchema, REPORTS_TO_HIDE, GALLERY_PAGE_MAX, type GalleryItem, type GallerySort } from './mp-gallery.ts';
-export { MediaSigner, parseRange, serveBlob, type MediaKind, type RangeResult } from './mp-media.ts';
+export { MediaSigner, serveBlob, type MediaKind } from './mp-media.ts';
 export { WeChatMpClient, LoginError, loginFailureOf, type LoginFailure, type SubscribeMessage, type SubscribeOutcome, type WeChatMpClientOptions } from './wechat-mp-client.ts';
 export { mountBoardRoutes, MpNicknames, BOARD_ID, NICKNAME_MAX, CreateBoardBodySchema, AddShotBodySchema, EditShotBodySchema, VoteBodySchema, ReorderBodySchema, BoardActionBodySchema, NicknameBodySchema, type MpBoardView, type MpShotView, type MpBoardsDeps, type MpCaller, type CreateBoardBody } from './mp-boards.ts';

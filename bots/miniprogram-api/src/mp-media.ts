@@ -1,31 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { LocalBlobStore, type BlobStore } from '@framecast/core';
+import { isBlobNotFound, LocalBlobStore, type BlobStore } from '@framecast/core';
+import { sendBlob } from '@framecast/http-server';
 import type { Context } from 'koa';
 import { MpError } from './mp-error.ts';
 
 export type MediaKind = 'video' | 'poster';
-
-/** `bytes=a-b`, `bytes=a-`, `bytes=-n` (one range; several are answered as the whole file). */
-export type RangeResult = { kind: 'none' } | { kind: 'range'; start: number; end: number } | { kind: 'unsatisfiable' };
-
-export function parseRange(header: string | undefined, size: number): RangeResult {
-  if (header === undefined || header === '') return { kind: 'none' };
-  const m = /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim());
-  if (m === null) return header.includes(',') ? { kind: 'none' } : { kind: 'unsatisfiable' };
-  const [, a = '', b = ''] = m;
-  if (a === '' && b === '') return { kind: 'unsatisfiable' };
-  if (a === '') {
-    const n = Number(b);
-    if (n === 0 || size === 0) return { kind: 'unsatisfiable' };
-    return { kind: 'range', start: Math.max(0, size - n), end: size - 1 };
-  }
-  const start = Number(a);
-  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  if (start >= size || end < start) return { kind: 'unsatisfiable' };
-  return { kind: 'range', start, end };
-}
 
 /** Signed, expiring links to one job's video or poster (HMAC-SHA256 over job id, kind and expiry). */
 export class MediaSigner {
@@ -69,29 +48,14 @@ export async function serveBlob(ctx: Context, store: BlobStore, key: string, kin
     ctx.redirect(await store.url(key, redirectTtlSeconds));
     return;
   }
-  const file = store.pathOf(key);
-  let size: number;
+  let sent: 'sent' | 'unsatisfiable';
   try {
-    size = (await stat(file)).size;
-  } catch {
-    throw MpError.of(404, 'not_found', 'not_found');
+    sent = await sendBlob(ctx, store, key, { contentType: TYPES[kind], cacheControl: 'private, max-age=300' });
+  } catch (err) {
+    if (isBlobNotFound(err)) throw MpError.of(404, 'not_found', 'not_found');
+    throw err;
   }
-  ctx.set('Accept-Ranges', 'bytes');
-  ctx.type = TYPES[kind];
-  const range = parseRange(ctx.get('Range') || undefined, size);
-  if (range.kind === 'unsatisfiable') {
-    throw MpError.of(416, 'range_not_satisfiable', 'range_not_satisfiable', {}, { 'Content-Range': `bytes */${size}`, 'Accept-Ranges': 'bytes' });
+  if (sent === 'unsatisfiable') {
+    throw MpError.of(416, 'range_not_satisfiable', 'range_not_satisfiable', {}, { 'Content-Range': ctx.response.get('Content-Range'), 'Accept-Ranges': 'bytes' });
   }
-  // HEAD gets the headers only (koa sends no body for it); no file is opened.
-  const head = ctx.method === 'HEAD';
-  if (range.kind === 'none') {
-    if (!head) ctx.body = createReadStream(file);
-    ctx.status = 200;
-    ctx.length = size;
-    return;
-  }
-  if (!head) ctx.body = createReadStream(file, { start: range.start, end: range.end });
-  ctx.status = 206;
-  ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-  ctx.length = range.end - range.start + 1;
 }

@@ -1,27 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseVideoCommand } from '@framecast/core';
 import { commandTextOf, CreateJobBodySchema, mpStateOf } from './mp-jobs.ts';
-import { MediaSigner, parseRange } from './mp-media.ts';
+import { MediaSigner } from './mp-media.ts';
 import { localeFromHeader } from './mp-messages.ts';
 import { loginFailureOf } from './wechat-mp-client.ts';
 import { decide } from './mp-media-checks.ts';
 
 describe('mini program API parts (no Redis, no network)', () => {
-  it('parses Range headers: a-b, a-, -n, past the end, malformed', () => {
-    expect(parseRange(undefined, 100)).toEqual({ kind: 'none' });
-    expect(parseRange('bytes=0-9', 100)).toEqual({ kind: 'range', start: 0, end: 9 });
-    expect(parseRange('bytes=90-', 100)).toEqual({ kind: 'range', start: 90, end: 99 });
-    expect(parseRange('bytes=-10', 100)).toEqual({ kind: 'range', start: 90, end: 99 });
-    expect(parseRange('bytes=-500', 100)).toEqual({ kind: 'range', start: 0, end: 99 });
-    expect(parseRange('bytes=50-5000', 100)).toEqual({ kind: 'range', start: 50, end: 99 });
-    expect(parseRange('bytes=100-', 100)).toEqual({ kind: 'unsatisfiable' });
-    expect(parseRange('bytes=9-3', 100)).toEqual({ kind: 'unsatisfiable' });
-    expect(parseRange('bytes=-0', 100)).toEqual({ kind: 'unsatisfiable' });
-    expect(parseRange('items=0-1', 100)).toEqual({ kind: 'unsatisfiable' });
-    // Several ranges: answered with the whole file (allowed by RFC 9110).
-    expect(parseRange('bytes=0-1,5-6', 100)).toEqual({ kind: 'none' });
-  });
-
   it('picks the language from Accept-Language: zh-CN unless English is preferred', () => {
     expect(localeFromHeader(undefined)).toBe('zh-CN');
     expect(localeFromHeader('en-US,en;q=0.9')).toBe('en');
