@@ -1,6 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, screenshot } from '../../../test/support/browser.ts';
+import { gradientPng } from './testing/gradient-png.ts';
 import { startPlaygroundRig, type PlaygroundRig } from './testing/playground-rig.ts';
 
 // The page's globals as the callbacks below use them (they run in the browser; the repository's
@@ -41,32 +42,68 @@ async function say(page: Page, text: string, name?: string): Promise<void> {
   await page.press('#command', 'Enter');
 }
 
+const text = (selector: string): boolean => /./.test(document.querySelector<{ textContent: string }>(selector)?.textContent ?? '');
+
 // About 30–60 s on an idle 2-core machine (two draft shots and the stitch); the limit leaves room for a busy one.
 describe('a storyboard in the playground, two browsers', { timeout: 180_000 }, () => {
-  it('Alice shares her board\'s link, Bob joins and adds a shot, both see it, and Alice\'s history plays the video', async () => {
+  it('Alice starts a board with its form and shares the link; Bob adds a shot with an image and votes with the buttons; Alice renders with the button and her history plays the video', async () => {
     const alice = await open('/');
     await alice.waitForSelector('#board-link[data-board]');
-    await say(alice, '/video collab start a day at the sea --draft --duration 1 --seed 7', 'Alice');
+    // No board yet: the start form, with a label on every field.
+    await alice.waitForSelector('#board-start:not([hidden])');
+    for (const id of ['board-theme', 'board-style', 'board-aspect', 'board-duration', 'board-draft']) expect(await alice.locator(`label[for="${id}"]`).count()).toBe(1);
+    await alice.fill('#name', 'Alice');
+    await alice.fill('#board-theme', 'a day at the sea');
+    await alice.fill('#board-duration', '1');
+    await alice.press('#board-theme', 'Enter');
     await alice.waitForFunction(() => /a day at the sea/.test(document.querySelector<{ textContent: string }>('#board-meta')?.textContent ?? ''));
+    expect(await alice.isHidden('#board-start')).toBe(true);
+    expect(await alice.isVisible('#board-starter')).toBe(true);
     const link = (await alice.getAttribute('#board-link', 'href')) ?? '';
     expect(link).toMatch(/^\/\?board=[A-Za-z0-9_-]+$/);
+    // The page's own address names the board too (a reload stays on it).
+    expect(new URL(alice.url()).search).toBe(link.slice(1));
 
     const bob = await open(link);
-    await say(bob, '/video add gulls over the waves', 'Bob');
+    await bob.waitForSelector('#board-add:not([hidden])');
+    expect(await bob.isHidden('#board-starter')).toBe(true);
+    await bob.fill('#name', 'Bob');
+    await bob.fill('#shot-text', 'gulls over the waves');
+    await bob.setInputFiles('#shot-image', { name: 'gulls.png', mimeType: 'image/png', buffer: gradientPng(160, 96, [40, 120, 220], [240, 240, 250]) });
+    await bob.press('#shot-text', 'Enter');
     await bob.waitForSelector('#board-shots li[data-n="1"]');
-    expect(await bob.textContent('#board-shots li[data-n="1"]')).toContain('Bob: gulls over the waves');
+    expect(await bob.textContent('#board-shots li[data-n="1"]')).toContain('Bob: gulls over the waves (0 votes) [with image]');
+    // His own shot has Edit and Remove; the form is empty again.
+    expect(await bob.locator('#board-shots li[data-n="1"] button.edit').count()).toBe(1);
+    expect(await bob.inputValue('#shot-text')).toBe('');
+    // A blocked line is refused to Bob alone and never reaches the board.
+    await bob.fill('#shot-text', '一段屠杀平民的视频');
+    await bob.click('#shot-submit');
+    await bob.waitForFunction(text, '#board-error');
     await say(alice, '+ children build a sandcastle');
     await alice.waitForSelector('#board-shots li[data-n="2"]');
-    await say(bob, 'vote 2');
-    await bob.waitForFunction(() => /\(1 votes\)/.test(document.querySelector<{ textContent: string }>('#board-shots li[data-n="2"]')?.textContent ?? ''));
-    // Alice's page follows the board by itself (Bob's shot and vote).
-    await alice.waitForFunction(() => /Bob: gulls/.test(document.querySelector<{ textContent: string }>('#board-shots li[data-n="1"]')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    expect(await alice.locator('#board-shots li[data-n="2"] button.edit').count()).toBe(1);
+    expect(await alice.locator('#board-shots li[data-n="1"] button.edit').count()).toBe(0);
+    await bob.waitForSelector('#board-shots li[data-n="2"]', { timeout: 15_000 });
+    expect(await bob.locator('#board-shots li[data-n="2"] button.edit').count()).toBe(0);
+    await bob.click('#board-shots li[data-n="2"] button.vote');
+    await bob.waitForSelector('#board-shots li[data-n="2"] button.vote[aria-pressed="true"][disabled]');
+    expect(await bob.textContent('#board-shots li[data-n="2"]')).toContain('(1 votes)');
+    // Alice's page follows the board by itself (Bob's shot and vote; never his blocked line).
+    await alice.waitForFunction(() => /\(1 votes\)/.test(document.querySelector<{ textContent: string }>('#board-shots li[data-n="2"]')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    expect(await alice.textContent('#board-shots li[data-n="1"]')).toContain('Bob: gulls over the waves');
+    expect(await alice.locator('#board-shots li').count()).toBe(2);
+    expect(await alice.textContent('#board-error')).toBe('');
     await screenshot(bob, 'collab-board-bob');
 
-    // Bob may not render; Alice does, and the video plays in her history.
+    // Bob may not render (the typed command says so); Alice sees the cost and time first, then renders.
     await say(bob, '/video collab render');
     await bob.waitForFunction(() => /starter/.test(document.querySelector<{ textContent: string }>('#form-error')?.textContent ?? ''));
-    await say(alice, '/video collab render');
+    await alice.click('#board-render');
+    await alice.waitForSelector('#board-confirm:not([hidden])');
+    expect(await alice.textContent('#board-confirm-text')).toMatch(/Render 2 shots for \d+ credits \(\d+ from you\), about /);
+    await screenshot(alice, 'collab-render-confirm-alice');
+    await alice.click('#board-render-confirm');
     await alice.waitForSelector('#jobs li.job');
     await alice.waitForFunction(() => {
       const v = document.querySelector<PageVideo>('#jobs li.job video');

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/e2e.ts';
 import { startPlaygroundRig, type PlaygroundRig } from './testing/playground-rig.ts';
 
 /** One browser, as far as the server can tell: its own session cookie and this page's Origin. */
@@ -40,7 +41,10 @@ interface CollabBody {
   boardId: string;
   message: string;
   jobId?: string;
-  board?: { theme: string; state: string; cost: number; etaSeconds: number; shots: Array<{ n: number; authorName: string; text: string; votes: number; inCut: boolean }> };
+  board?: {
+    theme: string; state: string; cost: number; etaSeconds: number; youStarted: boolean; yourCost: number;
+    shots: Array<{ n: number; authorName: string; text: string; votes: number; inCut: boolean; mine: boolean; voted: boolean; segment?: { phase: string; step?: number; totalSteps?: number } }>;
+  };
 }
 
 let rig: PlaygroundRig;
@@ -84,6 +88,13 @@ describe('playground storyboards over the HTTP API (real Redis, core and worker)
     expect(JSON.stringify(shown)).not.toMatch(/web:[a-f0-9]{24}/);
     expect(shown.board.cost).toBeGreaterThan(0);
     expect(shown.board.etaSeconds).toBeGreaterThan(0);
+    // The caller's own: which shots are theirs, which they voted for, whether they started the board.
+    expect(shown.board.shots.map((s) => [s.mine, s.voted])).toEqual([[true, false], [false, true]]);
+    expect(shown.board.youStarted).toBe(false);
+    const alicesView = (await (await alice.fetch(`/api/web/boards/${board}`)).json()) as { board: NonNullable<CollabBody['board']> };
+    expect(alicesView.board.shots.map((s) => [s.mine, s.voted])).toEqual([[false, false], [true, false]]);
+    expect(alicesView.board.youStarted).toBe(true);
+    expect(alicesView.board.yourCost).toBe(alicesView.board.cost);
     expect(((await (await bob.fetch('/api/web/boards/nope-board')).json()) as { board: unknown }).board).toBeNull();
     expect((await bob.fetch('/api/web/boards/a')).status).toBe(404);
     // Bob's own board is another one.
@@ -96,6 +107,13 @@ describe('playground storyboards over the HTTP API (real Redis, core and worker)
     expect(jobId).not.toBe('');
     const again2 = await alice.submit('/video collab render', 'req-alice-render-2', { board });
     expect(again2.body.code).toBe('already_rendering');
+
+    // While it renders, anyone with the link sees each shot's segment progress (the stitch waits for all of them).
+    const progressed = await waitFor(async () => {
+      const v = ((await (await bob.fetch(`/api/web/boards/${board}`)).json()) as { board: CollabBody['board'] | null }).board;
+      return v?.state === 'rendering' && v.shots.some((s) => s.segment !== undefined) ? v : undefined;
+    }, 150_000, 'segment progress on the board');
+    for (const s of progressed.shots) if (s.segment !== undefined) expect(['started', 'step', 'done', 'retrying']).toContain(s.segment.phase);
 
     // The video lands in the starter's history, and only there.
     const listed = (await (await alice.fetch('/api/web/jobs')).json()) as { jobs: Array<{ jobId: string }> };

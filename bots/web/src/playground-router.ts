@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { Router } from '@koa/router';
 import {
-  BlobStoreError, FINAL_STATES, isTerminalEvent, parseCollabCommand,
+  BlobStoreError, FINAL_STATES, type Board, type CollabEvent, isTerminalEvent, parseCollabCommand,
   type Attachment, type BlobStore, type BoardView, type ChatRequestInput, type CollabContext, type CollabReply, type Core, type FramecastConfig, type IntakeResult, type JobRecord, type Locale, type ProgressEvent,
 } from '@framecast/core';
 import { httpState, readRawBody, sendBlob as sendStoredBlob } from '@framecast/http-server';
@@ -71,6 +71,15 @@ const MAX_NAME_CHARS = 40;
 const COLLAB_ANSWER_TTL_SECONDS = 3600;
 const PENDING = 'pending';
 const ActionBodySchema = z.object({ requestId: RequestIdSchema }).strict();
+/** Storyboard events read for one board's per-shot progress (a render's own are far fewer). */
+const SEGMENT_EVENTS_READ = 500;
+
+/** A shot's segment while its board renders: the latest phase the worker reported. */
+interface SegmentView {
+  phase: NonNullable<CollabEvent['phase']>;
+  step?: number;
+  totalSteps?: number;
+}
 
 /** The locale of a request: `?lang=` (page only), the `fc_lang` cookie, Accept-Language, the default. */
 function localeOf(ctx: Context, fallback: Locale, withQuery: boolean): Locale {
@@ -238,22 +247,47 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
 
   /**
    * The board as anyone holding its link may see it: display names, never the user keys behind them
-   * (`author`, who pays), and the caller's own share of the cost.
+   * (`author`, who pays, who voted); for the caller: `mine` and `voted` per shot, `youStarted`, and
+   * their own share of the cost; while it renders, each shot's segment progress.
    */
-  function publicBoard(w: WebState, board: BoardView): Record<string, unknown> {
-    const { shots, charges, key: _key, ...rest } = board;
+  async function publicBoard(w: WebState, board: BoardView): Promise<Record<string, unknown>> {
+    const { shots, charges, key, ...rest } = board;
     const me = w.userKey;
+    const raw = await core.collab.board(key).catch(() => undefined);
+    const segments = raw === undefined ? new Map<number, SegmentView>() : await segmentsOf(raw, shots);
     return {
       ...rest,
-      shots: shots.map(({ author, ...shot }) => ({ ...shot, mine: author === me })),
+      shots: shots.map(({ author, ...shot }) => {
+        const segment = segments.get(shot.n);
+        return { ...shot, mine: author === me, voted: raw?.shots[shot.n - 1]?.voters.includes(me) ?? false, ...(segment === undefined ? {} : { segment }) };
+      }),
+      youStarted: raw?.starter === me,
       yourCost: charges.filter((c) => c.payer === me).reduce((sum, c) => sum + c.credits, 0),
     };
   }
 
-  function collabBody(w: WebState, board: string, res: CollabReply, duplicate: boolean): Record<string, unknown> {
+  /**
+   * A rendering board's per-shot progress (shot number → its segment's latest phase), from the
+   * storyboards' event stream since the render began (one bounded read).
+   */
+  async function segmentsOf(raw: Board, shots: BoardView['shots']): Promise<Map<number, SegmentView>> {
+    const out = new Map<number, SegmentView>();
+    if (raw.state !== 'rendering' || raw.jobId === undefined) return out;
+    const cut = shots.filter((s) => s.inCut).map((s) => s.n);
+    const events: CollabEvent[] = await core.collab.events.read(`${Math.max(0, raw.lastActivityAt - 1)}-0`, SEGMENT_EVENTS_READ).catch(() => []);
+    for (const e of events) {
+      if (e.boardKey !== raw.key || e.jobId !== raw.jobId || e.type !== 'segment' || e.index === undefined || e.phase === undefined) continue;
+      const n = cut[e.index];
+      if (n === undefined || out.get(n)?.phase === 'done') continue;
+      out.set(n, { phase: e.phase, ...(e.step === undefined ? {} : { step: e.step }), ...(e.totalSteps === undefined ? {} : { totalSteps: e.totalSteps }) });
+    }
+    return out;
+  }
+
+  async function collabBody(w: WebState, board: string, res: CollabReply, duplicate: boolean): Promise<Record<string, unknown>> {
     return {
       status: 'collab', duplicate, ok: res.ok, code: res.code, audience: res.audience, boardId: board, message: res.message[w.locale], messages: res.message,
-      ...(res.board === undefined ? {} : { board: publicBoard(w, res.board) }), ...(res.jobId === undefined ? {} : { jobId: res.jobId }),
+      ...(res.board === undefined ? {} : { board: await publicBoard(w, res.board) }), ...(res.jobId === undefined ? {} : { jobId: res.jobId }),
     };
   }
 
@@ -290,7 +324,7 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
       await deps.redis.set(key, 'none', 'EX', COLLAB_ANSWER_TTL_SECONDS);
       return false;
     }
-    const body = collabBody(w, o.board, res, false);
+    const body = await collabBody(w, o.board, res, false);
     await deps.redis.set(key, JSON.stringify(body), 'EX', COLLAB_ANSWER_TTL_SECONDS);
     if (res.ok) await sessions.touch(w.token, w.session);
     ctx.status = res.ok ? 200 : 422;
@@ -313,7 +347,7 @@ export function createPlaygroundRouter(deps: PlaygroundDeps): Router {
     const id = String((ctx as Context & { params?: Record<string, string> }).params?.id ?? '');
     if (!BOARD_ID.test(id)) throw new WebError(404, 'not_found');
     const res = await core.collab.show(collabContext(w, id, ''));
-    ctx.body = { boardId: id, board: res.board === undefined ? null : publicBoard(w, res.board) };
+    ctx.body = { boardId: id, board: res.board === undefined ? null : await publicBoard(w, res.board) };
   });
 
   router.get(`${API_PREFIX}/me`, api, async (ctx) => {

@@ -1,4 +1,4 @@
-import { defaultStylePresets, formatGrammarHelp, t, type Locale, type StylePresets } from '@framecast/core';
+import { ASPECTS, defaultStylePresets, formatGrammarHelp, t, type Locale, type StylePresets } from '@framecast/core';
 import { textsOf, wt } from './web-messages.ts';
 
 /** Where the page's script and style sheet are served. */
@@ -64,6 +64,8 @@ export function renderPlaygroundPage(o: PageOptions): string {
   const styleRows = presets.styles
     .map((s) => `<tr><td><code>${e(s.name)}</code></td><td lang="zh-CN">${e(s.displayName['zh-CN'])}</td><td lang="en">${e(s.displayName.en)}</td></tr>`)
     .join('');
+  const styleOptions = presets.styles.map((s) => `<option value="${e(s.name)}">${e(s.displayName[locale])}</option>`).join('');
+  const aspectOptions = ASPECTS.map((a) => `<option value="${a}">${a}</option>`).join('');
   const config: PageConfig = {
     locale,
     api: '/api/web',
@@ -94,7 +96,39 @@ export function renderPlaygroundPage(o: PageOptions): string {
       <h2 id="board-title">${e(wt('board_title', locale))}</h2>
       <p class="hint">${e(wt('board_intro', locale))}</p>
       <p id="board-meta" class="meta" aria-live="polite"></p>
+      <form id="board-start" class="board-form" hidden>
+        <label for="board-theme">${e(wt('board_theme_label', locale))}</label>
+        <input id="board-theme" name="theme" type="text" maxlength="500" autocomplete="off">
+        <label for="board-style">${e(wt('board_style_label', locale))}</label>
+        <select id="board-style" name="style"><option value="">${e(wt('board_style_none', locale))}</option>${styleOptions}</select>
+        <label for="board-aspect">${e(wt('board_aspect_label', locale))}</label>
+        <select id="board-aspect" name="aspect">${aspectOptions}</select>
+        <label for="board-duration">${e(wt('board_duration_label', locale))}</label>
+        <input id="board-duration" name="duration" type="number" min="1" max="10" step="1" inputmode="numeric">
+        <span class="check"><input id="board-draft" name="draft" type="checkbox" checked> <label for="board-draft">${e(wt('board_draft_label', locale))}</label></span>
+        <button type="submit" id="board-start-submit">${e(wt('board_start', locale))}</button>
+      </form>
       <ol id="board-shots" class="shots"></ol>
+      <form id="board-add" class="board-form" hidden>
+        <label for="shot-text">${e(wt('shot_text_label', locale))}</label>
+        <input id="shot-text" name="text" type="text" maxlength="500" autocomplete="off" aria-describedby="shot-hint">
+        <label for="shot-image">${e(wt('shot_image_label', locale))}</label>
+        <input id="shot-image" name="image" type="file" accept="image/jpeg,image/png,image/webp">
+        <button type="submit" id="shot-submit">${e(wt('shot_add', locale))}</button>
+        <span id="shot-hint" class="hint">${e(wt('shot_hint', locale))}</span>
+      </form>
+      <div id="board-starter" class="actions" role="group" aria-label="${e(wt('board_starter_label', locale))}" hidden>
+        <button type="button" id="board-lock">${e(wt('board_lock', locale))}</button>
+        <button type="button" id="board-unlock">${e(wt('board_unlock', locale))}</button>
+        <button type="button" id="board-render">${e(wt('board_render', locale))}</button>
+        <button type="button" id="board-close">${e(wt('board_close', locale))}</button>
+      </div>
+      <div id="board-confirm" class="confirm" role="group" aria-labelledby="board-confirm-text" hidden>
+        <p id="board-confirm-text"></p>
+        <button type="button" id="board-render-confirm">${e(wt('board_render_confirm', locale))}</button>
+        <button type="button" id="board-render-back">${e(wt('board_back', locale))}</button>
+      </div>
+      <p id="board-error" class="error" role="alert"></p>
       <p id="board-note" class="notice" role="status"></p>
       <p class="hint">${e(wt('board_share', locale))} <a id="board-link" href="/"></a></p>
     </section>

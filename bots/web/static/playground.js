@@ -387,17 +387,215 @@
     link.textContent = url.href;
     link.dataset.board = id;
   }
+  // The board's forms and buttons send the same storyboard commands as the prompt box.
+  const startForm = $('board-start');
+  const addForm = $('board-add');
+  const shotText = $('shot-text');
+  const shotImage = $('shot-image');
+  const starterBar = $('board-starter');
+  const confirmBox = $('board-confirm');
+  const boardError = $('board-error');
+  const OPEN = new Set(['collecting', 'locked', 'rendering']);
+  let current = null;
+  let shownKey = '';
+  let editing = 0;
+  // A vote's request id per shot: a double click, or a retry after a lost answer, stays one vote.
+  const voteIds = new Map();
+
+  function currentBoardId() {
+    return boardId || $('board-link').dataset.board || '';
+  }
+  /** Sends one storyboard command for this board; shows the answer (a refusal to this user only). */
+  async function collabSend(text, opts) {
+    const o = opts || {};
+    boardError.textContent = '';
+    const buttons = o.buttons || [];
+    for (const b of buttons) b.disabled = true;
+    const data = new FormData();
+    data.append('text', text);
+    data.append('requestId', o.requestId || newRequestId());
+    const id = currentBoardId();
+    if (id) data.append('board', id);
+    if (nameInput.value.trim() !== '') data.append('name', nameInput.value.trim());
+    if (o.image) data.append('image', o.image, o.image.name);
+    try {
+      const res = await api('/jobs', { method: 'POST', body: data });
+      const body = res.body || {};
+      if (body.status !== 'collab') {
+        boardError.textContent = messageOf(body, res.status === 401 ? 'error_session' : res.status === 403 ? 'error_forbidden' : 'error_bad_request');
+        return false;
+      }
+      if (res.ok) $('board-note').textContent = messageOf(body, 'board_none');
+      else boardError.textContent = messageOf(body, 'error_bad_request');
+      if (body.boardId && !boardId) adoptBoard(body.boardId);
+      if (body.board) showBoard(body.board);
+      else refreshBoard();
+      if (body.jobId) openJob(body.jobId);
+      refreshCredits();
+      return res.ok;
+    } catch (_err) {
+      boardError.textContent = T.error_network;
+      return false;
+    } finally {
+      for (const b of buttons) b.disabled = false;
+    }
+  }
+  /** This page now works on board `id`: the share link and the page's own address say so. */
+  function adoptBoard(id) {
+    boardId = id;
+    setBoardLink(id);
+    try {
+      window.history.replaceState(null, '', '?board=' + encodeURIComponent(id));
+    } catch (_err) {
+      // The link below says it anyway.
+    }
+  }
+  function segmentText(seg) {
+    if (seg.phase === 'step' && seg.step !== undefined) return fill(T.segment_step, { step: seg.step, total: seg.totalSteps || '?' });
+    return T['segment_' + seg.phase] || '';
+  }
+  function shotItem(board, shot) {
+    const label = fill(T.board_shot, { author: shot.authorName, text: shot.text, votes: shot.votes }) + (shot.hasImage ? T.shot_has_image : '') + (shot.inCut ? '' : T.board_cut);
+    const li = el('li', { className: shot.inCut ? 'shot' : 'shot cut', 'data-n': shot.n }, [el('span', { className: 'shot-text', text: label })]);
+    if (shot.segment) li.append(el('span', { className: 'segment', 'data-phase': shot.segment.phase, text: ' · ' + segmentText(shot.segment) }));
+    if (board.state !== 'collecting') return li;
+    const actions = el('span', { className: 'shot-actions' });
+    const vote = el('button', { type: 'button', className: 'vote', 'data-action': 'vote', 'aria-label': fill(T.shot_vote, { n: shot.n }), 'aria-pressed': shot.voted ? 'true' : 'false', disabled: shot.voted, text: shot.voted ? T.shot_voted : T.shot_vote_button });
+    vote.addEventListener('click', () => {
+      if (!voteIds.has(shot.id)) voteIds.set(shot.id, newRequestId());
+      collabSend('vote ' + shot.n, { requestId: voteIds.get(shot.id), buttons: [vote] });
+    });
+    actions.append(vote);
+    if (shot.mine) {
+      const edit = el('button', { type: 'button', className: 'edit', 'data-action': 'edit', 'aria-label': fill(T.shot_edit, { n: shot.n }), text: T.shot_edit_button });
+      edit.addEventListener('click', () => editShot(li, shot));
+      const remove = el('button', { type: 'button', className: 'remove', 'data-action': 'remove', 'aria-label': fill(T.shot_remove, { n: shot.n }), text: T.shot_remove_button });
+      remove.addEventListener('click', () => collabSend('remove ' + shot.n, { buttons: [remove, edit] }));
+      actions.append(edit, remove);
+    }
+    li.append(' ', actions);
+    return li;
+  }
+  /** The shot's text as an inline form (Enter saves, Escape goes back). */
+  function editShot(li, shot) {
+    editing = shot.n;
+    const inputId = 'shot-edit-' + shot.n;
+    const input = el('input', { id: inputId, type: 'text', maxlength: 500, autocomplete: 'off', value: shot.text });
+    const save = el('button', { type: 'submit', text: T.shot_save });
+    const back = el('button', { type: 'button', text: T.shot_cancel_edit });
+    const f = el('form', { className: 'shot-edit' }, [el('label', { for: inputId, text: fill(T.shot_edit_label, { n: shot.n }) }), input, save, back]);
+    const done = () => {
+      editing = 0;
+      shownKey = '';
+      if (current) showBoard(current);
+      const again = document.querySelector('#board-shots li[data-n="' + shot.n + '"] .edit');
+      if (again) again.focus();
+    };
+    f.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const text = input.value.trim();
+      if (text === '' || text === shot.text) return done();
+      if (await collabSend('edit ' + shot.n + ' ' + text, { buttons: [save, back] })) done();
+    });
+    back.addEventListener('click', done);
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') done();
+    });
+    li.replaceChildren(f);
+    input.focus();
+  }
   function showBoard(board) {
     const shots = $('board-shots');
-    if (!board) {
+    current = board && OPEN.has(board.state) ? board : null;
+    startForm.hidden = current !== null;
+    addForm.hidden = !current || current.state !== 'collecting';
+    starterBar.hidden = !current || !current.youStarted;
+    if (!current) {
       $('board-meta').textContent = T.board_none;
+      confirmBox.hidden = true;
       shots.replaceChildren();
+      shownKey = '';
       return;
     }
     $('board-meta').textContent = fill(T.board_meta, { theme: board.theme || '—', state: board.state, shots: board.shots.length, cost: board.cost, eta: eta(board.etaSeconds || 0) });
-    shots.replaceChildren(...board.shots.map((shot) => el('li', { className: shot.inCut ? 'shot' : 'shot cut', 'data-n': shot.n, text: fill(T.board_shot, { author: shot.authorName, text: shot.text, votes: shot.votes }) + (shot.inCut ? '' : T.board_cut) })));
+    $('board-lock').hidden = board.state !== 'collecting';
+    $('board-unlock').hidden = board.state !== 'locked';
+    $('board-render').hidden = board.state === 'rendering';
+    if (board.state === 'rendering') confirmBox.hidden = true;
+    // Rebuilt only when it changed and nobody edits a shot here; the focused button keeps its focus.
+    const key = JSON.stringify([board.state, board.shots]);
+    if (key !== shownKey && editing === 0) {
+      shownKey = key;
+      const focused = document.activeElement;
+      const li = focused && focused.closest ? focused.closest('#board-shots li') : null;
+      const again = li ? { n: li.dataset.n, action: focused.dataset.action } : null;
+      shots.replaceChildren(...board.shots.map((shot) => shotItem(board, shot)));
+      if (again && again.action) {
+        const target = shots.querySelector('li[data-n="' + again.n + '"] [data-action="' + again.action + '"]');
+        if (target && !target.disabled) target.focus();
+      }
+    }
     if (board.jobId) openJob(board.jobId);
   }
+  startForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    let text = '/video collab start ' + $('board-theme').value.trim().replace(/\s+/g, ' ');
+    if ($('board-style').value) text += ' --style ' + $('board-style').value;
+    text += ' --aspect ' + $('board-aspect').value;
+    const seconds = $('board-duration').value.trim();
+    if (/^\d{1,2}$/.test(seconds)) text += ' --duration ' + seconds;
+    if ($('board-draft').checked) text += ' --draft';
+    if (await collabSend(text, { buttons: [$('board-start-submit')] })) shotText.focus();
+  });
+  addForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = shotText.value.trim();
+    if (text === '') {
+      boardError.textContent = T.error_empty;
+      shotText.focus();
+      return;
+    }
+    let image = shotImage.files && shotImage.files[0];
+    if (image && !/^image\/(jpeg|png|webp)$/.test(image.type)) {
+      boardError.textContent = T.error_image_type;
+      return;
+    }
+    if (image && image.size > cfg.maxImageBytes) {
+      image = await shrink(image).catch(() => null);
+      if (!image) {
+        boardError.textContent = fill(T.error_image_too_large, { mb: cfg.maxImageMb });
+        return;
+      }
+    }
+    if (!addForm.dataset.requestId) addForm.dataset.requestId = newRequestId();
+    const ok = await collabSend('add ' + text, { image, requestId: addForm.dataset.requestId, buttons: [$('shot-submit')] });
+    // A refusal is final for its request id too: the next try is a new request.
+    delete addForm.dataset.requestId;
+    if (ok) {
+      shotText.value = '';
+      shotImage.value = '';
+    }
+    shotText.focus();
+  });
+  $('board-lock').addEventListener('click', (e) => collabSend('/video collab lock', { buttons: [e.currentTarget] }));
+  $('board-unlock').addEventListener('click', (e) => collabSend('/video collab unlock', { buttons: [e.currentTarget] }));
+  $('board-close').addEventListener('click', (e) => collabSend('/video collab cancel', { buttons: [e.currentTarget] }));
+  $('board-render').addEventListener('click', () => {
+    if (!current) return;
+    const cut = current.shots.filter((s) => s.inCut).length;
+    $('board-confirm-text').textContent = fill(T.board_render_ask, { shots: cut, cost: current.cost, yours: current.yourCost, eta: eta(current.etaSeconds || 0) });
+    confirmBox.hidden = false;
+    confirmBox.dataset.requestId = newRequestId();
+    $('board-render-confirm').focus();
+  });
+  $('board-render-back').addEventListener('click', () => {
+    confirmBox.hidden = true;
+    $('board-render').focus();
+  });
+  $('board-render-confirm').addEventListener('click', async (e) => {
+    const ok = await collabSend('/video collab render', { requestId: confirmBox.dataset.requestId, buttons: [e.currentTarget, $('board-render-back')] });
+    if (ok) confirmBox.hidden = true;
+  });
   async function refreshBoard() {
     const id = $('board-link').dataset.board;
     if (!id) return;
