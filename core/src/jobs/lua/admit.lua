@@ -12,21 +12,31 @@ local function admit(K, A)
 
   local jobId = A[1]
   local ttl = tonumber(A[15])
-  if redis.call('EXISTS', K[6]) == 0 then
+  -- Reserved just now ('ok'): no try of this intake admitted the job before (the reservation is
+  -- made in the same call as the record and the rank, and outlives any claim a takeover could
+  -- find), so neither the record nor the rank is looked for. A takeover ('exists') looks.
+  local fresh = r[1] == 'ok'
+  if fresh or redis.call('EXISTS', K[6]) == 0 then
     local allow = redis.call('HGET', K[10], 'allowDowngrade')
     if allow ~= 'true' and allow ~= 'false' then allow = A[20] end
-    -- One HSET of every field (a call per field costs Redis more).
+    -- One HSET of every field (a call per field costs Redis more); the state counted from them.
     local fields = { 'allowDowngrade', allow }
-    for i = 22, #A do fields[#fields + 1] = A[i] end
+    local state = nil
+    for i = 22, #A, 2 do
+      fields[#fields + 1] = A[i]
+      fields[#fields + 1] = A[i + 1]
+      if A[i] == 'state' then state = A[i + 1] end
+    end
     redis.call('HSET', K[6], unpack(fields))
     redis.call('EXPIRE', K[6], ttl)
     redis.call('ZADD', K[7], tonumber(A[16]), jobId)
     redis.call('ZREMRANGEBYRANK', K[7], 0, 0 - tonumber(A[17]) - 1)
     redis.call('EXPIRE', K[7], ttl)
-    count(K[8], nil, redis.call('HGET', K[6], 'state'))
+    count(K[8], nil, state)
   end
 
-  local rank = redis.call('ZSCORE', K[9], jobId)
+  local rank = nil
+  if not fresh then rank = redis.call('ZSCORE', K[9], jobId) end
   if rank then
     rank = tonumber(rank)
   else

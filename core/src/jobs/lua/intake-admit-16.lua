@@ -10,9 +10,10 @@
     {'blocked'}: the claim is written, and the user is blocked (nothing else written);
     otherwise admit's answer, the claim written.
 ]]
-local seen = redis.call('GET', KEYS[1])
-if seen then return { 'claimed', seen } end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+-- One call claims a new event; only one claimed before is read (SET NX's answer is nil then).
+if not redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]), 'NX') then
+  return { 'claimed', redis.call('GET', KEYS[1]) }
+end
 if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 1 then return { 'blocked' } end
 local K, A = {}, {}
 for i = 3, #KEYS do K[#K + 1] = KEYS[i] end

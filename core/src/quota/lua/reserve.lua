@@ -69,16 +69,18 @@ local function reserve(K, A)
     if active >= maxConcurrent then
       refusal = { 'concurrency', active, 0 }
     else
-      local spent = tonumber(redis.call('HGET', K[2], 'spent') or '0')
-      local held = tonumber(redis.call('HGET', K[2], 'held') or '0')
+      local day = redis.call('HMGET', K[2], 'spent', 'held')
+      local spent = tonumber(day[1] or '0')
+      local held = tonumber(day[2] or '0')
       bonus = tonumber(redis.call('GET', K[3]) or '0')
       dailyLeft = limit - spent - held
       if dailyLeft < 0 then dailyLeft = 0 end
       if dailyLeft + bonus < cost then
         refusal = { 'credits', dailyLeft + bonus, 0 }
       else
-        local tSpent = tonumber(redis.call('HGET', K[4], 'spent') or '0')
-        local tHeld = tonumber(redis.call('HGET', K[4], 'held') or '0')
+        local tenantDay = redis.call('HMGET', K[4], 'spent', 'held')
+        local tSpent = tonumber(tenantDay[1] or '0')
+        local tHeld = tonumber(tenantDay[2] or '0')
         if tSpent + tHeld + cost > cap then refusal = { 'tenant', tSpent + tHeld, 0 } end
       end
     end
