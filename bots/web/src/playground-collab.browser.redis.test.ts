@@ -76,6 +76,11 @@ describe('a storyboard in the playground, two browsers', { timeout: 180_000 }, (
     // His own shot has Edit and Remove; the form is empty again.
     expect(await bob.locator('#board-shots li[data-n="1"] button.edit').count()).toBe(1);
     expect(await bob.inputValue('#shot-text')).toBe('');
+    // Edit in place: Enter saves.
+    await bob.click('#board-shots li[data-n="1"] button.edit');
+    await bob.fill('#shot-edit-1', 'gulls over the waves at dawn');
+    await bob.press('#shot-edit-1', 'Enter');
+    await bob.waitForFunction(() => /waves at dawn \(0 votes\)/.test(document.querySelector<{ textContent: string }>('#board-shots li[data-n="1"]')?.textContent ?? ''));
     // A blocked line is refused to Bob alone and never reaches the board.
     await bob.fill('#shot-text', '一段屠杀平民的视频');
     await bob.click('#shot-submit');
@@ -91,7 +96,7 @@ describe('a storyboard in the playground, two browsers', { timeout: 180_000 }, (
     expect(await bob.textContent('#board-shots li[data-n="2"]')).toContain('(1 votes)');
     // Alice's page follows the board by itself (Bob's shot and vote; never his blocked line).
     await alice.waitForFunction(() => /\(1 votes\)/.test(document.querySelector<{ textContent: string }>('#board-shots li[data-n="2"]')?.textContent ?? ''), undefined, { timeout: 15_000 });
-    expect(await alice.textContent('#board-shots li[data-n="1"]')).toContain('Bob: gulls over the waves');
+    expect(await alice.textContent('#board-shots li[data-n="1"]')).toContain('Bob: gulls over the waves at dawn');
     expect(await alice.locator('#board-shots li').count()).toBe(2);
     expect(await alice.textContent('#board-error')).toBe('');
     await screenshot(bob, 'collab-board-bob');
@@ -99,6 +104,13 @@ describe('a storyboard in the playground, two browsers', { timeout: 180_000 }, (
     // Bob may not render (the typed command says so); Alice sees the cost and time first, then renders.
     await say(bob, '/video collab render');
     await bob.waitForFunction(() => /starter/.test(document.querySelector<{ textContent: string }>('#form-error')?.textContent ?? ''));
+    // The starter locks (no more shots or votes) and unlocks again.
+    await alice.click('#board-lock');
+    await alice.waitForSelector('#board-unlock:not([hidden])');
+    expect(await alice.isHidden('#board-add')).toBe(true);
+    expect(await alice.locator('#board-shots button.vote').count()).toBe(0);
+    await alice.click('#board-unlock');
+    await alice.waitForSelector('#board-add:not([hidden])');
     await alice.click('#board-render');
     await alice.waitForSelector('#board-confirm:not([hidden])');
     expect(await alice.textContent('#board-confirm-text')).toMatch(/Render 2 shots for \d+ credits \(\d+ from you\), about /);
