@@ -172,7 +172,11 @@ describe('QuotaService on a real Redis', () => {
   it('frees concurrency slots that leaked (reservation gone, settled elsewhere, or held past the max age)', async () => {
     const config = testConfig({ FRAMECAST_FREE_MAX_CONCURRENT: '1', FRAMECAST_FREE_DAILY_CREDITS: '100' });
     const quota = new QuotaService(redis, config);
-    const r = (id: string, now?: number) => quota.reserve({ jobId: id, userKey: 'cli:leak', tenantKey: 'cli:t', cost: 1, tier: 'free', ...(now === undefined ? {} : { now }) });
+    // Noon in the tests' zone (Asia/Shanghai), so that eleven minutes later is the same quota day
+    // (run in the last minutes before midnight there, the later reservation went to the next day's
+    // totals and the comparison at the end failed).
+    const noon = Date.UTC(2026, 0, 15, 4, 0, 0);
+    const r = (id: string, now = noon) => quota.reserve({ jobId: id, userKey: 'cli:leak', tenantKey: 'cli:t', cost: 1, tier: 'free', now });
     expect((await r('l1')).ok).toBe(true);
     expect(await r('l2')).toMatchObject({ ok: false, reason: 'concurrency' });
     // The reservation vanished (e.g. expired) while its id stayed in the active set.
@@ -180,12 +184,12 @@ describe('QuotaService on a real Redis', () => {
     expect((await r('l2')).ok).toBe(true);
     // An intake that died after reserving (no job recorded): its slot and its credits come back
     // once the grace has passed.
-    const before = await quota.show('cli:leak', 'free');
+    const before = await quota.show('cli:leak', 'free', noon);
     expect(await r('l3')).toMatchObject({ ok: false, reason: 'concurrency' });
-    const elevenMinutesLater = Date.now() + 11 * 60 * 1000;
+    const elevenMinutesLater = noon + 11 * 60 * 1000;
     expect((await r('l3', elevenMinutesLater)).ok).toBe(true);
     expect(await quota.reservation('l2')).toMatchObject({ state: 'refunded', reason: 'leaked' });
-    expect(await quota.show('cli:leak', 'free')).toMatchObject({ held: before.held, available: before.available });
+    expect(await quota.show('cli:leak', 'free', elevenMinutesLater)).toMatchObject({ held: before.held, available: before.available });
   });
 
   it('a held reservation whose job exists is not refunded, however old; its slot is freed after 6 hours', async () => {
