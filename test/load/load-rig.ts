@@ -14,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import nodeHttp from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Middleware } from 'koa';
@@ -37,6 +38,13 @@ const SLACK_BOT_TOKEN = 'xoxb-load-bot-token';
 const SLACK_SECRET = 'load-signing-secret';
 const BASELINE_PATH = '/load/baseline';
 
+/** A request ready to go: the route on the rig's server, its headers (signed) and body. */
+export interface LoadRequest {
+  route: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
 export interface LoadRigOptions {
   redisUrl: string;
   /** FRAMECAST_FREE_DAILY_CREDITS (small, so that quotas refuse some commands and exactness shows). */
@@ -58,6 +66,8 @@ export interface LoadRig {
   userKey(platform: LoadPlatform, n: number): string;
   /** Logs a mini program user in (POST /api/mp/login with a fake WeChat code); its session token. */
   mpLogin(n: number): Promise<string>;
+  /** One slash command (or the mini program's create-job call) as a signed request, not sent (signatures are good for minutes). */
+  request(platform: LoadPlatform, n: number, prompt: string, mpToken?: string, eventId?: string): LoadRequest;
   /** Sends one slash command (or the mini program's create-job call); resolves with the HTTP status and body. */
   send(platform: LoadPlatform, n: number, prompt: string, mpToken?: string, eventId?: string): Promise<{ status: number; body: string }>;
   /** Headers that sign `raw` as Slack signs a request to /slack/events. */
@@ -136,6 +146,25 @@ export async function startLoadRig(o: LoadRigOptions): Promise<LoadRig> {
   const agent = new nodeHttp.Agent({ keepAlive: true, maxSockets: 64 });
   const post = (route: string, headers: Record<string, string>, body: string) => httpPost(agent, `${base}${route}`, headers, body);
   let seq = 0;
+  const request = (platform: LoadPlatform, n: number, prompt: string, mpToken?: string, eventId?: string): LoadRequest => {
+    seq += 1;
+    if (platform === 'slack') {
+      const raw = new URLSearchParams({
+        token: 'legacy', team_id: slackApi.teamId, team_domain: 'fake', channel_id: 'C0LOAD', channel_name: 'general', user_id: slackUser(n), user_name: `load${n}`,
+        command: '/video', text: prompt, api_app_id: 'A0FAKE', is_enterprise_install: 'false',
+        response_url: `${slackApi.origin}/commands/${seq}`, trigger_id: eventId ?? `${Date.now()}.${seq}.${randomUUID().slice(0, 8)}`,
+      }).toString();
+      return { route: '/slack/events', headers: slackHeaders(raw), body: raw };
+    }
+    if (platform === 'discord') {
+      const interaction = discordInteraction(n, prompt);
+      if (eventId !== undefined) interaction.id = eventId;
+      const raw = JSON.stringify(interaction);
+      return { route: '/discord/interactions', headers: discordHeaders(raw), body: raw };
+    }
+    if (mpToken === undefined) throw new Error('a mini program command needs a session token');
+    return { route: '/api/mp/jobs', headers: { Authorization: `Bearer ${mpToken}`, 'Content-Type': 'application/json', 'Accept-Language': 'en' }, body: JSON.stringify({ prompt, draft: true, requestId: eventId ?? randomUUID() }) };
+  };
   return {
     config, core, redis, base, fakes: { slack: slackApi, discord: discordApi, wechat },
     userKey(platform, n) {
@@ -150,24 +179,10 @@ export async function startLoadRig(o: LoadRigOptions): Promise<LoadRig> {
       return body.token;
     },
     async send(platform, n, prompt, mpToken, eventId) {
-      seq += 1;
-      if (platform === 'slack') {
-        const raw = new URLSearchParams({
-          token: 'legacy', team_id: slackApi.teamId, team_domain: 'fake', channel_id: 'C0LOAD', channel_name: 'general', user_id: slackUser(n), user_name: `load${n}`,
-          command: '/video', text: prompt, api_app_id: 'A0FAKE', is_enterprise_install: 'false',
-          response_url: `${slackApi.origin}/commands/${seq}`, trigger_id: eventId ?? `${Date.now()}.${seq}.${randomUUID().slice(0, 8)}`,
-        }).toString();
-        return post('/slack/events', slackHeaders(raw), raw);
-      }
-      if (platform === 'discord') {
-        const interaction = discordInteraction(n, prompt);
-        if (eventId !== undefined) interaction.id = eventId;
-        const raw = JSON.stringify(interaction);
-        return post('/discord/interactions', discordHeaders(raw), raw);
-      }
-      if (mpToken === undefined) throw new Error('a mini program command needs a session token');
-      return post('/api/mp/jobs', { Authorization: `Bearer ${mpToken}`, 'Content-Type': 'application/json', 'Accept-Language': 'en' }, JSON.stringify({ prompt, draft: true, requestId: eventId ?? randomUUID() }));
+      const r = request(platform, n, prompt, mpToken, eventId);
+      return post(r.route, r.headers, r.body);
     },
+    request,
     slackHeaders, discordHeaders, discordInteraction,
     postRaw: (route, headers, body) => httpPost(agent, `${base}${route}`, headers, body),
     async webCookie() {
@@ -248,46 +263,95 @@ export interface LoadOutcome {
   /** Requests that got no HTTP answer (or a 5xx). */
   failures: string[];
   wallMs: number;
+  /** Per request, how late it left the sender after it was due (the generator's own delay). */
+  lagMs: number[];
 }
 
-/** Sends `commands` on an open-loop schedule over `windowMs`; each user sends commands/users of them. */
+/**
+ * The sender, in a worker thread of its own (plain JS: node:http only): the requests leave on an
+ * open-loop schedule (request i at i × window / n after the start, whatever the answers before
+ * it) through a pool of keep-alive connections, so the generator's own CPU (building, parsing the
+ * answers, its timers) is not spent on the server's event loop and does not delay the answers it
+ * times. Latency is measured from the moment a request was due; `lagMs` is how late it left.
+ */
+const SENDER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const http = require('node:http');
+const { base, requests, windowMs, maxSockets } = workerData;
+const agent = new http.Agent({ keepAlive: true, maxSockets });
+const out = new Array(requests.length);
+let left = requests.length;
+const t0 = performance.now() + 20;
+function done(i, r) {
+  if (out[i] !== undefined) return;
+  out[i] = r;
+  if (--left === 0) {
+    agent.destroy();
+    parentPort.postMessage({ out, wallMs: performance.now() - t0 });
+  }
+}
+requests.forEach((q, i) => {
+  const due = t0 + (i * windowMs) / requests.length;
+  setTimeout(() => {
+    const lagMs = performance.now() - due;
+    const req = http.request(base + q.route, { method: 'POST', agent, timeout: 60000, headers: { ...q.headers, 'Content-Length': String(Buffer.byteLength(q.body)) } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => done(i, { status: res.statusCode || 0, body: Buffer.concat(chunks).toString('utf8').slice(0, 300), latencyMs: performance.now() - due, lagMs }));
+      res.on('error', (e) => done(i, { error: String(e && e.message), lagMs }));
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
+    req.on('error', (e) => done(i, { error: String(e && e.message), lagMs }));
+    req.end(q.body);
+  }, Math.max(0, due - performance.now()));
+});
+`;
+
+type SenderResult = { status: number; body: string; latencyMs: number; lagMs: number } | { error: string; lagMs: number };
+
+/** Sends `requests` from a worker thread on an even schedule over `windowMs` (see SENDER). */
+async function sendOffThread(rig: LoadRig, requests: Array<LoadRequest & { platform: Acked['platform'] }>, windowMs: number, ok: (platform: Acked['platform'], status: number) => boolean): Promise<LoadOutcome> {
+  const worker = new Worker(SENDER, { eval: true, workerData: { base: rig.base, requests: requests.map(({ route, headers, body }) => ({ route, headers, body })), windowMs, maxSockets: SENDER_SOCKETS } });
+  try {
+    const { out, wallMs } = await new Promise<{ out: SenderResult[]; wallMs: number }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the load sender exited (${code})`)));
+    });
+    const acked: Acked[] = [];
+    const failures: string[] = [];
+    const lagMs: number[] = [];
+    out.forEach((r, i) => {
+      const platform = requests[i]?.platform ?? 'baseline';
+      lagMs.push(r.lagMs);
+      if ('error' in r) failures.push(`${platform}: ${r.error}`);
+      else if (!ok(platform, r.status)) failures.push(`${platform} ${r.status} ${r.body.slice(0, 200)}`);
+      else acked.push({ platform, status: r.status, latencyMs: r.latencyMs });
+    });
+    return { sent: requests.length, acked, failures, wallMs, lagMs };
+  } finally {
+    await worker.terminate();
+  }
+}
+
+/** Connections the sender may hold open at once (a platform sends from many). */
+const SENDER_SOCKETS = 256;
+
+/** Sends `commands` on an open-loop schedule over `windowMs` from a worker thread; each user sends commands/users of them. */
 export async function runCommands(rig: LoadRig, o: LoadOptions, prompt: (i: number) => string, tokens: Map<number, string>): Promise<LoadOutcome> {
-  const acked: Acked[] = [];
-  const failures: string[] = [];
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: o.commands }, async (_, i) => {
-    const due = t0 + (i * o.windowMs) / o.commands;
-    await sleep(due - performance.now());
+  // Built and signed here, before the window (signatures are good for minutes).
+  const requests = Array.from({ length: o.commands }, (_, i) => {
     const user = i % o.users;
     const platform = LOAD_PLATFORMS[user % LOAD_PLATFORMS.length] ?? 'slack';
-    try {
-      const res = await rig.send(platform, user, prompt(i), tokens.get(user));
-      if (res.status >= 500) failures.push(`${platform} ${res.status} ${res.body.slice(0, 200)}`);
-      else acked.push({ platform, status: res.status, latencyMs: performance.now() - due });
-    } catch (err) {
-      failures.push(`${platform}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }));
-  return { sent: o.commands, acked, failures, wallMs: performance.now() - t0 };
+    return { platform, ...rig.request(platform, user, prompt(i), tokens.get(user)) };
+  });
+  return sendOffThread(rig, requests, o.windowMs, (_p, status) => status < 500);
 }
 
 /** The same schedule against the plain route (the baseline). */
 export async function runBaseline(rig: LoadRig, o: Pick<LoadOptions, 'commands' | 'windowMs'>): Promise<LoadOutcome> {
-  const acked: Acked[] = [];
-  const failures: string[] = [];
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: o.commands }, async (_, i) => {
-    const due = t0 + (i * o.windowMs) / o.commands;
-    await sleep(due - performance.now());
-    try {
-      const res = await rig.baseline();
-      if (res.status !== 200) failures.push(`baseline ${res.status}`);
-      else acked.push({ platform: 'baseline', status: res.status, latencyMs: performance.now() - due });
-    } catch (err) {
-      failures.push(`baseline: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }));
-  return { sent: o.commands, acked, failures, wallMs: performance.now() - t0 };
+  const requests = Array.from({ length: o.commands }, () => ({ platform: 'baseline' as const, route: BASELINE_PATH, headers: { 'Content-Type': 'application/json' }, body: '{"ping":1}' }));
+  return sendOffThread(rig, requests, o.windowMs, (_p, status) => status === 200);
 }
 
 export interface Ledger {
