@@ -91,8 +91,11 @@ describe('a storyboard in the playground, two browsers', { timeout: 180_000 }, (
     expect(await alice.locator('#board-shots li[data-n="1"] button.edit').count()).toBe(0);
     await bob.waitForSelector('#board-shots li[data-n="2"]', { timeout: 15_000 });
     expect(await bob.locator('#board-shots li[data-n="2"] button.edit').count()).toBe(0);
-    await bob.click('#board-shots li[data-n="2"] button.vote');
+    // By keyboard: the vote button takes Enter; once voted it is disabled and the focus moves on to the shot form.
+    await bob.focus('#board-shots li[data-n="2"] button.vote');
+    await bob.keyboard.press('Enter');
     await bob.waitForSelector('#board-shots li[data-n="2"] button.vote[aria-pressed="true"][disabled]');
+    await bob.waitForFunction(() => (document as unknown as { activeElement: { id: string } | null }).activeElement?.id === 'shot-text');
     expect(await bob.textContent('#board-shots li[data-n="2"]')).toContain('(1 votes)');
     // Alice's page follows the board by itself (Bob's shot and vote; never his blocked line).
     await alice.waitForFunction(() => /\(1 votes\)/.test(document.querySelector<{ textContent: string }>('#board-shots li[data-n="2"]')?.textContent ?? ''), undefined, { timeout: 15_000 });

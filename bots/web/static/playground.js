@@ -399,13 +399,18 @@
   let current = null;
   let shownKey = '';
   let editing = 0;
+  // The shot button last pressed: its focus comes back after the list is rebuilt (a disabled button loses it).
+  let pressed = null;
   // A vote's request id per shot: a double click, or a retry after a lost answer, stays one vote.
   const voteIds = new Map();
 
   function currentBoardId() {
     return boardId || $('board-link').dataset.board || '';
   }
-  /** Sends one storyboard command for this board; shows the answer (a refusal to this user only). */
+  /**
+   * Sends one storyboard command for this board; shows the answer (a refusal to this user only).
+   * true: done; false: refused (final for its request id); null: no answer (a retry may reuse the id).
+   */
   async function collabSend(text, opts) {
     const o = opts || {};
     boardError.textContent = '';
@@ -423,7 +428,7 @@
       const body = res.body || {};
       if (body.status !== 'collab') {
         boardError.textContent = messageOf(body, res.status === 401 ? 'error_session' : res.status === 403 ? 'error_forbidden' : 'error_bad_request');
-        return false;
+        return res.status === 401 || res.status >= 500 ? null : false;
       }
       if (res.ok) $('board-note').textContent = messageOf(body, 'board_none');
       else boardError.textContent = messageOf(body, 'error_bad_request');
@@ -435,7 +440,7 @@
       return res.ok;
     } catch (_err) {
       boardError.textContent = T.error_network;
-      return false;
+      return null;
     } finally {
       for (const b of buttons) b.disabled = false;
     }
@@ -462,15 +467,21 @@
     const actions = el('span', { className: 'shot-actions' });
     const vote = el('button', { type: 'button', className: 'vote', 'data-action': 'vote', 'aria-label': fill(T.shot_vote, { n: shot.n }), 'aria-pressed': shot.voted ? 'true' : 'false', disabled: shot.voted, text: shot.voted ? T.shot_voted : T.shot_vote_button });
     vote.addEventListener('click', () => {
+      pressed = { n: String(shot.n), action: 'vote' };
       if (!voteIds.has(shot.id)) voteIds.set(shot.id, newRequestId());
-      collabSend('vote ' + shot.n, { requestId: voteIds.get(shot.id), buttons: [vote] });
+      collabSend('vote ' + shot.n, { requestId: voteIds.get(shot.id), buttons: [vote] }).then((r) => {
+        if (r !== null) voteIds.delete(shot.id);
+      });
     });
     actions.append(vote);
     if (shot.mine) {
       const edit = el('button', { type: 'button', className: 'edit', 'data-action': 'edit', 'aria-label': fill(T.shot_edit, { n: shot.n }), text: T.shot_edit_button });
       edit.addEventListener('click', () => editShot(li, shot));
       const remove = el('button', { type: 'button', className: 'remove', 'data-action': 'remove', 'aria-label': fill(T.shot_remove, { n: shot.n }), text: T.shot_remove_button });
-      remove.addEventListener('click', () => collabSend('remove ' + shot.n, { buttons: [remove, edit] }));
+      remove.addEventListener('click', () => {
+        pressed = { n: String(shot.n), action: 'remove' };
+        collabSend('remove ' + shot.n, { buttons: [remove, edit] });
+      });
       actions.append(edit, remove);
     }
     li.append(' ', actions);
@@ -528,11 +539,17 @@
       shownKey = key;
       const focused = document.activeElement;
       const li = focused && focused.closest ? focused.closest('#board-shots li') : null;
-      const again = li ? { n: li.dataset.n, action: focused.dataset.action } : null;
+      const idle = !focused || focused === document.body;
+      const again = li ? { n: li.dataset.n, action: focused.dataset.action } : idle ? pressed : null;
+      pressed = null;
       shots.replaceChildren(...board.shots.map((shot) => shotItem(board, shot)));
       if (again && again.action) {
-        const target = shots.querySelector('li[data-n="' + again.n + '"] [data-action="' + again.action + '"]');
-        if (target && !target.disabled) target.focus();
+        // The same button on the same shot, else another of its buttons, else the shot form.
+        const row = shots.querySelector('li[data-n="' + again.n + '"]');
+        const same = row && row.querySelector('[data-action="' + again.action + '"]');
+        const target = same && !same.disabled ? same : row && row.querySelector('button:not([disabled])');
+        if (target) target.focus();
+        else if (!addForm.hidden) shotText.focus();
       }
     }
     if (board.jobId) openJob(board.jobId);
@@ -569,8 +586,8 @@
     }
     if (!addForm.dataset.requestId) addForm.dataset.requestId = newRequestId();
     const ok = await collabSend('add ' + text, { image, requestId: addForm.dataset.requestId, buttons: [$('shot-submit')] });
-    // A refusal is final for its request id too: the next try is a new request.
-    delete addForm.dataset.requestId;
+    // An answer, even a refusal, is final for its request id: the next try is a new request.
+    if (ok !== null) delete addForm.dataset.requestId;
     if (ok) {
       shotText.value = '';
       shotImage.value = '';
@@ -595,6 +612,7 @@
   $('board-render-confirm').addEventListener('click', async (e) => {
     const ok = await collabSend('/video collab render', { requestId: confirmBox.dataset.requestId, buttons: [e.currentTarget, $('board-render-back')] });
     if (ok) confirmBox.hidden = true;
+    else if (ok === false) confirmBox.dataset.requestId = newRequestId();
   });
   async function refreshBoard() {
     const id = $('board-link').dataset.board;
