@@ -85,6 +85,21 @@ describe('core.intake on a real Redis', () => {
     });
   });
 
+  it('keeps any text of the request in the job record as sent (the record goes to Redis as one JSON argument)', async () => {
+    await withCore({}, async (core) => {
+      const channelId = 'chan \\u0041 "q" \\ 频道 \ud800 end';
+      const r = await core.submit(req('/video 一只"猫" \\ in \u{1F431} rain --draft', { channelId, replyTarget: { platform: 'discord', applicationId: 'app', channelId, interactionToken: 'x' } }));
+      expect(r.status).toBe('accepted');
+      if (r.status !== 'accepted') return;
+      const rec = await core.job(r.jobId);
+      // A lone surrogate in a plain field is U+FFFD, as the UTF-8 of a separate argument made it
+      // (in a JSON field it stays escaped, as before); the rest is as sent.
+      const expected = 'chan \\u0041 "q" \\ 频道 \uFFFD end';
+      expect(rec).toMatchObject({ state: 'queued', channelId: expected, replyTarget: { channelId }, spec: { prompt: r.spec.prompt } });
+      expect(r.spec.prompt).toContain('\u{1F431}');
+    });
+  });
+
   it('the same event id sent 20 times concurrently gives one job and one charge', async () => {
     await withCore({}, async (core) => {
       const one = req('/video a lighthouse at dusk --draft');

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { toWellFormed } from '../grammar/text-normalise.ts';
 import { tAll, type LocalizedText } from '../i18n/messages.ts';
 import type { GenerationSpec } from '../model/generation-spec.schema.ts';
 import type { DeliveryQueues } from '../queue/delivery-queues.ts';
@@ -187,7 +188,11 @@ export class JobLifecycle {
       ...(r.locale === undefined ? {} : { locale: r.locale }),
       ...(r.tier === undefined ? {} : { tier: r.tier }),
     };
-    const fields = Object.entries(toHash(rec)).flat();
+    // The fields go as one JSON object of strings (one argument, not forty: ioredis and Redis pay
+    // per argument). Lone surrogates become U+FFFD, as the UTF-8 of a separate argument made them
+    // (Redis' cjson refuses the escape JSON gives a lone one).
+    const hash = toHash(rec);
+    for (const k of Object.keys(hash)) hash[k] = toWellFormed(hash[k] ?? '');
     const f = input.fairQueue;
     return {
       keys: [
@@ -198,7 +203,7 @@ export class JobLifecycle {
       args: [
         ...input.reserve.args,
         RECORD_TTL_SECONDS, r.createdAt, USER_LIST_MAX, f.waitingSetTtl, r.spec.mode === 'final' ? 1 : 0,
-        String(input.defaultAllowDowngrade), f.durationSamples, ...fields,
+        String(input.defaultAllowDowngrade), f.durationSamples, JSON.stringify(hash),
       ],
     };
   }

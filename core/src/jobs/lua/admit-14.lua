@@ -14,7 +14,7 @@
   ARGV[15] record ttl (s)  ARGV[16] createdAt  ARGV[17] user list max length
   ARGV[18] waiting set ttl (s)  ARGV[19] 1 for a final job, 0 for a draft
   ARGV[20] the operator's allowDowngrade default ('true'|'false')  ARGV[21] run times to read
-  ARGV[22..] the record's field/value pairs (allowDowngrade left out: the user's choice or the default)
+  ARGV[22] the record's fields, one JSON object of strings (allowDowngrade left out: the user's choice or the default)
   Returns { status, n1, n2, rank, ahead, plain, running, durations... }:
     status 'ok' (reserved now) | 'exists' (held by an earlier try of this intake): the job is
       recorded and ranked; ahead = waiting jobs with a priority at most this job's, plain = jobs

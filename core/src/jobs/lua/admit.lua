@@ -22,10 +22,10 @@ local function admit(K, A)
     -- One HSET of every field (a call per field costs Redis more); the state counted from them.
     local fields = { 'allowDowngrade', allow }
     local state = nil
-    for i = 22, #A, 2 do
-      fields[#fields + 1] = A[i]
-      fields[#fields + 1] = A[i + 1]
-      if A[i] == 'state' then state = A[i + 1] end
+    for k, v in pairs(cjson.decode(A[22])) do
+      fields[#fields + 1] = k
+      fields[#fields + 1] = v
+      if k == 'state' then state = v end
     end
     redis.call('HSET', K[6], unpack(fields))
     redis.call('EXPIRE', K[6], ttl)
