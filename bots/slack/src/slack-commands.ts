@@ -144,6 +144,12 @@ export class SlackCommands {
 
   constructor(private readonly deps: SlackCommandsDeps) {}
 
+  /** The user's language when users.info has told it within the hour (no call made); else undefined. */
+  knownLocale(userId: string): Locale | undefined {
+    const known = this.users.get(userId);
+    return known !== undefined && known.until > Date.now() ? known.info.locale : undefined;
+  }
+
   /** The user's language from users.info (cached an hour), else the configured default. */
   async localeFor(userId: string): Promise<Locale> {
     return (await this.userInfo(userId)).locale;
