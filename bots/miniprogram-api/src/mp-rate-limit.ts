@@ -35,15 +35,23 @@ return {n, ttl}`;
 
 /** Counters in Redis shared by every process: one key per limit, subject and window. */
 export class MpRateLimiter {
+  private readonly redis: Redis & { fcMpRateHit?: (key: string, windowSeconds: string) => Promise<[number, number]> };
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly prefix: string,
-  ) {}
+  ) {
+    // EVALSHA (the script is sent once per connection, not with every request).
+    if (!('fcMpRateHit' in redis)) redis.defineCommand('fcMpRateHit', { numberOfKeys: 1, lua: HIT });
+    this.redis = redis;
+  }
 
   /** Counts one request; throws a 429 MpError with Retry-After when the subject is over the limit. */
   async hit(name: string, subject: string, limit: RateLimit): Promise<void> {
     const key = `${this.prefix}:mp:rl:${name}:${subject}`;
-    const [count, ttlMs] = (await this.redis.eval(HIT, 1, key, String(limit.windowSeconds))) as [number, number];
+    const hit = this.redis.fcMpRateHit;
+    if (hit === undefined) throw new Error('fcMpRateHit is not defined');
+    const [count, ttlMs] = await hit.call(this.redis, key, String(limit.windowSeconds));
     if (count > limit.max) {
       const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
       throw MpError.of(429, 'rate_limited', 'rate_limited', { seconds }, { 'Retry-After': String(seconds) });
