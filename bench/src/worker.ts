@@ -260,7 +260,7 @@ export async function afterDenoise(redisUrl: string, dataDir: string, rounds: nu
   };
   const samples: Record<keyof typeof paths, PathSamples> = { draftBefore: {}, draftNow: {}, stitchBefore: {}, stitchNow: {} };
   const outputs: Partial<Record<keyof typeof paths, EncodedVideo>> = {};
-  // One unmeasured run of each (font cache, the scanner's first runs).
+  // One unmeasured run of each (font cache, fluent-ffmpeg's capability probe, the scanner's first runs).
   for (const [name, fn] of Object.entries(paths)) outputs[name as keyof typeof paths] = await fn({}, -1);
   for (let n = 0; n < rounds; n++) {
     // Alternate which goes first, so that neither always meets the other's leftovers.

@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import ffmpeg from 'fluent-ffmpeg';
 import { AIGC_METADATA_KEY, aigcMetadataValue, buildAigcLabel, type AigcLabelInput } from './aigc-label.ts';
 import { findCjkFontFile } from './cjk-font.ts';
 import { escapeFilterOptionValue as esc } from './drawtext-escape.ts';
-import { runFfmpeg, writeAll } from './ffmpeg-run.ts';
+import { runFfmpeg } from './ffmpeg-run.ts';
 import { probeVideo, type VideoProbe } from './ffprobe.ts';
 import { h264LevelFor } from './h264-level.ts';
 import { readMp4Summary, type Mp4Summary } from './mp4-summary.ts';
@@ -305,12 +307,17 @@ export async function encodeVideo(input: EncodeInput, options: EncodeOptions): P
   let srcHeight: number;
   let srcFps: number;
   let srcFrames: number;
-  const inputArgs: string[] = [];
+  const command = ffmpeg({ stdoutLines: 40 });
   if (input.kind === 'frames') {
     checkFrames(input);
     ({ width: srcWidth, height: srcHeight, fps: srcFps } = input);
     srcFrames = input.frames.length;
-    inputArgs.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${srcWidth}x${srcHeight}`, '-framerate', String(srcFps), '-i', 'pipe:0');
+    const frames = input.frames;
+    command
+      .input(Readable.from((function* () {
+        for (const f of frames) yield Buffer.from(f.buffer, f.byteOffset, f.byteLength);
+      })()))
+      .inputOptions('-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${srcWidth}x${srcHeight}`, '-framerate', String(srcFps));
   } else {
     const probe = await probeVideo(input.path); // bad_input for a corrupt or empty file
     if (probe.indexedFrames !== undefined && probe.frames < Math.floor(probe.indexedFrames * 0.9)) {
@@ -323,7 +330,7 @@ export async function encodeVideo(input: EncodeInput, options: EncodeOptions): P
     srcHeight = probe.height;
     srcFps = options.fps ?? probe.fps;
     srcFrames = options.fps === undefined ? probe.frames : Math.max(1, Math.round(probe.durationSec * options.fps));
-    inputArgs.push('-i', input.path);
+    command.input(input.path);
   }
   const width = srcWidth - (srcWidth % 2);
   const height = srcHeight - (srcHeight % 2);
@@ -337,23 +344,22 @@ export async function encodeVideo(input: EncodeInput, options: EncodeOptions): P
     `crop=${width}:${height}:0:0`,
     'setsar=1',
   ].join(',');
-  if (options.silentAudio === true) inputArgs.push('-f', 'lavfi', '-i', 'anullsrc=channel_layout=stereo:sample_rate=48000');
-  const graph = labelChains(`[0:v]${head}`, labels, posterFrame).join(';');
+  command.complexFilter(labelChains(`[0:v]${head}`, labels, posterFrame).join(';'));
 
+  if (options.silentAudio === true) {
+    command.input('anullsrc=channel_layout=stereo:sample_rate=48000').inputOptions('-f', 'lavfi');
+  }
   await writeVideoAndPoster(outputPath, posterPath, async (tmpVideo, tmpPoster) => {
-    const args = [
-      '-hide_banner', '-y', '-v', 'error', ...inputArgs, '-filter_complex', graph,
-      '-map', '[v]',
-      ...(options.silentAudio === true ? ['-map', '1:a', '-c:a', 'aac', '-b:a', '32k', '-shortest'] : ['-an']),
-      ...h264OutputOptions({ width, height, fps: srcFps, preset, aigcJson, rate: { crf } }), tmpVideo,
-      ...POSTER_OUTPUT_OPTIONS, tmpPoster,
-    ];
-    const frames = input.kind === 'frames' ? input.frames : undefined;
-    await runFfmpeg(args, {
-      inputIsForeign: input.kind === 'file',
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(frames === undefined ? {} : { stdin: (w) => writeAll(w, frames) }),
-    });
+    command
+      .output(tmpVideo)
+      .outputOptions(
+        '-map', '[v]',
+        ...(options.silentAudio === true ? ['-map', '1:a', '-c:a', 'aac', '-b:a', '32k', '-shortest'] : ['-an']),
+        ...h264OutputOptions({ width, height, fps: srcFps, preset, aigcJson, rate: { crf } }),
+      )
+      .output(tmpPoster)
+      .outputOptions(...POSTER_OUTPUT_OPTIONS);
+    await runFfmpeg(command, { inputIsForeign: input.kind === 'file', ...(options.signal ? { signal: options.signal } : {}) });
     if (input.kind === 'file') {
       // ffmpeg skips undecodable packets and exits 0: a truncated file's index promises frames it lacks.
       const got = await inspectEncoded(tmpVideo).catch(() => undefined);

@@ -1,5 +1,6 @@
 import { rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import ffmpeg from 'fluent-ffmpeg';
 import { aigcMetadataValue, readAigcMetadata } from './aigc-label.ts';
 import { describeEncoded, h264OutputOptions, type EncodedVideo, type X264Preset } from './encode-video.ts';
 import { runFfmpeg } from './ffmpeg-run.ts';
@@ -85,15 +86,17 @@ export async function fitToBudget(video: EncodedVideo, budgetBytes: number, opti
       if (Math.min(width, height) < minSide && step.scale < 1) break;
       const videoKbps = step.kbps();
       if (videoKbps < minKbps) break; // not worth sending: deliver a link instead
+      const command = ffmpeg({ stdoutLines: 40 }).input(video.path);
       const filters = [`scale=${width}:${height}:flags=lanczos`, 'setsar=1', 'format=yuv420p'];
-      const args = [
-        '-hide_banner', '-y', '-v', 'error', '-i', video.path,
-        '-map', '0:v:0',
-        ...(video.hasAudio ? ['-map', '0:a:0?', '-c:a', 'aac', '-b:a', `${audioKbps}k`] : ['-an']),
-        '-vf', filters.join(','),
-        ...h264OutputOptions({ width, height, fps: video.fps, preset, aigcJson, rate: { kbps: videoKbps } }), tmp,
-      ];
-      await runFfmpeg(args, options.signal ? { signal: options.signal } : {});
+      command
+        .output(tmp)
+        .outputOptions(
+          '-map', '0:v:0',
+          ...(video.hasAudio ? ['-map', '0:a:0?', '-c:a', 'aac', '-b:a', `${audioKbps}k`] : ['-an']),
+          '-vf', filters.join(','),
+          ...h264OutputOptions({ width, height, fps: video.fps, preset, aigcJson, rate: { kbps: videoKbps } }),
+        );
+      await runFfmpeg(command, options.signal ? { signal: options.signal } : {});
       const { size } = await stat(tmp);
       attempts.push({ width, height, videoKbps, bytes: size });
       if (size <= budgetBytes) {

@@ -1,14 +1,13 @@
+import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
 import { aigcMetadataValue, buildAigcLabel, type AigcLabelInput } from './aigc-label.ts';
 import {
   defaultPosterPath, describeEncoded, h264OutputOptions, labelChains, labelGeometry, labelSettings, POSTER_OUTPUT_OPTIONS, writeVideoAndPoster,
   type EncodedVideo, type EncodeOptions, type X264Preset,
 } from './encode-video.ts';
 import { escapeFilterOptionValue as esc } from './drawtext-escape.ts';
-import { runFfmpeg, writeAll } from './ffmpeg-run.ts';
-import { VideoError } from './video-error.ts';
+import { VideoError, tailLines } from './video-error.ts';
 
 /** One shot's clip, in order. */
 export interface StitchClip {
@@ -171,9 +170,39 @@ function stitchInputArgs(o: StitchOptions): string[] {
   return args;
 }
 
-/** Runs ffmpeg; the log may quote drawtext's text (people's shots): kept on the error, not in its message. */
-function runFfmpegArgs(args: readonly string[], signal?: AbortSignal, stdin?: (w: Writable) => Promise<void>): Promise<void> {
-  return runFfmpeg(args, { quoteLog: false, ...(signal === undefined ? {} : { signal }), ...(stdin === undefined ? {} : { stdin }) });
+/** Runs ffmpeg with arguments; a VideoError with the log's tail when it fails. */
+export function runFfmpegArgs(args: readonly string[], signal?: AbortSignal, stdin?: (w: NodeJS.WritableStream) => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(new VideoError('cancelled', 'cancelled'));
+      return;
+    }
+    const p = spawn('ffmpeg', args, { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
+    let log = '';
+    p.stderr?.on('data', (b: Buffer) => {
+      log = (log + b.toString('utf8')).slice(-8000);
+    });
+    const onAbort = () => p.kill('SIGKILL');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    p.on('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(new VideoError(/ENOENT/.test(err.message) ? 'ffmpeg_missing' : 'encode_failed', `ffmpeg: ${err.message}`, { cause: err }));
+    });
+    p.on('close', (code) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (signal?.aborted === true) reject(new VideoError('cancelled', 'cancelled'));
+      else if (code === 0) resolve();
+      // The log may quote drawtext's text (people's shots): kept on the error, not in its message.
+      else reject(new VideoError('encode_failed', `ffmpeg exited with ${String(code)}`, { ffmpegLog: tailLines(log, 8) }));
+    });
+    if (stdin !== undefined && p.stdin !== null) {
+      p.stdin.on('error', () => undefined);
+      stdin(p.stdin).then(() => p.stdin?.end(), (err: unknown) => {
+        p.kill('SIGKILL');
+        reject(err instanceof Error ? err : new Error(String(err)));
+      });
+    }
+  });
 }
 
 /** Writes raw RGB24 frames as a near-lossless H.264 clip (an intermediate: no labels). */
@@ -181,7 +210,11 @@ export async function writeClip(frames: readonly Uint8Array[], width: number, he
   await mkdir(path.dirname(outputPath), { recursive: true });
   const args = ['-hide_banner', '-y', '-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '10', '-pix_fmt', 'yuv420p', '-an', outputPath];
-  await runFfmpegArgs(args, signal, (w) => writeAll(w, frames));
+  await runFfmpegArgs(args, signal, async (w) => {
+    for (const f of frames) {
+      if (!w.write(Buffer.from(f.buffer, f.byteOffset, f.byteLength))) await new Promise((r) => w.once('drain', r));
+    }
+  });
 }
 
 /** Re-encodes a finished clip (a remote runtime's file) to the size and rate, and takes its last frame as PNG. */
