@@ -1,5 +1,6 @@
 import { Client, GatewayDispatchEvents, GatewayIntentBits, Routes, type APIInteraction, type GatewayMessageReactionAddDispatchData, type REST } from 'discord.js';
 import { ConfigError, type BlobStore, type ConsumeOptions, type Core, type DeliveryJobData, type FramecastConfig } from '@framecast/core';
+import { createFollowUpLane } from '@framecast/http-server';
 import { Redis } from 'ioredis';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
@@ -13,6 +14,9 @@ import { discordInteractionsEndpoint } from './discord-interactions-endpoint.ts'
 import { DiscordReplyBoard, startDiscordProgress, type DiscordProgressOptions } from './discord-progress.ts';
 import { createDiscordRest } from './discord-rest.ts';
 import { DiscordRoles } from './discord-roles.ts';
+
+/** Follow-ups of HTTP interactions running at once (the rest wait their turn). */
+const FOLLOW_UP_CONCURRENCY = 16;
 
 export interface DiscordAdapterOptions {
   core: Core;
@@ -84,10 +88,13 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
     if (o.http === undefined) {
       logger.warn('DISCORD_PUBLIC_KEY is set but this process serves no HTTP: interactions come through the gateway only');
     } else {
+      // The follow-ups of deferred interactions (intake, the edit of the deferral) take turns, so a
+      // burst of them does not hold back the acknowledgements of the interactions still arriving.
+      const lane = createFollowUpLane({ concurrency: FOLLOW_UP_CONCURRENCY });
       o.http.mount(discordInteractionsEndpoint({
         publicKey: env.DISCORD_PUBLIC_KEY,
         handle: (i) => handleInteraction(ctx, i),
-        after: (i, reply) => runAfter(ctx, i, reply),
+        after: (i, reply) => lane.run(() => runAfter(ctx, i, reply)),
         logger,
         isOpen: () => open,
       }));

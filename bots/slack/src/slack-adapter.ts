@@ -1,4 +1,5 @@
 import { t, type BlobStore, type ConsumeOptions, type Core, type FramecastConfig } from '@framecast/core';
+import { createFollowUpLane } from '@framecast/http-server';
 import { App } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
 import { Redis } from 'ioredis';
@@ -17,6 +18,8 @@ import { boltLogger, SlackHttpReceiver, SlackSocketReceiver } from './slack-rece
 export const MAKE_VIDEO_SHORTCUT = 'make_video';
 /** The slash command. */
 export const VIDEO_COMMAND = '/video';
+/** Intakes of acknowledged slash commands running at once (the rest wait their turn). */
+const FOLLOW_UP_CONCURRENCY = 16;
 /** Largest reference image downloaded from Slack. */
 export const MAX_SLACK_IMAGE_BYTES = 20 * 1024 * 1024;
 
@@ -115,6 +118,9 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
       .catch((err: unknown) => logger.info({ err }, 'ephemeral answer not posted'));
   };
 
+  // The intakes of acknowledged commands take turns, so a burst of them does not hold back the
+  // acknowledgements of the commands still arriving.
+  const lane = createFollowUpLane({ concurrency: FOLLOW_UP_CONCURRENCY });
   app.command(VIDEO_COMMAND, async ({ command, ack }) => {
     const inv: SlackInvocation = {
       kind: 'command', teamId: command.team_id, channelId: command.channel_id, userId: command.user_id,
@@ -126,7 +132,7 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
     // it is known; the outcome follows as an ephemeral message once the core has answered. The core
     // makes one job per event id, so a repeated command never makes a second job or charge.
     await ack({ response_type: 'ephemeral', text: st('working', commands.knownLocale(inv.userId) ?? config.defaultLocale) });
-    const answer = await commands.submit(inv).catch(internal);
+    const answer = await lane.run(() => commands.submit(inv)).catch(internal);
     if (answer.result?.duplicate !== true) await tell(inv.channelId, inv.userId, answer.text);
   });
 
