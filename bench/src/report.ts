@@ -33,6 +33,8 @@ type JsonObject = { [k: string]: Json };
 
 export interface BenchRun {
   name: string;
+  /** The scale this bench ran at (the report's, or `small` for a `name:small` argument). */
+  scale?: BenchScale;
   exitCode: number | null;
   timedOut: boolean;
   wallMs: number;
@@ -65,7 +67,7 @@ async function runBench(name: string, scale: BenchScale): Promise<BenchRun> {
   const exitCode = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   clearTimeout(timer);
   return {
-    name, exitCode, timedOut, wallMs: performance.now() - start, loadavgBefore, loadavgAfter: os.loadavg().map((x) => round(x, 2)),
+    name, scale, exitCode, timedOut, wallMs: performance.now() - start, loadavgBefore, loadavgAfter: os.loadavg().map((x) => round(x, 2)),
     figures: parseFigures(stdout), stderrTail: stderr.trim().split('\n').slice(-8).join('\n'),
   };
 }
@@ -194,6 +196,9 @@ export function renderResults(runs: readonly BenchRun[], scale: BenchScale, at: 
   }
   if (scale === 'small') {
     lines.push('> **Small scale** (`FRAMECAST_BENCH_SCALE=small`): reduced counts, to show the report works; `npm run bench -- report` without it gives the full counts.', '');
+  } else {
+    const small = runs.filter((r) => r.scale === 'small').map((r) => r.name);
+    if (small.length > 0) lines.push(`> **Small scale for ${small.join(', ')}** (asked as \`name:small\`): reduced counts for those; the others ran at full scale.`, '');
   }
   lines.push(
     `Written by \`npm run bench -- report\` on ${at.toISOString()}.`, '',
@@ -205,7 +210,7 @@ export function renderResults(runs: readonly BenchRun[], scale: BenchScale, at: 
     `| Node | ${process.version} |`,
     `| scale | ${scale} |`, '',
     '| bench | exit | wall | load average before (1/5/15 min) | after |', '| --- | --- | --- | --- | --- |',
-    ...runs.map((r) => `| ${r.name} | ${r.timedOut ? 'stopped (time limit)' : String(r.exitCode)} | ${round(r.wallMs / 1000, 1)} s | ${r.loadavgBefore.join(' / ')} | ${r.loadavgAfter.join(' / ')} |`),
+    ...runs.map((r) => `| ${r.name}${r.scale === 'small' && scale !== 'small' ? ' (small)' : ''} | ${r.timedOut ? 'stopped (time limit)' : String(r.exitCode)} | ${round(r.wallMs / 1000, 1)} s | ${r.loadavgBefore.join(' / ')} | ${r.loadavgAfter.join(' / ')} |`),
     '',
   );
   if (skipped.length > 0) lines.push(`Not run this time: ${skipped.join(', ')}.`, '');
@@ -213,7 +218,7 @@ export function renderResults(runs: readonly BenchRun[], scale: BenchScale, at: 
     lines.push(`## ${r.name}`, '', `\`npm run bench -- ${r.name}\` — ${round(r.wallMs / 1000, 1)} s, load average ${r.loadavgBefore[0]} → ${r.loadavgAfter[0]}.`, '');
     const body = r.figures?.[r.name];
     if (r.figures === undefined) {
-      lines.push(r.timedOut ? `Stopped after the time limit (${LIMIT_MS[scale] / 60_000} min); no figures.` : `No figures (exit ${r.exitCode}).`, '', '```', r.stderrTail, '```', '');
+      lines.push(r.timedOut ? `Stopped after the time limit (${LIMIT_MS[r.scale ?? scale] / 60_000} min); no figures.` : `No figures (exit ${r.exitCode}).`, '', '```', r.stderrTail, '```', '');
       continue;
     }
     const shown: JsonObject = isObject(body) ? body : Object.fromEntries(Object.entries(r.figures).filter(([k]) => !['bench', 'node', 'at'].includes(k)));
@@ -225,15 +230,17 @@ export function renderResults(runs: readonly BenchRun[], scale: BenchScale, at: 
 /** Runs the benches (all of `registered` in the issue's order, or `only`) and writes bench/RESULTS.md. */
 export async function report(registered: readonly string[], only: readonly string[]): Promise<Record<string, unknown>> {
   const scale = benchScale();
-  const unknown = only.filter((n) => !registered.includes(n));
+  // `queue:small` runs that bench at the small scale within a full-scale report.
+  const asked = only.map((a) => (a.endsWith(':small') ? { name: a.slice(0, -':small'.length), small: true } : { name: a, small: false }));
+  const unknown = asked.filter((a) => !registered.includes(a.name)).map((a) => a.name);
   if (unknown.length > 0) throw new Error(`no such bench: ${unknown.join(', ')}`);
   const all = [...ORDER.filter((n) => registered.includes(n)), ...registered.filter((n) => !ORDER.includes(n))];
-  const names = only.length > 0 ? all.filter((n) => only.includes(n)) : all;
+  const names = asked.length > 0 ? all.filter((n) => asked.some((a) => a.name === n)) : all;
   const at = new Date();
   const runs: BenchRun[] = [];
   for (const name of names) {
     console.error(`bench report: ${name} …`);
-    runs.push(await runBench(name, scale));
+    runs.push(await runBench(name, asked.some((a) => a.name === name && a.small) ? 'small' : scale));
   }
   await writeFile(RESULTS, renderResults(runs, scale, at, all.filter((n) => !names.includes(n))));
   return {

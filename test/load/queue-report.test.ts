@@ -63,4 +63,13 @@ describe('bench report', () => {
     expect(md).toContain('Stopped after the time limit');
     expect(md).toContain('Not run this time: load.');
   });
+
+  it('marks a bench asked as `name:small` in a full-scale report', () => {
+    const run: BenchRun = { name: 'queue', scale: 'small', exitCode: 0, timedOut: false, wallMs: 1000, loadavgBefore: [0, 0, 0], loadavgAfter: [0, 0, 0], figures: { bench: 'queue', queue: { a: 1 } }, stderrTail: '' };
+    const md = renderResults([run, { ...run, name: 'intake', scale: 'full' }], 'full', new Date(0), []);
+    expect(md).toContain('Small scale for queue');
+    expect(md).toContain('| queue (small) | 0 |');
+    expect(md).toContain('| intake | 0 |');
+    expect(md).not.toContain('The machine was busy');
+  });
 });
