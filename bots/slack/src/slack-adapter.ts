@@ -7,7 +7,7 @@ import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { registerSlackActions } from './slack-actions.ts';
 import { SlackCollab } from './slack-collab.ts';
-import { SlackCommands, stripMentions, type SlackFile, type SlackIntakeAnswer, type SlackInvocation } from './slack-commands.ts';
+import { extractFileLinks, SlackCommands, stripMentions, type SlackFile, type SlackIntakeAnswer, type SlackInvocation } from './slack-commands.ts';
 import { slackDeliveryHandler, type SlackDeliveryOptions } from './slack-delivery.ts';
 import { publishHome } from './slack-home.ts';
 import { st } from './slack-messages.ts';
@@ -22,6 +22,8 @@ export const VIDEO_COMMAND = '/video';
 const FOLLOW_UP_CONCURRENCY = 16;
 /** Largest reference image downloaded from Slack. */
 export const MAX_SLACK_IMAGE_BYTES = 20 * 1024 * 1024;
+/** A slash command is answered with its outcome when the core answers within this; else "working on it" first. */
+const INLINE_ANSWER_MS = 2_000;
 
 export interface SlackAdapterOptions {
   core: Core;
@@ -128,11 +130,32 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
     };
     // A storyboard command is acknowledged at once; its answers come as messages (ephemeral or in the board's thread).
     if (await asCollab(inv, { accepted: () => ack() })) return;
-    // Acknowledged at once (Slack's 3 s, and a fast answer under load), in the user's language when
-    // it is known; the outcome follows as an ephemeral message once the core has answered. The core
-    // makes one job per event id, so a repeated command never makes a second job or charge.
-    await ack({ response_type: 'ephemeral', text: st('working', commands.knownLocale(inv.userId) ?? config.defaultLocale) });
-    const answer = await lane.run(() => commands.submit(inv)).catch(internal);
+    // The outcome goes in the acknowledgement when the core answers within INLINE_ANSWER_MS: that
+    // answer reaches the user in any channel, even one the bot is not a member of (where
+    // chat.postEphemeral fails). A reference image is downloaded and classified (CPU work that can
+    // hold the event loop past Slack's 3 s), and a slow core is not waited for: then "working on it"
+    // at once, in the user's language when it is known, and the outcome as an ephemeral message.
+    // The core makes one job per event id, so a repeated command never makes a second job or charge.
+    const working = { response_type: 'ephemeral' as const, text: st('working', commands.knownLocale(inv.userId) ?? config.defaultLocale) };
+    const withImage = extractFileLinks(command.text).fileIds.length > 0;
+    if (withImage) {
+      await ack(working);
+      const answer = await lane.run(() => commands.submit(inv)).catch(internal);
+      if (answer.result?.duplicate !== true) await tell(inv.channelId, inv.userId, answer.text);
+      return;
+    }
+    const work = commands.submit(inv).catch(internal);
+    let timer: NodeJS.Timeout | undefined;
+    const first = await Promise.race([work, new Promise<undefined>((r) => {
+      timer = setTimeout(() => r(undefined), INLINE_ANSWER_MS);
+    })]);
+    clearTimeout(timer);
+    if (first !== undefined) {
+      await ack({ response_type: 'ephemeral', text: first.text });
+      return;
+    }
+    await ack(working);
+    const answer = await work;
     if (answer.result?.duplicate !== true) await tell(inv.channelId, inv.userId, answer.text);
   });
 
