@@ -112,7 +112,7 @@ export async function run(): Promise<Record<string, unknown>> {
           counts: ledger.queueCounts, queuedByThisRun: ledger.queued - queuedBefore, acceptedMissingFromQueue: ledger.missingFromQueue, duplicateEventIds: ledger.duplicateEvents,
           allQueued: ledger.queued - queuedBefore === ledger.accepted && ledger.missingFromQueue === 0,
         },
-        note: 'latency: from the moment a request was due (open loop, even schedule) to its HTTP answer; Slack answers an ephemeral "working on it" at once and posts the outcome after core.submit, Discord answers a deferral (type 5) at once and submits after, the mini program answers after core.submit (its answer is the job). The requests leave from a worker thread of the bench process; the server, core and the fake platform APIs share the main thread; eventLoopDelayMs is the delay of that thread.',
+        note: 'latency: from the moment a request was due (open loop, even schedule) to its HTTP answer; Slack answers with the outcome of core.submit when it comes within 2 s (else an ephemeral "working on it" and the outcome posted after), Discord answers a deferral (type 5) at once and submits after, the mini program answers after core.submit (its answer is the job). The requests leave from a worker thread of the bench process; the server, core and the fake platform APIs share the main thread; eventLoopDelayMs is the delay of that thread.',
       },
     };
   } finally {
