@@ -1,22 +1,16 @@
 import { execFile } from 'node:child_process';
-import type { KeyObject } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { blobStoreFromConfig, createFramecastMetrics, type Core, type FramecastConfig } from '@framecast/core';
+import type { Core, FramecastConfig } from '@framecast/core';
 import type { GenerateWorker } from '@framecast/gpu-worker';
-import { createHttpApp, listen, type ListeningServer } from '@framecast/http-server';
-import { productCoreAndWorker, silentLogger, waitFor } from '../../../test/support/e2e.ts';
-import { testConfig } from '../../../test/support/config.ts';
-import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
-import { startDiscordAdapter, type DiscordAdapter } from './discord-adapter.ts';
+import { waitFor } from '../../../test/support/e2e.ts';
 import type { BoardMessageLocation } from './discord-collab-board.ts';
 import { FakeDiscord, type FakeCall } from './testing/fake-discord.ts';
 import { buttonInteraction, reactionAddEvent, videoCommandInteraction, type InteractionBase } from './testing/fake-interactions.ts';
-import { interactionKeys, postSignedInteraction } from './testing/signed-interactions.ts';
+import { startDiscordRig, type DiscordRig } from './testing/discord-rig.ts';
 
 // Storyboards in Discord: one adapter on the gateway (discord.js against the fake gateway: commands
 // and reactions) and on HTTP interactions (signed POSTs) at once, the product's core (real
@@ -28,9 +22,6 @@ let fake: FakeDiscord;
 let config: FramecastConfig;
 let core: Core;
 let worker: GenerateWorker;
-let adapter: DiscordAdapter;
-let server: ListeningServer;
-let privateKey: KeyObject;
 
 const run = promisify(execFile);
 const GUILD = '1700000000000000071';
@@ -39,41 +30,25 @@ const ALICE = '1300000000000000071';
 const BOB = '1300000000000000072';
 const CAROL = '1300000000000000073';
 
+let rig: DiscordRig;
 beforeAll(async () => {
-  redis = testRedis();
-  dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-discord-collab-'));
-  fake = await new FakeDiscord().start();
-  fake.channels.set(CHANNEL, { type: 0 });
-  fake.strictChannels = true;
-  const keys = interactionKeys();
-  privateKey = keys.privateKey;
-  config = testConfig({
-    REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '2', FRAMECAST_FREE_MAX_CONCURRENT: '5', FRAMECAST_FREE_DAILY_CREDITS: '1000',
-    FRAMECAST_COLLAB_MAX_SHOTS: '4', FRAMECAST_COLLAB_TRANSITION_SECONDS: '0.5',
-    DISCORD_TOKEN: 'test-token-collab', DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE_URL: fake.apiBaseUrl,
-    DISCORD_PUBLIC_KEY: keys.publicKeyHex,
+  rig = await startDiscordRig({
+    name: 'discord-collab',
+    env: { FRAMECAST_STEPS: '2', FRAMECAST_FREE_MAX_CONCURRENT: '5', FRAMECAST_FREE_DAILY_CREDITS: '1000', FRAMECAST_COLLAB_MAX_SHOTS: '4', FRAMECAST_COLLAB_TRANSITION_SECONDS: '0.5' },
+    prepare: (f) => {
+      f.channels.set(CHANNEL, { type: 0 });
+      f.strictChannels = true;
+    },
+    adapter: { collab: { minEditIntervalMs: 0 } },
   });
-  ({ core, worker } = await productCoreAndWorker(config, redis));
-  const http = createHttpApp({ metrics: createFramecastMetrics(), readiness: async () => ({ ok: true, checks: {} }) });
-  adapter = await startDiscordAdapter({
-    core, store: blobStoreFromConfig(config), logger: silentLogger, config, http, redis,
-    progress: { minEditIntervalMs: 0 }, delivery: { relayEveryMs: 500 }, collab: { minEditIntervalMs: 0 },
-  });
-  server = await listen(http, 0, '127.0.0.1');
+  ({ redis, dataDir, fake, config, core, worker } = rig);
 }, 120_000);
 
 afterAll(async () => {
-  await server?.close();
-  await adapter?.close();
-  await worker?.close();
-  await core?.close();
-  await fake?.close();
-  await redis?.quit();
-  await rm(dataDir, { recursive: true, force: true });
+  await rig?.close();
 });
 
-/** An interaction through the HTTP endpoint, signed as Discord signs it. */
-const post = (body: unknown): Promise<Response> => postSignedInteraction(server.port, body, privateKey);
+const post = (body: unknown): Promise<Response> => rig.post(body);
 
 const member = (userId: string): Partial<InteractionBase> => (userId === ALICE
   ? { userId, username: 'alice', globalName: 'Alice' }

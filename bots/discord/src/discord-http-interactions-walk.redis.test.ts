@@ -1,71 +1,38 @@
 import { execFile } from 'node:child_process';
-import type { KeyObject } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { blobStoreFromConfig, createFramecastMetrics, type Core, type FramecastConfig } from '@framecast/core';
+import type { Core } from '@framecast/core';
 import type { GenerateWorker } from '@framecast/gpu-worker';
-import { createHttpApp, listen, type ListeningServer } from '@framecast/http-server';
-import { productCoreAndWorker, silentLogger, waitFor } from '../../../test/support/e2e.ts';
-import { testConfig } from '../../../test/support/config.ts';
-import { testRedis, testRedisUrl } from '../../../test/support/redis.ts';
-import { startDiscordAdapter, type DiscordAdapter } from './discord-adapter.ts';
+import { waitFor } from '../../../test/support/e2e.ts';
 import { FakeDiscord, type FakeCall } from './testing/fake-discord.ts';
 import { videoCommandInteraction } from './testing/fake-interactions.ts';
-import { interactionKeys, postSignedInteraction } from './testing/signed-interactions.ts';
+import { startDiscordRig, type DiscordRig } from './testing/discord-rig.ts';
 import { solidPng } from './testing/solid-png.ts';
 
 // HTTP interactions only (DISCORD_GATEWAY=off), from the signed POST to the delivered mp4: the
 // product's core (real moderation and image intake), a worker on the tiny model, the adapter on the
 // one HTTP server, follow-ups and the video through the fake REST API.
-let redis: Redis;
 let dataDir: string;
 let fake: FakeDiscord;
-let config: FramecastConfig;
 let core: Core;
 let worker: GenerateWorker;
-let adapter: DiscordAdapter;
-let server: ListeningServer;
-let privateKey: KeyObject;
 
 const run = promisify(execFile);
 
+let rig: DiscordRig;
 beforeAll(async () => {
-  redis = testRedis();
-  dataDir = await mkdtemp(path.join(os.tmpdir(), 'framecast-discord-http-walk-'));
-  fake = await new FakeDiscord().start();
-  const keys = interactionKeys();
-  privateKey = keys.privateKey;
-  const publicHex = keys.publicKeyHex;
-  config = testConfig({
-    REDIS_URL: testRedisUrl(), FRAMECAST_DATA_DIR: dataDir, FRAMECAST_STEPS: '4',
-    DISCORD_TOKEN: 'test-token-3', DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE_URL: fake.apiBaseUrl,
-    DISCORD_PUBLIC_KEY: publicHex, DISCORD_GATEWAY: 'off',
-  });
-  ({ core, worker } = await productCoreAndWorker(config, redis));
+  rig = await startDiscordRig({ name: 'discord-http-walk', env: { FRAMECAST_STEPS: '4', DISCORD_GATEWAY: 'off' } });
+  ({ dataDir, fake, core, worker } = rig);
   void worker.run();
-  const http = createHttpApp({ metrics: createFramecastMetrics(), readiness: async () => ({ ok: true, checks: {} }) });
-  adapter = await startDiscordAdapter({
-    core, store: blobStoreFromConfig(config), logger: silentLogger, config, http,
-    progress: { minEditIntervalMs: 0 }, delivery: { relayEveryMs: 500 },
-  });
-  server = await listen(http, 0, '127.0.0.1');
 });
 
 afterAll(async () => {
-  await server?.close();
-  await adapter?.close();
-  await worker?.close();
-  await core?.close();
-  await fake?.close();
-  await redis?.quit();
-  await rm(dataDir, { recursive: true, force: true });
+  await rig?.close();
 });
 
-const post = (body: unknown): Promise<Response> => postSignedInteraction(server.port, body, privateKey);
+const post = (body: unknown): Promise<Response> => rig.post(body);
 
 describe('Discord HTTP interactions: a prompt with an image from the signed POST to the delivered mp4', () => {
   it('defers in the HTTP answer, shows the place in line and the steps, and edits the reply with a multipart mp4 that ffprobe reads', { timeout: 120_000 }, async () => {
