@@ -6,7 +6,9 @@ import { DeliveryQueues } from '../queue/delivery-queues.ts';
 import type { GenerateJobDataInput } from '../queue/job-payloads.schema.ts';
 import { Intake } from './intake.ts';
 import type { AdmitInput, IntakeClaim, JobLifecycle } from '../jobs/job-lifecycle.ts';
-import type { RedisClient } from 'bullmq';
+import { Worker, type RedisClient } from 'bullmq';
+import { GENERATE_QUEUE } from '../queue/job-payloads.schema.ts';
+import { UserBlocks } from '../users/user-blocks.ts';
 import { QuotaService } from '../quota/quota-service.ts';
 import type { ContentModerator } from '../moderation/content-moderator.ts';
 import type { ChatRequestInput } from '../model/chat-request.schema.ts';
@@ -218,15 +220,19 @@ describe('core.intake on a real Redis', () => {
 });
 
 describe('round trips', () => {
-  it('a text-only request costs 3 commands in 2 round trips: claim + admission, then the add and the answer in one pipeline', async () => {
+  /** Commands and socket writes of one accepted text-only intake, on a connection of its own. */
+  async function counted(twoStep: boolean): Promise<{ sent: string[]; writes: number; rereads: Set<string> }> {
     // Its own connection, so that only this core's commands are counted.
     const conn = testRedis();
     const config = testConfig({ FRAMECAST_FREE_MAX_CONCURRENT: '5' });
     const core = createCore({ config, redis: conn, moderator: listModerator, random: () => 0.5 });
     const queue = new FairQueue(conn, config.keyPrefix);
+    // The two-step path: what the intake takes where BullMQ's add script cannot run inside its own.
+    const lifecycle = twoStep ? Object.assign(Object.create(core.lifecycle) as JobLifecycle, { intakeOne: undefined }) : core.lifecycle;
+    const intake = new Intake({ config, redis: conn, moderator: listModerator, queue, lifecycle, quota: new QuotaService(conn, config), random: () => 0.5 });
     try {
       // Scripts loaded, the queue's client ready, the runtimes and the worker count cached.
-      expect((await core.submit(req('/video a warm-up --draft'))).status).toBe('accepted');
+      expect((await intake.intake(req('/video a warm-up --draft'))).status).toBe('accepted');
       const sent: string[] = [];
       let writes = 0;
       const send = conn.sendCommand.bind(conn);
@@ -239,12 +245,179 @@ describe('round trips', () => {
         writes += 1;
         return write(...a);
       }) as typeof conn.stream.write;
-      const r = await core.submit(req('/video a counted one --draft'));
+      const r = await intake.intake(req('/video a counted one --draft'));
       expect(r.status).toBe('accepted');
-      // Caches that lapsed on a slow machine are read again (the worker count, the runtimes): not the intake's own.
-      const rereads = new Set(['client', 'zremrangebyscore', 'zrange', 'mget']);
-      expect(sent.filter((n) => !rereads.has(n))).toEqual(['evalsha', 'evalsha', 'evalsha']);
-      if (sent.every((n) => !rereads.has(n))) expect(writes).toBe(2);
+      // Caches that lapsed on a slow machine are read again (the worker count, the runtimes, the run times): not the intake's own.
+      return { sent: [...sent], writes, rereads: new Set(['client', 'zremrangebyscore', 'zrange', 'mget', 'lrange']) };
+    } finally {
+      await queue.queue.obliterate({ force: true });
+      await queue.close();
+      await core.close();
+      await conn.quit();
+    }
+  }
+
+  it('a text-only request costs 1 command in 1 round trip: claim, admission, BullMQ add, queued event and answer in one script', async () => {
+    const { sent, writes, rereads } = await counted(false);
+    expect(sent.filter((n) => !rereads.has(n))).toEqual(['evalsha']);
+    if (sent.every((n) => !rereads.has(n))) expect(writes).toBe(1);
+  });
+
+  it('without BullMQ\'s add in the script: 3 commands in 2 round trips (claim + admission, then the add and the answer in one pipeline)', async () => {
+    const { sent, writes, rereads } = await counted(true);
+    expect(sent.filter((n) => !rereads.has(n))).toEqual(['evalsha', 'evalsha', 'evalsha']);
+    if (sent.every((n) => !rereads.has(n))) expect(writes).toBe(2);
+  });
+});
+
+describe('the one-call intake (claim, admission, BullMQ\'s own add, queued event and answer in one script)', () => {
+  const bull = (core: Core, jobId: string) => `${core.config.keyPrefix}:bull:generate:${jobId}`;
+
+  it('adds the job exactly as Queue.add does: same hash, same priority band, marker and events, and a BullMQ worker takes it', async () => {
+    await withCore({}, async (core) => {
+      const one = await core.submit(req('/video a one-call fox --draft', { userId: 'oc1' }));
+      // The same request through the two-step path (FairQueue.add → Queue.add), by another user (rank 0 too).
+      const two = await new Intake({ config: core.config, redis, moderator: listModerator, queue: core.queue, lifecycle: Object.assign(Object.create(core.lifecycle) as JobLifecycle, { intakeOne: undefined }), quota: new QuotaService(redis, core.config), random: () => 0.5 })
+        .intake(req('/video a one-call fox --draft', { userId: 'oc2' }));
+      if (one.status !== 'accepted' || two.status !== 'accepted') throw new Error(JSON.stringify([one, two]));
+      const [a, b] = await Promise.all([redis.hgetall(bull(core, one.jobId)), redis.hgetall(bull(core, two.jobId))]);
+      expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
+      expect({ ...a, timestamp: '', data: '', opts: '' }).toEqual({ ...b, timestamp: '', data: '', opts: '' });
+      expect(JSON.parse(a.opts ?? '')).toEqual({ ...(JSON.parse(b.opts ?? '') as object), jobId: one.jobId });
+      expect(JSON.parse(a.data ?? '')).toEqual({ version: 2, jobId: one.jobId, userKey: 'discord:oc1', enqueuedAt: Number(a.timestamp) });
+      expect(a.priority).toBe('1');
+      const scores = await Promise.all([one.jobId, two.jobId].map((id) => redis.zscore(`${core.config.keyPrefix}:bull:generate:prioritized`, id)));
+      expect(scores.map((x) => Math.floor(Number(x) / 2 ** 32))).toEqual([1, 1]);
+      expect(await redis.zcard(`${core.config.keyPrefix}:bull:generate:marker`)).toBe(1);
+      const events = await redis.xrange(`${core.config.keyPrefix}:bull:generate:events`, '-', '+');
+      const of = (id: string) => events.filter(([, f]) => f.includes(id)).map(([, f]) => f[1]);
+      expect(of(one.jobId)).toEqual(of(two.jobId));
+      expect(of(one.jobId)).toEqual(['added', 'waiting']);
+      // A worker takes both, in the order they came, with BullMQ's options as given.
+      const worker = new Worker(GENERATE_QUEUE, null, { connection: redis.duplicate(), prefix: `${core.config.keyPrefix}:bull`, autorun: false });
+      try {
+        const first = await worker.getNextJob('t1');
+        const second = await worker.getNextJob('t2');
+        expect([first?.id, second?.id]).toEqual([one.jobId, two.jobId]);
+        expect(first?.data).toEqual({ version: 2, jobId: one.jobId, userKey: 'discord:oc1', enqueuedAt: Number(a.timestamp) });
+        expect(first?.opts).toMatchObject({ attempts: 4, priority: 1, backoff: { type: 'exponential' }, removeOnComplete: { count: 10_000 } });
+        expect(first?.opts).toEqual({ ...second?.opts, jobId: one.jobId });
+      } finally {
+        await worker.close();
+      }
+    });
+  });
+
+  it('stores the answer as its facts, sends the queued event, and a repeat of the event gets the same answer made again', async () => {
+    await withCore({}, async (core) => {
+      const r = req('/video 一只橘猫在屋顶上 --draft');
+      const first = await core.submit(r);
+      if (first.status !== 'accepted') throw new Error(JSON.stringify(first));
+      const stored = JSON.parse((await redis.get(`${core.config.keyPrefix}:idem:discord:${r.eventId}`)) ?? '{}') as Record<string, unknown>;
+      expect(stored).toEqual({
+        state: 'done', jobId: first.jobId,
+        accepted: { cost: first.cost, reviewRequired: false, spec: first.spec, position: first.position, etaSeconds: first.etaSeconds, creditsLeft: first.creditsLeft },
+      });
+      const again = await core.submit({ ...r });
+      expect(again).toEqual({ ...first, duplicate: true });
+      const queued = (await redis.xrange(`${core.config.keyPrefix}:progress`, '-', '+')).map(([, f]) => f).filter((f) => f.includes(first.jobId));
+      expect(queued).toHaveLength(1);
+      expect(queued[0]).toEqual(['jobId', first.jobId, 'platform', 'discord', 'userKey', 'discord:user1', 'type', 'queued', 'data', JSON.stringify({ position: first.position, etaSeconds: first.etaSeconds })]);
+    });
+  });
+
+  it('its reply lost after it ran: accepted all the same (found in the event\'s record), one job and one charge; the retry repeats it', async () => {
+    await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
+      const lifecycle = Object.assign(Object.create(core.lifecycle) as JobLifecycle, {
+        intakeOne: async (...a: Parameters<JobLifecycle['intakeOne']>) => {
+          await core.lifecycle.intakeOne(...a);
+          throw new Error('connection reset');
+        },
+      });
+      const intake = new Intake({ config: core.config, redis, moderator: listModerator, queue: core.queue, lifecycle, quota: new QuotaService(redis, core.config), random: () => 0.5 });
+      const one = req('/video a reply lost --draft');
+      const first = await intake.intake(one);
+      if (first.status !== 'accepted') throw new Error(JSON.stringify(first));
+      expect(first.duplicate).toBe(false);
+      expect(await core.submit({ ...one })).toEqual({ ...first, duplicate: true });
+      expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 3, active: 1 });
+      expect(await core.job(first.jobId)).toMatchObject({ state: 'queued' });
+    });
+  });
+
+  it('BullMQ\'s add failing inside it (after the reservation and the record were written) releases them, and the retry makes one job', async () => {
+    await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
+      // The queue's meta hash of the wrong type: BullMQ's script fails on its first read of it.
+      const meta = `${core.config.keyPrefix}:bull:generate:meta`;
+      await redis.set(meta, 'not a hash');
+      const one = req('/video a broken add --draft');
+      expect(await core.submit(one)).toMatchObject({ status: 'refused', reason: 'internal' });
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 0, active: 0 });
+      expect(await redis.zcard(`${core.config.keyPrefix}:fq:waiting:discord:user1`)).toBe(0);
+      expect(await redis.exists(`${core.config.keyPrefix}:idem:discord:${one.eventId}`)).toBe(0);
+      await redis.del(meta);
+      const retry = await core.submit({ ...one });
+      if (retry.status !== 'accepted') throw new Error(JSON.stringify(retry));
+      expect(retry.position).toBe(1);
+      expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 3, active: 1 });
+    });
+  });
+
+  it('a blocked user and a spent quota are refused in it, their answers recorded for a repeat, nothing held', async () => {
+    await withCore({ FRAMECAST_FREE_DAILY_CREDITS: '4', FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
+      await new UserBlocks(redis, core.config.keyPrefix).block('discord:blocked1', 'discord:admin');
+      const blocked = req('/video anything --draft', { userId: 'blocked1' });
+      const b = await core.submit(blocked);
+      expect(b).toMatchObject({ status: 'refused', reason: 'user_blocked', duplicate: false });
+      expect(await core.submit({ ...blocked })).toEqual({ ...b, duplicate: true });
+      expect((await core.submit(req('/video the first --draft'))).status).toBe('accepted');
+      const spent = req('/video the second --draft');
+      const s = await core.submit(spent);
+      expect(s).toMatchObject({ status: 'refused', reason: 'quota_credits', detail: { cost: 3, available: 1 } });
+      expect(await core.submit({ ...spent })).toEqual({ ...s, duplicate: true });
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 3, active: 1 });
+      expect(await core.queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(1);
+    });
+  });
+
+  it('intakes of one tick go in one pipeline; when it fails whole (nothing ran) each is refused, nothing is held, and each retry is accepted', async () => {
+    const conn = testRedis();
+    let pipelines = 0;
+    let broken = 0;
+    const proxied = new Proxy(conn, {
+      get: (target, prop, receiver) => {
+        if (prop !== 'pipeline') return Reflect.get(target, prop, receiver) as unknown;
+        return () => {
+          const p = target.pipeline();
+          pipelines += 1;
+          if (pipelines === 2) {
+            p.exec = () => {
+              broken += 1;
+              return Promise.reject(new Error('connection reset'));
+            };
+          }
+          return p;
+        };
+      },
+    });
+    const config = testConfig({ FRAMECAST_FREE_MAX_CONCURRENT: '50', FRAMECAST_FREE_DAILY_CREDITS: '1000' });
+    const core = createCore({ config, redis: proxied, moderator: listModerator, random: () => 0.5 });
+    const queue = new FairQueue(conn, config.keyPrefix);
+    try {
+      expect((await core.submit(req('/video a warm-up --draft', { userId: 'warm' }))).status).toBe('accepted');
+      const before = pipelines;
+      const many = Array.from({ length: 12 }, (_, i) => req(`/video wave ${i} --draft`));
+      const results = await Promise.all(many.map((r) => core.submit(r)));
+      expect(pipelines - before).toBe(1);
+      expect(broken).toBe(1);
+      expect(results.map((r) => (r.status === 'refused' ? r.reason : r.status))).toEqual(Array.from({ length: 12 }, () => 'internal'));
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 0, active: 0 });
+      const again = await Promise.all(many.map((r) => core.submit({ ...r })));
+      expect(again.map((r) => r.status)).toEqual(Array.from({ length: 12 }, () => 'accepted'));
+      expect(await queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(13);
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 36, active: 12 });
     } finally {
       await queue.queue.obliterate({ force: true });
       await queue.close();
@@ -304,8 +477,13 @@ describe('user settings', () => {
 });
 
 describe('intake failures', () => {
-  function intakeWith(core: Core, queue: FairQueue): Intake {
-    return new Intake({ config: core.config, redis, moderator: listModerator, queue, lifecycle: core.lifecycle, quota: new QuotaService(redis, core.config), random: () => 0.5 });
+  /** `twoStep`: without the one-call admission (as where this BullMQ's add script cannot be run inside it). */
+  function intakeWith(core: Core, queue: FairQueue, twoStep = false): Intake {
+    const lifecycle = twoStep ? twoStepOf(core.lifecycle) : core.lifecycle;
+    return new Intake({ config: core.config, redis, moderator: listModerator, queue, lifecycle, quota: new QuotaService(redis, core.config), random: () => 0.5 });
+  }
+  function twoStepOf(lifecycle: JobLifecycle): JobLifecycle {
+    return Object.assign(Object.create(lifecycle) as JobLifecycle, { intakeOne: undefined });
   }
 
   it('a failure after the job was queued still answers accepted, and a retry of the event gives the same job', async () => {
@@ -331,7 +509,7 @@ describe('intake failures', () => {
     });
   });
 
-  it('a failure before the job was queued refunds, marks nothing queued, and lets the retry run', async () => {
+  it('(two steps) a failure before the job was queued refunds, marks nothing queued, and lets the retry run', async () => {
     await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
       class BrokenQueue extends FairQueue {
         failures = 1;
@@ -341,7 +519,7 @@ describe('intake failures', () => {
         }
       }
       const queue = new BrokenQueue(redis, core.config.keyPrefix);
-      const intake = intakeWith(core, queue);
+      const intake = intakeWith(core, queue, true);
       const one = req('/video a broken queue --draft');
       const first = await intake.intake(one);
       expect(first).toMatchObject({ status: 'refused', reason: 'internal' });
@@ -354,9 +532,9 @@ describe('intake failures', () => {
     });
   });
 
-  it('the answer failing to be recorded after the enqueue still answers accepted; a retry after the lease takes it over: one job, one charge', async () => {
+  it('(two steps) the answer failing to be recorded after the enqueue still answers accepted; a retry after the lease takes it over: one job, one charge', async () => {
     await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
-      const lifecycle = Object.assign(Object.create(core.lifecycle) as JobLifecycle, {
+      const lifecycle = Object.assign(twoStepOf(core.lifecycle), {
         queuedAnswer: () => Promise.reject(new Error('connection reset')),
       });
       const intake = new Intake({ config: core.config, redis, moderator: listModerator, queue: core.queue, lifecycle, quota: new QuotaService(redis, core.config), random: () => 0.5 });
@@ -377,11 +555,11 @@ describe('intake failures', () => {
     });
   });
 
-  it('an admission whose reply is lost (it ran) is released: nothing held, the job failed, and the retry makes one job', async () => {
+  it('(two steps) an admission whose reply is lost (it ran) is released: nothing held, the job failed, and the retry makes one job', async () => {
     await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '5' }, async (core) => {
       let lost = '';
       // A text-only request is claimed and admitted in one call (intakeAdmit); admit is the path of a takeover or an image.
-      const lifecycle = Object.assign(Object.create(core.lifecycle) as JobLifecycle, {
+      const lifecycle = Object.assign(twoStepOf(core.lifecycle), {
         admit: async (input: AdmitInput) => {
           await core.lifecycle.admit(input);
           lost = input.record.jobId;
@@ -405,7 +583,7 @@ describe('intake failures', () => {
     });
   });
 
-  it('many intakes in one tick share one pipeline for their adds and answers; if it fails, each job is enqueued and answered on its own', async () => {
+  it('(two steps) many intakes in one tick share one pipeline for their adds and answers; if it fails, each job is enqueued and answered on its own', async () => {
     await withCore({ FRAMECAST_FREE_MAX_CONCURRENT: '50', FRAMECAST_FREE_DAILY_CREDITS: '1000' }, async (core) => {
       class PipelineBroken extends FairQueue {
         pipelines = 0;
@@ -432,7 +610,7 @@ describe('intake failures', () => {
         }
       }
       const queue = new PipelineBroken(redis, core.config.keyPrefix);
-      const intake = new Intake({ config: core.config, redis, moderator: listModerator, queue, lifecycle: core.lifecycle, quota: new QuotaService(redis, core.config), random: () => 0.5 });
+      const intake = new Intake({ config: core.config, redis, moderator: listModerator, queue, lifecycle: twoStepOf(core.lifecycle), quota: new QuotaService(redis, core.config), random: () => 0.5 });
       const many = Array.from({ length: 12 }, (_, i) => req(`/video wave ${i} --draft`));
       const results = await Promise.all(many.map((r) => intake.intake(r)));
       expect(results.map((r) => (r.status === 'refused' ? r.reason : r.status))).toEqual(Array.from({ length: 12 }, () => 'accepted'));

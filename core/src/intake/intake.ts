@@ -4,13 +4,13 @@ import type { Logger } from 'pino';
 import type { FramecastConfig } from '../config/config.ts';
 import { parseVideoCommand, formatSpecSummary, type GrammarError } from '../grammar/index.ts';
 import { formatEta, t, tAll, type LocalizedText, type MessageId } from '../i18n/messages.ts';
-import type { AdmitInput, AdmitResult, IntakeAnswerWrite, IntakeClaim, JobLifecycle } from '../jobs/job-lifecycle.ts';
+import type { AdmitInput, AdmitResult, IntakeAnswerWrite, IntakeClaim, IntakeOneResult, JobLifecycle } from '../jobs/job-lifecycle.ts';
 import { ChatRequestSchema, type ChatRequest, type ChatRequestInput, type Locale } from '../model/chat-request.schema.ts';
 import type { GenerationSpec } from '../model/generation-spec.schema.ts';
 import type { ContentModerator, ModerationContext, ModerationVerdict } from '../moderation/content-moderator.ts';
 import { FairQueue } from '../queue/fair-queue.ts';
 import { costOf } from '../quota/cost.ts';
-import { QuotaService } from '../quota/quota-service.ts';
+import { QuotaService, type ReserveDecision } from '../quota/quota-service.ts';
 import { Keys, tenantKeyOf, userKeyOf } from '../redis/keys.ts';
 import { TickBatcher } from '../redis/tick-batcher.ts';
 import { UserBlocks } from '../users/user-blocks.ts';
@@ -75,7 +75,21 @@ const IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600;
 const LEASE_MS = 30_000;
 const DUPLICATE_POLL_MS = 25;
 
-type IdemRecord = { state: 'pending'; jobId: string; leaseUntil: number } | { state: 'done'; jobId: string; result: IntakeResult };
+/** What an accepted answer is made from: the one-call intake stores these, not the texts. */
+interface AcceptedFacts {
+  cost: number;
+  reviewRequired: boolean;
+  spec: GenerationSpec;
+  position: number;
+  etaSeconds: number;
+  creditsLeft: number;
+}
+
+type IdemRecord =
+  | { state: 'pending'; jobId: string; leaseUntil: number }
+  | { state: 'done'; jobId: string; result: IntakeResult }
+  /** Written by the one-call intake (intake-one-26.lua): the answer is made again from its facts. */
+  | { state: 'done'; jobId: string; accepted: AcceptedFacts };
 
 interface IntakeProgress {
   reserved: boolean;
@@ -244,6 +258,7 @@ export class Intake {
    * (nothing written: the caller waits for that intake's answer, or takes it over).
    */
   private async intakeTextOnly(req: ChatRequest, idemKey: string, prepared: Prepared & { ok: true }): Promise<IntakeResult | 'claimed'> {
+    if (typeof this.deps.lifecycle.intakeOne === 'function' && this.deps.lifecycle.intakeInOneCall) return this.intakeInOneCall(req, idemKey, prepared);
     const jobId = newJobId();
     const claimRaw = JSON.stringify({ state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS } satisfies IdemRecord);
     const progress: IntakeProgress = { reserved: false, recorded: false, enqueued: false, answered: false };
@@ -257,6 +272,107 @@ export class Intake {
     return this.answer(idemKey, jobId, claimRaw, progress, result);
   }
 
+  /**
+   * The text-only path in one Redis call (JobLifecycle.intakeOne): claim, block check, admission,
+   * BullMQ's add, the 'queued' event and the answer's facts over the claim. Only a refusal takes a
+   * second round trip (its answer written over the claim). 'claimed' as intakeTextOnly's.
+   */
+  private async intakeInOneCall(req: ChatRequest, idemKey: string, prepared: Prepared & { ok: true }): Promise<IntakeResult | 'claimed'> {
+    const { config, quota, queue, lifecycle } = this.deps;
+    const jobId = newJobId();
+    const claimRaw = JSON.stringify({ state: 'pending', jobId, leaseUntil: this.now() + LEASE_MS } satisfies IdemRecord);
+    const { spec, reviewRequired } = prepared;
+    const userKey = userKeyOf(req.platform, req.userId);
+    const tier = tierOf(config, userKey, req.roles);
+    const input = this.admitInput(req, jobId, spec, reviewRequired);
+    const cost = input.record.cost;
+    // The 'done' record up to its place in line, which the script completes (AcceptedFacts).
+    const head = `{"state":"done","jobId":${JSON.stringify(jobId)},"accepted":{"cost":${cost},"reviewRequired":${reviewRequired},"spec":${JSON.stringify(spec)},`;
+    const nothing: IntakeProgress = { reserved: false, recorded: false, enqueued: false, answered: false };
+    let out: IntakeOneResult;
+    try {
+      const enqueue = await queue.oneCallAdd({ version: 2, jobId, userKey, enqueuedAt: input.record.createdAt }, spec.mode);
+      out = await lifecycle.intakeOne(input, { key: idemKey, value: claimRaw, ttlSeconds: IDEMPOTENCY_TTL_SECONDS }, enqueue, head);
+    } catch (err) {
+      return this.oneCallFailed(err, req, idemKey, jobId, claimRaw);
+    }
+    switch (out.outcome) {
+      case 'claimed':
+        return 'claimed';
+      case 'blocked':
+        return this.answer(idemKey, jobId, claimRaw, nothing, refusal('user_blocked', 'refusal.user_blocked'));
+      case 'refused': {
+        const decision = quota.decide(tier, out.reserve);
+        // A reservation of a brand-new job id found already made cannot be: released as a failure.
+        if (decision.ok) return this.oneCallFailed(new Error(`unexpected reservation state ${String(out.reserve[0])}`), req, idemKey, jobId, claimRaw);
+        return this.answer(idemKey, jobId, claimRaw, nothing, this.quotaRefusal(decision, cost));
+      }
+      case 'accepted':
+        this.deps.logger?.info({ jobId, platform: req.platform, cost, tier, position: out.position }, 'job accepted');
+        return this.acceptedResult(jobId, { cost, reviewRequired, spec, position: out.position, etaSeconds: out.etaSeconds, creditsLeft: out.creditsLeft }, false);
+    }
+  }
+
+  /**
+   * The one call failed, or its reply was lost after it ran: the event's record says which. The
+   * answer written (it ran whole): accepted. Our claim (it ran and refused, or stopped part-way):
+   * released as any failure, for the event's retry to run again. Unreadable: nothing is released
+   * (the job may be queued), and a retry takes the claim over once its lease ends.
+   */
+  private async oneCallFailed(err: unknown, req: ChatRequest, idemKey: string, jobId: string, claimRaw: string): Promise<IntakeResult> {
+    let raw: string | null;
+    try {
+      raw = await this.deps.redis.get(idemKey);
+    } catch {
+      this.deps.logger?.error({ err, jobId, platform: req.platform }, 'intake failed; whether it queued the job is unknown: a retry of the event will find out');
+      return refusal('internal', 'refusal.internal');
+    }
+    if (raw !== null && raw !== claimRaw) {
+      const rec = JSON.parse(raw) as IdemRecord;
+      if (rec.state === 'done' && rec.jobId === jobId && 'accepted' in rec) {
+        this.deps.logger?.warn({ err, jobId, platform: req.platform }, 'intake reply lost after it ran: accepted');
+        return this.acceptedResult(jobId, rec.accepted, false);
+      }
+    }
+    const touched: IntakeProgress = { reserved: raw === claimRaw, recorded: raw === claimRaw, enqueued: false, answered: false };
+    return this.failed(err, req, idemKey, jobId, claimRaw, touched);
+  }
+
+  /** An accepted answer from its facts: the same for the intake and for a repeat of its event. */
+  private acceptedResult(jobId: string, f: AcceptedFacts, duplicate = true): Extract<IntakeResult, { status: 'accepted' }> {
+    const vars = (l: Locale) => ({
+      summary: formatSpecSummary(f.spec, l),
+      jobId,
+      position: Math.max(1, f.position),
+      eta: formatEta(f.etaSeconds, l),
+      credits: f.creditsLeft,
+    });
+    return {
+      status: 'accepted',
+      jobId,
+      position: f.position,
+      etaSeconds: f.etaSeconds,
+      cost: f.cost,
+      creditsLeft: f.creditsLeft,
+      reviewRequired: f.reviewRequired,
+      spec: f.spec,
+      message: tAll(f.reviewRequired ? 'intake.accepted_review' : 'intake.accepted', vars),
+      duplicate,
+    };
+  }
+
+  private quotaRefusal(decision: ReserveDecision & { ok: false }, cost: number): IntakeResult {
+    const { config } = this.deps;
+    switch (decision.reason) {
+      case 'credits':
+        return refusal('quota_credits', 'refusal.quota_credits', { cost, available: decision.available, timeZone: config.timeZone }, { cost, available: decision.available });
+      case 'concurrency':
+        return refusal('quota_concurrency', 'refusal.quota_concurrency', { active: decision.active, limit: decision.limit }, { active: decision.active, limit: decision.limit });
+      case 'tenant':
+        return refusal('quota_tenant', 'refusal.quota_tenant', { timeZone: config.timeZone });
+    }
+  }
+
   /** An intake that threw: accepted all the same once queued; otherwise released, and the event's claim with it. */
   private async failed(err: unknown, req: ChatRequest, idemKey: string, jobId: string, claimRaw: string, progress: IntakeProgress): Promise<IntakeResult> {
     this.deps.logger?.error({ err, jobId, platform: req.platform }, 'intake failed');
@@ -267,6 +383,8 @@ export class Intake {
     }
     if (progress.reserved || progress.recorded) {
       await this.deps.lifecycle.abandon(jobId, 'intake failed before the job was queued').catch((e: unknown) => this.deps.logger?.error({ err: e, jobId }, 'could not release an abandoned intake'));
+      // Its rank among the user's waiting jobs goes too (it would push their next job back).
+      await this.deps.queue.taken(userKeyOf(req.platform, req.userId), jobId).catch(() => undefined);
     }
     // Forget the claim so that the platform's retry of this event can try again.
     await this.deps.redis.eval(CAS_DEL_SCRIPT, 1, idemKey, claimRaw).catch(() => undefined);
@@ -312,7 +430,7 @@ export class Intake {
         continue;
       }
       const rec = JSON.parse(raw) as IdemRecord;
-      if (rec.state === 'done') return { kind: 'done', result: rec.result };
+      if (rec.state === 'done') return { kind: 'done', result: 'accepted' in rec ? this.acceptedResult(rec.jobId, rec.accepted) : rec.result };
       if (rec.leaseUntil < this.now()) {
         const claimRaw = JSON.stringify({ state: 'pending', jobId: rec.jobId, leaseUntil: this.now() + LEASE_MS } satisfies IdemRecord);
         const ok = await this.deps.redis.eval(CAS_SCRIPT, 1, idemKey, raw, claimRaw, IDEMPOTENCY_TTL_SECONDS);
@@ -456,27 +574,14 @@ export class Intake {
    */
   private async admitAndQueue(req: ChatRequest, jobId: string, spec: GenerationSpec, reviewRequired: boolean, progress: IntakeProgress, claim?: IntakeClaim): Promise<IntakeResult | 'claimed'> {
     const { config, quota, queue, lifecycle } = this.deps;
-    const locale = req.locale ?? config.defaultLocale;
     const userKey = userKeyOf(req.platform, req.userId);
-    const tenantKey = tenantKeyOf(req.platform, req.tenantId);
     const tier = tierOf(config, userKey, req.roles);
-    const cost = costOf(spec);
-    const createdAt = this.now();
     // Should the call fail, it may have run all the same (a lost reply): what it may have reserved
     // and recorded is released (abandon is a no-op for a job never admitted).
     progress.reserved = true;
     progress.recorded = true;
-    const input: AdmitInput = {
-      record: {
-        version: 2, jobId, platform: req.platform, userKey, tenantKey, channelId: req.channelId,
-        eventId: req.eventId, cost, spec, createdAt, reviewRequired, replyTarget: req.replyTarget, locale, tier,
-      },
-      reserve: quota.reserveCall({ jobId, userKey, tenantKey, cost, tier, now: createdAt }),
-      // The user's choice, else the operator's default.
-      settingsKey: this.keys.userSettings(userKey),
-      defaultAllowDowngrade: config.env.FRAMECAST_OOM_DOWNGRADE,
-      fairQueue: queue.admissionKeys(userKey, spec.mode),
-    };
+    const input = this.admitInput(req, jobId, spec, reviewRequired);
+    const { cost, createdAt } = input.record;
     let admitted: AdmitResult;
     if (claim === undefined) {
       admitted = await lifecycle.admit(input);
@@ -497,16 +602,7 @@ export class Intake {
       admitted = out.admit;
     }
     const decision = quota.decide(tier, admitted.reserve);
-    if (!decision.ok) {
-      switch (decision.reason) {
-        case 'credits':
-          return refusal('quota_credits', 'refusal.quota_credits', { cost, available: decision.available, timeZone: config.timeZone }, { cost, available: decision.available });
-        case 'concurrency':
-          return refusal('quota_concurrency', 'refusal.quota_concurrency', { active: decision.active, limit: decision.limit }, { active: decision.active, limit: decision.limit });
-        case 'tenant':
-          return refusal('quota_tenant', 'refusal.quota_tenant', { timeZone: config.timeZone });
-      }
-    }
+    if (!decision.ok) return this.quotaRefusal(decision, cost);
 
     if (!admitted.admitted) {
       // A takeover of an intake that had already queued this job, which has since been settled:
@@ -525,25 +621,7 @@ export class Intake {
       ? await quota.show(userKey, tier, this.now()).then((q) => q.available, () => 0)
       : decision.dailyLeft + decision.bonusLeft;
     this.deps.logger?.info({ jobId, platform: req.platform, cost, tier, position: pos.position }, 'job accepted');
-    const vars = (l: Locale) => ({
-      summary: formatSpecSummary(spec, l),
-      jobId,
-      position: Math.max(1, pos.position),
-      eta: formatEta(pos.etaSeconds, l),
-      credits: creditsLeft,
-    });
-    const result: IntakeResult = {
-      status: 'accepted',
-      jobId,
-      position: pos.position,
-      etaSeconds: pos.etaSeconds,
-      cost,
-      creditsLeft,
-      reviewRequired,
-      spec,
-      message: tAll(reviewRequired ? 'intake.accepted_review' : 'intake.accepted', vars),
-      duplicate: false,
-    };
+    const result = this.acceptedResult(jobId, { cost, reviewRequired, spec, position: pos.position, etaSeconds: pos.etaSeconds, creditsLeft }, false);
 
     // 5. Enqueue (the record is written, so a worker always finds it).
     const payload = { version: 2 as const, jobId, userKey, enqueuedAt: createdAt };
@@ -562,6 +640,27 @@ export class Intake {
     progress.enqueued = true;
     progress.spec = spec;
     return result;
+  }
+
+  /** The admission of one job: its record, its reservation, the user's settings and its place among the user's waiting jobs. */
+  private admitInput(req: ChatRequest, jobId: string, spec: GenerationSpec, reviewRequired: boolean): AdmitInput {
+    const { config, quota, queue } = this.deps;
+    const userKey = userKeyOf(req.platform, req.userId);
+    const tenantKey = tenantKeyOf(req.platform, req.tenantId);
+    const tier = tierOf(config, userKey, req.roles);
+    const cost = costOf(spec);
+    const createdAt = this.now();
+    return {
+      record: {
+        version: 2, jobId, platform: req.platform, userKey, tenantKey, channelId: req.channelId,
+        eventId: req.eventId, cost, spec, createdAt, reviewRequired, replyTarget: req.replyTarget, locale: req.locale ?? config.defaultLocale, tier,
+      },
+      reserve: quota.reserveCall({ jobId, userKey, tenantKey, cost, tier, now: createdAt }),
+      // The user's choice, else the operator's default.
+      settingsKey: this.keys.userSettings(userKey),
+      defaultAllowDowngrade: config.env.FRAMECAST_OOM_DOWNGRADE,
+      fairQueue: queue.admissionKeys(userKey, spec.mode),
+    };
   }
 
   private queueConnection: Promise<TickBatcher> | undefined;

@@ -7,7 +7,7 @@ import type { DeliveryQueues } from '../queue/delivery-queues.ts';
 import { DeliveryJobDataSchema, type DeliveryJobData, type DeliveryOutcome, type VideoResult } from '../queue/job-payloads.schema.ts';
 import { Keys } from '../redis/keys.ts';
 import { TickBatcher } from '../redis/tick-batcher.ts';
-import { withJobScripts, type RedisWithJobScripts } from './job-scripts.ts';
+import { INTAKE_IN_ONE_CALL, withJobScripts, type RedisWithJobScripts } from './job-scripts.ts';
 import { RECORD_TTL_SECONDS, USER_LIST_MAX, JobRecordSchema, JobStore, toHash, type JobRecord, type JobRecordInput, type JobState } from './job-record.ts';
 import { Ledger, RESERVATION_TTL_SECONDS } from './ledger.ts';
 import { shareKeysOf } from './collab-ledger.ts';
@@ -92,6 +92,16 @@ export type IntakeAdmitResult =
   | { outcome: 'blocked' }
   | { outcome: 'admit'; admit: AdmitResult };
 
+export type IntakeOneResult =
+  /** The event was claimed before: `record` is what holds it (pending or done); nothing written. */
+  | { outcome: 'claimed'; record: string }
+  /** The claim is written and the user is blocked: nothing else written. */
+  | { outcome: 'blocked' }
+  /** The claim is written and the reservation refused (reserve.lua's answer): nothing else written. */
+  | { outcome: 'refused'; reserve: [string, string | number, string | number] }
+  /** Admitted, queued, the 'queued' event sent and the answer's facts written over the claim. */
+  | { outcome: 'accepted'; position: number; etaSeconds: number; creditsLeft: number; rank: number };
+
 /** The intake's answer to write over its claim once its job is queued. */
 export interface IntakeAnswerWrite {
   key: string;
@@ -175,6 +185,40 @@ export class JobLifecycle {
     if (out[0] === 'claimed') return { outcome: 'claimed', record: String(out[1] ?? '') };
     if (out[0] === 'blocked') return { outcome: 'blocked' };
     return { outcome: 'admit', admit: this.admitResult(out) };
+  }
+
+  /** Whether intakeOne can run here (this BullMQ's add script found: see queue/bullmq-add.ts). */
+  get intakeInOneCall(): boolean {
+    return INTAKE_IN_ONE_CALL;
+  }
+
+  /**
+   * A text-only intake in one Redis call (intake-one-26.lua): the event claimed, the block read, the
+   * admission (as admit), the job added to the generate queue by BullMQ's own script with the
+   * priority of its rank, its 'queued' event, and the answer written over the claim: `answerHead`
+   * (the 'done' record up to its place in line, which the script completes with position,
+   * etaSeconds and creditsLeft). `enqueue`: FairQueue.oneCallAdd's. Only where INTAKE_IN_ONE_CALL.
+   */
+  async intakeOne(input: AdmitInput, claim: IntakeClaim, enqueue: { keys: string[]; args: (string | number)[] }, answerHead: string): Promise<IntakeOneResult> {
+    // The ETA's mean run time comes with `enqueue` (cached): the run times are not read per call.
+    const call = this.admitCall({ ...input, fairQueue: { ...input.fairQueue, durationSamples: 0 } });
+    const r = input.record;
+    const out = await this.batch.run<(string | number)[]>((p) => (p as unknown as RedisWithJobScripts).fcIntakeOne(
+      claim.key, this.keys.blockedUsers(), ...call.keys, this.keys.progressStream(), ...enqueue.keys,
+      // A Buffer argument makes ioredis write the command into one buffer instead of growing a
+      // string (with a CJK prompt the pipeline's string is two-byte and costly to flatten and encode).
+      claim.value, claim.ttlSeconds, r.userKey, ...call.args, this.streamMaxLen, r.platform, ...enqueue.args, Buffer.from(answerHead),
+    ));
+    switch (out[0]) {
+      case 'claimed':
+        return { outcome: 'claimed', record: String(out[1] ?? '') };
+      case 'blocked':
+        return { outcome: 'blocked' };
+      case 'accepted':
+        return { outcome: 'accepted', position: Number(out[1]), etaSeconds: Number(out[2]), creditsLeft: Number(out[3]), rank: Number(out[4]) };
+      default:
+        return { outcome: 'refused', reserve: [String(out[0]), out[1] ?? 0, out[2] ?? 0] };
+    }
   }
 
   /** Keys and arguments of admit-14.lua. The record is the intake's own, built from parsed input: not parsed again. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Job, Queue, type ConnectionOptions, type RedisClient } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Keys } from '../redis/keys.ts';
+import { BULLMQ_ADD_PRIORITIZED_KEYS } from './bullmq-add.ts';
 import type { TickBatcher } from '../redis/tick-batcher.ts';
 import { GENERATE_QUEUE, GenerateJobDataSchema, type GenerateJobData, type GenerateJobDataInput } from './job-payloads.schema.ts';
 
@@ -219,6 +220,38 @@ export class FairQueue {
       prioritized: `${base}:prioritized`, wait: `${base}:wait`, active: `${base}:active`,
       durations: this.keys.durations(mode), durationSamples: DURATION_SAMPLES,
     };
+  }
+
+  private optsTemplate: string | undefined;
+  private averageCache: Partial<Record<'draft' | 'final', { at: number; seconds: number }>> = {};
+
+  /**
+   * What the intake's one-call admission (JobLifecycle.intakeOne) needs to add a job with BullMQ's
+   * own addPrioritizedJob inside its script: that script's 9 keys, then the queue's key prefix, the
+   * job's name, its data (JSON), its options as BullMQ encodes them (JSON, without the id and the
+   * priority, which the script sets: the priority comes from the rank it gives), the workers and the
+   * mode's mean run time (both cached for 5 s: the ETA's inputs).
+   */
+  async oneCallAdd(input: GenerateJobData, mode: 'draft' | 'final'): Promise<{ keys: string[]; args: (string | number)[] }> {
+    const data: GenerateJobData = { version: input.version, jobId: input.jobId, userKey: input.userKey, enqueuedAt: input.enqueuedAt };
+    // BullMQ's own encoding of our options (Job.asJSON), once.
+    this.optsTemplate ??= JSON.stringify(new Job(this.queue, 'generate', {}, { ...JOB_OPTIONS, backoff: this.backoff }).asJSON().opts);
+    const k = this.queue.keys;
+    const [workers, avg] = await Promise.all([this.workerCount(), this.averageSecondsCached(mode)]);
+    return {
+      keys: BULLMQ_ADD_PRIORITIZED_KEYS.map((name) => k[name] ?? `${k['']}${name}`),
+      args: [k[''] ?? '', 'generate', JSON.stringify(data), this.optsTemplate, workers, avg],
+    };
+  }
+
+  /** averageSeconds, read at most every 5 s. */
+  private async averageSecondsCached(mode: 'draft' | 'final'): Promise<number> {
+    const now = Date.now();
+    const c = this.averageCache[mode];
+    if (c !== undefined && now - c.at < 5_000) return c.seconds;
+    const seconds = await this.averageSeconds(mode);
+    this.averageCache[mode] = { at: now, seconds };
+    return seconds;
   }
 
   /** BullMQ's hash of a job in the generate queue (exists once the job is queued). */

@@ -3,6 +3,12 @@
   intake-admit-16.lua (the same with the event's claim in front). K and A are admit-14's KEYS and
   ARGV (listed there); reserve.lua and ledger.lua come first. Returns admit-14's answer.
 ]]
+-- The priority the fair queue gives a rank (FairQueue's fairPriority): a round-robin between users,
+-- drafts ahead of finals of the same rank. final: '1' for a final job, '0' for a draft.
+local function fairPriority(rank, final)
+  return 1 + 2 * math.min(math.max(0, rank), 1000000) + tonumber(final)
+end
+
 local function admit(K, A)
   local RK = { K[1], K[2], K[3], K[4], K[5] }
   local RA = {}
@@ -50,11 +56,13 @@ local function admit(K, A)
   -- The priority the fair queue gives this rank (fairPriority); BullMQ scores a prioritized job
   -- priority * 2^32 + an insertion counter, so every job now waiting with a priority at most ours
   -- runs before it.
-  local priority = 1 + 2 * math.min(math.max(0, rank), 1000000) + tonumber(A[19])
+  local priority = fairPriority(rank, A[19])
   local ahead = redis.call('ZCOUNT', K[11], '-inf', '(' .. string.format('%.0f', (priority + 1) * 4294967296))
   local out = { r[1], r[2], r[3], rank, ahead, redis.call('LLEN', K[12]), redis.call('LLEN', K[13]) }
-  for _, d in ipairs(redis.call('LRANGE', K[14], 0, tonumber(A[21]) - 1)) do
-    out[#out + 1] = d
+  if tonumber(A[21]) > 0 then
+    for _, d in ipairs(redis.call('LRANGE', K[14], 0, tonumber(A[21]) - 1)) do
+      out[#out + 1] = d
+    end
   end
   return out
 end
