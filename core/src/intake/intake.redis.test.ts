@@ -382,7 +382,7 @@ describe('the one-call intake (claim, admission, BullMQ\'s own add, queued event
     });
   });
 
-  it('intakes of one tick go in one pipeline; when it fails whole (nothing ran) each is refused, nothing is held, and each retry is accepted', async () => {
+  it('intakes of one tick go in pipelines of at most 8; when one fails whole (nothing ran) its intakes are refused, nothing of theirs held, and each retry is accepted', async () => {
     const conn = testRedis();
     let pipelines = 0;
     let broken = 0;
@@ -410,10 +410,11 @@ describe('the one-call intake (claim, admission, BullMQ\'s own add, queued event
       const before = pipelines;
       const many = Array.from({ length: 12 }, (_, i) => req(`/video wave ${i} --draft`));
       const results = await Promise.all(many.map((r) => core.submit(r)));
-      expect(pipelines - before).toBe(1);
+      // 8 then 4; the first of them fails.
+      expect(pipelines - before).toBe(2);
       expect(broken).toBe(1);
-      expect(results.map((r) => (r.status === 'refused' ? r.reason : r.status))).toEqual(Array.from({ length: 12 }, () => 'internal'));
-      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 0, active: 0 });
+      expect(results.map((r) => (r.status === 'refused' ? r.reason : r.status))).toEqual([...Array.from({ length: 8 }, () => 'internal'), ...Array.from({ length: 4 }, () => 'accepted')]);
+      expect(await core.quota.show('discord:user1', { tier: 'free' })).toMatchObject({ held: 12, active: 4 });
       const again = await Promise.all(many.map((r) => core.submit({ ...r })));
       expect(again.map((r) => r.status)).toEqual(Array.from({ length: 12 }, () => 'accepted'));
       expect(await queue.queue.getJobCountByTypes('prioritized', 'waiting')).toBe(13);

@@ -143,7 +143,9 @@ export class JobLifecycle {
     this.streamMaxLen = o.streamMaxLen ?? 10_000;
     this.retention = o.undeliverableRetentionSeconds ?? 7 * 24 * 3600;
     this.deliveryTtl = o.deliveryRecordSeconds ?? 30 * 24 * 3600;
-    this.batch = new TickBatcher(this.redis);
+    // At most 8 a pipeline: with more, Redis waits for this process to prepare the whole turn's
+    // intakes, then this process waits for Redis to run them all (bench intake: ~15% more per second).
+    this.batch = new TickBatcher(this.redis, 8);
   }
 
   /** Writes a new job's record (state `queued`); a second call for the same id changes nothing. */

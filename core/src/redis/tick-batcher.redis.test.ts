@@ -38,4 +38,17 @@ describe('TickBatcher', () => {
     const answers = await Promise.all(['2', '3'].map((n) => batch.run<string>((p) => (p as unknown as WithEcho).tbEcho(n))));
     expect(answers).toEqual(['echo:2', 'echo:3']);
   });
+
+  it('sends a pipeline as soon as it holds maxBatch commands, in order, each caller getting its own answer', async () => {
+    let pipelines = 0;
+    const counting = new Proxy(redis, {
+      get: (target, prop, receiver) => (prop === 'pipeline' ? () => ((pipelines += 1), target.pipeline()) : (Reflect.get(target, prop, receiver) as unknown)),
+    });
+    const batch = new TickBatcher(counting, 8);
+    const key = `tb:${Math.random()}`;
+    const answers = await Promise.all(Array.from({ length: 20 }, () => batch.run<number>((p) => p.incr(key))));
+    expect(answers).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(pipelines).toBe(3);
+    await redis.del(key);
+  });
 });

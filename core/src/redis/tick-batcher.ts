@@ -15,7 +15,15 @@ export class TickBatcher {
   private pipeline: ChainableCommander | undefined;
   private pending: Pending[] = [];
 
-  constructor(private readonly redis: Redis) {}
+  /**
+   * `maxBatch`: a pipeline is sent as soon as it holds this many commands, so that Redis runs the
+   * first ones while this process still prepares the rest of the turn's (the two overlap instead
+   * of taking turns).
+   */
+  constructor(
+    private readonly redis: Redis,
+    private readonly maxBatch = Infinity,
+  ) {}
 
   /**
    * Adds one command to this turn's pipeline. `add` calls exactly one command on what it is given:
@@ -27,9 +35,11 @@ export class TickBatcher {
       process.nextTick(() => this.flush());
     }
     add(this.pipeline);
-    return new Promise<T>((resolve, reject) => {
+    const answer = new Promise<T>((resolve, reject) => {
       this.pending.push({ add, resolve: resolve as (v: unknown) => void, reject });
     });
+    if (this.pending.length >= this.maxBatch) this.flush();
+    return answer;
   }
 
   private flush(): void {
