@@ -75,7 +75,7 @@ async function command(port: number, user: string, text: string, triggerId: stri
 }
 
 describe('scale-out: two HTTP replicas and two workers on one Redis (real processes)', () => {
-  it('requests spread over both replicas (the same event to both): no duplicate job, fairness held, every job done and delivered once', { timeout: 240_000 }, async () => {
+  it('requests spread over both replicas (the same event to both): no duplicate job, fairness held, every job done and delivered once, its progress rendered by one replica', { timeout: 240_000 }, async () => {
     const [p1, p2] = [await freePort(), await freePort()];
     const env = {
       REDIS_URL: testRedisUrl(), FRAMECAST_KEY_PREFIX: uniquePrefix(), FRAMECAST_DATA_DIR: dir, FRAMECAST_MODEL_DIR: MODEL_DIR, LOG_LEVEL: 'silent', LANG: 'en_US.UTF-8',
@@ -140,6 +140,11 @@ describe('scale-out: two HTTP replicas and two workers on one Redis (real proces
       await new Promise((r) => setTimeout(r, 2000));
       expect(fake.calls.filter((c) => c.method === 'files.completeUploadExternal')).toHaveLength(4);
       for (const id of ids) expect((await core.job(id))?.state).toBe('succeeded');
+      // Each job's status message was rendered by one replica (a render lease per job), not by both
+      // in turn: its texts never repeat back to back, and each job got one status message.
+      const histories = [...fake.messages.values()].map((m) => m.history);
+      expect(histories.length).toBeGreaterThanOrEqual(4);
+      for (const h of histories) expect(h.filter((text, i) => i > 0 && text === h[i - 1]), JSON.stringify(h)).toEqual([]);
       for (const c of [...workers, ...bots]) await stop(c);
     } finally {
       await core.close();

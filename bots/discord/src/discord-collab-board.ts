@@ -276,7 +276,8 @@ export class DiscordCollabBoards {
   }
 
   async start(): Promise<void> {
-    this.unsubscribe = await this.o.core.collab.subscribe((e) => this.onEvent(e), { platform: 'discord' });
+    // One replica at a time edits a board's message from its events (the others skip that board).
+    this.unsubscribe = await this.o.core.collab.subscribe((e) => this.onEvent(e), { platform: 'discord' }, { exclusive: 'discord-collab' });
   }
 
   close(): void {

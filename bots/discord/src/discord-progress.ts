@@ -151,5 +151,5 @@ export async function startDiscordProgress(ctx: DiscordContext, opts: DiscordPro
     v.attempt = attempt;
     v.lastEditAt = at;
     board.edit(e.jobId, () => edit(e, v, content));
-  }, { minStepIntervalMs: 0 });
+  }, { minStepIntervalMs: 0, exclusive: 'discord-progress' });
 }

@@ -439,7 +439,8 @@ export class SlackCollab {
 
   /** Follows every Slack board's events (`core.collab.subscribe`). */
   subscribe(): Promise<Unsubscribe> {
-    return this.deps.core.collab.subscribe((e) => this.onEvent(e), { platform: 'slack' });
+    // One replica at a time edits a board's message from its events (the others skip that board).
+    return this.deps.core.collab.subscribe((e) => this.onEvent(e), { platform: 'slack' }, { exclusive: 'slack-collab' });
   }
 
   /** A vote, Show or Render from the board message (a button or a reaction), as `user`. */

@@ -241,5 +241,5 @@ export async function startSlackProgress(opts: SlackProgressOptions): Promise<Un
       }
     });
     if (!edited) logger.debug({ jobId: e.jobId, type: e.type }, 'status edit skipped: the message already shows a later state');
-  }, { minStepIntervalMs: opts.minStepIntervalMs ?? 2000 });
+  }, { minStepIntervalMs: opts.minStepIntervalMs ?? 2000, exclusive: 'slack-progress' });
 }

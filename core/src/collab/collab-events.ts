@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { CollabEventSchema, type CollabEvent } from './collab-payloads.ts';
+import { RenderLeases } from '../progress/render-lease.ts';
 
 type StreamEntry = [string, string[]];
 const MAX_LEN = 10_000;
@@ -14,7 +15,7 @@ export class CollabEvents {
   private loop: Promise<void> | undefined;
   private closed = false;
   private lastId = '$';
-  private readonly subs = new Set<{ handler: (e: CollabEvent) => void | Promise<void>; platform?: string; chain: Promise<void> }>();
+  private readonly subs = new Set<{ handler: (e: CollabEvent) => void | Promise<void>; platform?: string; chain: Promise<void>; leases?: RenderLeases }>();
 
   constructor(
     private readonly redis: Redis,
@@ -40,8 +41,13 @@ export class CollabEvents {
     });
   }
 
-  async subscribe(handler: (e: CollabEvent) => void | Promise<void>, filter: { platform?: string } = {}): Promise<() => void> {
-    const sub = { handler, ...(filter.platform === undefined ? {} : { platform: filter.platform }), chain: Promise.resolve() };
+  /**
+   * `exclusive`: a renderer's name; of the processes subscribed under it, one at a time gets a given
+   * board's events (RenderLeases: N replicas edit a board's message once, not N times).
+   */
+  async subscribe(handler: (e: CollabEvent) => void | Promise<void>, filter: { platform?: string } = {}, opts: { exclusive?: string; exclusiveLeaseMs?: number } = {}): Promise<() => void> {
+    const leases = opts.exclusive === undefined ? undefined : new RenderLeases(this.redis, this.prefix, opts.exclusive, { ...(opts.exclusiveLeaseMs === undefined ? {} : { leaseMs: opts.exclusiveLeaseMs }), ...(this.logger === undefined ? {} : { logger: this.logger }) });
+    const sub = { handler, ...(filter.platform === undefined ? {} : { platform: filter.platform }), chain: Promise.resolve(), ...(leases === undefined ? {} : { leases }) };
     this.subs.add(sub);
     if (this.loop === undefined) {
       const last = (await this.redis.xrevrange(this.key(), '+', '-', 'COUNT', 1)) as StreamEntry[];
@@ -72,7 +78,11 @@ export class CollabEvents {
           if (e === undefined) continue;
           for (const sub of this.subs) {
             if (sub.platform !== undefined && !e.boardKey.startsWith(`${sub.platform}:`)) continue;
-            sub.chain = sub.chain.then(() => sub.handler(e)).catch((err: unknown) => this.logger?.warn({ err }, 'collab event handler failed'));
+            const leases = sub.leases;
+            const handle = leases === undefined ? () => sub.handler(e) : async () => {
+              if (await leases.mine(e.boardKey)) await sub.handler(e);
+            };
+            sub.chain = sub.chain.then(handle).catch((err: unknown) => this.logger?.warn({ err }, 'collab event handler failed'));
           }
         }
       }

@@ -803,8 +803,8 @@ export class CollabService {
   }
 
   /** Per-shot progress, stitching, the end and expiries of boards, as they happen. */
-  subscribe(handler: (e: CollabEvent) => void | Promise<void>, filter: { platform?: string } = {}): Promise<() => void> {
-    return this.events.subscribe(handler, filter);
+  subscribe(handler: (e: CollabEvent) => void | Promise<void>, filter: { platform?: string } = {}, opts: { exclusive?: string; exclusiveLeaseMs?: number } = {}): Promise<() => void> {
+    return this.events.subscribe(handler, filter, opts);
   }
 
   async close(): Promise<void> {

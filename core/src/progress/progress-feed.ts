@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Platform } from '../model/chat-request.schema.ts';
 import { Keys } from '../redis/keys.ts';
 import { ProgressEventSchema, type ProgressEvent } from './progress-event.schema.ts';
+import { RenderLeases } from './render-lease.ts';
 
 /** One job (its id), or every job of a platform or a user. */
 export type ProgressFilter = string | { jobId: string } | { platform: Platform } | { userKey: string };
@@ -15,6 +16,14 @@ export interface SubscribeOptions {
   minStepIntervalMs?: number;
   /** Also deliver the events already in the feed for this job (a job filter only), first. */
   replay?: boolean;
+  /**
+   * A renderer's name: of all the processes subscribed under this name, one at a time gets a given
+   * job's events (RenderLeases), so that N replicas of an adapter edit each status message once,
+   * not N times. Leave unset for a subscriber that serves its own connections (an SSE stream).
+   */
+  exclusive?: string;
+  /** The exclusive lease's length (ms); a crashed owner's jobs are taken over after it. Default 60 s. */
+  exclusiveLeaseMs?: number;
 }
 
 export type ProgressHandler = (event: ProgressEvent) => void | Promise<void>;
@@ -29,6 +38,7 @@ interface Subscription {
   afterId: string | undefined;
   buffer: ProgressEvent[] | undefined;
   chain: Promise<void>;
+  leases: RenderLeases | undefined;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -92,6 +102,7 @@ export class ProgressFeed {
     const sub: Subscription = {
       match, handler, minStepIntervalMs: opts.minStepIntervalMs ?? 1000, lastStepAt: new Map(), afterId: undefined,
       buffer: opts.replay === true ? [] : undefined, chain: Promise.resolve(),
+      leases: opts.exclusive === undefined ? undefined : new RenderLeases(this.redis, this.keys.prefix, opts.exclusive, { ...(opts.exclusiveLeaseMs === undefined ? {} : { leaseMs: opts.exclusiveLeaseMs }), ...(this.logger === undefined ? {} : { logger: this.logger }) }),
     };
     await this.ensureLoop();
     this.subs.add(sub);
@@ -151,8 +162,16 @@ export class ProgressFeed {
       if (last !== undefined && e.at - last < sub.minStepIntervalMs) return;
       sub.lastStepAt.set(e.jobId, e.at);
     }
-    if (e.type === 'delivered' || e.type === 'failed' || e.type === 'cancelled') sub.lastStepAt.delete(e.jobId);
-    sub.chain = sub.chain.then(() => sub.handler(e)).catch((err: unknown) => this.logger?.warn({ err, jobId: e.jobId }, 'progress handler failed'));
+    const last = e.type === 'delivered' || e.type === 'failed' || e.type === 'cancelled';
+    if (last) sub.lastStepAt.delete(e.jobId);
+    const leases = sub.leases;
+    const handle = leases === undefined
+      ? () => sub.handler(e)
+      : async () => {
+          if (await leases.mine(e.jobId)) await sub.handler(e);
+          if (last) leases.forget(e.jobId);
+        };
+    sub.chain = sub.chain.then(handle).catch((err: unknown) => this.logger?.warn({ err, jobId: e.jobId }, 'progress handler failed'));
   }
 
   private async ensureLoop(): Promise<void> {
