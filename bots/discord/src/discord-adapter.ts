@@ -1,4 +1,4 @@
-import { Client, GatewayDispatchEvents, GatewayIntentBits, Routes, type APIInteraction, type GatewayMessageReactionAddDispatchData, type REST } from 'discord.js';
+import { Client, GatewayDispatchEvents, GatewayIntentBits, Routes, type APIInteraction, type GatewayMessageReactionAddDispatchData, type GatewayMessageReactionRemoveDispatchData, type REST } from 'discord.js';
 import { ConfigError, type BlobStore, type ConsumeOptions, type Core, type DeliveryJobData, type FramecastConfig } from '@framecast/core';
 import { createFollowUpLane } from '@framecast/http-server';
 import { Redis } from 'ioredis';
@@ -110,6 +110,9 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
     });
     client.ws.on(GatewayDispatchEvents.MessageReactionAdd, (raw: GatewayMessageReactionAddDispatchData) => {
       void collab?.onReaction(ctx, raw).catch((err: unknown) => logger.warn({ err }, 'discord: a reaction vote failed'));
+    });
+    client.ws.on(GatewayDispatchEvents.MessageReactionRemove, (raw: GatewayMessageReactionRemoveDispatchData) => {
+      void collab?.onReactionRemove(ctx, raw).catch((err: unknown) => logger.warn({ err }, 'discord: a reaction removal failed'));
     });
     await client.login(token);
     logger.info({ user: client.user?.tag }, 'discord gateway connected');

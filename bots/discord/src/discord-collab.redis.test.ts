@@ -9,7 +9,7 @@ import type { GenerateWorker } from '@framecast/gpu-worker';
 import { waitFor } from '../../../test/support/e2e.ts';
 import type { BoardMessageLocation } from './discord-collab-board.ts';
 import { FakeDiscord, type FakeCall } from './testing/fake-discord.ts';
-import { buttonInteraction, reactionAddEvent, videoCommandInteraction, type InteractionBase } from './testing/fake-interactions.ts';
+import { buttonInteraction, reactionAddEvent, reactionRemoveEvent, videoCommandInteraction, type InteractionBase } from './testing/fake-interactions.ts';
 import { startDiscordRig, type DiscordRig } from './testing/discord-rig.ts';
 
 // Storyboards in Discord: one adapter on the gateway (discord.js against the fake gateway: commands
@@ -158,6 +158,17 @@ describe('Discord storyboards: a thread per board, shots, button and reaction vo
       const b = await core.collab.board(boardKey);
       return b?.shots.map((s) => s.voters.length).join(',') === '0,1,1,1,0' ? b : undefined;
     }, 30_000, 'three votes');
+    // Carol reacts 5️⃣ and takes it off again: the vote comes and goes. Taking off a reaction that
+    // was no vote (Bob's 5️⃣, a 👍) changes nothing.
+    fake.dispatch('MESSAGE_REACTION_ADD', reactionAddEvent({ userId: CAROL, channelId: thread, messageId: loc.messageId, guildId: GUILD, emoji: '5️⃣', nick: 'Carol' }));
+    await waitFor(async () => ((await core.collab.board(boardKey))?.shots[4]?.voters.length === 1 ? true : undefined), 30_000, "Carol's vote for 5");
+    fake.dispatch('MESSAGE_REACTION_REMOVE', reactionRemoveEvent({ userId: BOB, channelId: thread, messageId: loc.messageId, guildId: GUILD, emoji: '5️⃣' }));
+    fake.dispatch('MESSAGE_REACTION_REMOVE', reactionRemoveEvent({ userId: CAROL, channelId: thread, messageId: loc.messageId, guildId: GUILD, emoji: '👍' }));
+    fake.dispatch('MESSAGE_REACTION_REMOVE', reactionRemoveEvent({ userId: CAROL, channelId: thread, messageId: loc.messageId, guildId: GUILD, emoji: '5️⃣' }));
+    board = await waitFor(async () => {
+      const b = await core.collab.board(boardKey);
+      return b?.shots.map((s) => s.voters.length).join(',') === '0,1,1,1,0' ? b : undefined;
+    }, 30_000, "Carol's vote for 5 taken back");
     // The double click: one deferred private answer, the other acknowledged and nothing more.
     const callbacks = () => clicks.flatMap((c) => fake.callsTo(new RegExp(`^POST /interactions/${c.id as string}/`)).map((x) => JSON.stringify(x.json)));
     await waitFor(async () => (callbacks().length === 2 ? true : undefined), 10_000, 'both clicks acknowledged');

@@ -8,6 +8,7 @@ import {
   type APIMessageComponentInteraction,
   type APIUser,
   type GatewayMessageReactionAddDispatchData,
+  type GatewayMessageReactionRemoveDispatchData,
 } from 'discord.js';
 import { parseCollabCommand, type Attachment, type Board, type CollabContext, type CollabReply, type Locale } from '@framecast/core';
 import type { Redis } from 'ioredis';
@@ -126,7 +127,7 @@ export class DiscordCollab {
     if (parsed.kind === 'none') return false;
     const channelId = channelOf(i);
     // `collab …` is always a board command; a shot, a vote (or a malformed one) only while a board is open here.
-    const always = parsed.kind === 'ok' ? !['add', 'edit', 'remove', 'vote'].includes(parsed.command.kind) : /^\/video\s+collab(?:\s|$)/iu.test(text);
+    const always = parsed.kind === 'ok' ? !['add', 'edit', 'remove', 'vote', 'unvote'].includes(parsed.command.kind) : /^\/video\s+collab(?:\s|$)/iu.test(text);
     if (!always && !isOpen(await ctx.core.collab.board(`discord:${channelId}`))) return false;
     // A redelivered interaction (the gateway's, or a retried HTTP POST) is one command.
     const seen = this.key(ctx, 'seen', i.id);
@@ -199,7 +200,7 @@ export class DiscordCollab {
     };
   }
 
-  /** A 1️⃣–🔟 reaction on a board's message (gateway only): a vote for that shot. Removing it takes no vote back. */
+  /** A 1️⃣–🔟 reaction on a board's message (gateway only): a vote for that shot (taking it off takes the vote back: onReactionRemove). */
   async onReaction(ctx: DiscordContext, r: GatewayMessageReactionAddDispatchData): Promise<void> {
     if (r.user_id === this.o.botUserId?.()) return;
     const n = shotOfEmoji(r.emoji.name);
@@ -216,5 +217,23 @@ export class DiscordCollab {
     }, n);
     if (res.ok) this.o.boards.refresh(boardKey);
     else ctx.logger.debug({ code: res.code, boardKey }, 'discord: a reaction vote was not counted');
+  }
+
+  /** A 1️⃣–🔟 reaction taken off a board's message (gateway only): that vote is taken back. */
+  async onReactionRemove(ctx: DiscordContext, r: GatewayMessageReactionRemoveDispatchData): Promise<void> {
+    if (r.user_id === this.o.botUserId?.()) return;
+    const n = shotOfEmoji(r.emoji.name);
+    if (n === undefined) return;
+    const boardKey = await this.o.boards.boardOfMessage(r.message_id);
+    if (boardKey === undefined) return;
+    const [loc, board] = await Promise.all([this.o.boards.location(boardKey), ctx.core.collab.board(boardKey)]);
+    if (board === undefined || loc?.boardId !== board.id || loc.messageId !== r.message_id || !isOpen(board)) return;
+    // The removal carries no member: the vote is the user's whatever their name (the board keeps the names it has).
+    const res = await ctx.core.collab.unvote({
+      platform: 'discord', tenantId: r.guild_id ?? `dm:${r.channel_id}`, channelId: board.channelId, userId: r.user_id,
+      userName: r.user_id, locale: board.locale, replyTarget: board.replyTarget,
+    }, n);
+    if (res.ok) this.o.boards.refresh(boardKey);
+    else ctx.logger.debug({ code: res.code, boardKey }, 'discord: a reaction removal took no vote back');
   }
 }

@@ -201,6 +201,17 @@ describe('Slack storyboard: signed requests to Bolt on the HTTP server, the real
     }, 30_000, 'two votes');
     await waitFor(async () => (/2\. 小明: children build a sandcastle \(1 votes\)/.test(boardMsg()?.text ?? '') ? true : undefined), 30_000, 'the votes on the board message');
 
+    // Dave reacts :four: and takes it off again (Slack retries the removal): the vote comes and goes,
+    // once. Erin takes off a :five: she never gave as a vote: nothing happens, nothing is said.
+    await post(eventBody(r, reactionEvent(r, 'UD', 'four', 'C1', boardTs)), { json: true });
+    await waitFor(async () => ((await r.core.collab.board(key))?.shots[3]?.voters.length === 1 ? true : undefined), 30_000, "Dave's vote");
+    const removal = eventBody(r, { ...reactionEvent(r, 'UD', 'four', 'C1', boardTs), type: 'reaction_removed' });
+    await Promise.all([post(removal, { json: true }), post(removal, { json: true, retryNum: 1 })]);
+    await post(eventBody(r, { ...reactionEvent(r, 'UE', 'five', 'C1', boardTs), type: 'reaction_removed' }), { json: true });
+    await waitFor(async () => ((await r.core.collab.board(key))?.shots[3]?.voters.length === 0 ? true : undefined), 30_000, "Dave's vote taken back");
+    expect((await r.core.collab.board(key))?.shots.map((x) => x.voters.length)).toEqual([0, 1, 1, 0, 0]);
+    expect(r.fake.ephemerals.filter((e) => e.user === 'UE')).toEqual([]);
+
     // Only the starter renders: Carol's click is refused to her; Alice's starts it.
     const actions = (boardMsg()?.blocks as Array<{ type: string; elements?: Array<{ action_id: string; value: string }> }>).find((b) => b.type === 'actions')?.elements ?? [];
     const render = actions.find((e) => e.action_id === COLLAB_ACTION.render);

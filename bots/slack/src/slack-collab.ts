@@ -224,7 +224,7 @@ export class SlackCollab {
     const board = await core.collab.board(key);
     // A shot or a vote with no open board is a prompt ("/video add a cat to the scene").
     const c = parsed.kind === 'ok' ? parsed.command : undefined;
-    const shotCommand = c !== undefined && (c.kind === 'add' || c.kind === 'edit' || c.kind === 'remove' || c.kind === 'vote');
+    const shotCommand = c !== undefined && (c.kind === 'add' || c.kind === 'edit' || c.kind === 'remove' || c.kind === 'vote' || c.kind === 'unvote');
     if (shotCommand && !SlackCollab.isOpen(board)) return false;
     await origin.accepted?.();
     // From here on the command is the storyboard's, whatever happens.
@@ -443,8 +443,8 @@ export class SlackCollab {
     return this.deps.core.collab.subscribe((e) => this.onEvent(e), { platform: 'slack' }, { exclusive: 'slack-collab' });
   }
 
-  /** A vote, Show or Render from the board message (a button or a reaction), as `user`. */
-  private async act(kind: 'vote' | 'show' | 'render', where: { key: string; boardId: string; channel: string; teamId: string }, userId: string, n: number): Promise<void> {
+  /** A vote, Show or Render from the board message (a button or a reaction), or a vote taken back (a reaction removed), as `user`. */
+  private async act(kind: 'vote' | 'unvote' | 'show' | 'render', where: { key: string; boardId: string; channel: string; teamId: string }, userId: string, n: number): Promise<void> {
     const { core } = this.deps;
     const user = await this.deps.commands.userInfo(userId);
     const board = await core.collab.board(where.key);
@@ -453,9 +453,11 @@ export class SlackCollab {
     const ctx: CollabContext = {
       platform: 'slack', tenantId: where.teamId, channelId: where.key.slice('slack:'.length), userId, userName: user.name, isAdmin: user.isAdmin, locale: user.locale, replyTarget: board.replyTarget,
     };
-    const res = kind === 'vote' ? await core.collab.vote(ctx, n) : kind === 'show' ? await core.collab.show(ctx) : await core.collab.render(ctx);
+    const res = kind === 'vote' ? await core.collab.vote(ctx, n) : kind === 'unvote' ? await core.collab.unvote(ctx, n) : kind === 'show' ? await core.collab.show(ctx) : await core.collab.render(ctx);
     // A vote shows on the board message; its "vote counted" would only fill the thread.
-    if (kind === 'vote' && res.ok) return this.refresh(where.key);
+    if ((kind === 'vote' || kind === 'unvote') && res.ok) return this.refresh(where.key);
+    // A reaction removed that was no vote (given before the board, or on a closed one): nothing to say.
+    if (kind === 'unvote' && (res.code === 'not_voted' || res.code === 'not_collecting')) return;
     await this.answer(res, where.key, user.locale, tell);
   }
 
@@ -487,6 +489,17 @@ export class SlackCollab {
       if ((await redis.set(`${this.prefix}:seen:evt:${eventId}`, '1', 'EX', SEEN_SECONDS, 'NX')) !== 'OK') return;
       const teamId = (body as { team_id?: string }).team_id ?? '';
       await this.act('vote', { ...where, channel: event.item.channel, teamId }, event.user, n).catch((err: unknown) => logger.error({ err }, 'storyboard reaction failed'));
+    });
+    // The reaction taken off: the vote is taken back (reaction_removed, same scope).
+    app.event('reaction_removed', async ({ event, body }) => {
+      const n = VOTE_REACTIONS[event.reaction];
+      if (n === undefined || event.item.type !== 'message') return;
+      const where = await this.boardAt(event.item.channel, event.item.ts);
+      if (where === undefined) return;
+      const eventId = (body as { event_id?: string }).event_id ?? `rm-${event.item.channel}-${event.item.ts}-${event.user}-${event.reaction}-${event.event_ts}`;
+      if ((await redis.set(`${this.prefix}:seen:evt:${eventId}`, '1', 'EX', SEEN_SECONDS, 'NX')) !== 'OK') return;
+      const teamId = (body as { team_id?: string }).team_id ?? '';
+      await this.act('unvote', { ...where, channel: event.item.channel, teamId }, event.user, n).catch((err: unknown) => logger.error({ err }, 'storyboard reaction removal failed'));
     });
   }
 }

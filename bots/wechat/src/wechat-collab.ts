@@ -56,7 +56,7 @@ export class WechatCollab {
     if (parsed.kind === 'none') return false;
     const { core } = this.deps;
     // A shot or a vote with no open board is a prompt ("/video add a cat to the scene"), as are the shortcuts then.
-    const shotCommand = parsed.kind === 'ok' && (parsed.command.kind === 'add' || parsed.command.kind === 'edit' || parsed.command.kind === 'remove' || parsed.command.kind === 'vote');
+    const shotCommand = parsed.kind === 'ok' && (parsed.command.kind === 'add' || parsed.command.kind === 'edit' || parsed.command.kind === 'remove' || parsed.command.kind === 'vote' || parsed.command.kind === 'unvote');
     if (how === 'shortcut' || shotCommand) {
       const board = await core.collab.board(`wechat:${room.id}`);
       if (board === undefined || (board.state !== 'collecting' && board.state !== 'locked' && board.state !== 'rendering')) return false;

@@ -54,6 +54,12 @@ describe('collab boards (real Redis)', () => {
       expect((await core.collab.command(ctx('bob'), 'vote 3'))?.ok).toBe(true);
       expect((await core.collab.command(ctx('bob'), '投票 3'))?.code).toBe('already_voted');
       expect((await core.collab.command(ctx('alice'), 'vote 3'))?.ok).toBe(true);
+      // A vote taken back (a removed reaction, `unvote n`, `取消投票 n`), once; then given again.
+      expect((await core.collab.command(ctx('carol'), 'unvote 3'))?.code).toBe('not_voted');
+      expect(await core.collab.command(ctx('bob'), 'unvote 3')).toMatchObject({ ok: true, code: 'unvoted', message: { en: 'Vote for shot 3 taken back (1 votes).' } });
+      expect((await core.collab.command(ctx('bob'), '取消投票 3'))?.code).toBe('not_voted');
+      expect((await core.collab.command(ctx('bob'), 'unvote 9'))?.code).toBe('no_shot');
+      expect((await core.collab.command(ctx('bob'), 'vote 3'))?.ok).toBe(true);
       const shown = await core.collab.command(ctx('bob'), 'collab show');
       expect(shown?.board?.shots.map((s) => [s.authorName, s.text, s.votes])).toEqual([
         ['User alice', 'the sun sets', 0],

@@ -198,6 +198,8 @@ export class CollabService {
         return this.remove(ctx, c.n);
       case 'vote':
         return this.vote(ctx, c.n);
+      case 'unvote':
+        return this.unvote(ctx, c.n);
       case 'lock':
       case 'unlock':
         return this.setLock(ctx, c.kind === 'lock');
@@ -389,6 +391,22 @@ export class CollabService {
       if (shot.voters.includes(me)) return { value: reply(false, 'already_voted', 'collab.already_voted', { n }) };
       const shots = board.shots.map((s, i) => (i === n - 1 ? { ...s, voters: [...s.voters, me] } : s));
       return { write: { ...board, shots, lastActivityAt: this.now() }, value: reply(true, 'voted', 'collab.voted', { n, votes: shot.voters.length + 1 }) };
+    }));
+  }
+
+  /** Takes the user's vote for shot n back (a removed reaction, `unvote n`, `取消投票 n`). */
+  async unvote(context: CollabContext, n: number): Promise<CollabReply> {
+    const ctx = CollabContextSchema.parse(context);
+    const me = this.userKey(ctx);
+    return this.withView(await this.store.update(CollabService.keyOf(ctx), (b) => {
+      const not = this.collecting(b);
+      if (not !== undefined) return not;
+      const board = b as Board;
+      const shot = board.shots[n - 1];
+      if (shot === undefined) return { value: reply(false, 'no_shot', 'collab.no_shot', { n }) };
+      if (!shot.voters.includes(me)) return { value: reply(false, 'not_voted', 'collab.not_voted', { n }) };
+      const shots = board.shots.map((s, i) => (i === n - 1 ? { ...s, voters: s.voters.filter((v) => v !== me) } : s));
+      return { write: { ...board, shots, lastActivityAt: this.now() }, value: reply(true, 'unvoted', 'collab.unvoted', { n, votes: shot.voters.length - 1 }) };
     }));
   }
 

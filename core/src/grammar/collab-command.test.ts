@@ -33,6 +33,10 @@ describe('collab command grammar', () => {
     ['vote 4', { kind: 'vote', n: 4 }],
     ['投票 4', { kind: 'vote', n: 4 }],
     ['投票4', { kind: 'vote', n: 4 }],
+    ['unvote 4', { kind: 'unvote', n: 4 }],
+    ['UNVOTE 2', { kind: 'unvote', n: 2 }],
+    ['取消投票 4', { kind: 'unvote', n: 4 }],
+    ['取消投票4', { kind: 'unvote', n: 4 }],
   ])('%s', (text, expected) => {
     expect(ok(text)).toEqual(expected);
   });

@@ -43,7 +43,9 @@ export type CollabCommand =
   | { kind: 'add'; text: string }
   | { kind: 'edit'; n: number; text: string }
   | { kind: 'remove'; n: number }
-  | { kind: 'vote'; n: number };
+  | { kind: 'vote'; n: number }
+  /** Takes one's vote for a shot back. */
+  | { kind: 'unvote'; n: number };
 
 export type CollabParseErrorCode = 'empty_text' | 'too_long' | 'bad_number' | 'bad_order' | 'unknown_subcommand' | 'bad_flags';
 
@@ -106,10 +108,10 @@ export function parseCollabCommand(input: unknown, o: CollabParseOptions = {}): 
   // WeChat-style shortcuts: `+ text`, `加：text`, `投票 3`.
   const plus = /^(?:\+|＋|加\s*[:：])\s*([\s\S]*)$/u.exec(text);
   if (plus !== null) return withText(plus[1] ?? '', (t) => ({ kind: 'add', text: t }));
-  const vote = /^投票\s*(\S*)\s*$/u.exec(text);
+  const vote = /^(取消投票|投票)\s*(\S*)\s*$/u.exec(text);
   if (vote !== null) {
-    const n = shotNumber(vote[1]);
-    return n === undefined ? { kind: 'error', code: 'bad_number' } : { kind: 'ok', command: { kind: 'vote', n } };
+    const n = shotNumber(vote[2]);
+    return n === undefined ? { kind: 'error', code: 'bad_number' } : { kind: 'ok', command: { kind: vote[1] === '投票' ? 'vote' : 'unvote', n } };
   }
   const m = /^(\S+)\s*([\s\S]*)$/u.exec(text);
   if (m === null) return { kind: 'none' };
@@ -131,9 +133,10 @@ export function parseCollabCommand(input: unknown, o: CollabParseOptions = {}): 
       const n = shotNumber(rest);
       return n === undefined ? { kind: 'error', code: 'bad_number' } : { kind: 'ok', command: { kind: 'remove', n } };
     }
-    case 'vote': {
+    case 'vote':
+    case 'unvote': {
       const n = shotNumber(rest);
-      return n === undefined ? { kind: 'error', code: 'bad_number' } : { kind: 'ok', command: { kind: 'vote', n } };
+      return n === undefined ? { kind: 'error', code: 'bad_number' } : { kind: 'ok', command: { kind: word, n } };
     }
     case 'collab':
     case '合作':

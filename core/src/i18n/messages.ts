@@ -197,6 +197,8 @@ export const MESSAGES = {
   'collab.shot_removed': { en: 'Shot {n} removed.', 'zh-CN': '第 {n} 个镜头已删除。' },
   'collab.voted': { en: 'Vote counted for shot {n} ({votes} votes).', 'zh-CN': '已为第 {n} 个镜头投票（{votes} 票）。' },
   'collab.already_voted': { en: 'You already voted for shot {n}.', 'zh-CN': '你已经为第 {n} 个镜头投过票了。' },
+  'collab.unvoted': { en: 'Vote for shot {n} taken back ({votes} votes).', 'zh-CN': '已取消对第 {n} 个镜头的投票（{votes} 票）。' },
+  'collab.not_voted': { en: 'You have not voted for shot {n}.', 'zh-CN': '你还没有为第 {n} 个镜头投票。' },
   'collab.no_shot': { en: 'There is no shot {n}.', 'zh-CN': '没有第 {n} 个镜头。' },
   'collab.not_author': { en: 'Only the author of shot {n} can change it.', 'zh-CN': '只有第 {n} 个镜头的作者可以修改它。' },
   'collab.not_starter': { en: 'Only the storyboard\'s starter or an admin can do that.', 'zh-CN': '只有分镜板发起人或管理员可以这样做。' },

@@ -134,3 +134,8 @@ export function reactionAddEvent(o: { userId: string; channelId: string; message
     member: { user, roles: o.roles ?? [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, ...(o.nick === undefined ? {} : { nick: o.nick }) },
   };
 }
+
+/** A MESSAGE_REACTION_REMOVE dispatch as Discord sends it (no member, unlike an add). */
+export function reactionRemoveEvent(o: { userId: string; channelId: string; messageId: string; guildId: string; emoji: string }): Record<string, unknown> {
+  return { type: 0, user_id: o.userId, channel_id: o.channelId, message_id: o.messageId, guild_id: o.guildId, burst: false, emoji: { id: null, name: o.emoji } };
+}
