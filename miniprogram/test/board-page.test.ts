@@ -70,6 +70,13 @@ describe('storyboard page', () => {
     await waitFor(() => friend.exists('.voted'), 'the vote');
     expect(friend.text('.shot-votes')).toBe('1 票');
     expect(bodiesOf('POST', /\/votes$/).map((b) => b.n)).toEqual([1]);
+    // Taken back, then given again.
+    await friend.tap('.unvote');
+    await waitFor(() => friend.exists('.vote'), 'the vote taken back');
+    expect([friend.exists('.voted'), friend.text('.shot-votes')]).toEqual([false, '0 票']);
+    expect(bodiesOf('DELETE', /\/votes$/).map((b) => b.n)).toEqual([1]);
+    await friend.tap('.vote');
+    await waitFor(() => friend.exists('.voted'), 'the vote again');
   });
 
   it('the starter renders once however often the button is tapped; per-shot progress, then the video plays', async () => {

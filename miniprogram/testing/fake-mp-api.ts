@@ -621,6 +621,10 @@ export class FakeBoards {
       shot.voters.add(user);
       return answer(b);
     }
+    if (what === 'votes' && method === 'DELETE' && shot !== undefined) {
+      if (!shot.voters.delete(user)) throw new HttpError(409, 'not_voted');
+      return answer(b);
+    }
     if ((what === 'render' || what === 'lock' || what === 'unlock' || what === 'cancel') && method === 'POST') {
       if (b.starter !== user) throw new HttpError(403, 'not_starter');
       b.state = what === 'render' ? 'rendering' : what === 'lock' ? 'locked' : what === 'unlock' ? 'collecting' : 'cancelled';

@@ -143,6 +143,11 @@ describe('storyboards in the mini program API: real Redis, core and worker, a fa
       expect((await call(r, 'POST', b('/votes'), { token, body: { n } })).status).toBe(200);
     }
     expect(await call(r, 'POST', b('/votes'), { token: bob, body: { n: 6 } })).toMatchObject({ status: 409, body: { code: 'already_voted' } });
+    // A vote taken back (DELETE), once; then given again.
+    expect(await call(r, 'DELETE', b('/votes'), { token: carol, body: { n: 3 } })).toMatchObject({ status: 200, body: { code: 'unvoted' } });
+    expect(await call(r, 'DELETE', b('/votes'), { token: carol, body: { n: 3 } })).toMatchObject({ status: 409, body: { code: 'not_voted' } });
+    expect(await call(r, 'DELETE', b('/votes'), { token: carol, body: { n: 'three' } })).toMatchObject({ status: 400 });
+    expect((await call(r, 'POST', b('/votes'), { token: carol, body: { n: 3 } })).status).toBe(200);
     const before = await call(r, 'GET', b(), { token: alice });
     expect((before.body.shots as Json[]).map((s) => [s.votes, s.voted, s.inCut])).toEqual([[1, false, true], [0, false, false], [1, false, true], [1, true, true], [1, false, true], [3, true, true]]);
     const cost = before.body.cost as number;

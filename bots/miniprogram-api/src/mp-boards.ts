@@ -58,7 +58,7 @@ export const NicknameBodySchema = z.strictObject({
 
 /** HTTP status of each refusal of `core.collab`. */
 const REFUSAL_STATUS: Record<string, number> = {
-  none: 404, no_shot: 404, exists: 409, not_collecting: 409, already_voted: 409, already_rendering: 409, empty: 409, full: 409,
+  none: 404, no_shot: 404, exists: 409, not_collecting: 409, already_voted: 409, not_voted: 409, already_rendering: 409, empty: 409, full: 409,
   not_author: 403, not_starter: 403, moderation_blocked: 403, image_blocked: 403, image_invalid: 422, flags_in_shot: 422, bad_order: 400,
   quota_credits: 402, quota_tenant: 402, pool_credits: 402, quota_concurrency: 409, invalid_request: 400, internal: 503,
 };
@@ -360,6 +360,10 @@ export function mountBoardRoutes(router: Router, d: MpBoardsDeps): void {
   router.post('/boards/:id/votes', d.auth, async (ctx) => {
     const body = parseWith(VoteBodySchema, await jsonBody(ctx));
     await simple(ctx, `vote-${body.n}`, body.requestId, { kind: 'vote', n: body.n });
+  });
+  router.delete('/boards/:id/votes', d.auth, async (ctx) => {
+    const body = parseWith(VoteBodySchema, await jsonBody(ctx));
+    await simple(ctx, `unvote-${body.n}`, body.requestId, { kind: 'unvote', n: body.n });
   });
   router.post('/boards/:id/reorder', d.auth, async (ctx) => {
     const body = parseWith(ReorderBodySchema, await jsonBody(ctx));

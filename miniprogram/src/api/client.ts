@@ -383,6 +383,11 @@ export class ApiClient {
     return this.call('POST', ROUTES.boardVotes(id), { n, requestId: newRequestId() }, parseBoardAnswer);
   }
 
+  /** Takes the caller's vote for shot n back. */
+  unvote(id: string, n: number): Promise<BoardAnswer> {
+    return this.call('DELETE', ROUTES.boardVotes(id), { n, requestId: newRequestId() }, parseBoardAnswer);
+  }
+
   /** Render, lock, unlock or cancel (the starter); `requestId` one per tap. */
   boardAction(id: string, action: BoardAction, requestId: string): Promise<BoardAnswer> {
     return this.call('POST', ROUTES.boardAction(id, action), { requestId }, parseBoardAnswer);

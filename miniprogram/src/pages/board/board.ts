@@ -23,6 +23,7 @@ interface ShotCard {
   hasImage: boolean;
   progressText: string;
   canVote: boolean;
+  canUnvote: boolean;
   canEdit: boolean;
   canRemove: boolean;
 }
@@ -252,6 +253,7 @@ Component({
         hasImage: s.hasImage,
         progressText: rendering && s.inCut ? (l.progress[s.n] ?? t('board_progress_waiting')) : '',
         canVote: collecting && !s.voted,
+        canUnvote: collecting && s.voted,
         canEdit: collecting && s.mine,
         canRemove: collecting && (s.mine || starter),
       }));
@@ -375,6 +377,10 @@ Component({
     async onVoteTap(e: WechatMiniprogram.CustomEvent<Record<string, never>, Record<string, never>, { n: number | string }>) {
       const n = Number(e.currentTarget.dataset.n);
       await this.act(() => api.vote(this.data.boardId, n));
+    },
+    async onUnvoteTap(e: WechatMiniprogram.CustomEvent<Record<string, never>, Record<string, never>, { n: number | string }>) {
+      const n = Number(e.currentTarget.dataset.n);
+      await this.act(() => api.unvote(this.data.boardId, n));
     },
     /** Render, lock, unlock, close: one requestId per tap, kept for a retry of an unanswered one. */
     async onActionTap(e: WechatMiniprogram.CustomEvent<Record<string, never>, Record<string, never>, { action: BoardAction }>) {
