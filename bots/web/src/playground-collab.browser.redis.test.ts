@@ -97,6 +97,15 @@ describe('a storyboard in the playground, two browsers', { timeout: 180_000 }, (
     await bob.waitForSelector('#board-shots li[data-n="2"] button.vote[aria-pressed="true"][disabled]');
     await bob.waitForFunction(() => (document as unknown as { activeElement: { id: string } | null }).activeElement?.id === 'shot-text');
     expect(await bob.textContent('#board-shots li[data-n="2"]')).toContain('(1 votes)');
+    // Taken back with its own button (the focus goes back to the vote), then given again by keyboard.
+    await bob.click('#board-shots li[data-n="2"] button.unvote');
+    await bob.waitForSelector('#board-shots li[data-n="2"] button.vote[aria-pressed="false"]:not([disabled])');
+    expect(await bob.textContent('#board-shots li[data-n="2"]')).toContain('(0 votes)');
+    expect(await bob.locator('#board-shots li[data-n="2"] button.unvote').count()).toBe(0);
+    await bob.waitForFunction(() => (document as unknown as { activeElement: { className: string } | null }).activeElement?.className === 'vote');
+    await bob.keyboard.press('Enter');
+    await bob.waitForSelector('#board-shots li[data-n="2"] button.vote[aria-pressed="true"][disabled]');
+    expect(await bob.textContent('#board-shots li[data-n="2"]')).toContain('(1 votes)');
     // Alice's page follows the board by itself (Bob's shot and vote; never his blocked line).
     await alice.waitForFunction(() => /\(1 votes\)/.test(document.querySelector<{ textContent: string }>('#board-shots li[data-n="2"]')?.textContent ?? ''), undefined, { timeout: 15_000 });
     expect(await alice.textContent('#board-shots li[data-n="1"]')).toContain('Bob: gulls over the waves at dawn');

@@ -74,6 +74,8 @@ export const WEB_TEXT = {
   shot_vote: { en: 'Vote for shot {n}', 'zh-CN': '给镜头 {n} 投票' },
   shot_voted: { en: 'Voted', 'zh-CN': '已投票' },
   shot_vote_button: { en: 'Vote', 'zh-CN': '投票' },
+  shot_unvote: { en: 'Take back your vote for shot {n}', 'zh-CN': '取消对镜头 {n} 的投票' },
+  shot_unvote_button: { en: 'Take back', 'zh-CN': '取消投票' },
   shot_edit_button: { en: 'Edit', 'zh-CN': '编辑' },
   shot_remove_button: { en: 'Remove', 'zh-CN': '删除' },
   shot_edit: { en: 'Edit shot {n}', 'zh-CN': '编辑镜头 {n}' },

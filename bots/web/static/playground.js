@@ -474,6 +474,14 @@
       });
     });
     actions.append(vote);
+    if (shot.voted) {
+      const unvote = el('button', { type: 'button', className: 'unvote', 'data-action': 'unvote', 'aria-label': fill(T.shot_unvote, { n: shot.n }), text: T.shot_unvote_button });
+      unvote.addEventListener('click', () => {
+        pressed = { n: String(shot.n), action: 'unvote' };
+        collabSend('unvote ' + shot.n, { buttons: [unvote] });
+      });
+      actions.append(unvote);
+    }
     if (shot.mine) {
       const edit = el('button', { type: 'button', className: 'edit', 'data-action': 'edit', 'aria-label': fill(T.shot_edit, { n: shot.n }), text: T.shot_edit_button });
       edit.addEventListener('click', () => editShot(li, shot));
@@ -544,10 +552,11 @@
       pressed = null;
       shots.replaceChildren(...board.shots.map((shot) => shotItem(board, shot)));
       if (again && again.action) {
-        // The same button on the same shot, else another of its buttons, else the shot form.
+        // The same button on the same shot, else another of its buttons, else the shot form (after
+        // a vote: the shot form, not the vote's own take-back).
         const row = shots.querySelector('li[data-n="' + again.n + '"]');
         const same = row && row.querySelector('[data-action="' + again.action + '"]');
-        const target = same && !same.disabled ? same : row && row.querySelector('button:not([disabled])');
+        const target = same && !same.disabled ? same : again.action === 'vote' ? null : row && row.querySelector('button:not([disabled])');
         if (target) target.focus();
         else if (!addForm.hidden) shotText.focus();
       }
