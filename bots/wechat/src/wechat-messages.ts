@@ -41,8 +41,8 @@ export const WECHAT_TEXT = {
     'zh-CN': '视频（{mb} MB）已生成，但太大无法在此发送，且未配置下载链接。任务 {jobId}。',
   },
   collab_help: {
-    en: 'Add a shot: + <text> · vote: 投票 N · the board: /video collab show · the starter renders: /video collab render',
-    'zh-CN': '添加镜头：加：<文字> 或 + <文字> · 投票：投票 N · 查看：/视频 collab show · 发起人生成：/视频 collab render',
+    en: 'Add a shot: + <text> · vote: 投票 N (take it back: 取消投票 N) · the board: /video collab show · the starter renders: /video collab render',
+    'zh-CN': '添加镜头：加：<文字> 或 + <文字> · 投票：投票 N（取消：取消投票 N） · 查看：/视频 collab show · 发起人生成：/视频 collab render',
   },
   collab_render_started: { en: 'The storyboard is rendering: {count} shots. The video comes here when it is done.', 'zh-CN': '分镜板开始生成：共 {count} 个镜头，完成后发到本群。' },
   collab_expired: { en: 'The storyboard closed after a long time without activity.', 'zh-CN': '分镜板长时间无人操作，已自动关闭。' },
