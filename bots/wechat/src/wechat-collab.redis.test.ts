@@ -63,6 +63,7 @@ describe('collabCandidate', () => {
     expect(collabCandidate('+ 海鸥飞过', false)).toBe('shortcut');
     expect(collabCandidate('加：海鸥飞过', false)).toBe('shortcut');
     expect(collabCandidate('投票 2', false)).toBe('shortcut');
+    expect(collabCandidate('取消投票 2', false)).toBe('shortcut');
     expect(collabCandidate('+1', false)).toBeUndefined();
     expect(collabCandidate('＋1！', false)).toBeUndefined();
     expect(collabCandidate('add me to the group', false)).toBeUndefined();
@@ -104,6 +105,11 @@ describe('WeChat room storyboard: wechaty on wechaty-puppet-mock, the real core 
     wx.say(bob, '+1', room);
     wx.say(bob, '投票 2', room);
     await awaitText(room.id, /^@Bob .*已为第 2 个镜头投票（1 票）/, 'bob\'s vote');
+    // Taken back and given again.
+    wx.say(bob, '取消投票 2', room);
+    await awaitText(room.id, /^@Bob .*已取消对第 2 个镜头的投票（0 票）/, 'bob\'s vote taken back');
+    wx.say(bob, '投票 2', room);
+    await waitFor(async () => ((await core.collab.board(`wechat:${room.id}`))?.shots[1]?.voters.length === 1 ? true : undefined), 30_000, 'bob\'s vote again');
     wx.say(carol, '/video collab show', room);
     const shown = await awaitText(room.id, /^@Carol .*gulls over the waves/s, 'the board');
     expect(shown.text).toContain('Bob');

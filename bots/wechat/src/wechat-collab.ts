@@ -8,7 +8,7 @@ import { wt } from './wechat-messages.ts';
 import { startsWithVideoCommand } from './wechat-triggers.ts';
 
 /** `+ text`, `＋ text`, `加：text`, `投票 N`: the room shortcuts that need no `/video` (only while a board is open). */
-const SHORTCUT = /^(?:[+＋]|加\s*[:：]|投票\s*\d)/u;
+const SHORTCUT = /^(?:[+＋]|加\s*[:：]|(?:取消)?投票\s*\d)/u;
 /** `+1`, `+ 1!`: agreement, not a shot. */
 const PLUS_ONE = /^[+＋]\s*[\d\p{P}\p{S}\s]*$/u;
 
