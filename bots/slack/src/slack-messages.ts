@@ -53,7 +53,7 @@ export const SLACK_TEXT = {
   collab_policy_starter: { en: 'the starter pays', 'zh-CN': '发起人支付' },
   collab_policy_split: { en: 'split among the authors in the cut', 'zh-CN': '由入选镜头的作者分摊' },
   collab_policy_pool: { en: 'from the group pool', 'zh-CN': '从群额度池扣除' },
-  collab_help: { en: 'Add a shot: `/video add <text>`, or mention me in this thread · vote: the buttons, or :one: … :keycap_ten: on this message · the starter renders: `/video collab render`', 'zh-CN': '添加镜头：`/video add <内容>`，或在本帖中提及我 · 投票：按钮，或给本消息加 :one: … :keycap_ten: 表情 · 发起人生成：`/video collab render`' },
+  collab_help: { en: 'Add a shot: `/video add <text>`, or mention me in this thread · vote: the buttons, or :one: … :keycap_ten: on this message (take the reaction off, or `/video unvote N`, to take it back) · the starter renders: `/video collab render`', 'zh-CN': '添加镜头：`/video add <内容>`，或在本帖中提及我 · 投票：按钮，或给本消息加 :one: … :keycap_ten: 表情（撤下表情或 `/video unvote N` 即取消投票） · 发起人生成：`/video collab render`' },
   collab_progress_waiting: { en: ' · ⏳ waiting', 'zh-CN': ' · ⏳ 等待中' },
   collab_progress_started: { en: ' · 🎬 rendering', 'zh-CN': ' · 🎬 生成中' },
   collab_progress_step: { en: ' · 🎬 step {step}/{total}', 'zh-CN': ' · 🎬 第 {step}/{total} 步' },
