@@ -36,7 +36,7 @@ const TEXTS = {
   internal: { en: 'Something went wrong on our side; please try again.', 'zh-CN': '服务出错了，请重试。' },
   collabThreadName: { en: 'Storyboard · {starter}', 'zh-CN': '分镜 · {starter}' },
   collabThreadOpened: { en: '{message}\n🧵 The board is in {thread}: add shots there with `/video prompt: add <text>`.', 'zh-CN': '{message}\n🧵 分镜板在 {thread}：在那里用 `/video 描述: 加：<文字>` 添加镜头。' },
-  collabHelp: { en: 'Add a shot: `/video prompt: add <text>` · vote with the buttons or react 1️⃣–🔟 · the starter renders.', 'zh-CN': '添加镜头：`/video 描述: 加：<文字>` · 用按钮或 1️⃣–🔟 表情投票 · 发起人生成视频。' },
+  collabHelp: { en: 'Add a shot: `/video prompt: add <text>` · vote with the buttons or react 1️⃣–🔟 (remove the reaction, or `unvote N`, to take it back) · the starter renders.', 'zh-CN': '添加镜头：`/video 描述: 加：<文字>` · 用按钮或 1️⃣–🔟 表情投票（撤下表情或 `取消投票 N` 即取消） · 发起人生成视频。' },
   collabTitle: { en: '🎬 **Storyboard{theme}** — {state} · started by {starter}', 'zh-CN': '🎬 **分镜板{theme}** —— {state} · 发起人 {starter}' },
   collabSettings: { en: '{style}seed {seed} · {aspect} · {count} shots, {max} make the cut', 'zh-CN': '{style}种子 {seed} · {aspect} · 共 {count} 个镜头，入选 {max} 个' },
   collabCost: { en: '💰 {cost} credits ({policy}) · about {eta}', 'zh-CN': '💰 {cost} 点（{policy}）· 预计 {eta}' },
