@@ -162,6 +162,11 @@ describe('Slack storyboard: signed requests to Bolt on the HTTP server, the real
     await waitFor(async () => (JSON.stringify(boardMsg()?.blocks ?? '').includes('Storyboard') ? true : undefined), 30_000, 'the board message');
     expect(boardMsg()?.thread_ts).toBeUndefined();
     expect(board0).toMatchObject({ starterName: 'Alice', theme: 'a day at the sea', seed: 7, replyTarget: { platform: 'slack', channelId: 'C1', threadTs: boardTs } });
+    // A second start while it is open: said to its author alone; no board message posted and taken back.
+    const messagesBefore = r.fake.messages.size;
+    await slash('collab start another day', 'UB');
+    await waitFor(async () => r.fake.ephemerals.find((e) => e.user === 'UB' && /already open/.test(e.text)), 30_000, 'the refusal to Bob');
+    expect([r.fake.messages.size, r.fake.calls.filter((c) => c.method === 'chat.delete').length]).toEqual([messagesBefore, 0]);
 
     // Bob adds a shot by mentioning the bot in the board's thread; Slack retries the event: one shot.
     const bobShot = mention(r, 'UB', 'add gulls over the waves', boardTs);

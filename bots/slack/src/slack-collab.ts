@@ -283,6 +283,11 @@ export class SlackCollab {
   private async start(inv: SlackInvocation, origin: SlackCollabOrigin, channelKey: string, text: string, user: { name: string; isAdmin: boolean; locale: Locale }): Promise<void> {
     const { core, client, logger, redis } = this.deps;
     const locale = user.locale;
+    // A board already open here: said to the author alone, with no board message posted and taken back.
+    if (SlackCollab.isOpen(await core.collab.board(`slack:${channelKey}`))) {
+      await this.ephemeral(inv.channelId, inv.userId, escapeMrkdwn(t('collab.exists', locale)), inv.threadTs);
+      return;
+    }
     let ts: string;
     try {
       const res = await client.chat.postMessage({ channel: inv.channelId, text: st('collab_opening', locale), ...(origin.inThread === undefined ? {} : { thread_ts: origin.inThread }) });
