@@ -202,38 +202,37 @@ export class DiscordCollab {
 
   /** A 1️⃣–🔟 reaction on a board's message (gateway only): a vote for that shot (taking it off takes the vote back: onReactionRemove). */
   async onReaction(ctx: DiscordContext, r: GatewayMessageReactionAddDispatchData): Promise<void> {
-    if (r.user_id === this.o.botUserId?.()) return;
-    const n = shotOfEmoji(r.emoji.name);
-    if (n === undefined) return;
-    const boardKey = await this.o.boards.boardOfMessage(r.message_id);
-    if (boardKey === undefined) return;
-    const [loc, board] = await Promise.all([this.o.boards.location(boardKey), ctx.core.collab.board(boardKey)]);
-    if (board === undefined || loc?.boardId !== board.id || loc.messageId !== r.message_id || !isOpen(board)) return;
+    const on = await this.boardOfReaction(ctx, r);
+    if (on === undefined) return;
     const member = r.member;
     const roles = await ctx.roles.namesOf(r.guild_id, member?.roles ?? []);
-    const res = await ctx.core.collab.vote({
-      platform: 'discord', tenantId: r.guild_id ?? `dm:${r.channel_id}`, channelId: board.channelId, userId: r.user_id,
-      userName: displayNameOf(member?.nick, member?.user), roles: roles.slice(0, 50).map((x) => x.slice(0, 64)), locale: board.locale, replyTarget: board.replyTarget,
-    }, n);
-    if (res.ok) this.o.boards.refresh(boardKey);
-    else ctx.logger.debug({ code: res.code, boardKey }, 'discord: a reaction vote was not counted');
+    const res = await ctx.core.collab.vote({ ...on.ctx, userName: displayNameOf(member?.nick, member?.user), roles: roles.slice(0, 50).map((x) => x.slice(0, 64)) }, on.n);
+    if (res.ok) this.o.boards.refresh(on.boardKey);
+    else ctx.logger.debug({ code: res.code, boardKey: on.boardKey }, 'discord: a reaction vote was not counted');
   }
 
   /** A 1️⃣–🔟 reaction taken off a board's message (gateway only): that vote is taken back. */
   async onReactionRemove(ctx: DiscordContext, r: GatewayMessageReactionRemoveDispatchData): Promise<void> {
-    if (r.user_id === this.o.botUserId?.()) return;
-    const n = shotOfEmoji(r.emoji.name);
-    if (n === undefined) return;
-    const boardKey = await this.o.boards.boardOfMessage(r.message_id);
-    if (boardKey === undefined) return;
-    const [loc, board] = await Promise.all([this.o.boards.location(boardKey), ctx.core.collab.board(boardKey)]);
-    if (board === undefined || loc?.boardId !== board.id || loc.messageId !== r.message_id || !isOpen(board)) return;
+    const on = await this.boardOfReaction(ctx, r);
+    if (on === undefined) return;
     // The removal carries no member: the vote is the user's whatever their name (the board keeps the names it has).
-    const res = await ctx.core.collab.unvote({
-      platform: 'discord', tenantId: r.guild_id ?? `dm:${r.channel_id}`, channelId: board.channelId, userId: r.user_id,
-      userName: r.user_id, locale: board.locale, replyTarget: board.replyTarget,
-    }, n);
-    if (res.ok) this.o.boards.refresh(boardKey);
-    else ctx.logger.debug({ code: res.code, boardKey }, 'discord: a reaction removal took no vote back');
+    const res = await ctx.core.collab.unvote({ ...on.ctx, userName: r.user_id }, on.n);
+    if (res.ok) this.o.boards.refresh(on.boardKey);
+    else ctx.logger.debug({ code: res.code, boardKey: on.boardKey }, 'discord: a reaction removal took no vote back');
+  }
+
+  /** The open board whose current message a number reaction (added or removed, not the bot's) is on, the shot, and the reacting user's context. */
+  private async boardOfReaction(ctx: DiscordContext, r: GatewayMessageReactionRemoveDispatchData): Promise<{ boardKey: string; n: number; ctx: Omit<CollabContext, 'userName'> } | undefined> {
+    if (r.user_id === this.o.botUserId?.()) return undefined;
+    const n = shotOfEmoji(r.emoji.name);
+    if (n === undefined) return undefined;
+    const boardKey = await this.o.boards.boardOfMessage(r.message_id);
+    if (boardKey === undefined) return undefined;
+    const [loc, board] = await Promise.all([this.o.boards.location(boardKey), ctx.core.collab.board(boardKey)]);
+    if (board === undefined || loc?.boardId !== board.id || loc.messageId !== r.message_id || !isOpen(board)) return undefined;
+    return {
+      boardKey, n,
+      ctx: { platform: 'discord', tenantId: r.guild_id ?? `dm:${r.channel_id}`, channelId: board.channelId, userId: r.user_id, locale: board.locale, replyTarget: board.replyTarget },
+    };
   }
 }

@@ -380,22 +380,16 @@ export class CollabService {
   }
 
   async vote(context: CollabContext, n: number): Promise<CollabReply> {
-    const ctx = CollabContextSchema.parse(context);
-    const me = this.userKey(ctx);
-    return this.withView(await this.store.update(CollabService.keyOf(ctx), (b) => {
-      const not = this.collecting(b);
-      if (not !== undefined) return not;
-      const board = b as Board;
-      const shot = board.shots[n - 1];
-      if (shot === undefined) return { value: reply(false, 'no_shot', 'collab.no_shot', { n }) };
-      if (shot.voters.includes(me)) return { value: reply(false, 'already_voted', 'collab.already_voted', { n }) };
-      const shots = board.shots.map((s, i) => (i === n - 1 ? { ...s, voters: [...s.voters, me] } : s));
-      return { write: { ...board, shots, lastActivityAt: this.now() }, value: reply(true, 'voted', 'collab.voted', { n, votes: shot.voters.length + 1 }) };
-    }));
+    return this.setVote(context, n, true);
   }
 
   /** Takes the user's vote for shot n back (a removed reaction, `unvote n`, `取消投票 n`). */
   async unvote(context: CollabContext, n: number): Promise<CollabReply> {
+    return this.setVote(context, n, false);
+  }
+
+  /** The user's vote for shot n given (`on`) or taken back: once per user per shot either way. */
+  private async setVote(context: CollabContext, n: number, on: boolean): Promise<CollabReply> {
     const ctx = CollabContextSchema.parse(context);
     const me = this.userKey(ctx);
     return this.withView(await this.store.update(CollabService.keyOf(ctx), (b) => {
@@ -404,9 +398,11 @@ export class CollabService {
       const board = b as Board;
       const shot = board.shots[n - 1];
       if (shot === undefined) return { value: reply(false, 'no_shot', 'collab.no_shot', { n }) };
-      if (!shot.voters.includes(me)) return { value: reply(false, 'not_voted', 'collab.not_voted', { n }) };
-      const shots = board.shots.map((s, i) => (i === n - 1 ? { ...s, voters: s.voters.filter((v) => v !== me) } : s));
-      return { write: { ...board, shots, lastActivityAt: this.now() }, value: reply(true, 'unvoted', 'collab.unvoted', { n, votes: shot.voters.length - 1 }) };
+      if (shot.voters.includes(me) === on) return { value: on ? reply(false, 'already_voted', 'collab.already_voted', { n }) : reply(false, 'not_voted', 'collab.not_voted', { n }) };
+      const voters = on ? [...shot.voters, me] : shot.voters.filter((v) => v !== me);
+      const shots = board.shots.map((s, i) => (i === n - 1 ? { ...s, voters } : s));
+      const value = on ? reply(true, 'voted', 'collab.voted', { n, votes: voters.length }) : reply(true, 'unvoted', 'collab.unvoted', { n, votes: voters.length });
+      return { write: { ...board, shots, lastActivityAt: this.now() }, value };
     }));
   }
 

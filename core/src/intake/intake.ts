@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { FramecastConfig } from '../config/config.ts';
+import type { FramecastConfig, Tier } from '../config/config.ts';
 import { parseVideoCommand, formatSpecSummary, type GrammarError } from '../grammar/index.ts';
 import { formatEta, t, tAll, type LocalizedText, type MessageId } from '../i18n/messages.ts';
 import type { AdmitInput, AdmitResult, IntakeAnswerWrite, IntakeClaim, IntakeOneResult, JobLifecycle } from '../jobs/job-lifecycle.ts';
@@ -284,7 +284,7 @@ export class Intake {
     const { spec, reviewRequired } = prepared;
     const userKey = userKeyOf(req.platform, req.userId);
     const tier = tierOf(config, userKey, req.roles);
-    const input = this.admitInput(req, jobId, spec, reviewRequired);
+    const input = this.admitInput(req, jobId, spec, reviewRequired, tier);
     const cost = input.record.cost;
     // The 'done' record up to its place in line, which the script completes (AcceptedFacts).
     const head = `{"state":"done","jobId":${JSON.stringify(jobId)},"accepted":{"cost":${cost},"reviewRequired":${reviewRequired},"spec":${JSON.stringify(spec)},`;
@@ -580,7 +580,7 @@ export class Intake {
     // and recorded is released (abandon is a no-op for a job never admitted).
     progress.reserved = true;
     progress.recorded = true;
-    const input = this.admitInput(req, jobId, spec, reviewRequired);
+    const input = this.admitInput(req, jobId, spec, reviewRequired, tier);
     const { cost, createdAt } = input.record;
     let admitted: AdmitResult;
     if (claim === undefined) {
@@ -643,11 +643,10 @@ export class Intake {
   }
 
   /** The admission of one job: its record, its reservation, the user's settings and its place among the user's waiting jobs. */
-  private admitInput(req: ChatRequest, jobId: string, spec: GenerationSpec, reviewRequired: boolean): AdmitInput {
+  private admitInput(req: ChatRequest, jobId: string, spec: GenerationSpec, reviewRequired: boolean, tier: Tier): AdmitInput {
     const { config, quota, queue } = this.deps;
     const userKey = userKeyOf(req.platform, req.userId);
     const tenantKey = tenantKeyOf(req.platform, req.tenantId);
-    const tier = tierOf(config, userKey, req.roles);
     const cost = costOf(spec);
     const createdAt = this.now();
     return {
