@@ -6,6 +6,13 @@ import { RenderLeases } from '../progress/render-lease.ts';
 type StreamEntry = [string, string[]];
 const MAX_LEN = 10_000;
 
+interface Sub {
+  handler: (e: CollabEvent) => void | Promise<void>;
+  platform?: string;
+  chain: Promise<void>;
+  leases?: RenderLeases;
+}
+
 /**
  * The storyboards' own event stream (beside the jobs' progress feed): per-shot progress of a render,
  * stitching, its end, and idle expiries, for the board's message. Read from where a subscriber joins.
@@ -15,7 +22,7 @@ export class CollabEvents {
   private loop: Promise<void> | undefined;
   private closed = false;
   private lastId = '$';
-  private readonly subs = new Set<{ handler: (e: CollabEvent) => void | Promise<void>; platform?: string; chain: Promise<void>; leases?: RenderLeases }>();
+  private readonly subs = new Set<Sub>();
 
   constructor(
     private readonly redis: Redis,
@@ -46,8 +53,14 @@ export class CollabEvents {
    * board's events (RenderLeases: N replicas edit a board's message once, not N times).
    */
   async subscribe(handler: (e: CollabEvent) => void | Promise<void>, filter: { platform?: string } = {}, opts: { exclusive?: string; exclusiveLeaseMs?: number } = {}): Promise<() => void> {
-    const leases = opts.exclusive === undefined ? undefined : new RenderLeases(this.redis, this.prefix, opts.exclusive, { ...(opts.exclusiveLeaseMs === undefined ? {} : { leaseMs: opts.exclusiveLeaseMs }), ...(this.logger === undefined ? {} : { logger: this.logger }) });
-    const sub = { handler, ...(filter.platform === undefined ? {} : { platform: filter.platform }), chain: Promise.resolve(), ...(leases === undefined ? {} : { leases }) };
+    const sub: Sub = { handler, ...(filter.platform === undefined ? {} : { platform: filter.platform }), chain: Promise.resolve() };
+    if (opts.exclusive !== undefined) {
+      sub.leases = new RenderLeases(this.redis, this.prefix, opts.exclusive, {
+        ...(opts.exclusiveLeaseMs === undefined ? {} : { leaseMs: opts.exclusiveLeaseMs }),
+        ...(this.logger === undefined ? {} : { logger: this.logger }),
+        schedule: (task) => this.enqueue(sub, task),
+      });
+    }
     this.subs.add(sub);
     if (this.loop === undefined) {
       const last = (await this.redis.xrevrange(this.key(), '+', '-', 'COUNT', 1)) as StreamEntry[];
@@ -57,6 +70,7 @@ export class CollabEvents {
     }
     return () => {
       this.subs.delete(sub);
+      sub.leases?.close();
     };
   }
 
@@ -79,18 +93,22 @@ export class CollabEvents {
           for (const sub of this.subs) {
             if (sub.platform !== undefined && !e.boardKey.startsWith(`${sub.platform}:`)) continue;
             const leases = sub.leases;
-            const handle = leases === undefined ? () => sub.handler(e) : async () => {
-              if (await leases.mine(e.boardKey)) await sub.handler(e);
-            };
-            sub.chain = sub.chain.then(handle).catch((err: unknown) => this.logger?.warn({ err }, 'collab event handler failed'));
+            // A board's story goes on after a render (more shots, another render): no event is its last.
+            this.enqueue(sub, leases === undefined ? () => sub.handler(e) : () => leases.offer(e.boardKey, e.id, () => sub.handler(e), false));
           }
         }
       }
     }
   }
 
+  /** Runs a subscriber's task after its earlier ones (one event at a time, in order). */
+  private enqueue(sub: Sub, task: () => void | Promise<void>): void {
+    sub.chain = sub.chain.then(task).catch((err: unknown) => this.logger?.warn({ err }, 'collab event handler failed'));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    for (const sub of this.subs) sub.leases?.close();
     this.subs.clear();
     this.reader?.disconnect();
     await this.loop?.catch(() => undefined);

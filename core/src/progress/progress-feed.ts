@@ -4,6 +4,7 @@ import type { Platform } from '../model/chat-request.schema.ts';
 import { Keys } from '../redis/keys.ts';
 import { ProgressEventSchema, type ProgressEvent } from './progress-event.schema.ts';
 import { RenderLeases } from './render-lease.ts';
+import { idParts, streamIdAfter } from './stream-id.ts';
 
 /** One job (its id), or every job of a platform or a user. */
 export type ProgressFilter = string | { jobId: string } | { platform: Platform } | { userKey: string };
@@ -42,18 +43,6 @@ interface Subscription {
 }
 
 type StreamEntry = [id: string, fields: string[]];
-
-function idParts(id: string): [number, number] {
-  const [ms, seq] = id.split('-');
-  return [Number(ms), Number(seq ?? 0)];
-}
-
-/** Whether stream id a comes after b. */
-export function streamIdAfter(a: string, b: string): boolean {
-  const [am, as] = idParts(a);
-  const [bm, bs] = idParts(b);
-  return am > bm || (am === bm && as > bs);
-}
 
 /** A stream entry as a typed event; undefined for an entry this version cannot read. */
 export function eventOf([id, fields]: StreamEntry): ProgressEvent | undefined {
@@ -102,8 +91,15 @@ export class ProgressFeed {
     const sub: Subscription = {
       match, handler, minStepIntervalMs: opts.minStepIntervalMs ?? 1000, lastStepAt: new Map(), afterId: undefined,
       buffer: opts.replay === true ? [] : undefined, chain: Promise.resolve(),
-      leases: opts.exclusive === undefined ? undefined : new RenderLeases(this.redis, this.keys.prefix, opts.exclusive, { ...(opts.exclusiveLeaseMs === undefined ? {} : { leaseMs: opts.exclusiveLeaseMs }), ...(this.logger === undefined ? {} : { logger: this.logger }) }),
+      leases: undefined,
     };
+    if (opts.exclusive !== undefined) {
+      sub.leases = new RenderLeases(this.redis, this.keys.prefix, opts.exclusive, {
+        ...(opts.exclusiveLeaseMs === undefined ? {} : { leaseMs: opts.exclusiveLeaseMs }),
+        ...(this.logger === undefined ? {} : { logger: this.logger }),
+        schedule: (task) => this.enqueue(sub, task, undefined),
+      });
+    }
     await this.ensureLoop();
     this.subs.add(sub);
     if (opts.replay === true && 'jobId' in f) {
@@ -121,6 +117,7 @@ export class ProgressFeed {
     sub.buffer = undefined;
     return () => {
       this.subs.delete(sub);
+      sub.leases?.close();
     };
   }
 
@@ -151,6 +148,7 @@ export class ProgressFeed {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const sub of this.subs) sub.leases?.close();
     this.subs.clear();
     this.reader?.disconnect();
     await this.loop?.catch(() => undefined);
@@ -165,13 +163,12 @@ export class ProgressFeed {
     const last = e.type === 'delivered' || e.type === 'failed' || e.type === 'cancelled';
     if (last) sub.lastStepAt.delete(e.jobId);
     const leases = sub.leases;
-    const handle = leases === undefined
-      ? () => sub.handler(e)
-      : async () => {
-          if (await leases.mine(e.jobId)) await sub.handler(e);
-          if (last) leases.forget(e.jobId);
-        };
-    sub.chain = sub.chain.then(handle).catch((err: unknown) => this.logger?.warn({ err, jobId: e.jobId }, 'progress handler failed'));
+    this.enqueue(sub, leases === undefined ? () => sub.handler(e) : () => leases.offer(e.jobId, e.seq, () => sub.handler(e), last), e.jobId);
+  }
+
+  /** Runs a subscriber's task after its earlier ones (a handler sees one event at a time, in order). */
+  private enqueue(sub: Subscription, task: () => void | Promise<void>, jobId: string | undefined): void {
+    sub.chain = sub.chain.then(task).catch((err: unknown) => this.logger?.warn({ err, jobId }, 'progress handler failed'));
   }
 
   private async ensureLoop(): Promise<void> {
