@@ -39,6 +39,7 @@ export {
 } from './queue/delivery.ts';
 export { ProgressEventSchema, TERMINAL_EVENTS, isTerminalEvent, type ProgressEvent, type ProgressEventType, type TerminalEvent } from './progress/progress-event.schema.ts';
 export type { ProgressFeed, ProgressFilter, ProgressHandler, SubscribeOptions, Unsubscribe } from './progress/progress-feed.ts';
+export { EditFence, DEFAULT_FENCE_WINDOW_MS } from './progress/edit-fence.ts';
 
 // The message catalogue.
 export { MESSAGES, t, tAll, format, formatEta, type LocalizedText, type MessageId, type MessageVars } from './i18n/messages.ts';

@@ -78,7 +78,7 @@ export async function startDiscordAdapter(o: DiscordAdapterOptions): Promise<Dis
   let open = true;
 
   // One board for the progress edits and the delivery: the video's edit of a reply is the last one.
-  const board = new DiscordReplyBoard();
+  const board = new DiscordReplyBoard(10_000, o.core.progress.fence('discord-reply'));
   // A storyboard's render: the job its board (in the target's channel or thread) is rendering or has rendered.
   const isStoryboard = async (d: DeliveryJobData) => d.replyTarget.platform === 'discord' && (await o.core.collab.board(`discord:${d.replyTarget.channelId}`))?.jobId === d.jobId;
   const consumer = o.core.deliveries.consume('discord', createDiscordDeliveryHandler({ rest, store: o.store, logger, now, board, isStoryboard }), o.delivery ?? {});

@@ -1,5 +1,5 @@
 import { Routes, type RawFile } from 'discord.js';
-import type { Locale, ProgressEvent, ReplyTargetOf, Unsubscribe } from '@framecast/core';
+import type { EditFence, Locale, ProgressEvent, ReplyTargetOf, Unsubscribe } from '@framecast/core';
 import { queuedButtons } from './discord-actions.ts';
 import type { DiscordContext } from './discord-context.ts';
 import { tokenIsFresh } from './discord-delivery.ts';
@@ -35,13 +35,26 @@ export class DiscordReplyBoard {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly settled = new Set<string>();
 
-  constructor(private readonly maxJobs = 10_000) {}
+  /**
+   * `fence`: the same order across processes (the replica rendering a job's progress is not always
+   * the one delivering it): a progress edit that any process's delivery has begun before is skipped,
+   * and the delivery waits for one in flight.
+   */
+  constructor(private readonly maxJobs = 10_000, private readonly fence?: EditFence) {}
+
+  /** How long a progress edit may take before it is aborted (under the fence's window), ms. */
+  get editTimeoutMs(): number {
+    return this.fence === undefined ? 15_000 : Math.max(1000, this.fence.windowMs - 2000);
+  }
 
   /** Queues a progress edit of the job's reply, unless its delivery has begun. */
   edit(jobId: string, write: () => Promise<void>): void {
     if (this.settled.has(jobId)) return;
+    const fence = this.fence;
     const next = (this.chains.get(jobId) ?? Promise.resolve()).then(async () => {
-      if (!this.settled.has(jobId)) await write();
+      if (this.settled.has(jobId)) return;
+      if (fence === undefined) await write();
+      else await fence.progress(jobId, write);
     }).catch(() => undefined);
     this.chains.set(jobId, next);
     if (this.chains.size > this.maxJobs) this.chains.delete(this.chains.keys().next().value as string);
@@ -52,6 +65,7 @@ export class DiscordReplyBoard {
     this.settled.add(jobId);
     if (this.settled.size > this.maxJobs) this.settled.delete(this.settled.values().next().value as string);
     await this.chains.get(jobId);
+    await this.fence?.settle(jobId);
   }
 
   /** The job's story is over (delivered, failed, cancelled). */
@@ -120,7 +134,8 @@ export async function startDiscordProgress(ctx: DiscordContext, opts: DiscordPro
       }
     }
     try {
-      await ctx.rest.patch(Routes.webhookMessage(t.applicationId, t.interactionToken, '@original'), { body, files, auth: false });
+      // Aborted rather than sent late (a rate limit's wait): the delivery waits for it no longer than that.
+      await ctx.rest.patch(Routes.webhookMessage(t.applicationId, t.interactionToken, '@original'), { body, files, auth: false, signal: AbortSignal.timeout(board.editTimeoutMs) });
     } catch (err) {
       // A progress edit lost to a rate limit or a hiccup is replaced by the next one.
       ctx.logger.debug({ err, jobId: e.jobId }, 'discord: progress edit failed');

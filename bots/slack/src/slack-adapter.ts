@@ -101,8 +101,12 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
   });
   const ownRedis = opts.redis === undefined ? new Redis(config.redisUrl as string, { maxRetriesPerRequest: null, connectionName: 'framecast-slack' }) : undefined;
   const redis = opts.redis ?? (ownRedis as Redis);
-  // One board for the renderer, the delivery and the storyboards: no edit lands after the final one.
-  const board = new SlackStatusBoard();
+  // One board for the renderer, the delivery and the storyboards: no edit lands after the final one,
+  // in this process or (the fence) another replica's.
+  const fence = core.progress.fence('slack-status');
+  const board = new SlackStatusBoard(10_000, fence);
+  // Status edits give up before the fence's window: the final edit waits for one in flight no longer.
+  const progressClient = new WebClient(botToken, { slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: Math.max(1000, fence.windowMs - 2000), logger: boltLogger(logger) });
   const collab = new SlackCollab({ core, redis, client: app.client, fast, commands, logger, board });
   /** The storyboard path first; an error before it took the command leaves it to /video. */
   const asCollab = (inv: SlackInvocation, origin: Parameters<SlackCollab['handle']>[1]): Promise<boolean> =>
@@ -194,7 +198,7 @@ export async function startSlackAdapter(opts: SlackAdapterOptions): Promise<Slac
     logger.error({ err }, 'slack handler error');
   });
 
-  const unsubscribeProgress = await startSlackProgress({ core, client: fast, logger, store, board });
+  const unsubscribeProgress = await startSlackProgress({ core, client: progressClient, logger, store, board });
   const unsubscribeCollab = await collab.subscribe();
   const unsubscribe = (): void => {
     unsubscribeProgress();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { formatEta, formatSpecSummary, type BlobStore, type Core, type JobRecord, type Locale, type ProgressEvent, type Unsubscribe } from '@framecast/core';
+import { formatEta, formatSpecSummary, type BlobStore, type Core, type EditFence, type JobRecord, type Locale, type ProgressEvent, type Unsubscribe } from '@framecast/core';
 import type { Button, KnownBlock } from '@slack/types';
 import { ErrorCode, type WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
@@ -127,7 +127,12 @@ export function statusRankOf(e: ProgressEvent): StatusPosition | undefined {
 export class SlackStatusBoard {
   private readonly jobs = new Map<string, { rank: number; step: number; attempt: number; chain: Promise<void> }>();
 
-  constructor(private readonly maxJobs = 10_000) {}
+  /**
+   * `fence`: the same order across processes (the replica rendering a job's progress is not always
+   * the one delivering it): a progress edit that a final edit anywhere has begun before is skipped,
+   * and a final edit waits for a progress edit in flight.
+   */
+  constructor(private readonly maxJobs = 10_000, private readonly fence?: EditFence) {}
 
   /** Runs `write` unless the job's message already shows a later state; resolves with whether it ran. */
   async edit(jobId: string, at: StatusPosition, write: () => Promise<void>): Promise<boolean> {
@@ -150,7 +155,12 @@ export class SlackStatusBoard {
       e.rank = at.rank;
       e.step = step;
       e.attempt = Math.max(attempt, e.attempt);
-      await write();
+      const fence = this.fence;
+      if (fence === undefined) await write();
+      else if (at.rank === final) {
+        await fence.settle(jobId);
+        await write();
+      } else return fence.progress(jobId, write);
       return true;
     });
     e.chain = run.then(() => undefined, () => undefined);

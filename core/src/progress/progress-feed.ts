@@ -4,6 +4,7 @@ import type { Platform } from '../model/chat-request.schema.ts';
 import { Keys } from '../redis/keys.ts';
 import { ProgressEventSchema, type ProgressEvent } from './progress-event.schema.ts';
 import { RenderLeases } from './render-lease.ts';
+import { EditFence } from './edit-fence.ts';
 import { idParts, streamIdAfter } from './stream-id.ts';
 
 /** One job (its id), or every job of a platform or a user. */
@@ -119,6 +120,14 @@ export class ProgressFeed {
       this.subs.delete(sub);
       sub.leases?.close();
     };
+  }
+
+  /**
+   * The cross-process order of a renderer's edits of one message per job (EditFence): progress
+   * edits through `progress`, the final one after `settle`, so none of the former lands after it.
+   */
+  fence(name: string, opts: { windowMs?: number } = {}): EditFence {
+    return new EditFence(this.redis, this.keys.prefix, name, { ...opts, ...(this.logger === undefined ? {} : { logger: this.logger }) });
   }
 
   /** Resolves with the first event of a job that `until` accepts (e.g. a terminal one), or undefined on timeout. */
