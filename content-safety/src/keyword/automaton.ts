@@ -48,6 +48,8 @@ export class Automaton {
   readonly patternLength: Int32Array;
   /** Number of trie states (the root included); slots that are holes do not count. */
   readonly stateCount: number;
+  /** The longest pattern's length in code points (0 for none). */
+  readonly maxPatternLength: number;
 
   constructor(patterns: readonly (readonly number[])[]) {
     // 1. Alphabet, by frequency.
@@ -230,6 +232,9 @@ export class Automaton {
     this.terminal = terminal;
     this.dictLink = dictLink;
     this.patternLength = patternLength;
+    let longest = 0;
+    for (const len of patternLength) if (len > longest) longest = len;
+    this.maxPatternLength = longest;
     this.stateCount = states;
   }
 

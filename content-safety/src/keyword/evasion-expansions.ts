@@ -208,28 +208,49 @@ export function maskedVariants(cps: readonly number[], breaks: readonly number[]
 }
 
 /**
- * A copy of `text` (same length) with every run of one or two mask symbols that has an ASCII
- * letter right before and right after it replaced by MASK_CP, or undefined when there is none.
+ * The mask runs of `text`: every run of one or two mask symbols with an ASCII letter right before
+ * and right after it, as edits (pairs: the position of each of its characters, MASK_CP), in order;
+ * empty when there is none. `maskedCopy` applies them.
  */
-export function maskedCopy(text: string): string | undefined {
-  if (!MASK_RE.test(text)) return undefined;
-  // Slices of the text between the replaced runs: no per-character array for a long text.
-  let out = '';
-  let copied = 0;
+export function maskedEdits(text: string): number[] {
+  const edits: number[] = [];
+  if (!MASK_RE.test(text)) return edits;
   for (let i = 1; i < text.length - 1; i++) {
     if (!isMaskSymbol(text.charCodeAt(i))) continue;
     let j = i;
     while (j < text.length && isMaskSymbol(text.charCodeAt(j))) j++;
     if (j - i <= MASK_MAX && isAsciiLetter(text.charCodeAt(i - 1)) && j < text.length && isAsciiLetter(text.charCodeAt(j))) {
-      out += text.slice(copied, i) + MASK_RUNS[j - i];
-      copied = j;
+      for (let k = i; k < j; k++) edits.push(k, MASK_CP);
     }
     i = j - 1;
   }
-  return copied === 0 ? undefined : out + text.slice(copied);
+  return edits;
 }
 
-const MASK_RUNS = ['', String.fromCharCode(MASK_CP), String.fromCharCode(MASK_CP, MASK_CP)];
+/**
+ * A copy of `text` (same length) with every run of one or two mask symbols that has an ASCII
+ * letter right before and right after it replaced by MASK_CP, or undefined when there is none.
+ */
+export function maskedCopy(text: string): string | undefined {
+  const edits = maskedEdits(text);
+  return edits.length === 0 ? undefined : applyEdits(text, edits, 0, edits.length, 0, text.length);
+}
+
+/**
+ * text.slice(from, to) with the edits (pairs: position, replacing code unit; in order) of
+ * edits[k0..k1) applied; those positions lie in [from, to).
+ */
+export function applyEdits(text: string, edits: readonly number[], k0: number, k1: number, from: number, to: number): string {
+  const parts: string[] = [];
+  let copied = from;
+  for (let k = k0; k < k1; k += 2) {
+    const at = edits[k] ?? 0;
+    parts.push(text.slice(copied, at), String.fromCharCode(edits[k + 1] ?? 0));
+    copied = at + 1;
+  }
+  parts.push(text.slice(copied, to));
+  return parts.join('');
+}
 
 function isMaskSymbol(c: number): boolean {
   return c === 0x2a || c === 0x23 || c === 0x5f || c === 0x2e; // * # _ .

@@ -7,7 +7,7 @@ import { Automaton, BASE, CHECK, FAIL, MASK, NODE_STRIDE } from './automaton.ts'
 import { KeywordListError } from './keyword-list-error.ts';
 import type { KeywordAction, KeywordFlags, KeywordList } from './keyword-list-format.ts';
 import { parseEntry, parseVariantLine } from './keyword-list-format.ts';
-import { HOMOPHONES_PER_CHAR, HOMOPHONE_MIN_CHARS, homophoneVariants, maskedCopy, maskedVariants, pinyinForms } from './evasion-expansions.ts';
+import { HOMOPHONES_PER_CHAR, HOMOPHONE_MIN_CHARS, applyEdits, homophoneVariants, maskedEdits, maskedVariants, pinyinForms } from './evasion-expansions.ts';
 import {
   CHAR_EXPANDS,
   HARD_BREAK,
@@ -340,22 +340,25 @@ export class KeywordMatcher {
    * Symbols used as letters (r@pe, $hit, sh!t, ki||) are found by scanning again a copy of the
    * text of the same length with those symbols replaced by their letters; only texts that have
    * such a symbol next to a letter pay for it. The first pass still reads them as separators, so
-   * f!u!c!k and p|o|r|n keep matching.
+   * f!u!c!k and p|o|r|n keep matching. Masked letters (f*ck, p#rn) likewise, in a copy with each
+   * mask run between two letters replaced by MASK_CP, which only the masked variants contain.
+   * Those copies are scanned only around their edits (`scanEdited`); `windowed: false` scans them
+   * whole (the reference the windows are tested against).
    */
-  scan(text: string, maxHits: number): KeywordHit[] {
+  scan(text: string, maxHits: number, windowed = true): KeywordHit[] {
     const hits = this.scanOnce(text, maxHits);
     const more: KeywordHit[] = [];
-    // Masked letters (f*ck, p#rn): a copy with each mask run between two letters replaced by
-    // MASK_CP, which only the masked variants contain.
-    const masked = maskedCopy(text);
-    if (masked !== undefined && this.maskAutomaton.stateCount > 1) more.push(...this.scanOnce(masked, maxHits, this.maskAutomaton, this.maskEntries));
+    if (this.maskAutomaton.stateCount > 1) {
+      const masked = maskedEdits(text);
+      if (masked.length > 0) more.push(...this.scanEdited(text, masked, maxHits, this.maskAutomaton, this.maskEntries, windowed));
+    }
     if (SYMBOL_RE.test(text)) {
-      const asL = symbolsAsLetters(text, 0x6c);
-      if (asL !== undefined) {
-        more.push(...this.scanOnce(asL, maxHits));
+      const asL = symbolEdits(text, 0x6c);
+      if (asL.length > 0) {
+        more.push(...this.scanEdited(text, asL, maxHits, this.automaton, this.entries, windowed));
         if (text.includes('|')) {
-          const asI = symbolsAsLetters(text, 0x69);
-          if (asI !== undefined) more.push(...this.scanOnce(asI, maxHits));
+          const asI = symbolEdits(text, 0x69);
+          if (asI.length > 0) more.push(...this.scanEdited(text, asI, maxHits, this.automaton, this.entries, windowed));
         }
       }
     }
@@ -369,6 +372,49 @@ export class KeywordMatcher {
     }
     hits.sort((x, y) => x.start - y.start || x.end - y.end);
     return hits.length > maxHits ? hits.slice(0, maxHits) : hits;
+  }
+
+  /**
+   * The hits near an edit (within the automaton's longest pattern and three more stream
+   * characters) of the copy of `text` with `edits` applied, scanning that copy only in windows
+   * around the edits; a hit farther from every edit is the first pass's to find (the copy is the
+   * text there). The same hits as a scan of the whole copy: a window starts where the L + 2 stream
+   * characters before its kept zone hold no third copy of a character in a row and no expansion
+   * (L: the longest pattern), so the scan emits there exactly what a whole scan emits and, L
+   * characters on, is in the same automaton state; it ends L + 3 characters past the kept zone and
+   * not inside a run of one character (the verifier's neighbours, allow entries that contain a
+   * hit, and a hit's end stretched over repeats all lie inside). A window that reaches the text's
+   * start or end keeps everything on that side.
+   */
+  private scanEdited(text: string, edits: readonly number[], maxHits: number, a: Automaton, table: readonly (readonly Entry[])[], windowed: boolean): KeywordHit[] {
+    if (!windowed) return this.scanOnce(applyEdits(text, edits, 0, edits.length, 0, text.length), maxHits, a, table);
+    const longest = a.maxPatternLength;
+    const margin = longest + 3;
+    const out: KeywordHit[] = [];
+    let k = 0;
+    while (k < edits.length) {
+      const k0 = k;
+      const first = edits[k] ?? 0;
+      let safeStart = unitsBack(text, first, margin);
+      const ws = calmBack(text, safeStart, longest + 2);
+      let safeEnd = unitsForward(text, first + 1, margin);
+      let we = windowEnd(text, safeEnd, margin);
+      k += 2;
+      // Edits inside this window join it (their own margins stretch it).
+      while (k < edits.length && (edits[k] ?? 0) < we) {
+        safeEnd = unitsForward(text, (edits[k] ?? 0) + 1, margin);
+        we = windowEnd(text, safeEnd, margin);
+        k += 2;
+      }
+      if (ws === 0) safeStart = 0;
+      if (we >= text.length) safeEnd = text.length;
+      for (const h of this.scanOnce(applyEdits(text, edits, k0, k, ws, we), maxHits, a, table)) {
+        const start = h.start + ws;
+        if (start < safeStart || start > safeEnd) continue;
+        out.push({ ...h, start, end: h.end + ws });
+      }
+    }
+    return out;
   }
 
   private scanOnce(text: string, maxHits: number, a: Automaton = this.automaton, table: readonly (readonly Entry[])[] = this.entries): KeywordHit[] {
@@ -676,15 +722,13 @@ function isAsciiLetter(c: number): boolean {
 }
 
 /**
- * A copy of `text` (same length, so offsets hold) with look-alike symbols replaced by the letter
- * they imitate ('|' by `pipe`), or undefined when no symbol stands where a letter could: a run of
- * them must be followed by a letter (r@pe, $hit, @ss), or, for '$' and '|', follow one (a$$, ki||).
- * '!' and '@' after a word are punctuation and handles, and stay separators.
+ * The look-alike symbols of `text` that stand where a letter could, as edits (pairs: position, the
+ * letter it imitates, '|' as `pipe`), in order: a run of them must be followed by a letter (r@pe,
+ * $hit, @ss), or, for '$' and '|', follow one (a$$, ki||). '!' and '@' after a word are
+ * punctuation and handles, and stay separators. Empty when there is none.
  */
-export function symbolsAsLetters(text: string, pipe: number): string | undefined {
-  // Slices of the text between the replaced symbols: no per-character array for a long text.
-  let out = '';
-  let copied = 0;
+export function symbolEdits(text: string, pipe: number): number[] {
+  const edits: number[] = [];
   const len = text.length;
   for (let i = 0; i < len; i++) {
     const c = text.charCodeAt(i);
@@ -701,13 +745,110 @@ export function symbolsAsLetters(text: string, pipe: number): string | undefined
       for (let k = i; k < j; k++) {
         const d = text.charCodeAt(k);
         if (!after && d !== 0x24 && d !== 0x7c) continue;
-        out += text.slice(copied, k) + String.fromCharCode(d === 0x7c ? pipe : (SYMBOL_LETTER[d] ?? d));
-        copied = k + 1;
+        edits.push(k, d === 0x7c ? pipe : (SYMBOL_LETTER[d] ?? d));
       }
     }
     i = j - 1;
   }
-  return copied === 0 ? undefined : out + text.slice(copied);
+  return edits;
+}
+
+/** A copy of `text` (same length, so offsets hold) with symbolEdits applied, or undefined when there is none. */
+export function symbolsAsLetters(text: string, pipe: number): string | undefined {
+  const edits = symbolEdits(text, pipe);
+  return edits.length === 0 ? undefined : applyEdits(text, edits, 0, edits.length, 0, text.length);
+}
+
+/** Whether a class from charCode is a stream character (one the scan emits, or several: an expansion). */
+function isUnit(code: number): boolean {
+  return code > 0 || code === CHAR_EXPANDS;
+}
+
+/** The code point that ends at `i` (exclusive), as [code point, its length in code units]. */
+function codePointBefore(text: string, i: number): [number, number] {
+  const lo = text.charCodeAt(i - 1);
+  if (lo >= 0xdc00 && lo <= 0xdfff && i >= 2) {
+    const hi = text.charCodeAt(i - 2);
+    if (hi >= 0xd800 && hi <= 0xdbff) return [((hi - 0xd800) << 10) + (lo - 0xdc00) + 0x10000, 2];
+  }
+  return [lo, 1];
+}
+
+/** Where the `units` stream characters before `from` begin (0 when the text has fewer). */
+function unitsBack(text: string, from: number, units: number): number {
+  let i = from;
+  let n = 0;
+  while (i > 0 && n < units) {
+    const [cp, w] = codePointBefore(text, i);
+    i -= w;
+    if (isUnit(charCode(cp))) n++;
+  }
+  return i;
+}
+
+/**
+ * Where a scan may start so that, by `from`, it emits what a scan from the text's start emits and
+ * is in the same state: the start of the `need` stream characters before `from` that are neither a
+ * third copy of one character in a row (the only ones a scan may skip, depending on its state) nor
+ * an expansion, plus the two before them (the repeat count's context). 0 when there are none such.
+ * Separators are looked through (conservative: a run they break is still counted as one).
+ */
+function calmBack(text: string, from: number, need: number): number {
+  let i = from;
+  let calm = 0;
+  let seen = 0;
+  let c1 = 0; // the stream character right after the current one
+  let c2 = 0; // and the one after that
+  while (i > 0) {
+    const [cp, w] = codePointBefore(text, i);
+    i -= w;
+    const c = charCode(cp);
+    if (!isUnit(c)) continue;
+    seen++;
+    if (seen >= 3) {
+      if (c2 !== CHAR_EXPANDS && !(c === c1 && c1 === c2)) {
+        if (++calm >= need) return i;
+      } else calm = 0;
+    }
+    c2 = c1;
+    c1 = c;
+  }
+  return 0;
+}
+
+/** The end of the `units` stream characters from `from` (the text's length when it has fewer). */
+function unitsForward(text: string, from: number, units: number): number {
+  let i = from;
+  let n = 0;
+  while (i < text.length && n < units) {
+    const cp = text.codePointAt(i) ?? 0;
+    i += cp > 0xffff ? 2 : 1;
+    if (isUnit(charCode(cp))) n++;
+  }
+  return i;
+}
+
+/** unitsForward, then on past invisibles and further copies of the last character (a hit's end is stretched over them). */
+function windowEnd(text: string, from: number, units: number): number {
+  let i = from;
+  let n = 0;
+  let last = 0;
+  while (i < text.length && n < units) {
+    const cp = text.codePointAt(i) ?? 0;
+    i += cp > 0xffff ? 2 : 1;
+    const c = charCode(cp);
+    if (isUnit(c)) {
+      n++;
+      last = c;
+    }
+  }
+  while (i < text.length) {
+    const cp = text.codePointAt(i) ?? 0;
+    const c = charCode(cp);
+    if (c !== IGNORABLE && c !== last) break;
+    i += cp > 0xffff ? 2 : 1;
+  }
+  return i;
 }
 
 function isAsciiLower(c: number): boolean {

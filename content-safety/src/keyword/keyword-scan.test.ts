@@ -271,3 +271,36 @@ describe('the fast scan and a plain reference', () => {
     );
   });
 });
+
+describe('the masked and symbol copies scanned in windows around their edits', () => {
+  it('find the same hits as scanning the whole copies, on long random mixed text', () => {
+    const longTextArb = (lists: readonly KeywordList[]) => fc.array(textArb(lists), { minLength: 4, maxLength: 8 }).map((ts) => ts.join(''));
+    let windowsUsed = 0;
+    fc.assert(
+      fc.property(
+        listsArb.chain((lists) => fc.tuple(fc.constant(lists), fc.array(longTextArb(lists), { minLength: 1, maxLength: 3 }))),
+        ([lists, texts]) => {
+          const m = new KeywordMatcher(lists, { categoryAction: () => 'block' });
+          for (const text of texts) {
+            const whole = m.scan(text, 100_000, false);
+            expect(m.scan(text, 100_000), text).toEqual(whole);
+            if (text.length > 8 * (m.automaton.maxPatternLength + 3) && /[@$!|*#_.]/.test(text)) windowsUsed++;
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+    // Texts long enough for a window to leave part of them out were among those checked.
+    expect(windowsUsed).toBeGreaterThan(200);
+  });
+
+  it('find an evasion far into a long text, and none in a long text without one', () => {
+    const m = new KeywordMatcher([{ category: 'violence', words: ['kill', 'rape', '屠杀'] }], { categoryAction: () => 'block' });
+    const filler = '今天天气很好 we walk to the park and eat lunch. '.repeat(400);
+    const text = `${filler}r@pe ${filler}k*ll ${filler}屠$杀 ${filler}a$$ k!ll`;
+    const hits = m.scan(text, 1000).map((h) => [h.matchedText, h.start]);
+    expect(hits).toEqual(m.scan(text, 1000, false).map((h) => [h.matchedText, h.start]));
+    expect(hits.map(([t]) => t)).toEqual(['r@pe', 'k*ll', '屠$杀', 'k!ll']);
+    expect(m.scan(filler.replace(/\./g, '!'), 1000)).toEqual([]);
+  });
+});
