@@ -27,6 +27,8 @@ export interface FakeWeChatMp {
   /** subscribeMessage.send bodies that were accepted. */
   sent: Array<Record<string, unknown>>;
   tokensIssued: number;
+  /** The session keys code2Session handed out (a test checks none leaks). */
+  sessionKeys: string[];
   /** A fresh login code for this openid (good once). */
   codeFor(openid: string): string;
   failNext(path: string, errcode: number, times?: number): void;
@@ -78,7 +80,7 @@ export async function startFakeWeChatMp(opts: { appId?: string; appSecret?: stri
   const timers = new Set<NodeJS.Timeout>();
 
   const fake: FakeWeChatMp = {
-    baseUrl: '', appId, appSecret, calls: [], sent: [], tokensIssued: 0, downloads: [], pushes: [],
+    baseUrl: '', appId, appSecret, calls: [], sent: [], tokensIssued: 0, sessionKeys: [], downloads: [], pushes: [],
     setPush(o) {
       push = o;
     },
@@ -148,7 +150,9 @@ export async function startFakeWeChatMp(opts: { appId?: string; appSecret?: stri
         if (c.used) return send({ errcode: 40163, errmsg: 'code been used' });
         c.used = true;
         loggedIn.add(c.openid);
-        return send({ openid: c.openid, session_key: `sk_${randomBytes(12).toString('base64')}` });
+        const sessionKey = randomBytes(16).toString('base64');
+        fake.sessionKeys.push(sessionKey);
+        return send({ openid: c.openid, session_key: sessionKey });
       }
       if (path === '/cgi-bin/token') return send(q.get('grant_type') === 'client_credential' ? issue(q.get('appid'), q.get('secret')) : { errcode: 40002, errmsg: 'invalid grant_type' });
       if (path === '/cgi-bin/stable_token') return send(body?.grant_type === 'client_credential' ? issue(body.appid, body.secret) : { errcode: 40002, errmsg: 'invalid grant_type' });
