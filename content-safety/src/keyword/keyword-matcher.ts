@@ -830,17 +830,13 @@ function unitsForward(text: string, from: number, units: number): number {
 
 /** unitsForward, then on past invisibles and further copies of the last character (a hit's end is stretched over them). */
 function windowEnd(text: string, from: number, units: number): number {
-  let i = from;
-  let n = 0;
+  let i = unitsForward(text, from, units);
   let last = 0;
-  while (i < text.length && n < units) {
-    const cp = text.codePointAt(i) ?? 0;
-    i += cp > 0xffff ? 2 : 1;
+  for (let j = i; j > from && last === 0; ) {
+    const [cp, w] = codePointBefore(text, j);
+    j -= w;
     const c = charCode(cp);
-    if (isUnit(c)) {
-      n++;
-      last = c;
-    }
+    if (isUnit(c)) last = c;
   }
   while (i < text.length) {
     const cp = text.codePointAt(i) ?? 0;
