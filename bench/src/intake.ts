@@ -11,7 +11,7 @@ const CONCURRENCY = 32;
 /** Requests of each kind before any is measured. */
 const WARM_UP = 1000;
 /** Measured rounds of each kind, in turns; the median round of each is reported. */
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 /**
  * core.submit (grammar, keyword moderation, quota Lua, job record, fair enqueue, position/ETA)
@@ -94,6 +94,8 @@ export async function run(): Promise<Record<string, unknown>> {
       redisCpuMicrosPerRequest: round(r.redisCpuUs, 1),
       redisCommandsPerRequest: round(r.commands, 2),
     });
+    // Each intake round next to the bare round that followed it (same minute of this VM).
+    const pairRatios = intakeRounds.map((r, k) => (bareRounds[k] as { wallMs: number }).wallMs / r.wallMs).sort((x, y) => x - y);
     const a = figures(intake);
     const b = figures(baseline);
     return {
@@ -107,12 +109,14 @@ export async function run(): Promise<Record<string, unknown>> {
         bareQueueAdd: b,
         ratio: {
           throughputIntakeOverBare: round(a.perSecond / b.perSecond),
+          /** The median over the rounds of (intake round ÷ the bare round right after it): steadier when the machine's speed drifts. */
+          throughputPairedMedian: round(pairRatios[Math.floor(pairRatios.length / 2)] ?? 0),
           p50IntakeOverBare: round(a.p50Ms / b.p50Ms),
           p99IntakeOverBare: round(a.p99Ms / b.p99Ms),
           /** Bare CPU over intake CPU (Node + Redis) per request: the throughput ratio a machine with CPU to spare for nothing else would see. */
           cpuBareOverIntake: round((b.nodeCpuMicrosPerRequest + b.redisCpuMicrosPerRequest) / (a.nodeCpuMicrosPerRequest + a.redisCpuMicrosPerRequest)),
         },
-        note: 'core.submit of a text-only request = request schema + grammar + keyword moderation (no Redis), then 1 Redis call (JobLifecycle.intakeOne, intake-one-26.lua), sent with the other intakes of the same event-loop turn, at most 8 to a pipeline: idempotency claim + block check + quota reserve + job record + fair rank + place in line + BullMQ\'s own addPrioritizedJob script run inside ours + the queued event + the answer\'s facts over the claim. The baseline is one BullMQ queue.add of the same payload (a pointer to the record: version, jobId, userKey, enqueuedAt), same connection, same concurrency. Each side is warmed up with ' + WARM_UP + ' requests, then measured in ' + ROUNDS + ' alternating rounds of ' + N + '; the median round of each is reported (all rounds in roundsPerSecond). CPU figures are per request, this process and the Redis server; redisCommandsPerRequest counts the commands Redis ran, those inside scripts included.',
+        note: 'core.submit of a text-only request = request schema + grammar + keyword moderation (no Redis), then 1 Redis call (JobLifecycle.intakeOne, intake-one-26.lua), sent with the other intakes of the same event-loop turn, at most 8 to a pipeline: idempotency claim + block check + quota reserve + job record + fair rank + place in line + BullMQ\'s own addPrioritizedJob script run inside ours + the queued event + the answer\'s facts over the claim. The baseline is one BullMQ queue.add of the same payload (a pointer to the record: version, jobId, userKey, enqueuedAt), same connection, same concurrency. Each side is warmed up with ' + WARM_UP + ' requests, then measured in ' + ROUNDS + ' alternating rounds of ' + N + '; the median round of each is reported (all rounds in roundsPerSecond), and throughputPairedMedian is the median over the rounds of the intake round rate ÷ the rate of the bare round right after it. CPU figures are per request, this process and the Redis server; redisCommandsPerRequest counts the commands Redis ran, those inside scripts included.',
       },
     };
   } finally {
