@@ -210,7 +210,9 @@ export function maskedVariants(cps: readonly number[], breaks: readonly number[]
 /**
  * The mask runs of `text`: every run of one or two mask symbols with an ASCII letter right before
  * and right after it, as edits (pairs: the position of each of its characters, MASK_CP), in order;
- * empty when there is none. `maskedCopy` applies them.
+ * empty when there is none. `maskedCopy` applies them. When there is one, a MASK_CP typed in the
+ * text is listed too (an edit that changes nothing): the masked variants match it like a replaced
+ * run, so a scan of the copy near its edits only must look there as well.
  */
 export function maskedEdits(text: string): number[] {
   const edits: number[] = [];
@@ -224,8 +226,19 @@ export function maskedEdits(text: string): number[] {
     }
     i = j - 1;
   }
-  return edits;
+  if (edits.length === 0 || !text.includes(MASK_CHAR)) return edits;
+  // Merge the typed ones in, in order (they are never where a run was replaced).
+  const merged: number[] = [];
+  let k = 0;
+  for (let at = text.indexOf(MASK_CHAR); at !== -1; at = text.indexOf(MASK_CHAR, at + 1)) {
+    for (; k < edits.length && (edits[k] ?? 0) < at; k += 2) merged.push(edits[k] ?? 0, MASK_CP);
+    merged.push(at, MASK_CP);
+  }
+  for (; k < edits.length; k += 2) merged.push(edits[k] ?? 0, MASK_CP);
+  return merged;
 }
+
+const MASK_CHAR = String.fromCharCode(MASK_CP);
 
 /**
  * A copy of `text` (same length) with every run of one or two mask symbols that has an ASCII

@@ -378,7 +378,8 @@ export class KeywordMatcher {
    * The hits near an edit (within the automaton's longest pattern and three more stream
    * characters) of the copy of `text` with `edits` applied, scanning that copy only in windows
    * around the edits; a hit farther from every edit is the first pass's to find (the copy is the
-   * text there). The same hits as a scan of the whole copy: a window starts where the L + 2 stream
+   * text there). Distances count a run of one character twice at most (the scan may skip its
+   * later copies, and a hit's end is stretched over them, possibly onto an edit). The same hits as a scan of the whole copy: a window starts where the L + 2 stream
    * characters before its kept zone hold no third copy of a character in a row and no expansion
    * (L: the longest pattern), so the scan emits there exactly what a whole scan emits and, L
    * characters on, is in the same automaton state; it ends L + 3 characters past the kept zone and
@@ -774,14 +775,24 @@ function codePointBefore(text: string, i: number): [number, number] {
   return [lo, 1];
 }
 
-/** Where the `units` stream characters before `from` begin (0 when the text has fewer). */
+/**
+ * Where the last `units` stream characters before `from` begin (0 when the text has fewer),
+ * counting each run of one character twice at most: the scan may skip its third and later copies,
+ * so the stretch holds at least `units` characters of the scan's stream.
+ */
 function unitsBack(text: string, from: number, units: number): number {
   let i = from;
   let n = 0;
+  let previous = 0;
+  let run = 0;
   while (i > 0 && n < units) {
     const [cp, w] = codePointBefore(text, i);
     i -= w;
-    if (isUnit(charCode(cp))) n++;
+    const c = charCode(cp);
+    if (!isUnit(c)) continue;
+    run = c === previous && c !== CHAR_EXPANDS ? run + 1 : 0;
+    previous = c;
+    if (run < 2) n++;
   }
   return i;
 }
@@ -816,14 +827,20 @@ function calmBack(text: string, from: number, need: number): number {
   return 0;
 }
 
-/** The end of the `units` stream characters from `from` (the text's length when it has fewer). */
+/** The end of the first `units` stream characters from `from` (the text's length when it has fewer), runs counted as in unitsBack. */
 function unitsForward(text: string, from: number, units: number): number {
   let i = from;
   let n = 0;
+  let previous = 0;
+  let run = 0;
   while (i < text.length && n < units) {
     const cp = text.codePointAt(i) ?? 0;
     i += cp > 0xffff ? 2 : 1;
-    if (isUnit(charCode(cp))) n++;
+    const c = charCode(cp);
+    if (!isUnit(c)) continue;
+    run = c === previous && c !== CHAR_EXPANDS ? run + 1 : 0;
+    previous = c;
+    if (run < 2) n++;
   }
   return i;
 }

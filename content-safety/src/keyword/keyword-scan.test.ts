@@ -288,10 +288,24 @@ describe('the masked and symbol copies scanned in windows around their edits', (
           }
         },
       ),
-      { numRuns: 400 },
+      { numRuns: 1000 },
     );
     // Texts long enough for a window to leave part of them out were among those checked.
-    expect(windowsUsed).toBeGreaterThan(200);
+    expect(windowsUsed).toBeGreaterThan(500);
+  });
+
+  it('hold on the cases the property found: a typed mask code point far from a mask, a hit stretched over a run onto an edit', () => {
+    const a = new KeywordMatcher(
+      [{ category: 'violence', words: ['uctbnnt', 'ecueulr'] }, { category: 'sexual', words: ['lcan4d @substring', 'ttsbbbn @substring'] }],
+      { categoryAction: () => 'block' },
+    );
+    const typed = 'u*tbnntAuctbnnttt\ue000sbbbn';
+    expect(a.scan(typed, 100).map((h) => [h.word, h.start, h.end])).toEqual(a.scan(typed, 100, false).map((h) => [h.word, h.start, h.end]));
+    expect(a.scan(typed, 100).some((h) => h.rule === 'masked' && h.start === 15)).toBe(true);
+    const b = new KeywordMatcher([{ category: 'violence', words: ['ubdr'] }, { category: 'sexual', words: ['eekpds @substring', 'onbiiri @substring'] }], { categoryAction: () => 'block' });
+    const stretched = 'xx onbiiri\uff49iiii|\u95e8ee*pds';
+    expect(b.scan(stretched, 100)).toEqual(b.scan(stretched, 100, false));
+    expect(b.scan(stretched, 100).filter((h) => h.word === 'onbiiri').map((h) => h.matchedText)).toEqual(['onbiiri\uff49iiii', 'onbiiri\uff49iiii|']);
   });
 
   it('find an evasion far into a long text, and none in a long text without one', () => {
