@@ -396,14 +396,14 @@ export class KeywordMatcher {
     while (k < edits.length) {
       const k0 = k;
       const first = edits[k] ?? 0;
-      let safeStart = unitsBack(text, first, margin);
+      let safeStart = walkUnits(text, first, margin, -1);
       const ws = calmBack(text, safeStart, longest + 2);
-      let safeEnd = unitsForward(text, first + 1, margin);
+      let safeEnd = walkUnits(text, first + 1, margin, 1);
       let we = windowEnd(text, safeEnd, margin);
       k += 2;
       // Edits inside this window join it (their own margins stretch it).
       while (k < edits.length && (edits[k] ?? 0) < we) {
-        safeEnd = unitsForward(text, (edits[k] ?? 0) + 1, margin);
+        safeEnd = walkUnits(text, (edits[k] ?? 0) + 1, margin, 1);
         we = windowEnd(text, safeEnd, margin);
         k += 2;
       }
@@ -776,18 +776,26 @@ function codePointBefore(text: string, i: number): [number, number] {
 }
 
 /**
- * Where the last `units` stream characters before `from` begin (0 when the text has fewer),
- * counting each run of one character twice at most: the scan may skip its third and later copies,
- * so the stretch holds at least `units` characters of the scan's stream.
+ * Where `units` stream characters from `from` end, walking back (`step` -1: where the last ones
+ * before it begin) or on (+1); the text's start or end when it has fewer. A run of one character
+ * counts twice at most: the scan may skip its third and later copies, so the stretch holds at least
+ * `units` characters of the scan's stream.
  */
-function unitsBack(text: string, from: number, units: number): number {
+function walkUnits(text: string, from: number, units: number, step: -1 | 1): number {
   let i = from;
   let n = 0;
   let previous = 0;
   let run = 0;
-  while (i > 0 && n < units) {
-    const [cp, w] = codePointBefore(text, i);
-    i -= w;
+  while (n < units && (step < 0 ? i > 0 : i < text.length)) {
+    let cp: number;
+    if (step < 0) {
+      const [c, w] = codePointBefore(text, i);
+      cp = c;
+      i -= w;
+    } else {
+      cp = text.codePointAt(i) ?? 0;
+      i += cp > 0xffff ? 2 : 1;
+    }
     const c = charCode(cp);
     if (!isUnit(c)) continue;
     run = c === previous && c !== CHAR_EXPANDS ? run + 1 : 0;
@@ -827,27 +835,9 @@ function calmBack(text: string, from: number, need: number): number {
   return 0;
 }
 
-/** The end of the first `units` stream characters from `from` (the text's length when it has fewer), runs counted as in unitsBack. */
-function unitsForward(text: string, from: number, units: number): number {
-  let i = from;
-  let n = 0;
-  let previous = 0;
-  let run = 0;
-  while (i < text.length && n < units) {
-    const cp = text.codePointAt(i) ?? 0;
-    i += cp > 0xffff ? 2 : 1;
-    const c = charCode(cp);
-    if (!isUnit(c)) continue;
-    run = c === previous && c !== CHAR_EXPANDS ? run + 1 : 0;
-    previous = c;
-    if (run < 2) n++;
-  }
-  return i;
-}
-
-/** unitsForward, then on past invisibles and further copies of the last character (a hit's end is stretched over them). */
+/** walkUnits onward, then on past invisibles and further copies of the last character (a hit's end is stretched over them). */
 function windowEnd(text: string, from: number, units: number): number {
-  let i = unitsForward(text, from, units);
+  let i = walkUnits(text, from, units, 1);
   let last = 0;
   for (let j = i; j > from && last === 0; ) {
     const [cp, w] = codePointBefore(text, j);
